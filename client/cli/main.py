@@ -1,0 +1,64 @@
+"""The `digpy` command: parses the command line and hands over to one module per subcommand.
+
+Subcommand modules import the engine lazily, so `digpy --version` and `digpy --help` stay fast.
+Exit codes: 0 success, 1 a workflow or task failed, 2 bad usage or configuration, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from digpy import __version__
+
+# Subcommand name → module under digpy.client.cli (each has add_parser() and run()).
+COMMANDS = {
+    "init": "init",
+    "check": "check",
+    "run": "run",
+}
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="digpy", description="Run .dig workflows locally or on a digpy server.")
+    parser.add_argument("--version", action="version", version=f"digpy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"digpy.client.cli.{module_name}")
+        command = module.add_parser(sub, name)
+        command.set_defaults(module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from digpy.core.errors import DigpyError
+
+    try:
+        return int(args.module.run(args))
+    except DigpyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The error types of digpy: one base with a one-line message and an optional hint.
+
+Anything that is not a DigpyError is a bug and is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a value came from: a file and a 1-based line and column."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class DigpyError(Exception):
+    """Base of every error meant for a user: a one-line message and an optional hint."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(DigpyError):
+    """Bad input (a workflow file, an option, a parameter); rendered `file:LINE:COL: message`."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, location: Location | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.location = location
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+class TaskError(DigpyError):
+    """An expected failure of a task (a command exited non-zero, fail>): stored, shown without a traceback."""
+
+    def __init__(self, message: str, *, hint: str | None = None, details: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.details = details
+
+
+class PluginError(DigpyError):
+    """A plugin could not be loaded or registered."""
+
+    exit_code = 2
+
+
+class NotFound(DigpyError):
+    """A resource does not exist (HTTP 404)."""
+
+    status = 404
+
+
+class Conflict(DigpyError):
+    """A resource is in a state that forbids the request (HTTP 409)."""
+
+    status = 409

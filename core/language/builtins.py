@@ -1,0 +1,112 @@
+"""Session built-in variables (`session_time`, `session_date`, `last_session_time`, ...) and `--session`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from digpy.core.errors import ConfigError
+from digpy.core.schedule import Schedule, check_timezone
+
+_FORMS = 'last, daily, hourly, schedule, "yyyy-MM-dd", "yyyy-MM-dd HH:mm:ss" or an ISO-8601 time with offset'
+
+
+def format_session_time(t: datetime) -> str:
+    """`2016-01-30T00:00:00-08:00` (UTC is `+00:00`, never `Z`)."""
+    return t.replace(microsecond=0).isoformat()
+
+
+def _tz_offset(t: datetime) -> str:
+    return t.strftime("%z")
+
+
+def _time_variables(prefix: str, t: datetime) -> dict[str, Any]:
+    return {
+        f"{prefix}_time": format_session_time(t),
+        f"{prefix}_date": t.strftime("%Y-%m-%d"),
+        f"{prefix}_date_compact": t.strftime("%Y%m%d"),
+        f"{prefix}_local_time": t.strftime("%Y-%m-%d %H:%M:%S"),
+        f"{prefix}_tz_offset": _tz_offset(t),
+        f"{prefix}_unixtime": int(t.timestamp()),
+    }
+
+
+def session_variables(
+    session_time: datetime, timezone: str, *, schedule: Schedule | None = None,
+    last_executed_session_time: datetime | None = None,
+) -> dict[str, Any]:
+    """The built-ins of a session: `timezone`, `session_*`, `last_/next_session_*` (with a schedule)
+    and `last_executed_session_*` (empty strings when there was none)."""
+    zone = check_timezone(timezone)
+    local = session_time.astimezone(zone)
+    out: dict[str, Any] = {"timezone": timezone}
+    out.update(_time_variables("session", local))
+    if schedule is not None:
+        previous, following = schedule.prev_slot(local), schedule.next_slot(local)
+        if previous is not None:
+            out.update(_time_variables("last_session", previous.session_time))
+        if following is not None:
+            out.update(_time_variables("next_session", following.session_time))
+    if last_executed_session_time is not None:
+        out.update(_time_variables("last_executed_session", last_executed_session_time.astimezone(zone)))
+    else:
+        empty = _time_variables("last_executed_session", local)
+        out.update({k: "" for k in empty})
+    return out
+
+
+def session_dir_name(session_time: datetime) -> str:
+    """Digdag's status-directory name of a session: `20160130T000000-0800`."""
+    return session_time.strftime("%Y%m%dT%H%M%S%z")
+
+
+def parse_session_option(
+    value: str, timezone: str, *, now: datetime, schedule: Schedule | None,
+    last_session_time: datetime | None,
+) -> tuple[datetime, str]:
+    """`digpy run --session VALUE` → (session time, a note for the log)."""
+    zone = ZoneInfo(timezone)
+    local_now = now.astimezone(zone)
+    today = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    text = value.strip()
+    if text == "last":
+        if last_session_time is not None:
+            t = last_session_time.astimezone(zone)
+            return t, f"Reusing the last session time {format_session_time(t)}."
+        slot = schedule.last_before(local_now) if schedule is not None else None
+        t = slot.session_time if slot is not None else today
+        return t, f"Using a new session time {format_session_time(t)}."
+    if text == "daily":
+        t = today
+    elif text == "hourly":
+        t = local_now.replace(minute=0, second=0, microsecond=0)
+    elif text == "schedule":
+        if schedule is None:
+            raise ConfigError("--session schedule needs a workflow with a schedule:")
+        slot = schedule.last_before(local_now)
+        if slot is None:
+            raise ConfigError("the workflow's schedule has no session before now")
+        t = slot.session_time
+    else:
+        t = _parse_time(text, zone)
+    return t, f"Using session time {format_session_time(t)}."
+
+
+def _parse_time(text: str, zone: ZoneInfo) -> datetime:
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            naive = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=zone)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is not None and parsed.tzinfo is not None:
+        return parsed.astimezone(zone)
+    raise ConfigError(f"invalid --session value '{text}'", hint=f"use {_FORMS}")
+
+
+__all__ = ["format_session_time", "parse_session_option", "session_dir_name", "session_variables"]

@@ -1,0 +1,246 @@
+"""Load `.dig` (YAML) files into plain data that remembers where every key and value came from.
+
+Strict on purpose: duplicate keys are an error, dates and times stay strings, unknown tags are an
+error, and `!include` pulls in another file of the project (never one outside the including
+file's directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from digpy.core.errors import ConfigError, Location
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+INCLUDE_TAG = "!include"
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STANDARD = {
+    _STR,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+
+
+class ConfigMap(dict[str, Any]):
+    """A mapping from a file that knows the location of itself, of each key and of each value."""
+
+    __slots__ = ("key_locs", "loc", "value_locs")
+
+    def __init__(self, loc: Location | None = None) -> None:
+        super().__init__()
+        self.loc = loc
+        self.key_locs: dict[str, Location] = {}
+        self.value_locs: dict[str, Location] = {}
+
+
+class ConfigList(list[Any]):
+    """A sequence from a file that knows its own location and each item's."""
+
+    __slots__ = ("item_locs", "loc")
+
+    def __init__(self, loc: Location | None = None) -> None:
+        super().__init__()
+        self.loc = loc
+        self.item_locs: list[Location] = []
+
+
+def key_location(config: Any, key: str) -> Location | None:
+    """Where `key` was written in `config`, if `config` came from a file."""
+    if isinstance(config, ConfigMap):
+        return config.key_locs.get(key, config.loc)
+    return None
+
+
+def value_location(config: Any, key: str) -> Location | None:
+    """Where the value of `key` was written in `config`, if `config` came from a file."""
+    if isinstance(config, ConfigMap):
+        return config.value_locs.get(key) or config.key_locs.get(key, config.loc)
+    return None
+
+
+def location_of(value: Any) -> Location | None:
+    """The location of a mapping or sequence loaded from a file."""
+    return getattr(value, "loc", None)
+
+
+def load_file(path: Path, *, display_root: Path | None = None) -> ConfigMap:
+    """Load a workflow file; the top level must be a mapping (an empty file is an empty mapping)."""
+    loader = _Loader(display_root or path.parent)
+    data = loader.load(path, ())
+    if data is None:
+        return ConfigMap(Location(loader.display(path), 1, 1))
+    if not isinstance(data, ConfigMap):
+        raise ConfigError(
+            "a workflow file must be a mapping of keys to values",
+            location=Location(loader.display(path), 1, 1),
+        )
+    return data
+
+
+def load_text(text: str, name: str = "<string>") -> ConfigMap:
+    """Load workflow text given as a string (`!include` is not available)."""
+    loader = _Loader(None)
+    data = loader.from_text(text, name, None, ())
+    if data is None:
+        return ConfigMap(Location(name, 1, 1))
+    if not isinstance(data, ConfigMap):
+        raise ConfigError("a workflow must be a mapping of keys to values", location=Location(name, 1, 1))
+    return data
+
+
+class _Loader:
+    def __init__(self, display_root: Path | None) -> None:
+        self.display_root = display_root
+        self.yaml = YAML(typ="safe", pure=True)
+
+    def display(self, path: Path) -> str:
+        if self.display_root is not None:
+            try:
+                return str(path.resolve().relative_to(self.display_root.resolve()))
+            except ValueError:
+                pass
+        return str(path)
+
+    def load(self, path: Path, stack: tuple[Path, ...]) -> Any:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"file not found: {self.display(path)}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{self.display(path)} is not UTF-8 text ({e.reason})") from None
+        return self.from_text(text, self.display(path), path, (*stack, path.resolve()))
+
+    def from_text(self, text: str, name: str, path: Path | None, stack: tuple[Path, ...]) -> Any:
+        try:
+            node = self.yaml.compose(text)
+        except MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+            problem = e.problem or e.context or "invalid YAML"
+            raise ConfigError(f"invalid YAML: {problem}", location=loc) from None
+        except YAMLError as e:
+            raise ConfigError(f"invalid YAML: {e}", location=Location(name, 1, 1)) from None
+        if node is None:
+            return None
+        return _Builder(self, name, path, stack).build(node)
+
+
+class _Builder:
+    def __init__(self, loader: _Loader, name: str, path: Path | None, stack: tuple[Path, ...]) -> None:
+        self.loader = loader
+        self.name = name
+        self.path = path
+        self.stack = stack
+
+    def loc(self, node: Node) -> Location:
+        return Location(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, MappingNode):
+            return self.mapping(node)
+        if isinstance(node, SequenceNode):
+            out = ConfigList(self.loc(node))
+            for item in node.value:
+                out.append(self.build(item))
+                out.item_locs.append(self.loc(item))
+            return out
+        return self.scalar(node)
+
+    def scalar(self, node: Node) -> Any:
+        tag = node.tag
+        if tag == INCLUDE_TAG:
+            return self.include(node, as_key=False)
+        if tag == _TIMESTAMP:
+            return node.value
+        if tag not in _STANDARD:
+            raise ConfigError(f"unknown YAML tag '{tag}'", location=self.loc(node), hint="only !include is supported")
+        if tag == _STR:
+            return node.value
+        return self.loader.yaml.constructor.construct_object(node, deep=True)
+
+    def mapping(self, node: MappingNode) -> ConfigMap:
+        out = ConfigMap(self.loc(node))
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError("YAML merge keys (<<) are not supported", location=self.loc(key_node),
+                                  hint="use !include or _export")
+            if key_node.tag == INCLUDE_TAG:
+                included = self.include(value_node, as_key=True)
+                if not isinstance(included, dict):
+                    raise ConfigError("a file included as a key must hold a mapping", location=self.loc(value_node))
+                _deep_merge_into(out, included)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise ConfigError("a key must be a plain string", location=self.loc(key_node))
+            key = key_node.value if key_node.tag in (_STR, _TIMESTAMP) else str(self.scalar(key_node))
+            if key in out:
+                first = out.key_locs[key]
+                raise ConfigError(
+                    f"duplicated key '{key}' (first at line {first.line})", location=self.loc(key_node)
+                )
+            out[key] = self.build(value_node)
+            out.key_locs[key] = self.loc(key_node)
+            out.value_locs[key] = self.loc(value_node)
+        return out
+
+    def include(self, node: Node, *, as_key: bool) -> Any:
+        loc = self.loc(node)
+        if self.path is None:
+            raise ConfigError("!include is only available in files", location=loc)
+        target = node.value if isinstance(node, ScalarNode) else None
+        if not isinstance(target, str) or not target:
+            form = "!include : 'file.dig'" if as_key else "key: !include 'file.dig'"
+            raise ConfigError("!include needs a file name", location=loc, hint=f"write {form}")
+        base = self.path.parent.resolve()
+        full = (base / target).resolve()
+        if not full.is_relative_to(base):
+            raise ConfigError(f"!include '{target}' points outside the directory of {self.name}", location=loc)
+        if full in self.stack:
+            raise ConfigError(f"!include '{target}' includes itself (a cycle)", location=loc)
+        if not full.is_file():
+            raise ConfigError(f"!include '{target}': file not found", location=loc)
+        return self.loader.load(full, self.stack)
+
+
+def _deep_merge_into(target: ConfigMap, source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged = ConfigMap(getattr(current, "loc", None))
+            _deep_merge_into(merged, current)
+            _deep_merge_into(merged, value)
+            target[key] = merged
+        else:
+            target[key] = value
+        if isinstance(source, ConfigMap) and key in source.key_locs:
+            target.key_locs[key] = source.key_locs[key]
+            target.value_locs[key] = source.value_locs[key]
+
+
+def without_keys(config: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of `config` without `keys`, keeping the locations of the rest."""
+    if not isinstance(config, ConfigMap):
+        return {k: v for k, v in config.items() if k not in keys}
+    out = ConfigMap(config.loc)
+    for key, value in config.items():
+        if key not in keys:
+            out[key] = value
+            if key in config.key_locs:
+                out.key_locs[key] = config.key_locs[key]
+                out.value_locs[key] = config.value_locs[key]
+    return out
+
+
+def to_plain(value: Any) -> Any:
+    """Drop the location bookkeeping: plain dicts and lists, ready for JSON."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value

@@ -1,0 +1,102 @@
+"""The plugin manager: built-in plugins and the packages registered under the entry-point group `digpy`."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+from digpy.core.errors import PluginError
+from digpy.core.spi import PROJECT_NAME, Hookspecs, Operator
+
+# The built-in plugins, registered through the same hooks as third-party packages.
+DEFAULT_PLUGINS = (
+    "digpy.plugins.echo",
+    "digpy.plugins.fail",
+    "digpy.plugins.sh",
+)
+ENTRY_POINT_GROUP = "digpy"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorInfo:
+    """An operator and where it comes from."""
+
+    name: str
+    operator: Operator
+    plugin: str  # the module that registered it
+    distribution: str  # the package that provides it ("digpy" for built-ins)
+    version: str
+
+
+class Registry:
+    """Every operator known to this process, by name."""
+
+    def __init__(self, operators: dict[str, OperatorInfo], manager: pluggy.PluginManager) -> None:
+        self.operators = operators
+        self.manager = manager
+
+    def names(self) -> list[str]:
+        return sorted(self.operators)
+
+    def get(self, name: str) -> Operator | None:
+        info = self.operators.get(name)
+        return info.operator if info else None
+
+
+def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> Registry:
+    """Register the built-in plugins, then every installed plugin package, then `extra` plugin objects."""
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(Hookspecs)
+    sources: dict[str, tuple[str, str]] = {}
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        manager.register(module, name=module_name)
+        sources[module_name] = ("digpy", _own_version())
+    if entry_points:
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else ep.value
+            version = ep.dist.version if ep.dist else "?"
+            try:
+                plugin = ep.load()
+            except Exception as e:
+                raise PluginError(
+                    f"plugin '{ep.name}' of package {dist} {version} failed to import: "
+                    f"{type(e).__name__}: {e}",
+                    hint=f"fix or uninstall {dist} (pip uninstall {dist})",
+                ) from None
+            manager.register(plugin, name=f"{dist}:{ep.name}")
+            sources[f"{dist}:{ep.name}"] = (dist, version)
+    for plugin in extra:
+        name = getattr(plugin, "__name__", repr(plugin))
+        manager.register(plugin, name=name)
+        sources[name] = (name, "")
+    operators: dict[str, OperatorInfo] = {}
+    for impl in manager.hook.digpy_register_operators.get_hookimpls():
+        plugin_name = impl.plugin_name
+        dist, version = sources.get(plugin_name, (plugin_name, ""))
+        try:
+            classes = impl.function() or []
+        except Exception as e:
+            raise PluginError(f"plugin {plugin_name} ({dist}) failed to register operators: {e}") from None
+        for cls in classes:
+            name = getattr(cls, "name", None)
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin {plugin_name} ({dist}) registered {cls!r} without a name")
+            if name in operators:
+                first = operators[name]
+                raise PluginError(
+                    f"two plugins register the operator '{name}>': {first.distribution} ({first.plugin}) "
+                    f"and {dist} ({plugin_name})",
+                    hint="uninstall one of the two packages",
+                )
+            operators[name] = OperatorInfo(name, cls(), plugin_name, dist, version)
+    return Registry(operators, manager)
+
+
+def _own_version() -> str:
+    from digpy import __version__
+
+    return __version__

@@ -1,0 +1,125 @@
+"""A project directory: its workflow files, and loading one of them into a compiled workflow."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Collection
+from pathlib import Path
+
+from digpy.core.errors import ConfigError
+from digpy.core.language.compiler import TaskSpec, Workflow, compile_workflow
+from digpy.core.language.loader import load_file
+from digpy.core.schedule import parse_schedule
+
+WORKFLOW_SUFFIX = ".dig"
+IGNORE_FILES = (".digpyignore", ".digdagignore")
+
+
+class Project:
+    """The directory that holds a project's `.dig` files (top level only, as in Digdag)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory.resolve()
+        if not self.directory.is_dir():
+            raise ConfigError(f"project directory {directory} does not exist")
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+    def ignore_patterns(self) -> list[str]:
+        patterns: list[str] = []
+        for name in IGNORE_FILES:
+            path = self.directory / name
+            if path.is_file():
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    line = line.strip()
+                    if line and not line.startswith("#"):
+                        patterns.append(line)
+        return patterns
+
+    def workflow_files(self) -> list[Path]:
+        """Every top-level `*.dig` file that is not hidden or ignored, sorted by name."""
+        patterns = self.ignore_patterns()
+        return sorted(
+            path for path in self.directory.glob("*" + WORKFLOW_SUFFIX)
+            if path.is_file() and not path.name.startswith(".")
+            and not any(fnmatch.fnmatch(path.name, p) for p in patterns)
+        )
+
+    def resolve(self, name: str) -> Path:
+        """A workflow name (`wf`), file name (`wf.dig`) or path → the workflow file."""
+        candidate = Path(name)
+        if candidate.suffix != WORKFLOW_SUFFIX:
+            candidate = candidate.with_name(candidate.name + WORKFLOW_SUFFIX)
+        path = candidate if candidate.is_absolute() else self.directory / candidate
+        if path.is_file():
+            return path
+        names = ", ".join(p.stem for p in self.workflow_files()) or "none"
+        raise ConfigError(
+            f"workflow '{name}' does not exist in {self.directory}",
+            hint=f"workflows here: {names}; change directory or pass --project DIR",
+        )
+
+    def load(self, path: Path, *, operators: Collection[str] | None = None) -> Workflow:
+        """Load and compile one workflow file; its schedule is validated too."""
+        config = load_file(path, display_root=self.directory)
+        workflow = compile_workflow(path.stem, config, operators=operators)
+        if workflow.schedule is not None:
+            parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
+        return workflow
+
+
+def select_task(tasks: list[TaskSpec], pattern: str) -> TaskSpec:
+    """The task named `pattern` (a suffix of its full name at a `+` boundary); exactly one must match."""
+    if not pattern.startswith("+"):
+        pattern = "+" + pattern
+    matches = [t for t in tasks if t.full_name == pattern or t.full_name.endswith(pattern)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        names = ", ".join(t.full_name for t in tasks[1:6])
+        raise ConfigError(f"task '{pattern}' not found", hint=f"tasks are named like {names}")
+    raise ConfigError(
+        f"task '{pattern}' matches {len(matches)} tasks: " + ", ".join(t.full_name for t in matches),
+        hint="give more of the name, e.g. +group+task",
+    )
+
+
+def subtree_indexes(tasks: list[TaskSpec], index: int) -> set[int]:
+    """The index of a task and of all its descendants (the list is in pre-order)."""
+    out = {index}
+    for i in range(index + 1, len(tasks)):
+        if tasks[i].parent in out:
+            out.add(i)
+        else:
+            break
+    return out
+
+
+def ancestor_indexes(tasks: list[TaskSpec], index: int) -> set[int]:
+    out = set()
+    parent = tasks[index].parent
+    while parent is not None:
+        out.add(parent)
+        parent = tasks[parent].parent
+    return out
+
+
+def only_subtree(tasks: list[TaskSpec], index: int) -> list[TaskSpec]:
+    """The task list reduced to the root, the ancestors of `tasks[index]` and its subtree.
+
+    Ancestors keep their `_export`, so the task sees the params it would see in a whole run.
+    """
+    keep = sorted(ancestor_indexes(tasks, index) | subtree_indexes(tasks, index))
+    new_index = {old: new for new, old in enumerate(keep)}
+    out = []
+    for old in keep:
+        spec = tasks[old]
+        out.append(TaskSpec(
+            name=spec.name, full_name=spec.full_name,
+            parent=new_index[spec.parent] if spec.parent is not None else None,
+            upstreams=[new_index[u] for u in spec.upstreams if u in new_index],
+            is_group=spec.is_group, config=spec.config, export=spec.export,
+        ))
+    return out

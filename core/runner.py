@@ -1,0 +1,310 @@
+"""The runner: drives one attempt's state machine on an asyncio loop.
+
+Each turn of the loop: wake tasks whose wait is over, apply the results of finished operators,
+take ready tasks up to the concurrency limit, persist every change in one transaction, and only
+then start the operators of the newly running tasks. The loop never blocks on a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from digpy.core.errors import ConfigError, DigpyError, TaskError
+from digpy.core.language.expression import TemplateEngine
+from digpy.core.params import task_params
+from digpy.core.plugin_manager import Registry
+from digpy.core.process import run_process
+from digpy.core.spi import Secrets, TaskResult
+from digpy.core.store.sql import ActionRecord, Store
+from digpy.core.workflow.model import Task, TaskState
+from digpy.core.workflow.retry import RetryPolicy, parse_retry
+from digpy.core.workflow.state_machine import AttemptGraph
+
+log = logging.getLogger("digpy.runner")
+DEFAULT_MAX_TASKS = 32
+
+
+class Output(Protocol):
+    """Where task output and task progress go (the terminal view, plain stdout, a log file)."""
+
+    def task_output(self, task: Task, text: str, stream: str) -> None: ...
+
+    def task_started(self, task: Task, summary: str) -> None: ...
+
+    def task_finished(self, task: Task) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def start(self) -> None:
+        """Called on the event loop when the run starts."""
+
+
+@dataclass
+class ResumePlan:
+    """Which tasks a run may skip by replaying an earlier result, and which it treats as done."""
+
+    prior: dict[str, ActionRecord] = field(default_factory=dict)
+    forced: Callable[[str], bool] = lambda _name: False
+
+    def record_for(self, full_name: str) -> ActionRecord | None:
+        record = self.prior.get(full_name)
+        if record is None or self.forced(full_name):
+            return None
+        return record
+
+
+class MappingSecrets:
+    """Secrets from a mapping, seen through a task's `_secrets` remapping."""
+
+    def __init__(self, values: Mapping[str, str], remap: Mapping[str, Any] | None = None) -> None:
+        self._values = values
+        self._remap = remap or {}
+
+    def get(self, key: str) -> str | None:
+        target = self._remap.get(key, key)
+        return self._values.get(target if isinstance(target, str) else key)
+
+    def require(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise ConfigError(f"secret '{key}' is not set",
+                              hint=f"set it with `digpy secrets --local --set {key}`")
+        return value
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class TaskContext:
+    """The OperatorContext of one run of one task."""
+
+    def __init__(self, runner: AttemptRunner, task: Task, params: dict[str, Any]) -> None:
+        self._runner = runner
+        self._task = task
+        self.params = params
+        self.command = params.get("_command")
+        self.state = task.state_params
+        self.retry_count = task.retry_count
+        self.task_name = task.full_name
+        self.project_dir = runner.project_dir
+        workdir = params.get("_workdir")
+        self.workdir = (runner.project_dir / workdir) if isinstance(workdir, str) and workdir else runner.project_dir
+        env = params.get("_env")
+        self.env = {str(k): _env_value(v) for k, v in env.items()} if isinstance(env, dict) else {}
+        remap = params.get("_secrets")
+        self.secrets: Secrets = MappingSecrets(runner.secrets, remap if isinstance(remap, dict) else None)
+        self.log = logging.getLogger(f"digpy.task.{task.full_name}")
+
+    def output(self, text: str) -> None:
+        self._runner.output.task_output(self._task, text, "stdout")
+
+    async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                          cwd: Path | None = None) -> int:
+        full_env = dict(os.environ)
+        full_env.update(self.env)
+        if env:
+            full_env.update(env)
+        return await run_process(
+            argv, env=full_env, cwd=cwd or self.workdir,
+            sink=lambda text, stream: self._runner.output.task_output(self._task, text, stream),
+        )
+
+    def params_env(self) -> dict[str, str]:
+        return {k: _env_value(v) for k, v in self.params.items() if not k.startswith("_") and _ENV_NAME.match(k)}
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class RunSettings:
+    max_tasks: int = DEFAULT_MAX_TASKS
+    dry_run: bool = False
+    show_params: bool = False
+
+
+class AttemptRunner:
+    """Runs one attempt to its end (or until canceled), persisting every transition."""
+
+    def __init__(
+        self, *, store: Store, attempt_id: int, graph: AttemptGraph, registry: Registry,
+        templates: TemplateEngine, base_params: Mapping[str, Any], builtins: Mapping[str, Any],
+        timezone: str, project_dir: Path, output: Output, secrets: Mapping[str, str] | None = None,
+        plan: ResumePlan | None = None, settings: RunSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.attempt_id = attempt_id
+        self.graph = graph
+        self.registry = registry
+        self.templates = templates
+        self.base_params = dict(base_params)
+        self.builtins = dict(builtins)
+        self.timezone = timezone
+        self.project_dir = project_dir
+        self.output = output
+        self.secrets = secrets or {}
+        self.plan = plan or ResumePlan()
+        self.settings = settings or RunSettings()
+        self.running: dict[int, asyncio.Task[None]] = {}
+        self._completed: list[tuple[int, str, Any]] = []
+        self._wakeup = asyncio.Event()
+        self._cancel_requested = False
+        self.skipped = 0
+
+    def request_cancel(self) -> None:
+        """Cancel the attempt: stop running operators, start nothing new."""
+        self._cancel_requested = True
+        self._wakeup.set()
+
+    async def run(self) -> Task:
+        """Run until the root task is done; returns the root task."""
+        graph = self.graph
+        self.output.start()
+        graph.start(time.time())
+        while True:
+            now = time.time()
+            if self._cancel_requested:
+                self._cancel_requested = False
+                for task in graph.request_cancel(now):
+                    handle = self.running.get(task.id)
+                    if handle is not None:
+                        handle.cancel()
+            graph.wake(now)
+            self._apply_completions(now)
+            starts = self._dispatch(now)
+            created, changed = graph.take_changes()
+            self.store.write_tasks(self.attempt_id, created, changed)
+            for task in changed:
+                if task.is_done:
+                    self.output.task_finished(task)
+            for task, coro in starts:
+                self.running[task.id] = asyncio.ensure_future(coro)
+            self.output.flush()
+            if graph.done and not self.running:
+                return graph.root
+            if self._completed:
+                continue
+            wake_at = graph.next_wake()
+            timeout = None if wake_at is None else max(0.0, wake_at - time.time())
+            if timeout is None or timeout > 0:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+                except TimeoutError:
+                    pass
+            self._wakeup.clear()
+
+    # ------------------------------------------------------------------ internals
+
+    def _apply_completions(self, now: float) -> None:
+        done, self._completed = self._completed, []
+        for task_id, kind, value in done:
+            self.running.pop(task_id, None)
+            task = self.graph.tasks[task_id]
+            if task.state != TaskState.RUNNING:
+                continue
+            if kind == "ok":
+                result: TaskResult = value
+                if result.poll_after is not None:
+                    self.graph.poll_later(task, result.poll_after, result.state, now)
+                else:
+                    self.graph.succeed(task, result, now)
+            elif kind == "canceled":
+                self.graph.canceled(task, now)
+            else:
+                error, retry = value
+                self.graph.fail(task, error, now, retry=retry)
+
+    def _dispatch(self, now: float) -> list[tuple[Task, Any]]:
+        starts = []
+        graph = self.graph
+        while len(self.running) + len(starts) < self.settings.max_tasks:
+            task = graph.take_ready()
+            if task is None:
+                break
+            graph.mark_running(task, now)
+            record = self.plan.record_for(task.full_name)
+            if record is not None:
+                self.skipped += 1
+                self.output.task_started(task, "skipped (succeeded in an earlier attempt)")
+                graph.succeed(task, TaskResult(
+                    exports=record.export_params, stores=record.store_params, reset_stores=record.reset_store,
+                    subtasks=record.subtask_config,
+                ), now)
+                continue
+            prepared = self._prepare(task)
+            if prepared is None:
+                continue
+            operator, ctx, retry = prepared
+            summary = f"{task.config.get('_type')}>: {_short(ctx.command)}"
+            self.output.task_started(task, summary)
+            if self.settings.dry_run:
+                graph.succeed(task, TaskResult(), now)
+                continue
+            starts.append((task, self._execute(task, operator, ctx, retry)))
+        return starts
+
+    def _prepare(self, task: Task) -> tuple[Any, TaskContext, RetryPolicy | None] | None:
+        """Merge and evaluate the task's params and find its operator; fail the task if that fails."""
+        now = time.time()
+        try:
+            merged = task_params(self.graph, task, base=self.base_params,
+                                 builtins={**self.builtins, "task_name": task.full_name})
+            params = self.templates.render_params(merged, self.timezone)
+            if self.settings.show_params:
+                log.info("%s: params %s", task.full_name, params)
+            retry = parse_retry(params["_retry"]) if "_retry" in task.config else None
+            op_name = params.get("_type")
+            operator = self.registry.get(op_name) if isinstance(op_name, str) else None
+            if operator is None:
+                known = ", ".join(f"{n}>" for n in self.registry.names())
+                raise ConfigError(f"unknown operator '{op_name}>'", hint=f"known operators: {known}")
+        except DigpyError as e:
+            self.graph.fail(task, {"message": str(e)}, now, allow_retry=False)
+            return None
+        return operator, TaskContext(self, task, params), retry
+
+    async def _execute(self, task: Task, operator: Any, ctx: TaskContext, retry: RetryPolicy | None) -> None:
+        outcome: tuple[int, str, Any]
+        try:
+            result = await operator.run(ctx)
+            if not isinstance(result, TaskResult):
+                result = TaskResult()
+            outcome = (task.id, "ok", result)
+        except asyncio.CancelledError:
+            outcome = (task.id, "canceled", None)
+        except TaskError as e:
+            error = {"message": e.message}
+            if e.details:
+                error["details"] = e.details
+            outcome = (task.id, "error", (error, retry))
+        except DigpyError as e:
+            outcome = (task.id, "error", ({"message": str(e)}, retry))
+        except Exception as e:
+            log.error("operator %s> failed on %s with an unexpected error", task.config.get("_type"),
+                      task.full_name, exc_info=True)
+            outcome = (task.id, "error", ({"message": f"{type(e).__name__}: {e}",
+                                           "stacktrace": traceback.format_exc()}, retry))
+        self._completed.append(outcome)
+        self._wakeup.set()
+
+
+def _short(command: Any, limit: int = 200) -> str:
+    text = command if isinstance(command, str) else ("" if command is None else repr(command))
+    text = text.strip().replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."

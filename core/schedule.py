@@ -1,0 +1,245 @@
+"""Schedules (`schedule:` of a workflow): slots with a session time and a run time, in the workflow zone.
+
+Each schedule type is a cron pattern plus a delay, as in Digdag: the session time is the cron
+match and the run time is the session time plus the delay (`daily>: 07:00:00` has sessions at
+00:00 and runs at 07:00). Computation happens on wall-clock times in the workflow's time zone:
+
+- a session whose wall-clock time does not exist (skipped by a spring-forward change) is moved
+  forward by the gap, as Python's zoneinfo does (fold=0);
+- a wall-clock time that occurs twice (fall back) is one session, at its first occurrence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from digpy.core.errors import ConfigError, Location
+
+KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron", "seconds_interval")
+OPTIONS = ("skip_on_overtime", "skip_delayed_by", "start", "end", "delay")
+_WEEKDAYS = {
+    "sun": 0, "sunday": 0, "mon": 1, "monday": 1, "tue": 2, "tuesday": 2, "wed": 3, "wednesday": 3,
+    "thu": 4, "thursday": 4, "fri": 5, "friday": 5, "sat": 6, "saturday": 6,
+}
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_FAR = 20000  # slots searched at most when start/end clamp a schedule
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    session_time: datetime
+    run_time: datetime
+
+
+def check_timezone(name: str, location: Location | None = None) -> ZoneInfo:
+    """The ZoneInfo of `name`; an unknown zone is a ConfigError."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(f"unknown timezone '{name}'", location=location,
+                          hint="use an IANA name such as UTC, Asia/Tokyo or America/Los_Angeles") from None
+
+
+def parse_duration(text: Any, location: Location | None = None) -> int:
+    """`10s`, `1m`, `1h30m`, `1d`, `90` (seconds) → seconds."""
+    if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
+        return text
+    if isinstance(text, str):
+        if text.strip().isdigit():
+            return int(text.strip())
+        match = _DURATION.match(text)
+        if match and any(match.groups()):
+            d, h, m, s = (int(g or 0) for g in match.groups())
+            return ((d * 24 + h) * 60 + m) * 60 + s
+    raise ConfigError(f"invalid duration {text!r}", location=location,
+                      hint="write it like 30s, 5m, 1h30m or 1d")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: str
+    spec: str
+    timezone: str
+    cron: str
+    delay: int
+    skip_on_overtime: bool = False
+    skip_delayed_by: int | None = None
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def first(self, at: datetime) -> Slot | None:
+        """The first slot whose run time is at or after `at`."""
+        session = self._next_session(at.astimezone(self.zone) - timedelta(seconds=self.delay), inclusive=True)
+        return self._clamped(session, forward=True)
+
+    def next_slot(self, session_time: datetime) -> Slot | None:
+        """The slot after the one of `session_time`."""
+        return self._clamped(self._next_session(session_time.astimezone(self.zone), inclusive=False), forward=True)
+
+    def prev_slot(self, session_time: datetime) -> Slot | None:
+        """The slot before the one of `session_time`."""
+        return self._clamped(self._prev_session(session_time.astimezone(self.zone)), forward=False)
+
+    def last_before(self, now: datetime) -> Slot | None:
+        """The newest slot whose run time is at or before `now`."""
+        limit = now.astimezone(self.zone) - timedelta(seconds=self.delay)
+        session = self._next_session(limit, inclusive=True)
+        if session != limit:
+            session = self._prev_session(session)
+        return self._clamped(session, forward=False)
+
+    # -- internals
+
+    def _slot(self, session: datetime) -> Slot:
+        return Slot(session, (session + timedelta(seconds=self.delay)).astimezone(self.zone))
+
+    def _in_range(self, session: datetime) -> int:
+        day = session.date()
+        if self.start is not None and day < self.start:
+            return -1
+        if self.end is not None and day > self.end:
+            return 1
+        return 0
+
+    def _clamped(self, session: datetime | None, *, forward: bool) -> Slot | None:
+        for _ in range(_FAR):
+            if session is None:
+                return None
+            position = self._in_range(session)
+            if position == 0:
+                return self._slot(session)
+            if (forward and position > 0) or (not forward and position < 0):
+                return None
+            session = self._next_session(session, inclusive=False) if forward else self._prev_session(session)
+        return None
+
+    def _next_session(self, after: datetime, *, inclusive: bool) -> datetime:
+        if self.kind == "seconds_interval":
+            step = int(self.cron)
+            epoch = int(after.timestamp())
+            value = -(-epoch // step) * step if inclusive else (epoch // step + 1) * step
+            return datetime.fromtimestamp(value, self.zone)
+        naive = after.replace(tzinfo=None)
+        base = naive - timedelta(microseconds=1) if inclusive else naive
+        candidate: datetime = croniter(self.cron, base).get_next(datetime)
+        return self._localize(candidate, after)
+
+    def _prev_session(self, before: datetime) -> datetime:
+        if self.kind == "seconds_interval":
+            step = int(self.cron)
+            epoch = int(before.timestamp())
+            return datetime.fromtimestamp((-(-epoch // step) - 1) * step, self.zone)
+        candidate: datetime = croniter(self.cron, before.replace(tzinfo=None)).get_prev(datetime)
+        return self._localize(candidate, None)
+
+    def _localize(self, naive: datetime, after: datetime | None) -> datetime:
+        local = naive.replace(tzinfo=self.zone, fold=0)
+        # A wall time skipped by a spring-forward change: zoneinfo maps it past the gap.
+        resolved = local.astimezone(UTC).astimezone(self.zone)
+        if after is not None and resolved <= after:
+            return self._next_session(resolved, inclusive=False)
+        return resolved
+
+
+def parse_schedule(config: Mapping[str, Any], timezone: str, location: Location | None = None) -> Schedule:
+    """Read the value of a workflow's `schedule:` key."""
+    check_timezone(timezone, location)
+    if not isinstance(config, Mapping):
+        raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}", location=location)
+    operators = [k for k in config if isinstance(k, str) and k.endswith(">")]
+    unknown = [k for k in config if k not in operators and k not in OPTIONS]
+    if unknown:
+        raise ConfigError(f"schedule has an unknown key '{unknown[0]}'", location=location,
+                          hint="allowed: one of " + ", ".join(f"{k}>" for k in KINDS) + "; " + ", ".join(OPTIONS))
+    if len(operators) != 1:
+        raise ConfigError("schedule needs exactly one of " + ", ".join(f"{k}>" for k in KINDS),
+                          location=location)
+    kind = operators[0][:-1]
+    if kind not in KINDS:
+        raise ConfigError(f"unknown schedule type '{kind}>'", location=location,
+                          hint="use one of " + ", ".join(f"{k}>" for k in KINDS))
+    value = config[operators[0]]
+    spec = str(value)
+    cron, delay = _cron_of(kind, value, location)
+    if kind in ("minutes_interval", "cron", "seconds_interval") and "delay" in config:
+        delay = parse_duration(config["delay"], location)
+    elif "delay" in config:
+        raise ConfigError(f"delay is only for minutes_interval>, seconds_interval> and cron>, not {kind}>",
+                          location=location)
+    skip_on_overtime = config.get("skip_on_overtime", False)
+    if not isinstance(skip_on_overtime, bool):
+        raise ConfigError("skip_on_overtime must be true or false", location=location)
+    skip_delayed_by = config.get("skip_delayed_by")
+    start, end = _date(config.get("start"), "start", location), _date(config.get("end"), "end", location)
+    if start and end and start > end:
+        raise ConfigError(f"schedule start {start} is after its end {end}", location=location)
+    return Schedule(
+        kind=kind, spec=spec, timezone=timezone, cron=cron, delay=delay, skip_on_overtime=skip_on_overtime,
+        skip_delayed_by=None if skip_delayed_by is None else parse_duration(skip_delayed_by, location),
+        start=start, end=end,
+    )
+
+
+def _cron_of(kind: str, value: Any, location: Location | None) -> tuple[str, int]:
+    text = str(value).strip()
+    if kind == "hourly":
+        m, s = _clock(text, 2, f"hourly>: expected MM:SS, got '{text}'", location)
+        return "0 * * * *", m * 60 + s
+    if kind == "daily":
+        h, m, s = _clock(text, 3, f"daily>: expected HH:MM:SS, got '{text}'", location)
+        return "0 0 * * *", (h * 60 + m) * 60 + s
+    if kind in ("weekly", "monthly"):
+        day, _, clock = text.partition(",")
+        form = "DDD,HH:MM:SS" if kind == "weekly" else "D,HH:MM:SS"
+        if not clock:
+            raise ConfigError(f"{kind}>: expected {form}, got '{text}'", location=location)
+        h, m, s = _clock(clock.strip(), 3, f"{kind}>: expected {form}, got '{text}'", location)
+        day = day.strip()
+        if kind == "weekly":
+            weekday = _WEEKDAYS.get(day.lower())
+            if weekday is None:
+                raise ConfigError(f"weekly>: unknown day '{day}'", location=location,
+                                  hint="use Sun, Mon, Tue, Wed, Thu, Fri or Sat")
+            return f"0 0 * * {weekday}", (h * 60 + m) * 60 + s
+        if not day.isdigit() or not 1 <= int(day) <= 31:
+            raise ConfigError(f"monthly>: day of month must be 1..31, got '{day}'", location=location)
+        return f"0 0 {int(day)} * *", (h * 60 + m) * 60 + s
+    if kind in ("minutes_interval", "seconds_interval"):
+        if not text.isdigit() or int(text) < 1 or (kind == "minutes_interval" and int(text) > 59 and 60 % int(text)):
+            raise ConfigError(f"{kind}>: expected a whole number of {kind.split('_')[0]} > 0, got '{text}'",
+                              location=location)
+        return (f"*/{int(text)} * * * *" if kind == "minutes_interval" else str(int(text))), 0
+    if not croniter.is_valid(text) or len(text.split()) != 5:
+        raise ConfigError(f"cron>: invalid cron expression '{text}'", location=location,
+                          hint="five fields: minute hour day-of-month month day-of-week")
+    return text, 0
+
+
+def _clock(text: str, parts: int, message: str, location: Location | None) -> tuple[int, ...]:
+    pieces = text.split(":")
+    if len(pieces) != parts or not all(p.isdigit() and len(p) <= 2 for p in pieces):
+        raise ConfigError(message, location=location)
+    values = tuple(int(p) for p in pieces)
+    limits = (24, 60, 60)[-parts:]
+    if any(v >= lim for v, lim in zip(values, limits, strict=True)):
+        raise ConfigError(message, location=location)
+    return values
+
+
+def _date(value: Any, what: str, location: Location | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"schedule {what} must be a date YYYY-MM-DD, got {value!r}", location=location) from None

@@ -1,0 +1,166 @@
+"""The service provider interface: everything an operator plugin may import from digpy.
+
+An operator is a small class with a ``name`` and an ``async def run(self, ctx) -> TaskResult``.
+A plugin registers its operators from one hook::
+
+    from digpy.core.spi import Operator, OperatorContext, TaskResult, hookimpl
+
+    class HelloOperator:
+        name = "hello"
+
+        async def run(self, ctx: OperatorContext) -> TaskResult:
+            ctx.output(f"hello {ctx.command}")
+            return TaskResult()
+
+    @hookimpl
+    def digpy_register_operators():
+        return [HelloOperator]
+
+and declares the module under the entry-point group ``digpy`` in its pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import pluggy
+from digpy.core.errors import ConfigError, DigpyError, Location, PluginError, TaskError
+
+__all__ = [
+    "ConfigError",
+    "DigpyError",
+    "Location",
+    "Operator",
+    "OperatorContext",
+    "PluginError",
+    "Secrets",
+    "TaskError",
+    "TaskResult",
+    "hookimpl",
+    "hookspec",
+]
+
+PROJECT_NAME = "digpy"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """What an operator returns when its run ends without an error.
+
+    exports: params given to the task's generated children (``^sub``), like ``_export``.
+    stores: params given to every task that runs after this one (Digdag's store params).
+    reset_stores: keys removed from the stored params before ``stores`` is merged.
+    subtasks: a workflow config (the mapping a ``.dig`` group holds, e.g. ``{"+a": {"echo>": "x"}}``)
+        run as the generated child ``^sub`` before the task is done.
+    poll_after: "call me again in this many seconds": the task is parked without holding a worker
+        and ``run`` is called again later with ``ctx.state`` set to ``state``.
+    state: state kept between the polls of one task (JSON-serialisable).
+    """
+
+    exports: Mapping[str, Any] = field(default_factory=dict)
+    stores: Mapping[str, Any] = field(default_factory=dict)
+    reset_stores: Sequence[str] = ()
+    subtasks: Mapping[str, Any] | None = None
+    poll_after: float | None = None
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def poll(cls, seconds: float, state: Mapping[str, Any] | None = None) -> TaskResult:
+        """Ask to be run again in ``seconds`` with ``state`` in ``ctx.state``."""
+        return cls(poll_after=seconds, state=dict(state or {}))
+
+
+@runtime_checkable
+class Secrets(Protocol):
+    """Read access to the secrets a task may see (after its ``_secrets`` remapping)."""
+
+    def get(self, key: str) -> str | None:
+        """Return the secret stored under ``key``, or None if there is none."""
+        ...
+
+    def require(self, key: str) -> str:
+        """Return the secret stored under ``key``; raise ConfigError naming the key if there is none."""
+        ...
+
+
+class OperatorContext(Protocol):
+    """Everything an operator sees of the task it runs. Built by the runner for each run of a task.
+
+    params: the task's parameters after merging and ``${...}`` evaluation: session params,
+        exports, stores, built-ins (``session_time``, ``task_name``, ...) and the task's own keys.
+    command: the operator's main argument (the value of ``op>:``), or None.
+    state: what the previous poll of this task returned in ``TaskResult.state`` (empty at first).
+    retry_count: how many times this task has been retried after an error.
+    task_name: the full task name, e.g. ``+wf+step``.
+    project_dir / workdir: the project directory, and the task's working directory in it.
+    env: extra environment variables for commands (the task's ``_env``).
+    secrets: the secrets the task may read.
+    log: a logger whose records go to the task's log (not to the task's output).
+    """
+
+    params: Mapping[str, Any]
+    command: Any
+    state: Mapping[str, Any]
+    retry_count: int
+    task_name: str
+    project_dir: Path
+    workdir: Path
+    env: Mapping[str, str]
+    secrets: Secrets
+    log: logging.Logger
+
+    def params_env(self) -> dict[str, str]:
+        """The params whose names are valid environment variable names (and do not start with `_`),
+        as strings (anything but a string as JSON): the environment `sh>` gives its script."""
+        ...
+
+    def output(self, text: str) -> None:
+        """Write task output (what ``echo>`` prints, a command's stdout). ``text`` ends with a newline."""
+        ...
+
+    async def run_command(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> int:
+        """Run a command, stream its stdout and stderr into the task output, and return its exit code.
+
+        ``env`` is added to the engine's environment and ``ctx.env``. If the task is canceled
+        while the command runs, the command is stopped before this raises ``CancelledError``.
+        """
+        ...
+
+
+class Operator(Protocol):
+    """An operator: ``name`` is what a workflow writes before ``>`` (``sh`` for ``sh>:``).
+
+    One instance serves every task that uses the operator, so ``run`` must keep its state in
+    the context and the result, not on ``self``. Raise ``TaskError`` for an expected failure
+    (shown without a traceback) and ``ConfigError`` for a bad parameter.
+    """
+
+    name: ClassVar[str]
+
+    async def run(self, ctx: OperatorContext) -> TaskResult:
+        """Run the task once and return its result (or ``TaskResult.poll(...)`` to be called again)."""
+        ...
+
+
+class Hookspecs:
+    """The hooks a digpy plugin may implement (each takes only the arguments it names)."""
+
+    @hookspec
+    def digpy_register_operators(self) -> list[type[Operator]]:  # type: ignore[empty-body]
+        """Called once when the plugin manager starts.
+
+        Return a list of operator classes; each is instantiated once with no arguments.
+        Two operators with one name is an error that names both plugins.
+        """

@@ -1,0 +1,136 @@
+"""The SQL schema, one for SQLite and PostgreSQL. Changed only together with an alembic revision.
+
+Times are epoch seconds (floats) so that SQLite and PostgreSQL store them alike. JSON is kept as
+text written by the store (compact, and cheaper than a JSON column type on the hot path).
+Tasks have a composite key (attempt, id): the runner numbers an attempt's tasks itself, so new
+tasks are inserted in one batch without a round trip per task.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# The alembic revision that creates exactly this schema (checked by a test).
+SCHEMA_REVISION = "0001_initial"
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=True),  # null once deleted
+    Column("deleted_name", String(255), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("deleted_at", Float, nullable=True),
+    UniqueConstraint("name", name="uq_projects_name"),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("archive_md5", String(64), nullable=True),
+    Column("archive_size", BigInteger, nullable=True),
+    Column("archive", LargeBinary, nullable=True),
+    Column("default_params", Text, nullable=False, default="{}"),
+    Column("user_info", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_revisions_project_name"),
+)
+
+workflow_definitions = Table(
+    "workflow_definitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=True),
+    Column("name", String(255), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("config_digest", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_workflow_definitions_revision_name", "revision_id", "name"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("workflow_name", String(255), nullable=False),
+    Column("session_time", BigInteger, nullable=False),  # epoch seconds
+    Column("session_uuid", String(36), nullable=False),
+    Column("last_attempt_id", BigInteger, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "workflow_name", "session_time", name="uq_sessions_project_workflow_time"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("session_id", BigInteger, ForeignKey("sessions.id"), nullable=False),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("workflow_definition_id", Integer, ForeignKey("workflow_definitions.id"), nullable=True),
+    Column("workflow_name", String(255), nullable=False),
+    Column("attempt_name", String(255), nullable=True),  # retry attempt name; null for the first
+    Column("attempt_index", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("params", Text, nullable=False, default="{}"),
+    Column("state_flags", Integer, nullable=False, default=0),  # 1 cancel requested, 2 done, 4 success
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    UniqueConstraint("session_id", "attempt_name", name="uq_attempts_session_name"),
+    Index("ix_attempts_running", "state_flags"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("attempt_id", BigInteger, ForeignKey("attempts.id"), primary_key=True, autoincrement=False),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("parent_id", Integer, nullable=True),
+    Column("name", String(255), nullable=False),
+    Column("full_name", Text, nullable=False),
+    Column("is_group", Boolean, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("flags", Integer, nullable=False, default=0),
+    Column("retry_count", Integer, nullable=False, default=0),
+    Column("retry_at", Float, nullable=True),
+    Column("started_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+    Column("upstreams", Text, nullable=False, default="[]"),
+    Column("config", Text, nullable=False, default="{}"),
+    Column("export", Text, nullable=False, default="{}"),
+    Column("state_params", Text, nullable=False, default="{}"),
+    Column("store_params", Text, nullable=False, default="{}"),
+    Column("export_params", Text, nullable=False, default="{}"),
+    Column("reset_store", Text, nullable=False, default="[]"),
+    Column("subtask_config", Text, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+# Attempt state flags (Digdag's bits).
+CANCEL_REQUESTED = 1
+DONE = 2
+SUCCESS = 4

@@ -1,0 +1,484 @@
+"""The task state machine of one attempt: pure transitions, no I/O.
+
+The graph holds every task of an attempt in memory and moves them through Digdag's states:
+
+- a task is *activated* when its parent is planned and every upstream sibling succeeded:
+  a group goes blocked → planned and activates its children; an operator task goes → ready;
+- the runner takes ready tasks, marks them running and reports how the operator ended
+  (`succeed`, `fail`, `poll_later`, `canceled`);
+- a planned task is *evaluated* once no child can progress any more (every child is done, or
+  blocked behind an upstream that failed): cancel → canceled, delayed error → error/group_error,
+  a failed child → retry, `^error`, or group_error; otherwise `^check` once, then success.
+
+Work is driven by a queue, not by scanning, so each transition costs O(1) amortised and an
+attempt of 100,000 tasks runs in linear time. Every change is recorded in `created`/`changed`
+for the caller to persist before acting on it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from digpy.core.errors import DigpyError
+from digpy.core.language.compiler import TaskSpec, compile_subtree
+from digpy.core.spi import TaskResult
+from digpy.core.workflow.model import FAILED_STATES, Task, TaskFlags, TaskState
+from digpy.core.workflow.retry import RetryPolicy, parse_retry
+
+# Our own flag, above Digdag's: an older copy of a child, replaced by a retry.
+SUPERSEDED = 16
+
+_ACTIVATE, _FINISHED, _EVALUATE = 0, 1, 2
+
+
+class AttemptGraph:
+    """All tasks of one attempt and the rules that move them."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[int, Task] = {}
+        self.root_id = 1
+        self.next_id = 1
+        self.ready: deque[int] = deque()
+        self.created: list[Task] = []
+        self.changed: dict[int, Task] = {}
+        self.no_op_names: frozenset[str] = frozenset()
+        self._timers: list[tuple[float, int]] = []
+        self._work: deque[tuple[int, int]] = deque()
+        self._now = 0.0
+
+    # ----------------------------------------------------------------- building
+
+    @classmethod
+    def new(cls, specs: Sequence[TaskSpec], now: float) -> AttemptGraph:
+        """A new attempt from a compiled workflow (root first); every task starts blocked."""
+        graph = cls()
+        graph._now = now
+        root = graph._instantiate(None, specs, initial=True)
+        graph.root_id = root.id
+        return graph
+
+    @classmethod
+    def load(cls, tasks: Iterable[Task], now: float) -> AttemptGraph:
+        """Rebuild an attempt from stored tasks; tasks that were running are made ready again."""
+        graph = cls()
+        graph._now = now
+        ordered = sorted(tasks, key=lambda t: t.id)
+        for task in ordered:
+            task.children, task.downstreams = [], []
+            graph.tasks[task.id] = task
+        graph.root_id = ordered[0].id
+        graph.next_id = ordered[-1].id + 1
+        for task in ordered:
+            if task.parent_id is not None and not task.flags & SUPERSEDED:
+                graph.tasks[task.parent_id].children.append(task.id)
+            for up in task.upstreams:
+                graph.tasks[up].downstreams.append(task.id)
+        for task in ordered:  # upstreams always have smaller ids than their downstreams
+            ups = [graph.tasks[up] for up in task.upstreams]
+            task.pending_upstreams = sum(1 for up in ups if up.state != TaskState.SUCCESS)
+            task.dead = task.state == TaskState.BLOCKED and any(
+                up.dead or (up.is_done and up.state != TaskState.SUCCESS) for up in ups
+            )
+        for task in ordered:
+            task.live_children = sum(1 for c in task.children if graph._is_live(graph.tasks[c]))
+            if task.state == TaskState.RUNNING:
+                graph._set(task, TaskState.READY)
+            if task.state == TaskState.READY:
+                graph.ready.append(task.id)
+            elif task.state in (TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
+                heapq.heappush(graph._timers, (task.retry_at or now, task.id))
+            elif task.state == TaskState.PLANNED and task.live_children == 0:
+                graph._work.append((_EVALUATE, task.id))
+            elif task.state == TaskState.BLOCKED and not task.dead and task.pending_upstreams == 0:
+                parent = graph.tasks.get(task.parent_id) if task.parent_id is not None else None
+                if parent is None or parent.state == TaskState.PLANNED:
+                    graph._work.append((_ACTIVATE, task.id))
+        graph._drain()
+        return graph
+
+    @staticmethod
+    def _is_live(task: Task) -> bool:
+        return not task.is_done and not task.dead
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def root(self) -> Task:
+        return self.tasks[self.root_id]
+
+    @property
+    def done(self) -> bool:
+        return self.root.is_done
+
+    def parent(self, task: Task) -> Task | None:
+        return self.tasks[task.parent_id] if task.parent_id is not None else None
+
+    def ancestors(self, task: Task) -> list[Task]:
+        """Root first, the task's parent last."""
+        out = []
+        current = self.parent(task)
+        while current is not None:
+            out.append(current)
+            current = self.parent(current)
+        out.reverse()
+        return out
+
+    def next_wake(self) -> float | None:
+        """When the earliest waiting task is due, if any."""
+        while self._timers:
+            at, task_id = self._timers[0]
+            task = self.tasks[task_id]
+            if task.state in (TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING) and task.retry_at == at:
+                return at
+            heapq.heappop(self._timers)
+        return None
+
+    def take_changes(self) -> tuple[list[Task], list[Task]]:
+        """The tasks created and the tasks changed since the last call (created ones are not repeated)."""
+        created = self.created
+        created_ids = {t.id for t in created}
+        changed = [t for t in self.changed.values() if t.id not in created_ids]
+        self.created, self.changed = [], {}
+        return created, changed
+
+    # ----------------------------------------------------------------- transitions
+
+    def start(self, now: float) -> None:
+        """Begin the attempt: activate the root."""
+        self._now = now
+        if self.root.state == TaskState.BLOCKED:
+            self._work.append((_ACTIVATE, self.root_id))
+        self._drain()
+
+    def wake(self, now: float) -> None:
+        """Wake every waiting task whose time has come."""
+        self._now = now
+        while self._timers and self._timers[0][0] <= now:
+            at, task_id = heapq.heappop(self._timers)
+            task = self.tasks[task_id]
+            if task.retry_at != at:
+                continue
+            if task.state == TaskState.RETRY_WAITING:
+                self._supersede_children(task)
+                self._set(task, TaskState.READY)
+                task.retry_at = None
+                self.ready.append(task.id)
+            elif task.state == TaskState.GROUP_RETRY_WAITING:
+                task.retry_at = None
+                self._set(task, TaskState.PLANNED)
+                self._copy_children(task)
+                self._start_children(task)
+        self._drain()
+
+    def take_ready(self) -> Task | None:
+        """The next ready operator task, or None."""
+        while self.ready:
+            task = self.tasks[self.ready.popleft()]
+            if task.state == TaskState.READY:
+                return task
+        return None
+
+    def mark_running(self, task: Task, now: float) -> None:
+        self._now = now
+        self._expect(task, TaskState.READY)
+        task.started_at = task.started_at or now
+        self._set(task, TaskState.RUNNING)
+
+    def succeed(self, task: Task, result: TaskResult, now: float) -> None:
+        """The operator of `task` ended well: record its result and generate `^sub` if asked."""
+        self._now = now
+        self._expect(task, TaskState.RUNNING)
+        specs = None
+        if result.subtasks is not None:
+            try:
+                specs = compile_subtree("^sub", task.full_name + "^sub", dict(result.subtasks))
+            except DigpyError as e:
+                self.fail(task, {"message": f"invalid generated tasks: {e}"}, now, allow_retry=False)
+                return
+        task.store_params = dict(result.stores)
+        task.export_params = dict(result.exports)
+        task.reset_store = list(result.reset_stores)
+        task.subtask_config = dict(result.subtasks) if result.subtasks is not None else None
+        task.state_params = {}
+        task.error = None
+        self._set(task, TaskState.PLANNED)
+        if specs is not None:
+            self._instantiate(task, specs, initial=False)
+        self._start_children(task)
+        self._drain()
+
+    def fail(self, task: Task, error: Mapping[str, Any], now: float, *,
+             retry: RetryPolicy | None = None, allow_retry: bool = True) -> None:
+        """The operator of `task` failed: retry it, run its `_error` task, or end it in error."""
+        self._now = now
+        self._expect(task, TaskState.RUNNING)
+        task.error = dict(error)
+        task.state_params = {}
+        policy = retry if retry is not None else self._retry_policy(task)
+        if allow_retry and task.retry_count < policy.limit:
+            self._wait(task, TaskState.RETRY_WAITING, policy.delay(task.retry_count))
+            task.retry_count += 1
+        elif self._has_error_task(task):
+            task.flags |= TaskFlags.DELAYED_ERROR
+            self._set(task, TaskState.PLANNED)
+            self._add_error_task(task, dict(error), {})
+            self._start_children(task)
+        else:
+            self._finish(task, TaskState.ERROR)
+        self._drain()
+
+    def poll_later(self, task: Task, seconds: float, state: Mapping[str, Any], now: float) -> None:
+        """The operator asked to be called again in `seconds` with `state` (no retry is used up)."""
+        self._now = now
+        self._expect(task, TaskState.RUNNING)
+        task.state_params = dict(state)
+        self._wait(task, TaskState.RETRY_WAITING, max(0.0, seconds))
+        self._drain()
+
+    def canceled(self, task: Task, now: float) -> None:
+        """A running task was stopped because the attempt is being canceled."""
+        self._now = now
+        task.flags |= TaskFlags.CANCEL_REQUESTED
+        self._finish(task, TaskState.CANCELED)
+        self._drain()
+
+    def request_cancel(self, now: float) -> list[Task]:
+        """Cancel the attempt: nothing new starts. Returns the running tasks the caller must stop."""
+        self._now = now
+        running = []
+        for task in list(self.tasks.values()):
+            if task.is_done:
+                continue
+            if not task.cancel_requested:
+                task.flags |= TaskFlags.CANCEL_REQUESTED
+                self._touch(task)
+            if task.state in (TaskState.READY, TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
+                self._finish(task, TaskState.CANCELED)
+            elif task.state == TaskState.RUNNING:
+                running.append(task)
+        self._drain()
+        return running
+
+    # ----------------------------------------------------------------- internals
+
+    def _expect(self, task: Task, state: TaskState) -> None:
+        if task.state != state:
+            raise RuntimeError(f"{task.full_name} is {task.state.label}, expected {state.label}")
+
+    def _touch(self, task: Task) -> None:
+        task.updated_at = self._now
+        self.changed[task.id] = task
+
+    def _set(self, task: Task, state: TaskState) -> None:
+        task.state = state
+        self._touch(task)
+
+    def _wait(self, task: Task, state: TaskState, seconds: float) -> None:
+        task.retry_at = self._now + seconds
+        self._set(task, state)
+        heapq.heappush(self._timers, (task.retry_at, task.id))
+
+    def _retry_policy(self, task: Task) -> RetryPolicy:
+        value = task.config.get("_retry")
+        if value is None:
+            return RetryPolicy()
+        try:
+            return parse_retry(value)
+        except Exception:
+            return RetryPolicy()
+
+    def _has_error_task(self, task: Task) -> bool:
+        return isinstance(task.config.get("_error"), dict)
+
+    def _instantiate(self, parent: Task | None, specs: Sequence[TaskSpec], *, initial: bool) -> Task:
+        """Create tasks for compiled subtrees under `parent` (every spec without a parent is a
+        child of `parent`; upstreams are indexes into `specs`); returns the first root."""
+        ids: list[int] = []
+        flags = TaskFlags.INITIAL_TASK if initial else TaskFlags.NONE
+        if parent is not None and parent.cancel_requested:
+            flags |= TaskFlags.CANCEL_REQUESTED
+        base = self.next_id
+        for offset, spec in enumerate(specs):
+            parent_id = parent.id if spec.parent is None and parent is not None else (
+                base + spec.parent if spec.parent is not None else None)
+            task = Task(
+                id=base + offset, parent_id=parent_id, name=spec.name, full_name=spec.full_name,
+                is_group=spec.is_group, config=spec.config, export=spec.export,
+                upstreams=[base + u for u in spec.upstreams], flags=int(flags), updated_at=self._now,
+            )
+            self.tasks[task.id] = task
+            self.created.append(task)
+            ids.append(task.id)
+        self.next_id = base + len(specs)
+        for task_id in ids:
+            task = self.tasks[task_id]
+            task.pending_upstreams = len(task.upstreams)
+            for up in task.upstreams:
+                self.tasks[up].downstreams.append(task_id)
+            if task.parent_id is not None:
+                self.tasks[task.parent_id].children.append(task_id)
+        if parent is not None:
+            parent.live_children += sum(1 for spec in specs if spec.parent is None)
+        return self.tasks[ids[0]]
+
+    def _start_children(self, task: Task) -> None:
+        """`task` is planned: activate its children that wait for nothing, or evaluate it now."""
+        if task.live_children == 0:
+            self._work.append((_EVALUATE, task.id))
+            return
+        for child_id in task.children:
+            child = self.tasks[child_id]
+            if child.state == TaskState.BLOCKED and child.pending_upstreams == 0 and not child.dead:
+                self._work.append((_ACTIVATE, child_id))
+
+    def _drain(self) -> None:
+        work = self._work
+        while work:
+            kind, task_id = work.popleft()
+            task = self.tasks[task_id]
+            if kind == _ACTIVATE:
+                self._activate(task)
+            elif kind == _EVALUATE:
+                self._evaluate(task)
+            else:
+                self._propagate(task)
+
+    def _activate(self, task: Task) -> None:
+        if task.state != TaskState.BLOCKED or task.dead:
+            return
+        task.live_children = sum(1 for c in task.children if self._is_live(self.tasks[c]))
+        if task.cancel_requested:
+            self._finish(task, TaskState.CANCELED)
+        elif task.config.get("_disable") is True or task.full_name in self.no_op_names:
+            self._finish(task, TaskState.SUCCESS)
+        elif task.is_group:
+            self._set(task, TaskState.PLANNED)
+            self._start_children(task)
+        else:
+            self._set(task, TaskState.READY)
+            self.ready.append(task.id)
+
+    def _evaluate(self, task: Task) -> None:
+        if task.state != TaskState.PLANNED or task.live_children > 0:
+            return
+        if task.cancel_requested:
+            self._finish(task, TaskState.CANCELED)
+        elif task.flags & TaskFlags.DELAYED_ERROR:
+            self._finish(task, TaskState.ERROR)
+        elif task.flags & TaskFlags.DELAYED_GROUP_ERROR:
+            self._finish(task, TaskState.GROUP_ERROR)
+        elif any(self.tasks[c].state in FAILED_STATES for c in task.children):
+            policy = self._retry_policy(task)
+            if task.retry_count < policy.limit:
+                state = TaskState.GROUP_RETRY_WAITING if task.is_group else TaskState.RETRY_WAITING
+                self._wait(task, state, policy.delay(task.retry_count))
+                task.retry_count += 1
+            elif self._has_error_task(task):
+                task.flags |= TaskFlags.DELAYED_GROUP_ERROR
+                error, stores = self._descendant_errors(task)
+                self._add_error_task(task, error, stores)
+                self._start_children(task)
+            else:
+                self._finish(task, TaskState.GROUP_ERROR)
+        elif isinstance(task.config.get("_check"), dict) and not any(
+            self.tasks[c].name == "^check" for c in task.children
+        ):
+            specs = compile_subtree("^check", task.full_name + "^check", task.config["_check"])
+            self._instantiate(task, specs, initial=False)
+            self._start_children(task)
+        else:
+            self._finish(task, TaskState.SUCCESS)
+
+    def _finish(self, task: Task, state: TaskState) -> None:
+        self._set(task, state)
+        task.retry_at = None
+        self._work.append((_FINISHED, task.id))
+
+    def _propagate(self, task: Task) -> None:
+        """`task` is done: wake or bury its downstream siblings and tell its parent."""
+        success = task.state == TaskState.SUCCESS
+        parent = self.parent(task)
+        for down_id in task.downstreams:
+            down = self.tasks[down_id]
+            if down.state != TaskState.BLOCKED or down.dead:
+                continue
+            if success:
+                down.pending_upstreams -= 1
+                if down.pending_upstreams == 0 and parent is not None and parent.state == TaskState.PLANNED:
+                    self._work.append((_ACTIVATE, down_id))
+            else:
+                self._bury(down)
+        if parent is not None and not task.flags & SUPERSEDED:
+            self._child_settled(parent)
+
+    def _bury(self, task: Task) -> None:
+        """A blocked task whose upstream failed never runs; it stops counting for its parent."""
+        stack = [task]
+        while stack:
+            current = stack.pop()
+            if current.dead or current.state != TaskState.BLOCKED:
+                continue
+            current.dead = True
+            parent = self.parent(current)
+            if parent is not None:
+                self._child_settled(parent)
+            stack.extend(self.tasks[d] for d in current.downstreams)
+
+    def _child_settled(self, parent: Task) -> None:
+        parent.live_children -= 1
+        if parent.live_children == 0 and parent.state == TaskState.PLANNED:
+            self._work.append((_EVALUATE, parent.id))
+
+    def _supersede_children(self, task: Task) -> None:
+        for child_id in task.children:
+            child = self.tasks[child_id]
+            child.flags |= SUPERSEDED
+            self._touch(child)
+        task.children = []
+        task.live_children = 0
+
+    def _copy_children(self, task: Task) -> None:
+        """Group retry: replace the children with fresh copies of the initial (non-generated) ones."""
+        originals = [self.tasks[c] for c in task.children if not self.tasks[c].name.startswith("^")]
+        self._supersede_children(task)
+        specs: list[TaskSpec] = []
+        index_of: dict[int, int] = {}
+        stack: list[tuple[Task, int | None]] = [(t, None) for t in reversed(originals)]
+        while stack:
+            original, parent_index = stack.pop()
+            index_of[original.id] = len(specs)
+            specs.append(TaskSpec(
+                name=original.name, full_name=original.full_name, parent=parent_index,
+                is_group=original.is_group, config=original.config, export=original.export,
+            ))
+            kids = [self.tasks[c] for c in original.children if not self.tasks[c].name.startswith("^")]
+            stack.extend((k, index_of[original.id]) for k in reversed(kids))
+        for original_id, index in index_of.items():
+            specs[index].upstreams = [index_of[u] for u in self.tasks[original_id].upstreams if u in index_of]
+        if specs:
+            self._instantiate(task, specs, initial=True)
+
+    def _add_error_task(self, task: Task, error: dict[str, Any], stores: dict[str, Any]) -> None:
+        specs = compile_subtree("^error", task.full_name + "^error", task.config["_error"])
+        root = specs[0]
+        root.export = {**stores, "error": error, **root.export}
+        self._instantiate(task, specs, initial=False)
+
+    def _descendant_errors(self, task: Task) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The errors (merged in id order, last wins) and stores of the failed task's descendants."""
+        error: dict[str, Any] = {}
+        stores: dict[str, Any] = {}
+        stack = list(task.children)
+        found: list[Task] = []
+        while stack:
+            current = self.tasks[stack.pop()]
+            found.append(current)
+            stack.extend(current.children)
+        for current in sorted(found, key=lambda t: t.id):
+            if current.error:
+                error.update(current.error)
+            stores.update(current.store_params)
+        return error, stores

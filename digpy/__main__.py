@@ -1,0 +1,3 @@
+from digpy.client.cli.main import main
+
+raise SystemExit(main())

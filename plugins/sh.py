@@ -1,0 +1,54 @@
+"""`sh>: SCRIPT` runs a shell script in the task's working directory.
+
+The script goes through `/bin/sh` (or the `shell` option, e.g. `shell: [bash, -e]`, also given as
+`_export: {sh: {shell: [...]}}`). Every param whose name is a valid environment variable name is
+in the script's environment (strings as they are, anything else as JSON).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+
+DEFAULT_SHELL = ["/bin/sh"]
+
+
+class ShOperator:
+    name = "sh"
+
+    async def run(self, ctx: OperatorContext) -> TaskResult:
+        script = ctx.command
+        if not isinstance(script, str) or not script.strip():
+            raise ConfigError(f"sh> needs a command, got {script!r}")
+        shell = _shell(ctx.params)
+        fd, path = tempfile.mkstemp(prefix="digpy-sh-", suffix=".sh")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(script if script.endswith("\n") else script + "\n")
+            code = await ctx.run_command([*shell, path], env=ctx.params_env())
+        finally:
+            os.unlink(path)
+        if code != 0:
+            raise TaskError(f"Command failed with code {code}")
+        return TaskResult()
+
+
+def _shell(params: Any) -> list[str]:
+    value = params.get("shell")
+    if value is None and isinstance(params.get("sh"), dict):
+        value = params["sh"].get("shell")
+    if value is None:
+        return list(DEFAULT_SHELL)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"sh> shell must be a command or a list of words, got {value!r}")
+
+
+@hookimpl
+def digpy_register_operators() -> list[type]:
+    return [ShOperator]
