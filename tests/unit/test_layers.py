@@ -1,0 +1,60 @@
+"""The import arrows of DESIGN.md: core < plugins < server; the client library stands alone."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = {"core": "digpy.core", "plugins": "digpy.plugins", "server": "digpy.server", "client": "digpy.client"}
+
+# (modules under this prefix, may not import anything under these prefixes)
+RULES = [
+    ("digpy.core", ("digpy.plugins", "digpy.server", "digpy.client")),
+    ("digpy.core.spi", ("digpy.core.language", "digpy.core.workflow", "digpy.core.store", "digpy.core.runner")),
+    ("digpy.plugins", ("digpy.core.language", "digpy.core.workflow", "digpy.core.store", "digpy.core.runner",
+                       "digpy.core.params", "digpy.core.plugin_manager", "digpy.core.local", "digpy.server",
+                       "digpy.client")),
+    ("digpy.server", ("digpy.client",)),
+    ("digpy.client.http", ("digpy.core", "digpy.server", "digpy.plugins")),
+]
+# Pure modules: no SQL, no HTTP, no subprocesses.
+PURE = ("digpy.core.workflow", "digpy.core.language")
+IMPURE_LIBS = ("sqlalchemy", "aiohttp", "subprocess", "asyncio", "docker")
+
+
+def modules():
+    for folder, package in FOLDERS.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            rel = path.relative_to(ROOT / folder).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            yield ".".join([package, *parts]), path
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+@pytest.mark.parametrize(("module", "path"), list(modules()), ids=lambda v: str(v) if isinstance(v, str) else "")
+def test_imports_point_down_the_layers(module, path):
+    imported = imports_of(path)
+    for prefix, forbidden in RULES:
+        if _under(module, prefix):
+            bad = sorted(i for i in imported for f in forbidden if _under(i, f))
+            assert not bad, f"{module} imports {bad}"
+    if any(_under(module, p) for p in PURE):
+        bad = sorted(i for i in imported for lib in IMPURE_LIBS if _under(i, lib))
+        assert not bad, f"{module} is pure but imports {bad}"
