@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
             options.session, workflow.timezone, now=now, schedule=schedule,
             last_session_time=datetime.fromtimestamp(last, tz) if last is not None else None,
         )
+        logging.getLogger("digpy.run").info(note)
         epoch = int(session_time.timestamp())
         session = store.session_for(project_id, workflow.name, epoch)
         attempt = store.create_attempt(session, timezone=workflow.timezone, params=options.params)

@@ -8,6 +8,7 @@ then start the operators of the newly running tasks. The loop never blocks on a 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -127,9 +128,7 @@ def _env_value(value: Any) -> str:
         return value
     if value is None:
         return ""
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass

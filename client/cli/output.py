@@ -113,7 +113,12 @@ class LiveOutput:
         if self._ticker is not None:
             self._ticker.cancel()
         self._clear()
+        self.stream.write(self._status(time.monotonic()) + "\n")
         self.stream.flush()
+
+    def _status(self, now: float) -> str:
+        return (f"running {len(self.running)} · done {self.done} · failed {self.failed}"
+                + (f" · skipped {self.skipped}" if self.skipped else "") + f" · {now - self.started:.1f}s")
 
     async def _tick(self) -> None:
         while True:
@@ -145,9 +150,7 @@ class LiveOutput:
         more = len(self.running) - self.MAX_RUNNING_SHOWN
         if more > 0:
             lines.append(f"  … and {more} more running")
-        status = (f"running {len(self.running)} · done {self.done} · failed {self.failed}"
-                  + (f" · skipped {self.skipped}" if self.skipped else "") + f" · {now - self.started:.1f}s")
-        lines.append(status)
+        lines.append(self._status(now))
         self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
         self._drawn = len(lines)

@@ -70,13 +70,11 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("digpy").handlers[:] = [LiveLogHandler(output)]
     else:
         output = PlainOutput()
-    log = logging.getLogger("digpy.run")
     try:
         result = run_local(project_dir, options, output)
     finally:
         output.close()
         logging.getLogger("digpy").handlers[:] = [handler]
-    log.info(result.session_note)
     if result.success:
         print(f"Success. Task state is saved at {result.state_dir} directory"
               f" ({result.elapsed:.2f}s" + (f", {result.skipped} tasks skipped" if result.skipped else "") + ").",

@@ -1,0 +1,238 @@
+"""`digpy run` as a user runs it: a real process, real files, real shell commands."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def test_the_readme_example_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "digpy", "run", str(ROOT / "projects/hello/hello.dig"),
+                             "--rerun", "--session", "2026-01-31", "--output", "plain"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = lines(result.stdout)
+    assert out[0] == "hello, data team. Session 2026-01-31 (2026-01-31T00:00:00+00:00)"
+    assert sorted(out[1:3]) == ["extracting customers for data", "extracting orders for 2026-01-31"]
+    assert out[3] == "report for Saturday 31 January 2026 is ready"
+    assert "Success. Task state is saved at" in result.stderr
+
+
+def test_stdout_holds_task_output_and_stderr_the_engine_log(project):
+    project.write("wf.dig", "+a:\n  echo>: one\n+b:\n  sh>: printf 'two\\nthree\\n'; echo oops >&2\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "one\ntwo\nthree\n"
+    assert "oops" in result.stderr
+    assert "+wf+b: sh>:" in result.stderr
+
+
+def test_params_builtins_and_exports_reach_sh_as_environment(project):
+    project.write("wf.dig", "timezone: Asia/Tokyo\n_export:\n  db: {host: h1}\n  name: x\n"
+                            "+a:\n  sh>: echo \"$name $session_date $session_tz_offset $db $cli\"\n")
+    result = project.run("wf", "--session", "2026-03-01", "-p", "cli=given", "-p", "name=ignored")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == 'x 2026-03-01 +0900 {"host":"h1"} given\n'
+
+
+def test_params_file_and_dotted_keys(project):
+    project.write("p.yml", "db:\n  host: from-file\n  port: 5432\n")
+    project.write("wf.dig", "+a:\n  echo>: ${db.host}:${db.port} ${typeof db.port}\n")
+    result = project.run("wf", "-P", "p.yml", "-p", "db.host=from-cli")
+    assert result.stdout == "from-cli:5432 number\n", result.stderr
+
+
+def test_a_failing_task_exits_1_and_names_the_task(project):
+    project.write("wf.dig", "+ok:\n  echo>: fine\n+bad:\n  sh>: exit 3\n+never:\n  echo>: no\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert result.stdout == "fine\n"
+    assert "  * +wf+bad:\n    Command failed with code 3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_error_handler_sees_the_error(project):
+    project.write("wf.dig", "+bad:\n  fail>: disk full\n  _error:\n    echo>: handled ${error.message}\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert result.stdout == "handled disk full\n"
+
+
+def test_retry_runs_the_command_again(project):
+    project.write("wf.dig", "+flaky:\n  sh>: echo try >> tries.txt; test $(wc -l < tries.txt) -ge 3\n"
+                            "  _retry: 3\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert (project.path / "tries.txt").read_text().count("try") == 3
+
+
+def test_bad_files_give_one_located_line_and_exit_2(project):
+    project.write("wf.dig", "+a:\n  echo>: x\n+b:\n  shh>: y\n")
+    result = project.run("wf")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: wf.dig:4:3: unknown operator 'shh>'; did you mean 'sh>'?"
+    project.write("dup.dig", "+a:\n  echo>: 1\n+a:\n  echo>: 2\n")
+    result = project.run("dup")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: dup.dig:3:1: duplicated key '+a' (first at line 1)"
+
+
+def test_usage_errors_exit_2_without_a_traceback(project):
+    result = project.run("missing")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: workflow 'missing' does not exist in")
+    project.write("wf.dig", "+a:\n  echo>: x\n")
+    for args in (["--session", "yesterday"], ["-p", "novalue"], ["--start", "+a", "--goal", "+a"], ["+nope"]):
+        result = project.run("wf", *args)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr, result.stderr
+
+
+def test_undefined_variable_fails_the_task_with_digdags_message(project):
+    project.write("wf.dig", "+a:\n  echo>: ${nope}\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert "Failed to evaluate a variable ${nope} (ReferenceError: nope is not defined)" in result.stderr
+
+
+def test_a_second_run_of_the_session_skips_what_succeeded(project):
+    project.write("wf.dig", "+a:\n  sh>: echo a >> ran.txt\n+b:\n  sh>: echo b >> ran.txt; test -f ok\n"
+                            "+c:\n  sh>: echo c >> ran.txt\n")
+    first = project.run("wf", "--session", "2026-01-01")
+    assert first.returncode == 1
+    (project.path / "ok").touch()
+    second = project.run("wf", "--session", "2026-01-01")
+    assert second.returncode == 0, second.stderr
+    assert (project.path / "ran.txt").read_text().split() == ["a", "b", "b", "c"]
+    third = project.run("wf")  # --session last is the default
+    assert third.returncode == 0
+    assert "Reusing the last session time 2026-01-01T00:00:00+00:00" in third.stderr
+    assert "3 tasks skipped" in third.stderr
+    assert (project.path / "ran.txt").read_text().split() == ["a", "b", "b", "c"]
+    project.run("wf", "--rerun")
+    assert (project.path / "ran.txt").read_text().split() == ["a", "b", "b", "c", "a", "b", "c"]
+
+
+def test_start_goal_end_and_single_task(project):
+    project.write("wf.dig", "".join(f"+{n}:\n  echo>: {n}\n" for n in "abcd")
+                  + "+g:\n  _export: {who: group}\n  +x:\n    echo>: x from ${who}\n")
+    assert project.run("wf", "--session", "2026-01-01").stdout == "a\nb\nc\nd\nx from group\n"
+    assert project.run("wf", "--session", "2026-01-01", "--start", "+c").stdout == "c\nd\nx from group\n"
+    assert project.run("wf", "--session", "2026-01-01", "--goal", "+b").stdout == "b\n"
+    assert project.run("wf", "--session", "2026-01-02", "--end", "+c").stdout == "a\nb\n"
+    assert project.run("wf", "+x", "--session", "2026-01-03").stdout == "x from group\n"
+
+
+def test_dry_run_runs_nothing_and_records_nothing(project):
+    project.write("wf.dig", "+a:\n  sh>: touch made\n")
+    result = project.run("wf", "--dry-run")
+    assert result.returncode == 0
+    assert "+wf+a: sh>: touch made" in result.stderr
+    assert not (project.path / "made").exists()
+    assert project.run("wf").returncode == 0
+    assert (project.path / "made").exists(), "the dry run left no success record behind"
+
+
+def test_a_run_killed_with_sigkill_resumes_without_rerunning_succeeded_tasks(project):
+    project.write("wf.dig", "+a:\n  sh>: echo a >> ran.txt\n+b:\n  sh>: echo b >> ran.txt; "
+                            "test -f second || sleep 60\n+c:\n  sh>: echo c >> ran.txt\n")
+    proc = project.start("run", "wf", "--output", "plain", "--session", "2026-01-01")
+    ran = project.path / "ran.txt"
+    try:
+        wait_until(lambda: ran.exists() and "b" in ran.read_text().split(), what="task b to start")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    subprocess.run(["pkill", "-f", "sleep 60"], check=False)
+    (project.path / "second").touch()
+    result = project.run("wf", "--session", "2026-01-01")
+    assert result.returncode == 0, result.stderr
+    assert ran.read_text().split() == ["a", "b", "b", "c"]
+
+
+def test_interrupt_stops_the_running_command_and_exits_130(project):
+    project.write("wf.dig", "+long:\n  sh>: echo started > started.txt; sleep 120; echo done > done.txt\n")
+    proc = project.start("run", "wf", "--output", "plain")
+    try:
+        wait_until(lambda: (project.path / "started.txt").exists(), what="the command to start")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Canceled." in err
+    ps = subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True, text=True)
+    assert ps.stdout.strip() == "", "the command's process was stopped"
+
+
+def test_check_lists_workflows_and_schedules(project):
+    project.write("a.dig", "timezone: Asia/Tokyo\nschedule:\n  daily>: 07:00:00\n+x:\n  echo>: x\n+y:\n  echo>: y\n")
+    project.write("b.dig", "+z:\n  sh>: true\n")
+    result = project.digpy("check")
+    assert result.returncode == 0, result.stderr
+    assert "Definitions (2 workflows):" in result.stdout
+    assert "a (3 tasks)" in result.stdout and "b (2 tasks)" in result.stdout
+    assert "Schedules (1 entries):" in result.stdout
+    assert "first session time:" in result.stdout and "+0900" in result.stdout
+    project.write("c.dig", "+bad:\n  sh>: x\n  _retry: {limt: 1}\n")
+    bad = project.digpy("check")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: c.dig:3:")
+
+
+def test_init_creates_a_project_that_runs(project):
+    result = project.digpy("init", "newproj")
+    assert result.returncode == 0, result.stderr
+    assert (project.path / "newproj" / "newproj.dig").is_file()
+    run = subprocess.run([sys.executable, "-m", "digpy", "run", "newproj", "--output", "plain"],
+                         cwd=project.path / "newproj", capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("hello from ")
+    again = project.digpy("init", "newproj")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "digpy", "--version"], capture_output=True, text=True)
+    assert result.stdout.startswith("digpy ")
+
+
+def test_live_view_on_a_terminal_prefixes_output_with_the_task(project):
+    import pty
+
+    project.write("wf.dig", "+hello:\n  echo>: hi there\n")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "digpy", "run", "wf"], cwd=project.path, stdin=slave,
+                            stdout=slave, stderr=slave, env={**os.environ, "COLUMNS": "100"})
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        proc.wait(30)
+        os.close(master)
+    screen = b"".join(chunks).decode()
+    assert proc.returncode == 0, screen
+    assert "+wf+hello\x1b[0m hi there" in screen
+    assert "done 1 · failed 0" in screen
