@@ -170,7 +170,7 @@ def test_interrupt_stops_the_running_command_and_exits_130(project):
     try:
         wait_until(lambda: (project.path / "started.txt").exists(), what="the command to start")
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
