@@ -1,0 +1,145 @@
+"""The SQL store and a whole attempt on it, on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from digpy.core.language.compiler import compile_workflow
+from digpy.core.language.expression import TemplateEngine
+from digpy.core.language.loader import load_text
+from digpy.core.plugin_manager import load_registry
+from digpy.core.runner import AttemptRunner
+from digpy.core.spi import TaskResult
+from digpy.core.store import migrate, schema
+from digpy.core.store.sql import Store
+from digpy.core.workflow.model import TaskState
+from digpy.core.workflow.state_machine import AttemptGraph
+
+
+@pytest.fixture
+def store(database_url):
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # a clean schema for each test (the PostgreSQL database is shared)
+        for table in reversed(schema.metadata.sorted_tables):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE" if engine.dialect.name == "postgresql"
+                              else f"DROP TABLE IF EXISTS {table.name}"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate.upgrade(engine)
+    engine.dispose()
+    s = Store.open(database_url)
+    yield s
+    s.close()
+
+
+class Collect:
+    def __init__(self):
+        self.out = io.StringIO()
+
+    def task_output(self, task, text, stream):
+        self.out.write(text)
+
+    def task_started(self, task, summary):
+        pass
+
+    def task_finished(self, task):
+        pass
+
+    def flush(self):
+        pass
+
+    def start(self):
+        pass
+
+
+def test_migrations_create_exactly_the_schema_in_schema_py(store):
+    assert migrate.head_revision() == schema.SCHEMA_REVISION
+    with store.engine.connect() as conn:
+        assert migrate.current_revision(conn) == schema.SCHEMA_REVISION
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
+        diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
+    assert diff == []
+
+
+def test_sessions_are_unique_per_project_workflow_and_time(store):
+    project = store.ensure_project("p")
+    assert store.ensure_project("p") == project
+    a = store.session_for(project, "wf", 1000)
+    b = store.session_for(project, "wf", 1000)
+    c = store.session_for(project, "wf", 2000)
+    assert a == b and a.id != c.id
+    first = store.create_attempt(a, timezone="UTC", params={"k": "v"})
+    second = store.create_attempt(a, timezone="UTC", params={})
+    assert (first.attempt_index, second.attempt_index) == (1, 2)
+    assert store.latest_session_time(project, "wf") == 2000
+    assert store.last_executed_session_time(project, "wf", 2000) == 1000
+
+
+def test_tasks_round_trip_and_prior_actions(store):
+    project = store.ensure_project("p")
+    session = store.session_for(project, "wf", 0)
+    attempt = store.create_attempt(session, timezone="UTC", params={})
+    workflow = compile_workflow("wf", load_text("+a: {echo>: a}\n+b: {sh>: b}\n+c: {echo>: 'ü'}\n"))
+    graph = AttemptGraph.new(workflow.tasks, 0)
+    graph.start(0)
+    a = graph.take_ready()
+    graph.mark_running(a, 1)
+    graph.succeed(a, TaskResult(stores={"x": [1, {"y": "ü"}]}, subtasks={"+s": {"echo>": 1}}), 2)
+    store.write_tasks(attempt.id, *graph.take_changes())
+    loaded = {t.full_name: t for t in store.load_tasks(attempt.id)}
+    assert loaded["+wf+a"].store_params == {"x": [1, {"y": "ü"}]}
+    assert loaded["+wf+a"].state == TaskState.PLANNED
+    assert loaded["+wf+a^sub+s"].parent_id == loaded["+wf+a^sub"].id
+    assert loaded["+wf+c"].config == {"_type": "echo", "_command": "ü"}
+    assert loaded["+wf+b"].upstreams == [a.id]
+    later = store.create_attempt(session, timezone="UTC", params={})
+    prior = store.prior_actions(session.id, later.id)
+    assert set(prior) == {"+wf+a"}
+    assert prior["+wf+a"].subtask_config == {"+s": {"echo>": 1}}
+
+
+def test_a_whole_attempt_runs_on_the_store(store, tmp_path: Path):
+    registry = load_registry()
+    workflow = compile_workflow("wf", load_text(
+        "_export: {n: 3}\n+a:\n  sh>: echo shell $n\n+p:\n  _parallel: true\n  +x: {echo>: x}\n  +y: {echo>: y}\n"
+        "+bad:\n  fail>: nope\n  _error:\n    echo>: handled ${error.message}\n"
+    ), operators=registry.names())
+    project = store.ensure_project("p")
+    session = store.session_for(project, "wf", 0)
+    attempt = store.create_attempt(session, timezone="UTC", params={})
+    graph = AttemptGraph.new(workflow.tasks, time.time())
+    output = Collect()
+    runner = AttemptRunner(
+        store=store, attempt_id=attempt.id, graph=graph, registry=registry, templates=TemplateEngine(),
+        base_params={}, builtins={"timezone": "UTC"}, timezone="UTC", project_dir=tmp_path, output=output,
+    )
+    root = asyncio.run(runner.run())
+    assert root.state == TaskState.GROUP_ERROR
+    assert output.out.getvalue().splitlines()[0] == "shell 3"
+    assert "handled nope" in output.out.getvalue()
+    states = {t.full_name: t.state for t in store.load_tasks(attempt.id)}
+    assert states["+wf+a"] == TaskState.SUCCESS
+    assert states["+wf+p"] == TaskState.SUCCESS
+    assert states["+wf+bad"] == TaskState.ERROR
+    assert states["+wf+bad^error"] == TaskState.SUCCESS
+    assert states["+wf"] == TaskState.GROUP_ERROR
+    assert len(states) == 7
+
+
+def test_local_store_is_created_and_reopened(tmp_path):
+    first = Store.open_local(tmp_path)
+    first.ensure_project("x")
+    first.close()
+    second = Store.open_local(tmp_path)
+    assert second.ensure_project("x") == 1
+    with second.engine.connect() as conn:
+        assert "tasks" in inspect(conn).get_table_names()
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    second.close()
