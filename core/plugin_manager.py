@@ -16,6 +16,7 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.echo",
     "digpy.plugins.fail",
     "digpy.plugins.sh",
+    "digpy.plugins.py",
 )
 ENTRY_POINT_GROUP = "digpy"
 

@@ -1,0 +1,67 @@
+"""py> through the real command: binding, the digdag API, subtasks, failures."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_example_project(project):
+    for name in ("py.dig", "py_tasks.py"):
+        shutil.copy(ROOT / "projects/operators" / name, project.path / name)
+    result = project.run("py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "extracting 4 rows from orders",
+        "Daily report: planning 4 rows",
+        "Daily report: part 1 of size 2",
+        "Daily report: part 2 of size 2",
+    ]
+    assert "+py+report^sub+subtask1: py>: py_tasks.Report.part" in result.stderr
+
+
+def test_import_digpy_works_too_and_stores_flow_on(project):
+    project.write("steps.py", "import digpy\n\ndef a():\n    digpy.env.store(answer=42)\n")
+    project.write("wf.dig", "+a:\n  py>: steps.a\n+b:\n  echo>: ${answer}\n")
+    result = project.run("wf")
+    assert result.stdout == "42\n", result.stderr
+
+
+def test_an_exception_fails_the_task_with_its_message_and_traceback(project):
+    project.write("steps.py", "def broken():\n    raise RuntimeError('no data for today')\n")
+    project.write("wf.dig", "+a:\n  py>: steps.broken\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert "  * +wf+a:\n    RuntimeError: no data for today" in result.stderr
+    assert 'File "' in result.stderr and "steps.py" in result.stderr and "py_runtime" not in result.stderr
+
+
+def test_a_missing_parameter_and_a_missing_module(project):
+    project.write("steps.py", "def needs(day):\n    pass\n")
+    project.write("wf.dig", "+a:\n  py>: steps.needs\n")
+    assert "Method 'needs' requires parameter 'day' but not set" in project.run("wf").stderr
+    project.write("wf2.dig", "+a:\n  py>: nosuch.fn\n")
+    assert "no module named 'nosuch'" in project.run("wf2").stderr
+
+
+def test_a_task_that_crashes_its_interpreter_only_fails_itself(project):
+    project.write("steps.py", "import os\n\ndef crash():\n    os._exit(9)\n")
+    project.write("wf.dig", "_parallel: true\n+a:\n  py>: steps.crash\n+b:\n  echo>: still here\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert result.stdout == "still here\n"
+    assert "Python command failed with code 9" in result.stderr
+
+
+def test_python_option_chooses_the_interpreter(project, tmp_path):
+    wrapper = tmp_path / "mypython"
+    import sys
+
+    wrapper.write_text(f"#!/bin/sh\necho wrapped\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    project.write("steps.py", "def hi():\n    print('hi')\n")
+    project.write("wf.dig", f"_export:\n  py:\n    python: {wrapper}\n+a:\n  py>: steps.hi\n")
+    result = project.run("wf")
+    assert result.stdout == "wrapped\nhi\n", result.stderr
