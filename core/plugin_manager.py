@@ -8,6 +8,7 @@ from importlib import metadata
 from typing import Any
 
 import pluggy
+
 from digpy.core.errors import PluginError
 from digpy.core.spi import PROJECT_NAME, Hookspecs, Operator
 

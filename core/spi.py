@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pluggy
+
 from digpy.core.errors import ConfigError, DigpyError, Location, PluginError, TaskError
 
 __all__ = [

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from digpy.core.store.schema import metadata
 from sqlalchemy import create_engine
+
+from digpy.core.store.schema import metadata
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import quickjs
+
 from digpy.core.errors import ConfigError
 
 __all__ = ["TemplateEngine", "TemplateError", "has_template"]

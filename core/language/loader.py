@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from digpy.core.errors import ConfigError, Location
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from digpy.core.errors import ConfigError, Location
 
 INCLUDE_TAG = "!include"
 _STR = "tag:yaml.org,2002:str"

@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digpy.core.errors import ConfigError
-from digpy.core.store import schema as s
-from digpy.core.workflow.model import Task, TaskFlags, TaskState
 from sqlalchemy import (
     Connection,
     Engine,
@@ -30,6 +27,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+
+from digpy.core.errors import ConfigError
+from digpy.core.store import schema as s
+from digpy.core.workflow.model import Task, TaskFlags, TaskState
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 _loads = json.loads

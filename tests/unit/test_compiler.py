@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from digpy.core.errors import ConfigError
 from digpy.core.language.compiler import compile_subtree, compile_workflow
 from digpy.core.language.loader import load_text

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+
 from digpy.core.errors import ConfigError
 from digpy.core.language.expression import TemplateEngine, TemplateError, has_template
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from digpy.core.errors import ConfigError
 from digpy.core.language.loader import key_location, load_file, load_text, value_location
 
