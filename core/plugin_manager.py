@@ -18,6 +18,7 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.fail",
     "digpy.plugins.sh",
     "digpy.plugins.py",
+    "digpy.plugins.call",
 )
 ENTRY_POINT_GROUP = "digpy"
 

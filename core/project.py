@@ -8,8 +8,9 @@ from pathlib import Path
 
 from digpy.core.errors import ConfigError
 from digpy.core.language.compiler import TaskSpec, Workflow, compile_workflow
-from digpy.core.language.loader import load_file
+from digpy.core.language.loader import load_file, to_plain, without_keys
 from digpy.core.schedule import parse_schedule
+from digpy.core.spi import CalledWorkflow
 
 WORKFLOW_SUFFIX = ".dig"
 IGNORE_FILES = (".digpyignore", ".digdagignore")
@@ -65,9 +66,60 @@ class Project:
         """Load and compile one workflow file; its schedule is validated too."""
         config = load_file(path, display_root=self.directory)
         workflow = compile_workflow(path.stem, config, operators=operators)
+        check_calls(self.directory, workflow, operators, (path.resolve(),))
         if workflow.schedule is not None:
             parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
         return workflow
+
+
+def _called_file(project_dir: Path, workdir: Path, path: str) -> Path:
+    target = workdir / path
+    if target.suffix != WORKFLOW_SUFFIX:
+        target = target.with_name(target.name + WORKFLOW_SUFFIX)
+    target = target.resolve()
+    if not target.is_relative_to(project_dir.resolve()):
+        raise ConfigError(f"call> '{path}' points outside the project directory")
+    if not target.is_file():
+        raise ConfigError(f"call> '{path}': workflow file {target.relative_to(project_dir.resolve())} not found")
+    return target
+
+
+def load_called_workflow(project_dir: Path, workdir: Path, path: str,
+                         operators: Collection[str] | None = None) -> CalledWorkflow:
+    """A workflow file of the project as a task config for `call>` (see CalledWorkflow)."""
+    root = project_dir.resolve()
+    target = _called_file(root, workdir, path)
+    config = load_file(target, display_root=root)
+    compile_workflow(target.stem, config, operators=operators)
+    plain = to_plain(without_keys(config, ("timezone", "schedule", "sla")))
+    relative_dir = target.parent.relative_to(root)
+    if str(relative_dir) != ".":
+        plain["_export"] = {**(plain.get("_export") or {}), "_workdir": str(relative_dir)}
+    return CalledWorkflow(target.stem, str(target.relative_to(root)), plain)
+
+
+def check_calls(project_dir: Path, workflow: Workflow, operators: Collection[str] | None = None,
+                chain: tuple[Path, ...] = (), workdir: Path | None = None) -> None:
+    """Every `call>` with a literal target names a workflow file that exists, loads, and does not
+    call back into a file of the chain that led to it."""
+    root = project_dir.resolve()
+    for spec in workflow.tasks:
+        target = spec.config.get("_command")
+        if spec.config.get("_type") != "call" or not isinstance(target, str) or "${" in target:
+            continue
+        own_dir = spec.config.get("_workdir")
+        base = root / own_dir if isinstance(own_dir, str) else (workdir or root)
+        try:
+            path = _called_file(root, base, target)
+            if path in chain:
+                names = " → ".join(str(p.relative_to(root)) for p in (*chain, path))
+                raise ConfigError(f"call> makes a cycle: {names}")
+            called = compile_workflow(path.stem, load_file(path, display_root=root), operators=operators)
+        except ConfigError as e:
+            if e.location is None:
+                raise ConfigError(e.message, location=spec.location, hint=e.hint) from None
+            raise
+        check_calls(root, called, operators, (*chain, path), path.parent)
 
 
 def select_task(tasks: list[TaskSpec], pattern: str) -> TaskSpec:

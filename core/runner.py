@@ -24,7 +24,8 @@ from digpy.core.language.expression import TemplateEngine
 from digpy.core.params import task_params
 from digpy.core.plugin_manager import Registry
 from digpy.core.process import run_process
-from digpy.core.spi import Secrets, TaskResult
+from digpy.core.project import load_called_workflow
+from digpy.core.spi import CalledWorkflow, Secrets, TaskResult
 from digpy.core.store.sql import ActionRecord, Store
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.retry import RetryPolicy, parse_retry
@@ -118,6 +119,9 @@ class TaskContext:
             argv, env=full_env, cwd=cwd or self.workdir,
             sink=lambda text, stream: self._runner.output.task_output(self._task, text, stream),
         )
+
+    def load_workflow(self, path: str) -> CalledWorkflow:
+        return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
 
     def params_env(self) -> dict[str, str]:
         return {k: _env_value(v) for k, v in self.params.items() if not k.startswith("_") and _ENV_NAME.match(k)}

@@ -32,6 +32,7 @@ import pluggy
 from digpy.core.errors import ConfigError, DigpyError, Location, PluginError, TaskError
 
 __all__ = [
+    "CalledWorkflow",
     "ConfigError",
     "DigpyError",
     "Location",
@@ -77,6 +78,20 @@ class TaskResult:
         return cls(poll_after=seconds, state=dict(state or {}))
 
 
+@dataclass(frozen=True, slots=True)
+class CalledWorkflow:
+    """A workflow file of the project loaded as a task config (what `call>` runs as `^sub`).
+
+    name: the workflow name; path: the file relative to the project directory; config: the
+    workflow's tasks and directives (time zone and schedule removed), with `_workdir` exported
+    when the file lives in a subdirectory.
+    """
+
+    name: str
+    path: str
+    config: dict[str, Any]
+
+
 @runtime_checkable
 class Secrets(Protocol):
     """Read access to the secrets a task may see (after its ``_secrets`` remapping)."""
@@ -119,6 +134,11 @@ class OperatorContext(Protocol):
     def params_env(self) -> dict[str, str]:
         """The params whose names are valid environment variable names (and do not start with `_`),
         as strings (anything but a string as JSON): the environment `sh>` gives its script."""
+        ...
+
+    def load_workflow(self, path: str) -> CalledWorkflow:
+        """Load and check a `.dig` file of the project; `path` is relative to the task's working
+        directory (`.dig` may be left out). A missing or invalid file raises ConfigError."""
         ...
 
     def output(self, text: str) -> None:

@@ -39,6 +39,7 @@ class TaskSpec:
     is_group: bool = False
     config: dict[str, Any] = field(default_factory=dict)  # own keys: params and directives, plain JSON
     export: dict[str, Any] = field(default_factory=dict)  # _export
+    location: Location | None = None  # where the task (its operator key) is written
 
 
 @dataclass(slots=True)
@@ -164,6 +165,7 @@ class _Compiler:
         spec = TaskSpec(
             name=name, full_name=full_name, parent=parent, is_group=not is_operator,
             config=_normalize_operator(own) if is_operator else to_plain(own), export=to_plain(export),
+            location=key_location(config, operator_keys[0]) if operator_keys else loc,
         )
         self.tasks.append(spec)
         self._check_directives(full_name, config, is_operator)
