@@ -1,7 +1,8 @@
-"""Local runs (`digpy run`): one attempt of one workflow, with state kept in the project's `.digpy/`.
+"""Local runs (`digpy run`): attempts of a project's workflows, with state in the project's `.digpy/`.
 
 A run of a session that ran before skips every task whose own action succeeded then and replays
-its result (stores, exports, generated tasks), as Digdag's `.digdag/status` does.
+its result (stores, exports, generated tasks), as Digdag's `.digdag/status` does. Workflows that
+`require>` names run as further attempts in the same process and the same store.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,9 +28,13 @@ from digpy.core.process import use_pidfd_child_watcher
 from digpy.core.project import Project, ancestor_indexes, only_subtree, select_task, subtree_indexes
 from digpy.core.runner import AttemptRunner, Output, ResumePlan, RunSettings
 from digpy.core.schedule import check_timezone, parse_schedule
-from digpy.core.store.sql import LOCAL_DIR, Store
-from digpy.core.workflow.model import Task, TaskState
+from digpy.core.spi import AttemptStatus
+from digpy.core.store.sql import LOCAL_DIR, AttemptRecord, Store
+from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.state_machine import AttemptGraph
+
+log = logging.getLogger("digpy.run")
+LOCAL_POLL_SECONDS = 0.2  # a required attempt runs in this process: asking often costs nothing
 
 
 @dataclass
@@ -71,87 +77,180 @@ def check_options(options: LocalRunOptions) -> None:
             raise ConfigError(f"--{a} and --{b} can't be used together")
 
 
-def prepare_workflow(project: Project, options: LocalRunOptions, registry: Registry) -> Workflow:
-    return project.load(project.resolve(options.workflow), operators=registry.names())
+@dataclass
+class _Started:
+    attempt: AttemptRecord
+    runner: AttemptRunner
+    workflow: Workflow
+    session_time: datetime
+    note: str
 
 
-def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
-              registry: Registry | None = None) -> LocalRunResult:
-    """Run one workflow locally to its end and report how it went."""
-    started = time.monotonic()
-    check_options(options)
-    registry = registry or load_registry()
-    project = Project(project_dir)
-    workflow = prepare_workflow(project, options, registry)
-    check_timezone(workflow.timezone, workflow.location)
-    tz = ZoneInfo(workflow.timezone)
-    schedule = (
-        parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
-        if workflow.schedule is not None else None
-    )
-    specs = workflow.tasks
-    if options.task:
-        specs = only_subtree(specs, specs.index(select_task(specs, options.task)))
+class LocalEngine:
+    """What the attempts of one `digpy run` share: project, store, plugins and output.
 
-    store = Store.memory() if options.dry_run else Store.open_local(project.directory)
-    try:
-        project_id = store.ensure_project(project.name)
-        now = datetime.now(tz)
-        last = store.latest_session_time(project_id, workflow.name)
-        session_time, note = parse_session_option(
-            options.session, workflow.timezone, now=now, schedule=schedule,
-            last_session_time=datetime.fromtimestamp(last, tz) if last is not None else None,
-        )
-        logging.getLogger("digpy.run").info(note)
+    It is also the `Sessions` of their tasks: `require>` starts further attempts through it.
+    """
+
+    def __init__(self, project: Project, store: Store, registry: Registry, output: Output,
+                 options: LocalRunOptions) -> None:
+        self.project = project
+        self.store = store
+        self.registry = registry
+        self.output = output
+        self.options = options
+        self.templates = TemplateEngine()
+        self.project_id = store.ensure_project(project.name)
+        self._nested: dict[int, asyncio.Task[None]] = {}
+        self._status: dict[int, AttemptStatus] = {}
+        self._by_session: dict[tuple[str, int], int] = {}
+        self._runners: list[AttemptRunner] = []
+
+    def load(self, name: str) -> Workflow:
+        workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
+        check_timezone(workflow.timezone, workflow.location)
+        return workflow
+
+    def start(
+        self, workflow: Workflow, *, session: str | datetime, params: Mapping[str, Any],
+        specs: list[TaskSpec] | None = None, forced: Callable[[str], bool] | None = None,
+        ended: frozenset[str] = frozenset(),
+    ) -> _Started:
+        """Create the session and attempt of `workflow` and a runner for it (not yet running)."""
+        tz = ZoneInfo(workflow.timezone)
+        schedule = (parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
+                    if workflow.schedule is not None else None)
+        if isinstance(session, datetime):
+            session_time = session.astimezone(tz)
+            note = f"Using session time {format_session_time(session_time)} for {workflow.name}."
+        else:
+            last = self.store.latest_session_time(self.project_id, workflow.name)
+            session_time, note = parse_session_option(
+                session, workflow.timezone, now=datetime.now(tz), schedule=schedule,
+                last_session_time=datetime.fromtimestamp(last, tz) if last is not None else None,
+            )
         epoch = int(session_time.timestamp())
-        session = store.session_for(project_id, workflow.name, epoch)
-        attempt = store.create_attempt(session, timezone=workflow.timezone, params=options.params)
-        executed = store.last_executed_session_time(project_id, workflow.name, epoch)
+        record = self.store.session_for(self.project_id, workflow.name, epoch)
+        attempt = self.store.create_attempt(record, timezone=workflow.timezone, params=dict(params))
+        executed = self.store.last_executed_session_time(self.project_id, workflow.name, epoch)
         builtins = session_variables(
             session_time, workflow.timezone, schedule=schedule,
             last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
         )
         builtins.update(
-            attempt_id=attempt.id, session_id=session.id, session_uuid=session.session_uuid,
-            project_id=project_id, project_name=project.name, retry_attempt_name=None,
+            attempt_id=attempt.id, session_id=record.id, session_uuid=record.session_uuid,
+            project_id=self.project_id, retry_attempt_name=None,
         )
         plan = ResumePlan()
-        if not options.rerun:
-            plan = ResumePlan(store.prior_actions(session.id, attempt.id), _forced(specs, options))
-        graph = AttemptGraph.new(specs, time.time())
-        graph.no_op_names = _ended(specs, options)
+        if not self.options.rerun:
+            plan = ResumePlan(self.store.prior_actions(record.id, attempt.id), forced or (lambda _n: False))
+        graph = AttemptGraph.new(specs or workflow.tasks, time.time())
+        graph.no_op_names = ended
         runner = AttemptRunner(
-            store=store, attempt_id=attempt.id, graph=graph, registry=registry,
-            templates=TemplateEngine(), base_params=options.params, builtins=builtins,
-            timezone=workflow.timezone, project_dir=project.directory, output=output,
-            secrets=options.secrets, plan=plan,
+            store=self.store, attempt_id=attempt.id, graph=graph, registry=self.registry,
+            templates=self.templates, base_params=params, builtins=builtins, timezone=workflow.timezone,
+            project_dir=self.project.directory, output=self.output, secrets=self.options.secrets, plan=plan,
+            sessions=self,
             settings=RunSettings(
-                max_tasks=options.max_tasks or RunSettings().max_tasks, dry_run=options.dry_run,
-                show_params=options.show_params,
+                max_tasks=self.options.max_tasks or RunSettings().max_tasks, dry_run=self.options.dry_run,
+                show_params=self.options.show_params,
             ),
         )
-        root = _run_to_end(runner)
-        store.finish_attempt(attempt.id, success=root.state == TaskState.SUCCESS,
-                             canceled=root.state == TaskState.CANCELED)
+        self._runners.append(runner)
+        self._by_session[(workflow.name, epoch)] = attempt.id
+        self._status[attempt.id] = AttemptStatus(attempt.id, record.id, False, False, LOCAL_POLL_SECONDS)
+        return _Started(attempt, runner, workflow, session_time, note)
+
+    async def run(self, started: _Started) -> TaskState:
+        """Run a started attempt to its end and record how it ended."""
+        root = await started.runner.run()
+        success = root.state == TaskState.SUCCESS
+        self.store.finish_attempt(started.attempt.id, success=success, canceled=root.state == TaskState.CANCELED)
+        self._status[started.attempt.id] = AttemptStatus(
+            started.attempt.id, started.attempt.session_id, True, success, LOCAL_POLL_SECONDS)
+        return root.state
+
+    def request_cancel(self) -> None:
+        for runner in self._runners:
+            runner.request_cancel()
+
+    async def wait_for_required(self) -> None:
+        """Let attempts started by `require>` end (the main attempt may have ended first)."""
+        while self._nested:
+            await asyncio.gather(*list(self._nested.values()), return_exceptions=True)
+
+    # -- Sessions (the SPI require> uses)
+
+    def require(self, workflow: str, *, session_time: str, params: Mapping[str, Any], rerun_on: str = "none",
+                project_name: str | None = None, retry_attempt_name: str | None = None) -> AttemptStatus:
+        if project_name is not None and project_name != self.project.name:
+            raise ConfigError(f"require> project_name '{project_name}': local runs know only this project "
+                              f"('{self.project.name}')")
+        target = self.load(workflow)
+        when = datetime.fromisoformat(session_time.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=ZoneInfo(target.timezone))
+        key = (target.name, int(when.timestamp()))
+        existing = self._by_session.get(key)
+        if existing is not None:
+            status = self._status[existing]
+            if rerun_on == "none" or not status.done or (rerun_on == "failed" and status.success):
+                return status
+        started = self.start(target, session=when, params=params)
+        log.info("%s: starting %s for session %s (attempt %d)", "require>", target.name,
+                 format_session_time(started.session_time), started.attempt.id)
+        task = asyncio.ensure_future(self.run(started))
+        self._nested[started.attempt.id] = task
+        task.add_done_callback(lambda _t, aid=started.attempt.id: self._nested.pop(aid, None))
+        return self._status[started.attempt.id]
+
+    def status(self, attempt_id: int) -> AttemptStatus:
+        status = self._status.get(attempt_id)
+        if status is None:
+            raise ConfigError(f"attempt {attempt_id} was not started by this run")
+        return status
+
+
+def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
+              registry: Registry | None = None) -> LocalRunResult:
+    """Run one workflow locally to its end and report how it went."""
+    started_at = time.monotonic()
+    check_options(options)
+    registry = registry or load_registry()
+    project = Project(project_dir)
+    store = Store.memory() if options.dry_run else Store.open_local(project.directory)
+    try:
+        engine = LocalEngine(project, store, registry, output, options)
+        workflow = engine.load(options.workflow)
+        specs = workflow.tasks
+        if options.task:
+            specs = only_subtree(specs, specs.index(select_task(specs, options.task)))
+        started = engine.start(workflow, session=options.session, params=options.params, specs=specs,
+                               forced=_forced(specs, options), ended=_ended(specs, options))
+        log.info(started.note)
+        state = _run_to_end(engine, started)
         return LocalRunResult(
-            workflow=workflow.name, session_time=format_session_time(session_time), session_note=note,
-            attempt_id=attempt.id, state=root.state, failures=_failures(graph), state_dir=project.directory / LOCAL_DIR,
-            skipped=runner.skipped, elapsed=time.monotonic() - started,
+            workflow=workflow.name, session_time=format_session_time(started.session_time),
+            session_note=started.note, attempt_id=started.attempt.id, state=state,
+            failures=_failures(started.runner.graph), state_dir=project.directory / LOCAL_DIR,
+            skipped=started.runner.skipped, elapsed=time.monotonic() - started_at,
         )
     finally:
         store.close()
 
 
-def _run_to_end(runner: AttemptRunner) -> Task:
+def _run_to_end(engine: LocalEngine, started: _Started) -> TaskState:
     use_pidfd_child_watcher()
 
-    async def main() -> Task:
+    async def main() -> TaskState:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, runner.request_cancel)
+                loop.add_signal_handler(sig, engine.request_cancel)
         try:
-            return await runner.run()
+            state = await engine.run(started)
+            await engine.wait_for_required()
+            return state
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -173,7 +272,7 @@ def _compiled_name(full_name: str) -> str:
     return full_name.split("^", 1)[0]
 
 
-def _forced(specs: list[TaskSpec], options: LocalRunOptions) -> Any:
+def _forced(specs: list[TaskSpec], options: LocalRunOptions) -> Callable[[str], bool]:
     """Tasks that must run even if an earlier attempt succeeded (--start, --goal)."""
     target = options.start or options.goal
     if not target:
@@ -201,4 +300,4 @@ def _ended(specs: list[TaskSpec], options: LocalRunOptions) -> frozenset[str]:
     return frozenset(s.full_name for i, s in enumerate(specs) if i >= first and i not in ancestors)
 
 
-__all__ = ["LocalRunOptions", "LocalRunResult", "run_local"]
+__all__ = ["LocalEngine", "LocalRunOptions", "LocalRunResult", "run_local"]

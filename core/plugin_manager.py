@@ -19,6 +19,7 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.sh",
     "digpy.plugins.py",
     "digpy.plugins.call",
+    "digpy.plugins.require",
 )
 ENTRY_POINT_GROUP = "digpy"
 

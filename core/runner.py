@@ -25,7 +25,7 @@ from digpy.core.params import task_params
 from digpy.core.plugin_manager import Registry
 from digpy.core.process import run_process
 from digpy.core.project import load_called_workflow
-from digpy.core.spi import CalledWorkflow, Secrets, TaskResult
+from digpy.core.spi import AttemptStatus, CalledWorkflow, Secrets, Sessions, TaskResult
 from digpy.core.store.sql import ActionRecord, Store
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.retry import RetryPolicy, parse_retry
@@ -83,6 +83,16 @@ class MappingSecrets:
         return value
 
 
+class NoSessions:
+    """Sessions where none can be started (a runner without a local run or a server around it)."""
+
+    def require(self, workflow: str, **_: Any) -> AttemptStatus:
+        raise ConfigError(f"require> {workflow}: this runner cannot start other sessions")
+
+    def status(self, attempt_id: int) -> AttemptStatus:
+        raise ConfigError(f"attempt {attempt_id} is unknown here")
+
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -104,6 +114,7 @@ class TaskContext:
         self.env = {str(k): _env_value(v) for k, v in env.items()} if isinstance(env, dict) else {}
         remap = params.get("_secrets")
         self.secrets: Secrets = MappingSecrets(runner.secrets, remap if isinstance(remap, dict) else None)
+        self.sessions = runner.sessions
         self.log = logging.getLogger(f"digpy.task.{task.full_name}")
 
     def output(self, text: str) -> None:
@@ -149,7 +160,7 @@ class AttemptRunner:
         self, *, store: Store, attempt_id: int, graph: AttemptGraph, registry: Registry,
         templates: TemplateEngine, base_params: Mapping[str, Any], builtins: Mapping[str, Any],
         timezone: str, project_dir: Path, output: Output, secrets: Mapping[str, str] | None = None,
-        plan: ResumePlan | None = None, settings: RunSettings | None = None,
+        plan: ResumePlan | None = None, settings: RunSettings | None = None, sessions: Sessions | None = None,
     ) -> None:
         self.store = store
         self.attempt_id = attempt_id
@@ -163,6 +174,7 @@ class AttemptRunner:
         self.output = output
         self.secrets = secrets or {}
         self.plan = plan or ResumePlan()
+        self.sessions: Sessions = sessions or NoSessions()
         self.settings = settings or RunSettings()
         self.running: dict[int, asyncio.Task[None]] = {}
         self._completed: list[tuple[int, str, Any]] = []
@@ -254,8 +266,8 @@ class AttemptRunner:
             if prepared is None:
                 continue
             operator, ctx, retry = prepared
-            summary = f"{task.config.get('_type')}>: {_short(ctx.command)}"
-            self.output.task_started(task, summary)
+            if not task.state_params:  # a task polled again is not announced again
+                self.output.task_started(task, f"{task.config.get('_type')}>: {_short(ctx.command)}")
             if self.settings.dry_run:
                 graph.succeed(task, TaskResult(), now)
                 continue

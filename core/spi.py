@@ -32,6 +32,7 @@ import pluggy
 from digpy.core.errors import ConfigError, DigpyError, Location, PluginError, TaskError
 
 __all__ = [
+    "AttemptStatus",
     "CalledWorkflow",
     "ConfigError",
     "DigpyError",
@@ -40,6 +41,7 @@ __all__ = [
     "OperatorContext",
     "PluginError",
     "Secrets",
+    "Sessions",
     "TaskError",
     "TaskResult",
     "hookimpl",
@@ -92,6 +94,36 @@ class CalledWorkflow:
     config: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptStatus:
+    """Where an attempt of another workflow's session stands (for `require>`)."""
+
+    attempt_id: int
+    session_id: int
+    done: bool
+    success: bool
+    poll_seconds: float = 1.0  # how soon asking again is worthwhile
+
+
+class Sessions(Protocol):
+    """Starting and watching sessions of other workflows of the project (local run or server)."""
+
+    def require(
+        self, workflow: str, *, session_time: str, params: Mapping[str, Any], rerun_on: str = "none",
+        project_name: str | None = None, retry_attempt_name: str | None = None,
+    ) -> AttemptStatus:
+        """Start the session of `workflow` at `session_time` (an ISO-8601 time) unless one exists.
+
+        rerun_on: "none" keeps an existing session's attempt, "failed" starts a new attempt if it
+        failed, "all" always starts one. Raises ConfigError for an unknown workflow or project.
+        """
+        ...
+
+    def status(self, attempt_id: int) -> AttemptStatus:
+        """The current status of an attempt returned by `require`."""
+        ...
+
+
 @runtime_checkable
 class Secrets(Protocol):
     """Read access to the secrets a task may see (after its ``_secrets`` remapping)."""
@@ -117,6 +149,7 @@ class OperatorContext(Protocol):
     project_dir / workdir: the project directory, and the task's working directory in it.
     env: extra environment variables for commands (the task's ``_env``).
     secrets: the secrets the task may read.
+    sessions: starts and watches sessions of other workflows (`require>`).
     log: a logger whose records go to the task's log (not to the task's output).
     """
 
@@ -129,6 +162,7 @@ class OperatorContext(Protocol):
     workdir: Path
     env: Mapping[str, str]
     secrets: Secrets
+    sessions: Sessions
     log: logging.Logger
 
     def params_env(self) -> dict[str, str]:
