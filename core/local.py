@@ -24,7 +24,6 @@ from digpy.core.language.builtins import format_session_time, parse_session_opti
 from digpy.core.language.compiler import TaskSpec, Workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
-from digpy.core.process import use_pidfd_child_watcher
 from digpy.core.project import Project, ancestor_indexes, only_subtree, select_task, subtree_indexes
 from digpy.core.runner import AttemptRunner, Output, ResumePlan, RunSettings
 from digpy.core.schedule import check_timezone, parse_schedule
@@ -240,8 +239,6 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
 
 
 def _run_to_end(engine: LocalEngine, started: _Started) -> TaskState:
-    use_pidfd_child_watcher()
-
     async def main() -> TaskState:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,10 @@
-"""Run a child process without blocking the event loop; stream its output; stop it on cancel."""
+"""Run a child process without blocking the event loop; stream its output; stop it on cancel.
+
+Lighter than asyncio's subprocess transports (measured in docs/performance.md): the child is
+started with `subprocess.Popen`, its exit is watched through a pidfd registered with the loop,
+and its output pipes are read with plain `add_reader` callbacks. When the caller's output is a
+plain file or pipe, the child writes to it directly (no pipes, nothing to copy).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
-import warnings
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -17,86 +22,122 @@ DRAIN_SECONDS = 2.0
 _CHUNK = 65536
 
 
-def use_pidfd_child_watcher() -> None:
-    """On Python 3.11, wait for children with pidfds instead of one thread per child (3.12+ does)."""
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            os.close(os.pidfd_open(os.getpid()))
-        except OSError:
-            return
-        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
-
-
 async def run_process(
     argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | None, sink: Sink,
-    stdin: bytes | None = None,
+    passthrough: tuple[int, int] | None = None,
 ) -> int:
-    """Run `argv`, send its stdout and stderr to `sink` line by line, and return its exit code.
+    """Run `argv` and return its exit code (negative: killed by that signal).
 
-    The child gets its own process group; if the caller is canceled, the whole group receives
-    SIGTERM, then SIGKILL after STOP_GRACE_SECONDS, before CancelledError propagates.
+    Output goes to `sink` line by line, or straight to the file descriptors in `passthrough`
+    (stdout, stderr). The child gets its own process group; if the caller is canceled, the group
+    receives SIGTERM, then SIGKILL after STOP_GRACE_SECONDS, before CancelledError propagates.
     """
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env) if env is not None else None,
-        cwd=str(cwd) if cwd is not None else None,
-        start_new_session=True,
-    )
+    loop = asyncio.get_running_loop()
+    pipes: list[tuple[int, str]] = []
+    if passthrough is not None:
+        out, err = passthrough
+    else:
+        r_out, out = os.pipe()
+        r_err, err = os.pipe()
+        pipes = [(r_out, "stdout"), (r_err, "stderr")]
     try:
-        if stdin is not None and proc.stdin is not None:
-            proc.stdin.write(stdin)
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await proc.stdin.drain()
-            proc.stdin.close()
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps = asyncio.ensure_future(
-            asyncio.gather(_pump(proc.stdout, "stdout", sink), _pump(proc.stderr, "stderr", sink))
+        proc = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            env=dict(env) if env is not None else None, cwd=str(cwd) if cwd is not None else None,
+            start_new_session=True,
         )
-        code = await proc.wait()
-        # A background child may keep the pipes open after the command itself has exited.
-        done, _ = await asyncio.wait({pumps}, timeout=DRAIN_SECONDS)
-        if not done:
-            pumps.cancel()
+    finally:
+        if passthrough is None:
+            os.close(out)
+            os.close(err)
+    readers = [_PipeReader(loop, fd, name, sink) for fd, name in pipes]
+    exited = _watch_exit(loop, proc)
+    try:
+        code = await asyncio.shield(exited)
+        if readers:  # a background child may keep the pipes open after the command has exited
+            pending = [r.done for r in readers if not r.done.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=DRAIN_SECONDS)
         return code
     except BaseException:
-        await _stop(proc)
+        await _stop(proc, exited)
         raise
+    finally:
+        for reader in readers:
+            reader.close()
 
 
-async def _pump(stream: asyncio.StreamReader, name: str, sink: Sink) -> None:
-    pending = b""
-    while True:
-        chunk = await stream.read(_CHUNK)
+class _PipeReader:
+    """Reads a pipe from the loop and hands complete lines to the sink."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, name: str, sink: Sink) -> None:
+        self.loop, self.fd, self.name, self.sink = loop, fd, name, sink
+        self.pending = b""
+        self.done: asyncio.Future[None] = loop.create_future()
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self.fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
         if not chunk:
-            break
-        data = pending + chunk
+            if self.pending:
+                self.sink(self.pending.decode("utf-8", "replace") + "\n", self.name)
+                self.pending = b""
+            self.close()
+            return
+        data = self.pending + chunk
         cut = data.rfind(b"\n") + 1
         if cut:
-            sink(data[:cut].decode("utf-8", "replace"), name)
-            pending = data[cut:]
+            self.sink(data[:cut].decode("utf-8", "replace"), self.name)
+            self.pending = data[cut:]
         else:
-            pending = data
-            if len(pending) >= _CHUNK:  # a very long line: pass it on in pieces
-                sink(pending.decode("utf-8", "replace"), name)
-                pending = b""
-    if pending:
-        sink(pending.decode("utf-8", "replace") + "\n", name)
+            self.pending = data
+        if len(self.pending) >= _CHUNK:  # a very long line: pass it on in pieces
+            self.sink(self.pending.decode("utf-8", "replace"), self.name)
+            self.pending = b""
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            self.loop.remove_reader(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+        if not self.done.done():
+            self.done.set_result(None)
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
-        return
+def _watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes]) -> asyncio.Future[int]:
+    """A future that gets the exit code of `proc`, without a thread where pidfds exist."""
+    future: asyncio.Future[int] = loop.create_future()
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        task = asyncio.ensure_future(asyncio.to_thread(proc.wait))
+        task.add_done_callback(lambda t: future.done() or future.set_result(t.result()))
+        return future
+
+    def exited() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        if not future.done():
+            future.set_result(proc.wait())
+
+    loop.add_reader(pidfd, exited)
+    return future
+
+
+async def _stop(proc: subprocess.Popen[bytes], exited: asyncio.Future[int]) -> None:
     for sig, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+        if exited.done():
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
         try:
-            await asyncio.shield(asyncio.wait_for(proc.wait(), wait))
+            await asyncio.wait_for(asyncio.shield(exited), wait)
             return
         except (TimeoutError, asyncio.CancelledError):
             continue

@@ -49,6 +49,10 @@ class Output(Protocol):
     def start(self) -> None:
         """Called on the event loop when the run starts."""
 
+    def passthrough(self) -> tuple[int, int] | None:
+        """File descriptors (stdout, stderr) commands may write to directly, or None to capture
+        their output through task_output. Called just before a command starts."""
+
 
 @dataclass
 class ResumePlan:
@@ -122,13 +126,14 @@ class TaskContext:
 
     async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                           cwd: Path | None = None) -> int:
-        full_env = dict(os.environ)
+        full_env = dict(self._runner.base_env)
         full_env.update(self.env)
         if env:
             full_env.update(env)
         return await run_process(
             argv, env=full_env, cwd=cwd or self.workdir,
             sink=lambda text, stream: self._runner.output.task_output(self._task, text, stream),
+            passthrough=self._runner.output.passthrough(),
         )
 
     def load_workflow(self, path: str) -> CalledWorkflow:
@@ -176,6 +181,7 @@ class AttemptRunner:
         self.plan = plan or ResumePlan()
         self.sessions: Sessions = sessions or NoSessions()
         self.settings = settings or RunSettings()
+        self.base_env = dict(os.environ)  # decoded once: os.environ decodes on every read
         self.running: dict[int, asyncio.Task[None]] = {}
         self._completed: list[tuple[int, str, Any]] = []
         self._wakeup = asyncio.Event()

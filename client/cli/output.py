@@ -49,6 +49,16 @@ class PlainOutput:
     def start(self) -> None:
         pass
 
+    def passthrough(self) -> tuple[int, int] | None:
+        """Commands write straight to our stdout and stderr (flushed first, to keep the order)."""
+        try:
+            fds = (self.stdout.fileno(), self.stderr.fileno())
+        except (AttributeError, OSError, ValueError):
+            return None
+        self.stdout.flush()
+        self.stderr.flush()
+        return fds
+
     def close(self) -> None:
         self.flush()
 
@@ -105,6 +115,9 @@ class LiveOutput:
     # Log records and the ticker.
     def emit_log(self, line: str) -> None:
         self._print([line])
+
+    def passthrough(self) -> tuple[int, int] | None:
+        return None
 
     def start(self) -> None:
         self._ticker = asyncio.get_running_loop().create_task(self._tick())

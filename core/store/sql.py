@@ -32,7 +32,17 @@ from digpy.core.errors import ConfigError
 from digpy.core.store import schema as s
 from digpy.core.workflow.model import Task, TaskFlags, TaskState
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON; empty mappings and lists (most task fields) skip the encoder."""
+    if not value:
+        if isinstance(value, dict):
+            return "{}"
+        if isinstance(value, list):
+            return "[]"
+    return _encode(value)
 _loads = json.loads
 LOCAL_DIR = ".digpy"
 LOCAL_DB = "state.db"

@@ -156,8 +156,9 @@ def test_a_run_killed_with_sigkill_resumes_without_rerunning_succeeded_tasks(pro
     finally:
         if proc.poll() is None:
             proc.kill()
+        # the orphaned command still holds the inherited stdout; stop it before reading to EOF
+        subprocess.run(["pkill", "-f", "sleep 60"], check=False)
         proc.communicate()
-    subprocess.run(["pkill", "-f", "sleep 60"], check=False)
     (project.path / "second").touch()
     result = project.run("wf", "--session", "2026-01-01")
     assert result.returncode == 0, result.stderr
