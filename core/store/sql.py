@@ -48,6 +48,31 @@ LOCAL_DIR = ".digpy"
 LOCAL_DB = "state.db"
 
 
+# Task columns an update writes (the rest never change after the insert).
+_UPDATED = ("state", "flags", "retry_count", "retry_at", "started_at", "updated_at", "state_params",
+            "store_params", "export_params", "reset_store", "subtask_config", "error")
+
+
+class _Compiled:
+    """A statement compiled once for the store's dialect and run on the DBAPI cursor.
+
+    The task writes are the store's hot path: going through SQLAlchemy's execution context for
+    each batch cost more than SQLite itself (see docs/performance.md).
+    """
+
+    def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        self.sql = compiled.string
+        self.order = list(compiled.positiontup) if compiled.positional else None
+
+    def executemany(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+        if self.order is not None:
+            order = self.order
+            cursor.executemany(self.sql, [tuple(row[k] for k in order) for row in rows])
+        else:
+            cursor.executemany(self.sql, rows)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
     id: int
@@ -97,18 +122,13 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.conn: Connection = engine.connect()
-        self._update_task = (
+        update_task = (
             update(s.tasks)
             .where(s.tasks.c.attempt_id == bindparam("b_attempt"), s.tasks.c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("b_state"), flags=bindparam("b_flags"), retry_count=bindparam("b_retry_count"),
-                retry_at=bindparam("b_retry_at"), started_at=bindparam("b_started_at"),
-                updated_at=bindparam("b_updated_at"), upstreams=bindparam("b_upstreams"),
-                state_params=bindparam("b_state_params"), store_params=bindparam("b_store_params"),
-                export_params=bindparam("b_export_params"), reset_store=bindparam("b_reset_store"),
-                subtask_config=bindparam("b_subtask_config"), error=bindparam("b_error"),
-            )
+            .values({name: bindparam(f"b_{name}") for name in _UPDATED})
         )
+        self._insert_task = _Compiled(insert(s.tasks), engine.dialect, [c.name for c in s.tasks.columns])
+        self._update_task = _Compiled(update_task, engine.dialect, None)
 
     # ------------------------------------------------------------------ opening
 
@@ -269,10 +289,14 @@ class Store:
         if not created and not changed:
             return
         with self.conn.begin():
-            if created:
-                self.conn.execute(insert(s.tasks), [_insert_row(attempt_id, t) for t in created])
-            if changed:
-                self.conn.execute(self._update_task, [_update_row(attempt_id, t) for t in changed])
+            cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                if created:
+                    self._insert_task.executemany(cursor, [_insert_row(attempt_id, t) for t in created])
+                if changed:
+                    self._update_task.executemany(cursor, [_update_row(attempt_id, t) for t in changed])
+            finally:
+                cursor.close()
 
     def load_tasks(self, attempt_id: int) -> list[Task]:
         with self.conn.begin():
@@ -312,7 +336,7 @@ def _update_row(attempt_id: int, t: Task) -> dict[str, Any]:
     return {
         "b_attempt": attempt_id, "b_id": t.id, "b_state": int(t.state), "b_flags": t.flags,
         "b_retry_count": t.retry_count, "b_retry_at": t.retry_at, "b_started_at": t.started_at,
-        "b_updated_at": t.updated_at, "b_upstreams": _dumps(t.upstreams), "b_state_params": _dumps(t.state_params),
+        "b_updated_at": t.updated_at, "b_state_params": _dumps(t.state_params),
         "b_store_params": _dumps(t.store_params), "b_export_params": _dumps(t.export_params),
         "b_reset_store": _dumps(t.reset_store),
         "b_subtask_config": None if t.subtask_config is None else _dumps(t.subtask_config),
