@@ -31,7 +31,7 @@ class DigpyError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return self.message
+        return f"{self.message}; {self.hint}" if self.hint else self.message
 
 
 class ConfigError(DigpyError):
@@ -44,8 +44,8 @@ class ConfigError(DigpyError):
         self.location = location
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.message}" if self.location else self.message
-        return f"{text}; {self.hint}" if self.hint else text
+        text = super().__str__()
+        return f"{self.location}: {text}" if self.location else text
 
 
 class TaskError(DigpyError):

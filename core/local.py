@@ -49,7 +49,6 @@ class LocalRunOptions:
     dry_run: bool = False
     show_params: bool = False
     max_tasks: int | None = None
-    secrets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,7 +147,8 @@ class LocalEngine:
         runner = AttemptRunner(
             store=self.store, attempt_id=attempt.id, graph=graph, registry=self.registry,
             templates=self.templates, base_params=params, builtins=builtins, timezone=workflow.timezone,
-            project_dir=self.project.directory, output=self.output, secrets=self.options.secrets, plan=plan,
+            project_dir=self.project.directory, output=self.output, plan=plan,
+            secret_providers=self.registry.secret_providers(), project_name=None,
             sessions=self,
             settings=RunSettings(
                 max_tasks=self.options.max_tasks or RunSettings().max_tasks, dry_run=self.options.dry_run,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -10,10 +11,13 @@ from typing import Any
 import pluggy
 
 from digpy.core.errors import PluginError
-from digpy.core.spi import PROJECT_NAME, Hookspecs, Operator
+from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, SecretProvider
+
+log = logging.getLogger("digpy.plugins")
 
 # The built-in plugins, registered through the same hooks as third-party packages.
 DEFAULT_PLUGINS = (
+    "digpy.plugins.local_secrets",
     "digpy.plugins.echo",
     "digpy.plugins.fail",
     "digpy.plugins.sh",
@@ -49,6 +53,21 @@ class Registry:
         info = self.operators.get(name)
         return info.operator if info else None
 
+    def secret_providers(self) -> list[SecretProvider]:
+        """Every registered secret provider, built-in ones first."""
+        providers: list[SecretProvider] = []
+        for found in reversed(self.manager.hook.digpy_register_secret_providers()):
+            providers.extend(found or [])
+        return providers
+
+    def notify_failure(self, attempt: FailedAttempt) -> None:
+        """Tell every plugin that an attempt did not succeed; a failing plugin is only logged."""
+        for impl in self.manager.hook.digpy_notify_failure.get_hookimpls():
+            try:
+                impl.function(attempt=attempt)
+            except Exception:
+                log.exception("plugin %s failed to handle a failure notification", impl.plugin_name)
+
 
 def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> Registry:
     """Register the built-in plugins, then every installed plugin package, then `extra` plugin objects."""
@@ -74,6 +93,8 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
             manager.register(plugin, name=f"{dist}:{ep.name}")
             sources[f"{dist}:{ep.name}"] = (dist, version)
     for plugin in extra:
+        if manager.is_registered(plugin):  # already installed through its entry point
+            continue
         name = getattr(plugin, "__name__", repr(plugin))
         manager.register(plugin, name=name)
         sources[name] = (name, "")

@@ -141,3 +141,17 @@ async def _stop(proc: subprocess.Popen[bytes], exited: asyncio.Future[int]) -> N
             return
         except (TimeoutError, asyncio.CancelledError):
             continue
+
+
+class LocalProcessExecutor:
+    """The default CommandExecutor: a process on this machine, with the engine's environment."""
+
+    def __init__(self, base_env: Mapping[str, str], passthrough: tuple[int, int] | None) -> None:
+        self.base_env = base_env
+        self.passthrough = passthrough
+
+    async def run(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path,
+                  sink: Sink) -> int:
+        full_env = dict(self.base_env)
+        full_env.update(env)
+        return await run_process(argv, env=full_env, cwd=cwd, sink=sink, passthrough=self.passthrough)

@@ -8,10 +8,8 @@ then start the operators of the newly running tasks. The loop never blocks on a 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import re
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -19,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from digpy.core.context import Masker, NoSessions, TaskContext
 from digpy.core.errors import ConfigError, DigpyError, TaskError
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.params import task_params
 from digpy.core.plugin_manager import Registry
-from digpy.core.process import run_process
-from digpy.core.project import load_called_workflow
-from digpy.core.spi import AttemptStatus, CalledWorkflow, Secrets, Sessions, TaskResult
+from digpy.core.spi import SecretProvider, Sessions, TaskResult
 from digpy.core.store.sql import ActionRecord, Store
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.retry import RetryPolicy, parse_retry
@@ -68,89 +65,6 @@ class ResumePlan:
         return record
 
 
-class MappingSecrets:
-    """Secrets from a mapping, seen through a task's `_secrets` remapping."""
-
-    def __init__(self, values: Mapping[str, str], remap: Mapping[str, Any] | None = None) -> None:
-        self._values = values
-        self._remap = remap or {}
-
-    def get(self, key: str) -> str | None:
-        target = self._remap.get(key, key)
-        return self._values.get(target if isinstance(target, str) else key)
-
-    def require(self, key: str) -> str:
-        value = self.get(key)
-        if value is None:
-            raise ConfigError(f"secret '{key}' is not set",
-                              hint=f"set it with `digpy secrets --local --set {key}`")
-        return value
-
-
-class NoSessions:
-    """Sessions where none can be started (a runner without a local run or a server around it)."""
-
-    def require(self, workflow: str, **_: Any) -> AttemptStatus:
-        raise ConfigError(f"require> {workflow}: this runner cannot start other sessions")
-
-    def status(self, attempt_id: int) -> AttemptStatus:
-        raise ConfigError(f"attempt {attempt_id} is unknown here")
-
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class TaskContext:
-    """The OperatorContext of one run of one task."""
-
-    def __init__(self, runner: AttemptRunner, task: Task, params: dict[str, Any]) -> None:
-        self._runner = runner
-        self._task = task
-        self.params = params
-        self.command = params.get("_command")
-        self.state = task.state_params
-        self.retry_count = task.retry_count
-        self.task_name = task.full_name
-        self.project_dir = runner.project_dir
-        workdir = params.get("_workdir")
-        self.workdir = (runner.project_dir / workdir) if isinstance(workdir, str) and workdir else runner.project_dir
-        env = params.get("_env")
-        self.env = {str(k): _env_value(v) for k, v in env.items()} if isinstance(env, dict) else {}
-        remap = params.get("_secrets")
-        self.secrets: Secrets = MappingSecrets(runner.secrets, remap if isinstance(remap, dict) else None)
-        self.sessions = runner.sessions
-        self.log = logging.getLogger(f"digpy.task.{task.full_name}")
-
-    def output(self, text: str) -> None:
-        self._runner.output.task_output(self._task, text, "stdout")
-
-    async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                          cwd: Path | None = None) -> int:
-        full_env = dict(self._runner.base_env)
-        full_env.update(self.env)
-        if env:
-            full_env.update(env)
-        return await run_process(
-            argv, env=full_env, cwd=cwd or self.workdir,
-            sink=lambda text, stream: self._runner.output.task_output(self._task, text, stream),
-            passthrough=self._runner.output.passthrough(),
-        )
-
-    def load_workflow(self, path: str) -> CalledWorkflow:
-        return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
-
-    def params_env(self) -> dict[str, str]:
-        return {k: _env_value(v) for k, v in self.params.items() if not k.startswith("_") and _ENV_NAME.match(k)}
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 @dataclass
 class RunSettings:
     max_tasks: int = DEFAULT_MAX_TASKS
@@ -164,7 +78,8 @@ class AttemptRunner:
     def __init__(
         self, *, store: Store, attempt_id: int, graph: AttemptGraph, registry: Registry,
         templates: TemplateEngine, base_params: Mapping[str, Any], builtins: Mapping[str, Any],
-        timezone: str, project_dir: Path, output: Output, secrets: Mapping[str, str] | None = None,
+        timezone: str, project_dir: Path, output: Output, secret_providers: Sequence[SecretProvider] = (),
+        project_name: str | None = None,
         plan: ResumePlan | None = None, settings: RunSettings | None = None, sessions: Sessions | None = None,
     ) -> None:
         self.store = store
@@ -177,7 +92,9 @@ class AttemptRunner:
         self.timezone = timezone
         self.project_dir = project_dir
         self.output = output
-        self.secrets = secrets or {}
+        self.secret_providers = list(secret_providers)
+        self.project_name = project_name
+        self.masker = Masker()
         self.plan = plan or ResumePlan()
         self.sessions: Sessions = sessions or NoSessions()
         self.settings = settings or RunSettings()
@@ -187,6 +104,14 @@ class AttemptRunner:
         self._wakeup = asyncio.Event()
         self._cancel_requested = False
         self.skipped = 0
+
+    def emit(self, task: Task, text: str, stream: str) -> None:
+        """Task output, with every secret value the attempt has read masked."""
+        self.output.task_output(task, self.masker(text) if self.masker.values else text, stream)
+
+    def passthrough(self) -> tuple[int, int] | None:
+        """Commands may write to the output directly only while there is nothing to mask."""
+        return None if self.masker.values else self.output.passthrough()
 
     def request_cancel(self) -> None:
         """Cancel the attempt: stop running operators, start nothing new."""
@@ -273,7 +198,8 @@ class AttemptRunner:
                 continue
             operator, ctx, retry = prepared
             if not task.state_params:  # a task polled again is not announced again
-                self.output.task_started(task, f"{task.config.get('_type')}>: {_short(ctx.command)}")
+                summary = f"{task.config.get('_type')}>: {_short(ctx.command)}"
+                self.output.task_started(task, self.masker(summary))
             if self.settings.dry_run:
                 graph.succeed(task, TaskResult(), now)
                 continue
@@ -295,10 +221,11 @@ class AttemptRunner:
             if operator is None:
                 known = ", ".join(f"{n}>" for n in self.registry.names())
                 raise ConfigError(f"unknown operator '{op_name}>'", hint=f"known operators: {known}")
+            context = TaskContext(self, task, params)
         except DigpyError as e:
-            self.graph.fail(task, {"message": str(e)}, now, allow_retry=False)
+            self.graph.fail(task, {"message": self.masker(str(e))}, now, allow_retry=False)
             return None
-        return operator, TaskContext(self, task, params), retry
+        return operator, context, retry
 
     async def _execute(self, task: Task, operator: Any, ctx: TaskContext, retry: RetryPolicy | None) -> None:
         outcome: tuple[int, str, Any]
@@ -321,6 +248,10 @@ class AttemptRunner:
                       task.full_name, exc_info=True)
             outcome = (task.id, "error", ({"message": f"{type(e).__name__}: {e}",
                                            "stacktrace": traceback.format_exc()}, retry))
+        if outcome[1] == "error" and self.masker.values:
+            error, retry = outcome[2]
+            outcome = (task.id, "error", ({k: self.masker(v) if isinstance(v, str) else v
+                                          for k, v in error.items()}, retry))
         self._completed.append(outcome)
         self._wakeup.set()
 

@@ -22,7 +22,7 @@ and declares the module under the entry-point group ``digpy`` in its pyproject.t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -34,12 +34,15 @@ from digpy.core.errors import ConfigError, DigpyError, Location, PluginError, Ta
 __all__ = [
     "AttemptStatus",
     "CalledWorkflow",
+    "CommandExecutor",
     "ConfigError",
     "DigpyError",
+    "FailedAttempt",
     "Location",
     "Operator",
     "OperatorContext",
     "PluginError",
+    "SecretProvider",
     "Secrets",
     "Sessions",
     "TaskError",
@@ -209,6 +212,44 @@ class Operator(Protocol):
         ...
 
 
+Sink = Callable[[str, str], None]
+
+
+class CommandExecutor(Protocol):
+    """Runs the commands of `sh>`, `py>` and other command operators somewhere (a local process,
+    a Docker container, ...). Returned by the `digpy_command_executor` hook."""
+
+    async def run(
+        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path, sink: Sink,
+    ) -> int:
+        """Run `argv` with environment `env` in `cwd`, send its output lines to `sink(text, stream)`
+        ("stdout"/"stderr"), and return its exit code. If the task is canceled, stop the command
+        before CancelledError propagates."""
+        ...
+
+
+class SecretProvider(Protocol):
+    """A source of secret values (an encrypted file, a vault, the server's database)."""
+
+    name: ClassVar[str]
+
+    def get(self, key: str, *, project: str | None) -> str | None:
+        """The value of secret `key` for `project` (None for local runs), or None if unknown."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """What the `digpy_notify_failure` hook is told about an attempt that did not succeed."""
+
+    project: str
+    workflow: str
+    session_time: str
+    attempt_id: int
+    state: str  # "group_error", "error" or "canceled"
+    failures: tuple[tuple[str, str], ...]  # (task name, message) of each task that ended in error
+
+
 class Hookspecs:
     """The hooks a digpy plugin may implement (each takes only the arguments it names)."""
 
@@ -219,3 +260,28 @@ class Hookspecs:
         Return a list of operator classes; each is instantiated once with no arguments.
         Two operators with one name is an error that names both plugins.
         """
+
+    @hookspec
+    def digpy_register_secret_providers(self) -> list[SecretProvider]:  # type: ignore[empty-body]
+        """Called once when the plugin manager starts.
+
+        Return a list of secret providers. A task's secret is looked up in each provider in
+        turn (the built-in local store first) and the first value found is used.
+        """
+
+    @hookspec(firstresult=True)
+    def digpy_command_executor(  # type: ignore[empty-body]
+        self, params: Mapping[str, Any], operator: str
+    ) -> CommandExecutor | None:
+        """Called each time a command operator is about to run a command.
+
+        params: the task's evaluated params (e.g. `docker: {image: ...}` exported by the workflow).
+        operator: the operator's name (`sh`, `py`, ...).
+        Return an executor to run the command, or None to let the next plugin (and finally the
+        local process executor) decide. The first non-None answer wins.
+        """
+
+    @hookspec
+    def digpy_notify_failure(self, attempt: FailedAttempt) -> None:
+        """Called once when an attempt ends without success (failed or canceled), after its
+        state is stored. Exceptions are logged and do not change the attempt's result."""

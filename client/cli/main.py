@@ -18,6 +18,8 @@ COMMANDS = {
     "init": "init",
     "check": "check",
     "run": "run",
+    "secrets": "secrets",
+    "plugins": "plugins",
 }
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

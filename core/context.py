@@ -1,0 +1,140 @@
+"""The OperatorContext a task's operator sees, with its secrets (masked in all output) and commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from digpy.core.errors import ConfigError
+from digpy.core.process import LocalProcessExecutor
+from digpy.core.project import load_called_workflow
+from digpy.core.spi import AttemptStatus, CalledWorkflow, SecretProvider, Secrets
+from digpy.core.workflow.model import Task
+
+if TYPE_CHECKING:
+    from digpy.core.runner import AttemptRunner
+
+MASK = "***"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_REF = re.compile(r"\$\{secret:([A-Za-z0-9_.\-]+)\}")
+
+
+class Masker:
+    """Replaces every secret value a task has read with *** in output and log lines."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        if len(value) >= 3:  # masking "a" or "1" everywhere would garble output and reveal little
+            self.values.add(value)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+
+class ProviderSecrets:
+    """Secrets from the registered providers, seen through a task's `_secrets` remapping."""
+
+    def __init__(self, providers: Sequence[SecretProvider], project: str | None, masker: Masker,
+                 remap: Mapping[str, Any] | None = None) -> None:
+        self._providers = providers
+        self._project = project
+        self._masker = masker
+        self._remap = remap or {}
+
+    def get(self, key: str) -> str | None:
+        target = self._remap.get(key, key)
+        name = target if isinstance(target, str) else key
+        for provider in self._providers:
+            value = provider.get(name, project=self._project)
+            if value is not None:
+                self._masker.add(value)
+                return value
+        return None
+
+    def require(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            target = self._remap.get(key, key)
+            name = target if isinstance(target, str) else key
+            shown = f"'{key}'" if name == key else f"'{key}' (_secrets: {name})"
+            raise ConfigError(f"secret {shown} is not set",
+                              hint=f"set it with `digpy secrets --local --set {name}`")
+        return value
+
+
+class NoSessions:
+    """Sessions where none can be started (a runner without a local run or a server around it)."""
+
+    def require(self, workflow: str, **_: Any) -> AttemptStatus:
+        raise ConfigError(f"require> {workflow}: this runner cannot start other sessions")
+
+    def status(self, attempt_id: int) -> AttemptStatus:
+        raise ConfigError(f"attempt {attempt_id} is unknown here")
+
+
+class TaskContext:
+    """The OperatorContext of one run of one task."""
+
+    def __init__(self, runner: AttemptRunner, task: Task, params: dict[str, Any]) -> None:
+        self._runner = runner
+        self._task = task
+        self.params = params
+        self.command = params.get("_command")
+        self.state = task.state_params
+        self.retry_count = task.retry_count
+        self.task_name = task.full_name
+        self.project_dir = runner.project_dir
+        workdir = params.get("_workdir")
+        self.workdir = (runner.project_dir / workdir) if isinstance(workdir, str) and workdir else runner.project_dir
+        remap = params.get("_secrets")
+        self.secrets: Secrets = ProviderSecrets(runner.secret_providers, runner.project_name, runner.masker,
+                                                remap if isinstance(remap, dict) else None)
+        env = params.get("_env")
+        self.env = {str(k): self._with_secrets(env_value(v)) for k, v in env.items()} if isinstance(env, dict) else {}
+        self.sessions = runner.sessions
+        self.log = logging.getLogger(f"digpy.task.{task.full_name}")
+
+    def _with_secrets(self, text: str) -> str:
+        """`_env` values may name secrets: `PGPASSWORD: ${secret:pg.password}`."""
+        return _SECRET_REF.sub(lambda m: self.secrets.require(m.group(1)), text)
+
+    def output(self, text: str) -> None:
+        self._runner.emit(self._task, text, "stdout")
+
+    async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                          cwd: Path | None = None) -> int:
+        task_env = dict(self.env)
+        if env:
+            task_env.update(env)
+        operator = str(self.params.get("_type"))
+        executor = self._runner.registry.manager.hook.digpy_command_executor(params=self.params, operator=operator)
+        if executor is None:
+            executor = LocalProcessExecutor(self._runner.base_env, self._runner.passthrough())
+        return int(await executor.run(
+            argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir,
+            sink=lambda text, stream: self._runner.emit(self._task, text, stream),
+        ))
+
+    def load_workflow(self, path: str) -> CalledWorkflow:
+        return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
+
+    def params_env(self) -> dict[str, str]:
+        return {k: env_value(v) for k, v in self.params.items() if not k.startswith("_") and _ENV_NAME.match(k)}
+
+
+def env_value(value: Any) -> str:
+    """A param as an environment variable: strings as they are, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

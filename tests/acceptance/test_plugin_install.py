@@ -1,0 +1,93 @@
+"""A third-party operator package installed with pip into a fresh virtual environment is found
+through its entry point, exactly as a user installs one."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "projects" / "plugin-example"
+
+
+def _run(args, cwd, **kw):
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.mark.slow
+def test_pip_installed_plugin_is_picked_up_by_digpy(tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    install = _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT),
+                    str(EXAMPLE), "pytest"], cwd=tmp_path)
+    assert install.returncode == 0, install.stderr[-3000:]
+
+    # Only the digpy package is importable: no top-level core/server/client/plugins.
+    probe = _run([python, "-c", "import importlib.util as u; "
+                  "print([m for m in ('core','server','client','plugins','migrations') if u.find_spec(m)])"],
+                 cwd=tmp_path)
+    assert probe.stdout.strip() == "[]", probe.stderr
+
+    digpy = env_dir / "bin" / "digpy"
+    listing = _run([digpy, "plugins"], cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    greet = next(line for line in listing.stdout.splitlines() if line.startswith("greet>"))
+    assert greet.split()[:3] == ["greet>", "digpy-greet", "1.2.0"]
+
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(EXAMPLE / "example.dig", project / "example.dig")
+    run = _run([digpy, "run", "example", "--output", "plain"], cwd=project)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "Hello, Ada!\nlast greeted Ada\n"
+
+    # The plugin's own tests use the fixture digpy ships for plugin authors.
+    shutil.copytree(EXAMPLE / "tests", tmp_path / "plugin-tests")  # outside this repository's pytest config
+    tests = _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "plugin-tests"], cwd=tmp_path)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+    # A plugin that fails to import gives one line naming the package, not a traceback.
+    broken = tmp_path / "broken"
+    (broken / "digpy_broken").mkdir(parents=True)
+    (broken / "digpy_broken" / "__init__.py").write_text("import no_such_module\n")
+    (broken / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "digpy-broken"\nversion = "0.0.1"\n'
+        '[project.entry-points.digpy]\nbroken = "digpy_broken"\n[tool.setuptools]\npackages = ["digpy_broken"]\n'
+    )
+    assert _run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(broken)], cwd=tmp_path).returncode == 0
+    failed = _run([digpy, "run", "example", "--output", "plain"], cwd=project)
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines() == [
+        "error: plugin 'broken' of package digpy-broken 0.0.1 failed to import: ModuleNotFoundError: No module "
+        "named 'no_such_module'; fix or uninstall digpy-broken (pip uninstall digpy-broken)"
+    ]
+
+
+def test_two_operators_with_one_name_is_an_error_naming_both(project):
+    from digpy.core.errors import PluginError
+    from digpy.core.plugin_manager import load_registry
+    from digpy.core.spi import hookimpl
+
+    class Echo2:
+        name = "echo"
+
+        async def run(self, ctx):  # pragma: no cover - never runs
+            raise AssertionError
+
+    class Plugin:
+        __name__ = "my_echo_plugin"
+
+        @hookimpl
+        def digpy_register_operators(self):
+            return [Echo2]
+
+    with pytest.raises(PluginError) as e:
+        load_registry(extra=(Plugin(),))
+    assert "two plugins register the operator 'echo>'" in str(e.value)
+    assert "digpy.plugins.echo" in str(e.value) and "my_echo_plugin" in str(e.value)
