@@ -27,7 +27,7 @@ from digpy.core.plugin_manager import Registry, load_registry
 from digpy.core.project import Project, ancestor_indexes, only_subtree, select_task, subtree_indexes
 from digpy.core.runner import AttemptRunner, Output, ResumePlan, RunSettings
 from digpy.core.schedule import check_timezone, parse_schedule
-from digpy.core.spi import AttemptStatus
+from digpy.core.spi import AttemptStatus, FailedAttempt
 from digpy.core.store.sql import LOCAL_DIR, AttemptRecord, Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.state_machine import AttemptGraph
@@ -167,6 +167,12 @@ class LocalEngine:
         self.store.finish_attempt(started.attempt.id, success=success, canceled=root.state == TaskState.CANCELED)
         self._status[started.attempt.id] = AttemptStatus(
             started.attempt.id, started.attempt.session_id, True, success, LOCAL_POLL_SECONDS)
+        if not success:
+            self.registry.notify_failure(FailedAttempt(
+                project=self.project.name, workflow=started.workflow.name,
+                session_time=format_session_time(started.session_time), attempt_id=started.attempt.id,
+                state=root.state.label, failures=tuple(_failures(started.runner.graph)),
+            ))
         return root.state
 
     def request_cancel(self) -> None:

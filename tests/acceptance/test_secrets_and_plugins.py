@@ -53,3 +53,27 @@ def test_plugins_lists_every_operator_with_its_package(project):
         assert rows[op][1] == "digpy"
     as_json = json.loads(project.digpy("plugins", "--json").stdout)
     assert {"operator": "sh>", "package": "digpy", "version": rows["sh>"][2], "plugin": "digpy.plugins.sh"} in as_json
+
+
+def test_failure_notification_hook_is_called_with_the_failed_tasks(tmp_path):
+    from digpy.core.local import LocalRunOptions, run_local
+    from digpy.core.plugin_manager import load_registry
+    from digpy.core.spi import hookimpl
+    from digpy.core.testing import _Collect
+
+    seen = []
+
+    class Notifier:
+        __name__ = "notifier"
+
+        @hookimpl
+        def digpy_notify_failure(self, attempt):
+            seen.append(attempt)
+
+    (tmp_path / "wf.dig").write_text("+ok:\n  echo>: fine\n+bad:\n  fail>: disk full\n")
+    result = run_local(tmp_path, LocalRunOptions(workflow="wf"), _Collect(),
+                       registry=load_registry(extra=(Notifier(),)))
+    assert not result.success
+    assert len(seen) == 1
+    assert seen[0].workflow == "wf" and seen[0].state == "group_error"
+    assert seen[0].failures == (("+wf+bad", "disk full"),)
