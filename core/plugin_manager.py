@@ -24,6 +24,11 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.py",
     "digpy.plugins.call",
     "digpy.plugins.require",
+    "digpy.plugins.loop",
+    "digpy.plugins.for_each",
+    "digpy.plugins.for_range",
+    "digpy.plugins.if_",
+    "digpy.plugins.wait",
 )
 ENTRY_POINT_GROUP = "digpy"
 

@@ -723,3 +723,17 @@ def test_strings_that_are_not_valid_unicode_do_not_reach_the_binding(engine: Tem
     assert "(it contains a NUL character or a lone surrogate)" in error_of(engine, '${"\udcff"}')
     assert "(the value is not valid Unicode)" in error_of(engine, '${"\\udcff"}')
     assert js(engine, "'日本' + x", x="é") == "日本é"
+
+
+@pytest.mark.parametrize("value", ["text", "", "ünï", 0, -7, 2**52, True, False, None, 1.5, 2**60, [1], {"a": 1}])
+def test_plain_references_print_exactly_as_javascript_does(value):
+    engine = TemplateEngine()
+    scope = {"v": value, "n": {"v": value}}
+    # "(v)" is not a plain reference, so it always goes through JavaScript.
+    for reference in ("v", "n.v"):
+        assert engine.render("${" + reference + "}", scope, "UTC") == engine.render("${(" + reference + ")}", scope, "UTC")
+
+
+def test_a_plain_reference_to_a_missing_name_still_fails_like_javascript():
+    with pytest.raises(TemplateError, match=r"Failed to evaluate a variable \$\{nope\.x\}"):
+        TemplateEngine().render("${nope.x}", {}, "UTC")

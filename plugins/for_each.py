@@ -1,0 +1,67 @@
+"""`for_each>: {key: [values], ...}` runs `_do` once per combination of the values.
+
+The first key varies slowest. Each child exports its combination; children are named like
+Digdag's: `+for-0=fruit=0=apple&1=verb=1=eat` (key and value cut to 8 characters, URL-encoded).
+The mapping, and each list, may also be given as a JSON string.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+from urllib.parse import quote
+
+from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
+from digpy.plugins.generated import body, children, parallel
+
+
+class ForEachOperator:
+    name = "for_each"
+
+    async def run(self, ctx: OperatorContext) -> TaskResult:
+        entries = _mapping(ctx.command)
+        lists = {key: _list(key, values) for key, values in entries.items()}
+        do = body(ctx.params, "_do", "for_each")
+        keys = list(lists)
+        indexed = [list(enumerate(lists[k])) for k in keys]
+        items = []
+        for combination in itertools.product(*indexed):
+            name = "+for-" + "&".join(
+                f"{k_index}={_tag(key)}={v_index}={_tag(value)}"
+                for k_index, (key, (v_index, value)) in enumerate(zip(keys, combination, strict=True))
+            )
+            items.append((name, {key: value for key, (_i, value) in zip(keys, combination, strict=True)}))
+        return TaskResult(subtasks=children(do, items, parallel(ctx.params, "for_each")))
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"for_each> expects a mapping of keys to lists, got {value!r}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"for_each> expects a mapping of keys to lists, got {value!r}")
+    return value
+
+
+def _list(key: str, value: Any) -> list[Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if not isinstance(value, list):
+        raise ConfigError(f"for_each> values of '{key}' must be a list, got {value!r}")
+    return value
+
+
+def _tag(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return quote(text[:8], safe="")  # "*" and "~" too: they are not allowed in task names
+
+
+@hookimpl
+def digpy_register_operators() -> list[type]:
+    return [ForEachOperator]

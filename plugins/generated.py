@@ -1,0 +1,68 @@
+"""Helpers shared by the operators that generate child tasks (loop>, for_each>, for_range>, if>)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from digpy.core.spi import ConfigError
+
+
+def body(params: Mapping[str, Any], key: str, operator: str) -> dict[str, Any]:
+    """The task config under `_do` (or `_else_do`): required and a mapping."""
+    value = params.get(key)
+    if value is None:
+        raise ConfigError(f"{operator}> needs {key}: the task to run (e.g. {key}: {{echo>: hi}})")
+    if not isinstance(value, dict):
+        raise ConfigError(f"{operator}> {key} must be a task (a mapping), got {type(value).__name__}")
+    return value
+
+
+def parallel(params: Mapping[str, Any], operator: str) -> bool | dict[str, int] | None:
+    """`_parallel` after `${...}` evaluation: true/false (or their strings) or {limit: N}."""
+    if "_parallel" not in params:
+        return None
+    value = params["_parallel"]
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, dict) and set(value) == {"limit"}:
+        try:
+            limit = int(str(value["limit"]).strip())
+        except ValueError:
+            limit = 0
+        if limit > 0:
+            return {"limit": limit}
+    raise ConfigError(f"{operator}> _parallel must be true, false or {{limit: N}}, got {value!r}")
+
+
+def children(
+    do: Mapping[str, Any], items: Iterable[tuple[str, Mapping[str, Any]]], parallel_value: Any,
+) -> dict[str, Any]:
+    """A group config: one child per (name, exports) item, each a copy of `do` with the exports
+    added to its `_export`."""
+    out: dict[str, Any] = {}
+    for name, exports in items:
+        child = copy.deepcopy(dict(do))
+        child["_export"] = {**(child.get("_export") or {}), **exports}
+        out[name] = child
+    if parallel_value is not None:
+        out["_parallel"] = parallel_value
+    return out
+
+
+def whole_number(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{what} must be a whole number, got {value!r}")

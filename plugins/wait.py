@@ -1,0 +1,53 @@
+"""`wait>: DURATION` (`30s`, `5m`, `1h30m`, `1d`) succeeds once the time has passed.
+
+By default the task holds no worker while it waits: it is parked and woken when the time is up
+(or every `poll_interval`, if given). `blocking: true` sleeps inside the task instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+def seconds(value: Any, what: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return float(text)
+        match = _DURATION.match(text)
+        if match and any(match.groups()):
+            d, h, m, s = (int(g or 0) for g in match.groups())
+            return float(((d * 24 + h) * 60 + m) * 60 + s)
+    raise ConfigError(f"{what} expects a duration like 30s, 5m, 1h30m or 1d, got {value!r}")
+
+
+class WaitOperator:
+    name = "wait"
+
+    async def run(self, ctx: OperatorContext) -> TaskResult:
+        duration = seconds(ctx.command, "wait>")
+        blocking = ctx.params.get("blocking", False)
+        if blocking is True or str(blocking).lower() == "true":
+            await asyncio.sleep(duration)
+            return TaskResult()
+        until = float(ctx.state.get("until", time.time() + duration))
+        remaining = until - time.time()
+        if remaining <= 0:
+            return TaskResult()
+        interval = ctx.params.get("poll_interval")
+        step = min(remaining, seconds(interval, "wait> poll_interval")) if interval is not None else remaining
+        return TaskResult.poll(step, {"until": until})
+
+
+@hookimpl
+def digpy_register_operators() -> list[type]:
+    return [WaitOperator]
