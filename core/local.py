@@ -24,8 +24,9 @@ from digpy.core.language.builtins import format_session_time, parse_session_opti
 from digpy.core.language.compiler import TaskSpec, Workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
-from digpy.core.project import Project, ancestor_indexes, only_subtree, select_task, subtree_indexes
-from digpy.core.runner import AttemptRunner, Output, ResumePlan, RunSettings
+from digpy.core.project import Project, only_subtree, select_task
+from digpy.core.resume import ResumePlan, ended_tasks, forced_tasks
+from digpy.core.runner import AttemptRunner, Output, RunSettings
 from digpy.core.schedule import check_timezone, parse_schedule
 from digpy.core.spi import AttemptStatus, FailedAttempt
 from digpy.core.store.sql import LOCAL_DIR, AttemptRecord, Store
@@ -231,7 +232,8 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
         if options.task:
             specs = only_subtree(specs, specs.index(select_task(specs, options.task)))
         started = engine.start(workflow, session=options.session, params=options.params, specs=specs,
-                               forced=_forced(specs, options), ended=_ended(specs, options))
+                               forced=forced_tasks(specs, start=options.start, goal=options.goal),
+                               ended=ended_tasks(specs, end=options.end, goal=options.goal))
         log.info(started.note)
         state = _run_to_end(engine, started)
         return LocalRunResult(
@@ -268,39 +270,6 @@ def _failures(graph: AttemptGraph) -> list[tuple[str, str]]:
         for t in sorted(graph.tasks.values(), key=lambda t: t.id)
         if t.state == TaskState.ERROR
     ]
-
-
-def _compiled_name(full_name: str) -> str:
-    """The compiled task a (possibly generated) task belongs to: `+wf+a^sub+loop-0` → `+wf+a`."""
-    return full_name.split("^", 1)[0]
-
-
-def _forced(specs: list[TaskSpec], options: LocalRunOptions) -> Callable[[str], bool]:
-    """Tasks that must run even if an earlier attempt succeeded (--start, --goal)."""
-    target = options.start or options.goal
-    if not target:
-        return lambda _name: False
-    index = specs.index(select_task(specs, target))
-    if options.start:
-        ancestors = ancestor_indexes(specs, index)
-        names = {s.full_name for i, s in enumerate(specs) if i >= index and i not in ancestors}
-    else:
-        names = {specs[i].full_name for i in subtree_indexes(specs, index)}
-    return lambda name: _compiled_name(name) in names
-
-
-def _ended(specs: list[TaskSpec], options: LocalRunOptions) -> frozenset[str]:
-    """Tasks treated as done without running (--end: it and all after it; --goal: all after it)."""
-    if options.end:
-        index = specs.index(select_task(specs, options.end))
-        first = index
-    elif options.goal:
-        index = specs.index(select_task(specs, options.goal))
-        first = max(subtree_indexes(specs, index)) + 1
-    else:
-        return frozenset()
-    ancestors = ancestor_indexes(specs, index)
-    return frozenset(s.full_name for i, s in enumerate(specs) if i >= first and i not in ancestors)
 
 
 __all__ = ["LocalEngine", "LocalRunOptions", "LocalRunResult", "run_local"]

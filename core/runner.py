@@ -12,8 +12,8 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,8 +22,9 @@ from digpy.core.errors import ConfigError, DigpyError, TaskError
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.params import task_params
 from digpy.core.plugin_manager import Registry
+from digpy.core.resume import ResumePlan
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
-from digpy.core.store.sql import ActionRecord, Store
+from digpy.core.store.sql import Store
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.retry import RetryPolicy, parse_retry
 from digpy.core.workflow.state_machine import AttemptGraph
@@ -49,20 +50,6 @@ class Output(Protocol):
     def passthrough(self) -> tuple[int, int] | None:
         """File descriptors (stdout, stderr) commands may write to directly, or None to capture
         their output through task_output. Called just before a command starts."""
-
-
-@dataclass
-class ResumePlan:
-    """Which tasks a run may skip by replaying an earlier result, and which it treats as done."""
-
-    prior: dict[str, ActionRecord] = field(default_factory=dict)
-    forced: Callable[[str], bool] = lambda _name: False
-
-    def record_for(self, full_name: str) -> ActionRecord | None:
-        record = self.prior.get(full_name)
-        if record is None or self.forced(full_name):
-            return None
-        return record
 
 
 @dataclass

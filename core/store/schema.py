@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 # The alembic revision that creates exactly this schema (checked by a test).
-SCHEMA_REVISION = "0001_initial"
+SCHEMA_REVISION = "0002_server"
 
 metadata = MetaData()
 
@@ -100,6 +100,10 @@ attempts = Table(
     Column("finished_at", Float, nullable=True),
     Column("lease_owner", String(255), nullable=True),
     Column("lease_expires_at", Float, nullable=True),
+    # A retry that resumes an earlier attempt: "failed" (skip what succeeded) or "from" (+task on).
+    Column("resume_attempt_id", BigInteger, nullable=True),
+    Column("resume_mode", String(16), nullable=True),
+    Column("resume_from", Text, nullable=True),
     UniqueConstraint("session_id", "attempt_name", name="uq_attempts_session_name"),
     Index("ix_attempts_running", "state_flags"),
 )
@@ -128,6 +132,17 @@ tasks = Table(
     Column("reset_store", Text, nullable=False, default="[]"),
     Column("subtask_config", Text, nullable=True),
     Column("error", Text, nullable=True),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("value", Text, nullable=False),  # AES-GCM encrypted, base64 (see digpy.server.secrets)
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("project_id", "key", name="uq_secrets_project_key"),
 )
 
 # Attempt state flags (Digdag's bits).

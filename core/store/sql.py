@@ -260,13 +260,20 @@ class Store:
 
     def prior_actions(self, session_id: int, before_attempt: int) -> dict[str, ActionRecord]:
         """Operator tasks of earlier attempts of a session whose own action succeeded, by full name."""
+        a = s.attempts
+        return self._actions((a.c.session_id == session_id) & (a.c.id < before_attempt))
+
+    def attempt_actions(self, attempt_id: int) -> dict[str, ActionRecord]:
+        """Operator tasks of one attempt whose own action succeeded (what a resumed retry skips)."""
+        return self._actions(s.attempts.c.id == attempt_id)
+
+    def _actions(self, which: Any) -> dict[str, ActionRecord]:
         t, a = s.tasks, s.attempts
         query = (
             select(t.c.full_name, t.c.state, t.c.flags, t.c.store_params, t.c.export_params, t.c.reset_store,
                    t.c.subtask_config)
             .join(a, a.c.id == t.c.attempt_id)
-            .where(a.c.session_id == session_id, a.c.id < before_attempt, t.c.is_group.is_(False),
-                   t.c.error.is_(None),
+            .where(which, t.c.is_group.is_(False), t.c.error.is_(None),
                    t.c.state.in_([TaskState.SUCCESS, TaskState.PLANNED, TaskState.GROUP_ERROR]))
             .order_by(t.c.attempt_id, t.c.id)
         )
@@ -280,6 +287,11 @@ class Store:
                     _loads(row.subtask_config) if row.subtask_config else None,
                 )
         return out
+
+    def has_tasks(self, attempt_id: int) -> bool:
+        with self.conn.begin():
+            return self.conn.execute(select(s.tasks.c.id).where(s.tasks.c.attempt_id == attempt_id).limit(1)) \
+                .first() is not None
 
     # ------------------------------------------------------------------ tasks (the hot path)
 

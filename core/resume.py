@@ -1,0 +1,60 @@
+"""Resuming: which tasks an attempt may skip by replaying an earlier result, and which it must run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from digpy.core.language.compiler import TaskSpec
+from digpy.core.project import ancestor_indexes, select_task, subtree_indexes
+from digpy.core.store.sql import ActionRecord
+
+
+@dataclass
+class ResumePlan:
+    """Which tasks a run may skip by replaying an earlier result, and which it treats as done."""
+
+    prior: dict[str, ActionRecord] = field(default_factory=dict)
+    forced: Callable[[str], bool] = lambda _name: False
+
+    def record_for(self, full_name: str) -> ActionRecord | None:
+        record = self.prior.get(full_name)
+        if record is None or self.forced(full_name):
+            return None
+        return record
+
+
+def _compiled_name(full_name: str) -> str:
+    """The compiled task a (possibly generated) task belongs to: `+wf+a^sub+loop-0` → `+wf+a`."""
+    return full_name.split("^", 1)[0]
+
+
+def forced_tasks(specs: list[TaskSpec], *, start: str | None = None,
+                 goal: str | None = None) -> Callable[[str], bool]:
+    """Tasks that must run even if an earlier attempt succeeded (--start/--resume-from, --goal)."""
+    target = start or goal
+    if not target:
+        return lambda _name: False
+    index = specs.index(select_task(specs, target))
+    if start:
+        ancestors = ancestor_indexes(specs, index)
+        names = {s.full_name for i, s in enumerate(specs) if i >= index and i not in ancestors}
+    else:
+        names = {specs[i].full_name for i in subtree_indexes(specs, index)}
+    return lambda name: _compiled_name(name) in names
+
+
+def ended_tasks(specs: list[TaskSpec], *, end: str | None = None, goal: str | None = None) -> frozenset[str]:
+    """Tasks treated as done without running (--end: it and all after it; --goal: all after it)."""
+    if end:
+        index = specs.index(select_task(specs, end))
+        first = index
+    elif goal:
+        index = specs.index(select_task(specs, goal))
+        first = max(subtree_indexes(specs, index)) + 1
+    else:
+        return frozenset()
+    ancestors = ancestor_indexes(specs, index)
+    return frozenset(s.full_name for i, s in enumerate(specs) if i >= first and i not in ancestors)
+
+

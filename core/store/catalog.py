@@ -1,0 +1,325 @@
+"""Queries of the server's catalog: projects, revisions, workflows, sessions, attempts, secrets.
+
+Each function takes a Connection and never commits: the caller owns the transaction.
+Rows come back as plain dicts of column values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from digpy.core.errors import Conflict, NotFound
+from digpy.core.store import schema as s
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
+# ----------------------------------------------------------------------------- projects
+
+
+def find_project(conn: Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute(select(s.projects).where(s.projects.c.name == name)).first()
+    return _row(row) if row else None
+
+
+def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
+    row = conn.execute(select(s.projects).where(s.projects.c.id == project_id,
+                                                s.projects.c.deleted_at.is_(None))).first()
+    if row is None:
+        raise NotFound(f"project {project_id} not found")
+    return _row(row)
+
+
+def list_projects(conn: Connection, *, name: str | None = None, last_id: int | None = None,
+                  count: int = 100) -> list[dict[str, Any]]:
+    query = select(s.projects).where(s.projects.c.deleted_at.is_(None))
+    if name is not None:
+        query = query.where(s.projects.c.name == name)
+    if last_id is not None:
+        query = query.where(s.projects.c.id > last_id)
+    return [_row(r) for r in conn.execute(query.order_by(s.projects.c.id).limit(count))]
+
+
+def put_revision(
+    conn: Connection, *, project: str, revision: str, archive: bytes,
+    workflows: Sequence[tuple[str, str, dict[str, Any]]], user_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store a pushed revision and its workflow definitions; creates the project if needed."""
+    now = time.time()
+    found = find_project(conn, project)
+    if found is None:
+        project_id = conn.execute(insert(s.projects).values(name=project, created_at=now, updated_at=now)) \
+            .inserted_primary_key[0]
+    else:
+        project_id = found["id"]
+        conn.execute(update(s.projects).where(s.projects.c.id == project_id).values(updated_at=now))
+    exists = conn.execute(select(s.revisions.c.id).where(
+        s.revisions.c.project_id == project_id, s.revisions.c.name == revision)).first()
+    if exists is not None:
+        raise Conflict(f"revision '{revision}' of project '{project}' already exists")
+    revision_id = conn.execute(insert(s.revisions).values(
+        project_id=project_id, name=revision, archive=archive, archive_md5=hashlib.md5(archive).hexdigest(),
+        archive_size=len(archive), default_params="{}", user_info=json.dumps(user_info or {}), created_at=now,
+    )).inserted_primary_key[0]
+    for name, timezone, config in workflows:
+        text = json.dumps(config, sort_keys=True, ensure_ascii=False)
+        conn.execute(insert(s.workflow_definitions).values(
+            project_id=project_id, revision_id=revision_id, name=name, timezone=timezone, config=text,
+            config_digest=hashlib.sha256(text.encode()).hexdigest(), created_at=now,
+        ))
+    return get_project(conn, int(project_id))
+
+
+def delete_project(conn: Connection, project_id: int) -> dict[str, Any]:
+    project = get_project(conn, project_id)
+    now = time.time()
+    conn.execute(update(s.projects).where(s.projects.c.id == project_id).values(
+        name=None, deleted_name=project["name"], deleted_at=now, updated_at=now))
+    return {**project, "deleted_at": now}
+
+
+def latest_revision(conn: Connection, project_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(s.revisions.c.id, s.revisions.c.name, s.revisions.c.archive_md5,
+                              s.revisions.c.created_at, s.revisions.c.user_info)
+                       .where(s.revisions.c.project_id == project_id)
+                       .order_by(s.revisions.c.id.desc()).limit(1)).first()
+    return _row(row) if row else None
+
+
+def list_revisions(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    query = (select(s.revisions.c.id, s.revisions.c.name, s.revisions.c.archive_md5, s.revisions.c.created_at,
+                    s.revisions.c.user_info)
+             .where(s.revisions.c.project_id == project_id).order_by(s.revisions.c.id.desc()))
+    return [_row(r) for r in conn.execute(query)]
+
+
+def get_revision(conn: Connection, project_id: int, name: str | None) -> dict[str, Any]:
+    query = select(s.revisions).where(s.revisions.c.project_id == project_id)
+    query = query.where(s.revisions.c.name == name) if name else query.order_by(s.revisions.c.id.desc())
+    row = conn.execute(query.limit(1)).first()
+    if row is None:
+        raise NotFound(f"revision {name or '(latest)'} of project {project_id} not found")
+    return _row(row)
+
+
+def get_revision_by_id(conn: Connection, revision_id: int) -> dict[str, Any]:
+    row = conn.execute(select(s.revisions).where(s.revisions.c.id == revision_id)).first()
+    if row is None:
+        raise NotFound(f"revision {revision_id} not found")
+    return _row(row)
+
+
+# ----------------------------------------------------------------------------- workflows
+
+_WORKFLOW_COLUMNS = (
+    s.workflow_definitions,
+    s.revisions.c.name.label("revision"),
+    s.projects.c.name.label("project_name"),
+)
+
+
+def _workflow_query() -> Any:
+    return (select(*_WORKFLOW_COLUMNS)
+            .join(s.revisions, s.revisions.c.id == s.workflow_definitions.c.revision_id)
+            .join(s.projects, s.projects.c.id == s.workflow_definitions.c.project_id)
+            .where(s.projects.c.deleted_at.is_(None)))
+
+
+def list_workflows(conn: Connection, project_id: int, revision: str | None = None,
+                   name: str | None = None) -> list[dict[str, Any]]:
+    rev = get_revision(conn, project_id, revision) if revision or latest_revision(conn, project_id) else None
+    if rev is None:
+        return []
+    query = _workflow_query().where(s.workflow_definitions.c.revision_id == rev["id"])
+    if name is not None:
+        query = query.where(s.workflow_definitions.c.name == name)
+    return [_row(r) for r in conn.execute(query.order_by(s.workflow_definitions.c.name))]
+
+
+def list_latest_workflows(conn: Connection, *, last_id: int | None = None, count: int = 100,
+                          name_pattern: str | None = None) -> list[dict[str, Any]]:
+    latest = (select(func.max(s.revisions.c.id)).where(s.revisions.c.project_id == s.projects.c.id)
+              .correlate(s.projects).scalar_subquery())
+    query = _workflow_query().where(s.workflow_definitions.c.revision_id == latest)
+    if last_id is not None:
+        query = query.where(s.workflow_definitions.c.id > last_id)
+    if name_pattern:
+        query = query.where(s.workflow_definitions.c.name.contains(name_pattern))
+    return [_row(r) for r in conn.execute(query.order_by(s.workflow_definitions.c.id).limit(count))]
+
+
+def get_workflow(conn: Connection, workflow_id: int) -> dict[str, Any]:
+    row = conn.execute(_workflow_query().where(s.workflow_definitions.c.id == workflow_id)).first()
+    if row is None:
+        raise NotFound(f"workflow {workflow_id} not found")
+    return _row(row)
+
+
+# ----------------------------------------------------------------------------- sessions and attempts
+
+_ATTEMPT_COLUMNS = (
+    s.attempts,
+    s.sessions.c.session_time,
+    s.sessions.c.session_uuid,
+    s.projects.c.name.label("project_name"),
+    s.projects.c.deleted_name.label("project_deleted_name"),
+)
+
+
+def _attempt_query() -> Any:
+    return (select(*_ATTEMPT_COLUMNS)
+            .join(s.sessions, s.sessions.c.id == s.attempts.c.session_id)
+            .join(s.projects, s.projects.c.id == s.attempts.c.project_id))
+
+
+def get_attempt(conn: Connection, attempt_id: int) -> dict[str, Any]:
+    row = conn.execute(_attempt_query().where(s.attempts.c.id == attempt_id)).first()
+    if row is None:
+        raise NotFound(f"attempt {attempt_id} not found")
+    return _row(row)
+
+
+def list_attempts(conn: Connection, *, project_id: int | None = None, workflow: str | None = None,
+                  session_id: int | None = None, include_retried: bool = False, last_id: int | None = None,
+                  page_size: int = 100) -> list[dict[str, Any]]:
+    query = _attempt_query()
+    if project_id is not None:
+        query = query.where(s.attempts.c.project_id == project_id)
+    if workflow is not None:
+        query = query.where(s.attempts.c.workflow_name == workflow)
+    if session_id is not None:
+        query = query.where(s.attempts.c.session_id == session_id)
+    elif not include_retried:
+        query = query.where(s.attempts.c.id == s.sessions.c.last_attempt_id)
+    if last_id is not None:
+        query = query.where(s.attempts.c.id < last_id)
+    return [_row(r) for r in conn.execute(query.order_by(s.attempts.c.id.desc()).limit(page_size))]
+
+
+def find_attempt(conn: Connection, session_id: int, attempt_name: str | None) -> dict[str, Any] | None:
+    """The attempt of a session with this retry name; for None, the session's first attempt."""
+    query = _attempt_query().where(s.attempts.c.session_id == session_id)
+    query = query.where(s.attempts.c.attempt_name == attempt_name) if attempt_name is not None \
+        else query.order_by(s.attempts.c.id).limit(1)
+    row = conn.execute(query).first()
+    return _row(row) if row else None
+
+
+def get_session(conn: Connection, session_id: int) -> dict[str, Any]:
+    row = conn.execute(select(s.sessions, s.projects.c.name.label("project_name"))
+                       .join(s.projects, s.projects.c.id == s.sessions.c.project_id)
+                       .where(s.sessions.c.id == session_id)).first()
+    if row is None:
+        raise NotFound(f"session {session_id} not found")
+    return _row(row)
+
+
+def list_sessions(conn: Connection, *, project_id: int | None = None, workflow: str | None = None,
+                  last_id: int | None = None, page_size: int = 100) -> list[dict[str, Any]]:
+    query = (select(s.sessions, s.projects.c.name.label("project_name"))
+             .join(s.projects, s.projects.c.id == s.sessions.c.project_id)
+             .where(s.sessions.c.last_attempt_id.is_not(None)))
+    if project_id is not None:
+        query = query.where(s.sessions.c.project_id == project_id)
+    if workflow is not None:
+        query = query.where(s.sessions.c.workflow_name == workflow)
+    if last_id is not None:
+        query = query.where(s.sessions.c.id < last_id)
+    return [_row(r) for r in conn.execute(query.order_by(s.sessions.c.id.desc()).limit(page_size))]
+
+
+def set_resume(conn: Connection, attempt_id: int, *, from_attempt: int, mode: str, task: str | None) -> None:
+    conn.execute(update(s.attempts).where(s.attempts.c.id == attempt_id).values(
+        resume_attempt_id=from_attempt, resume_mode=mode, resume_from=task))
+
+
+def request_kill(conn: Connection, attempt_id: int) -> dict[str, Any]:
+    attempt = get_attempt(conn, attempt_id)
+    if attempt["state_flags"] & (s.DONE | s.CANCEL_REQUESTED):
+        raise Conflict(f"attempt {attempt_id} is already {'done' if attempt['state_flags'] & s.DONE else 'being killed'}")
+    conn.execute(update(s.attempts).where(s.attempts.c.id == attempt_id)
+                 .values(state_flags=s.attempts.c.state_flags.op("|")(s.CANCEL_REQUESTED)))
+    return get_attempt(conn, attempt_id)
+
+
+def claim_attempts(conn: Connection, *, owner: str, lease_seconds: float, limit: int,
+                   exclude: Sequence[int] = ()) -> list[int]:
+    """Take up to `limit` unfinished attempts that no live node holds (compare-and-set per row)."""
+    now = time.time()
+    free = and_(s.attempts.c.state_flags.op("&")(s.DONE) == 0,
+                or_(s.attempts.c.lease_owner.is_(None), s.attempts.c.lease_expires_at < now))
+    query = select(s.attempts.c.id).where(free).order_by(s.attempts.c.id).limit(limit + len(exclude))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    for (attempt_id,) in conn.execute(query).all():
+        if attempt_id in exclude or len(claimed) >= limit:
+            continue
+        result = conn.execute(update(s.attempts).where(s.attempts.c.id == attempt_id, free)
+                              .values(lease_owner=owner, lease_expires_at=now + lease_seconds))
+        if result.rowcount == 1:
+            claimed.append(int(attempt_id))
+    return claimed
+
+
+def renew_leases(conn: Connection, *, owner: str, attempt_ids: Sequence[int], lease_seconds: float) -> list[int]:
+    """Extend this node's leases; returns the attempts it still holds."""
+    if not attempt_ids:
+        return []
+    conn.execute(update(s.attempts).where(s.attempts.c.id.in_(list(attempt_ids)), s.attempts.c.lease_owner == owner)
+                 .values(lease_expires_at=time.time() + lease_seconds))
+    rows = conn.execute(select(s.attempts.c.id).where(s.attempts.c.id.in_(list(attempt_ids)),
+                                                      s.attempts.c.lease_owner == owner)).all()
+    return [int(r[0]) for r in rows]
+
+
+def release_lease(conn: Connection, *, owner: str, attempt_id: int) -> None:
+    conn.execute(update(s.attempts).where(s.attempts.c.id == attempt_id, s.attempts.c.lease_owner == owner)
+                 .values(lease_owner=None, lease_expires_at=None))
+
+
+def cancel_requested(conn: Connection, attempt_ids: Sequence[int]) -> list[int]:
+    if not attempt_ids:
+        return []
+    rows = conn.execute(select(s.attempts.c.id).where(
+        s.attempts.c.id.in_(list(attempt_ids)), s.attempts.c.state_flags.op("&")(s.CANCEL_REQUESTED) != 0)).all()
+    return [int(r[0]) for r in rows]
+
+
+def list_task_rows(conn: Connection, attempt_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(select(s.tasks).where(s.tasks.c.attempt_id == attempt_id).order_by(s.tasks.c.id)).all()
+    return [_row(r) for r in rows]
+
+
+# ----------------------------------------------------------------------------- secrets
+
+
+def put_secret(conn: Connection, project_id: int, key: str, encrypted: str) -> None:
+    now = time.time()
+    updated = conn.execute(update(s.secrets).where(s.secrets.c.project_id == project_id, s.secrets.c.key == key)
+                           .values(value=encrypted, updated_at=now))
+    if updated.rowcount == 0:
+        conn.execute(insert(s.secrets).values(project_id=project_id, key=key, value=encrypted, updated_at=now))
+
+
+def delete_secret(conn: Connection, project_id: int, key: str) -> bool:
+    return bool(conn.execute(delete(s.secrets).where(s.secrets.c.project_id == project_id,
+                                                     s.secrets.c.key == key)).rowcount)
+
+
+def secret_keys(conn: Connection, project_id: int) -> list[str]:
+    rows = conn.execute(select(s.secrets.c.key).where(s.secrets.c.project_id == project_id).order_by(s.secrets.c.key))
+    return [r[0] for r in rows]
+
+
+def secret_value(conn: Connection, project_id: int, key: str) -> str | None:
+    return conn.execute(select(s.secrets.c.value).where(s.secrets.c.project_id == project_id,
+                                                        s.secrets.c.key == key)).scalar()

@@ -1,0 +1,134 @@
+"""Project archives (tar.gz): read them safely, and unpack them for the executor.
+
+Refused, with nothing written: paths that are absolute or climb out with `..`, links (hard or
+symbolic) that point outside the archive, device files, FIFOs, and archives whose compressed or
+unpacked size is over the limit. Members are read into memory first and checked as a whole.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import posixpath
+import shutil
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from digpy.core.errors import DigpyError
+
+DEFAULT_MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
+MAX_FILES = 20_000
+
+
+class ArchiveError(DigpyError):
+    """A pushed archive that can't be accepted (HTTP 400)."""
+
+    status = 400
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    path: str  # relative, normalized, "/"-separated
+    data: bytes | None  # None for a directory
+    mode: int
+    link: str | None = None  # target of a symbolic link, relative to the archive root
+
+
+def read_archive(blob: bytes, *, max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES) -> list[ArchiveFile]:
+    """Every member of a tar.gz, checked; raises ArchiveError on anything unsafe or too big."""
+    if len(blob) > max_bytes:
+        raise ArchiveError(f"archive is {len(blob)} bytes; the limit is {max_bytes}")
+    try:
+        raw = _gunzip(blob, max_bytes)
+        tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:")
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
+        raise ArchiveError(f"the body is not a tar.gz archive ({e})") from None
+    files: list[ArchiveFile] = []
+    total = 0
+    with tar:
+        for member in tar:
+            if len(files) >= MAX_FILES:
+                raise ArchiveError(f"archive has more than {MAX_FILES} files")
+            path = _safe_path(member.name)
+            if path is None:
+                continue  # "." itself
+            if member.isdir():
+                files.append(ArchiveFile(path, None, member.mode & 0o777))
+            elif member.isfile():
+                total += member.size
+                if total > max_bytes:
+                    raise ArchiveError(f"archive unpacks to more than {max_bytes} bytes")
+                handle = tar.extractfile(member)
+                data = handle.read() if handle else b""
+                files.append(ArchiveFile(path, data, member.mode & 0o777))
+            elif member.issym() or member.islnk():
+                files.append(ArchiveFile(path, None, 0o644, link=_link_target(member, path)))
+            else:
+                raise ArchiveError(f"{member.name} is a device file or a FIFO; only files and directories are allowed")
+    return files
+
+
+def _link_target(member: tarfile.TarInfo, path: str) -> str:
+    """Where a link points, relative to the archive root; links may not leave the archive."""
+    name = member.linkname
+    if name.startswith("/"):
+        raise ArchiveError(f"link {member.name} -> {name} points outside the archive")
+    joined = posixpath.join(posixpath.dirname(path), name) if member.issym() else name
+    try:
+        target = _safe_path(joined)
+    except ArchiveError:
+        target = None
+    if target is None:
+        raise ArchiveError(f"link {member.name} -> {name} points outside the archive")
+    return target
+
+
+def _gunzip(blob: bytes, max_bytes: int) -> bytes:
+    out = bytearray()
+    with gzip.GzipFile(fileobj=io.BytesIO(blob)) as f:
+        while chunk := f.read(1024 * 1024):
+            out += chunk
+            if len(out) > max_bytes + 1024 * 1024:  # tar headers add a little
+                raise ArchiveError(f"archive unpacks to more than {max_bytes} bytes")
+    return bytes(out)
+
+
+def _safe_path(name: str) -> str | None:
+    """The normalized relative path, None for the root; raises for absolute or escaping paths."""
+    if name.startswith("/") or "\\" in name or "\x00" in name:
+        raise ArchiveError(f"path {name!r} in the archive is absolute or not portable")
+    normalized = posixpath.normpath(name)
+    if normalized == ".":
+        return None
+    if normalized.startswith("../") or normalized == "..":
+        raise ArchiveError(f"path {name!r} in the archive points outside it")
+    return normalized
+
+
+def files_at_top(files: list[ArchiveFile], suffix: str) -> dict[str, bytes]:
+    """The regular files directly at the archive's top level with this suffix."""
+    return {f.path: f.data for f in files if f.data is not None and "/" not in f.path and f.path.endswith(suffix)}
+
+
+def unpack(files: list[ArchiveFile], target: Path) -> None:
+    """Write checked members under `target` (created fresh; an existing one is replaced)."""
+    temporary = target.with_name(target.name + ".unpacking")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    for f in sorted(files, key=lambda f: f.link is not None):  # links after what they point to
+        destination = temporary / f.path
+        if f.data is None and f.link is None:
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if f.link is not None:
+            source = temporary / f.link
+            if source.is_file():
+                shutil.copyfile(source, destination)
+            continue
+        destination.write_bytes(f.data or b"")
+        destination.chmod(0o755 if f.mode & 0o111 else 0o644)
+    shutil.rmtree(target, ignore_errors=True)
+    temporary.rename(target)

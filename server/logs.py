@@ -1,0 +1,93 @@
+"""Task logs on disk: one file per task of an attempt, appended while the task runs.
+
+Output is buffered per task and appended at the end of each runner turn, so a log can be read
+(and followed) while its task is still running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+MAX_NAME = 200
+
+
+def file_name(task_name: str) -> str:
+    """A task's log file name: its full name, shortened with a digest when very long."""
+    safe = task_name.replace("/", "%2F")
+    if len(safe) > MAX_NAME:
+        safe = safe[:MAX_NAME] + "~" + hashlib.sha1(task_name.encode()).hexdigest()[:12]
+    return safe + ".log"
+
+
+class LogStore:
+    """The task-log directory of a server (`--task-log DIR`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def attempt_dir(self, attempt_id: int) -> Path:
+        return self.directory / str(attempt_id)
+
+    def files(self, attempt_id: int, task_prefix: str | None = None) -> list[dict[str, Any]]:
+        folder = self.attempt_dir(attempt_id)
+        if not folder.is_dir():
+            return []
+        out = []
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if not entry.name.endswith(".log"):
+                continue
+            task = entry.name[: -len(".log")].replace("%2F", "/")
+            if task_prefix and not task.startswith(task_prefix):
+                continue
+            stat = entry.stat()
+            out.append({"fileName": entry.name, "fileSize": stat.st_size, "taskName": task, "fileTime": stat.st_mtime})
+        return out
+
+    def path(self, attempt_id: int, name: str) -> Path | None:
+        if "/" in name or name.startswith(".") or not name.endswith(".log"):
+            return None
+        path = self.attempt_dir(attempt_id) / name
+        return path if path.is_file() else None
+
+
+class TaskLogWriter:
+    """The runner Output of a server attempt: every task's output goes to its log file."""
+
+    def __init__(self, logs: LogStore, attempt_id: int) -> None:
+        self.folder = logs.attempt_dir(attempt_id)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.pending: dict[str, list[str]] = {}
+
+    def _add(self, task: Any, text: str) -> None:
+        self.pending.setdefault(task.full_name, []).append(text)
+
+    def task_output(self, task: Any, text: str, stream: str) -> None:
+        self._add(task, text)
+
+    def task_started(self, task: Any, summary: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
+        self._add(task, f"{stamp} [INFO] {task.full_name}: {summary}\n")
+
+    def task_finished(self, task: Any) -> None:
+        if task.state.label == "error":
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
+            message = (task.error or {}).get("message", "")
+            details = (task.error or {}).get("details") or ""
+            self._add(task, f"{stamp} [ERROR] {task.full_name} failed: {message}\n{details}")
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for name, parts in pending.items():
+            with open(self.folder / file_name(name), "a", encoding="utf-8") as f:
+                f.write("".join(parts))
+
+    def start(self) -> None:
+        pass
+
+    def passthrough(self) -> None:
+        return None
