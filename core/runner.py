@@ -100,6 +100,12 @@ class AttemptRunner:
         """Commands may write to the output directly only while there is nothing to mask."""
         return None if self.masker.values else self.output.passthrough()
 
+    def abort(self) -> None:
+        """Stop the running operators now and leave the stored states as they are, so that another
+        runner (another node, or this one after a restart) takes the attempt over."""
+        for handle in self.running.values():
+            handle.cancel()
+
     def request_cancel(self) -> None:
         """Cancel the attempt: stop running operators, start nothing new."""
         self._cancel_requested = True

@@ -1,7 +1,7 @@
 """Task logs on disk: one file per task of an attempt, appended while the task runs.
 
-Output is buffered per task and appended at the end of each runner turn, so a log can be read
-(and followed) while its task is still running.
+Output is appended as it arrives (a command's output comes in lines or 64 KiB chunks), so a log
+can be read and followed while its task is still running.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ class TaskLogWriter:
     def __init__(self, logs: LogStore, attempt_id: int) -> None:
         self.folder = logs.attempt_dir(attempt_id)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.pending: dict[str, list[str]] = {}
 
     def _add(self, task: Any, text: str) -> None:
-        self.pending.setdefault(task.full_name, []).append(text)
+        with open(self.folder / file_name(task.full_name), "a", encoding="utf-8") as f:
+            f.write(text)
 
     def task_output(self, task: Any, text: str, stream: str) -> None:
         self._add(task, text)
@@ -81,10 +81,7 @@ class TaskLogWriter:
             self._add(task, f"{stamp} [ERROR] {task.full_name} failed: {message}\n{details}")
 
     def flush(self) -> None:
-        pending, self.pending = self.pending, {}
-        for name, parts in pending.items():
-            with open(self.folder / file_name(name), "a", encoding="utf-8") as f:
-                f.write("".join(parts))
+        pass
 
     def start(self) -> None:
         pass

@@ -20,6 +20,23 @@ COMMANDS = {
     "run": "run",
     "secrets": "secrets",
     "plugins": "plugins",
+    "server": "server",
+    "migrate": "migrate",
+    "push": "projects",
+    "download": "projects",
+    "delete": "projects",
+    "projects": "projects",
+    "workflows": "projects",
+    "start": "attempts",
+    "retry": "attempts",
+    "kill": "attempts",
+    "sessions": "attempts",
+    "session": "attempts",
+    "attempts": "attempts",
+    "attempt": "attempts",
+    "tasks": "attempts",
+    "log": "log",
+    "version": "version",
 }
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -48,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    from digpy.client.http import ClientError, Unreachable
     from digpy.core.errors import DigpyError
 
     try:
@@ -55,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DigpyError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except ClientError as e:
+        hint = "; start one with `digpy server` or pass -e URL" if isinstance(e, Unreachable) else ""
+        print(f"error: {e.message}{hint}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

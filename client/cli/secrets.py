@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from digpy.client.cli.remote import add_client_options, client
+
 
 def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -17,8 +19,10 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
                     "KEY=@FILE reads it from a file; KEY=- from stdin; @FILE.json sets every key of a JSON object.",
     )
     parser.add_argument("--local", action="store_true", help="the secrets of local runs (digpy run)")
+    parser.add_argument("--project", metavar="NAME", help="the secrets of a project on the server")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY", help="KEY, KEY=@file, KEY=- or @file.json")
     parser.add_argument("--delete", nargs="+", default=[], metavar="KEY", help="delete these keys")
+    add_client_options(parser)
     return parser
 
 
@@ -26,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from digpy.core.errors import ConfigError
     from digpy.plugins.local_secrets import LocalSecretStore, check_key
 
-    if not args.local:
-        raise ConfigError("only local secrets are available in this version", hint="add --local")
-    store = LocalSecretStore()
+    if args.local == bool(args.project):
+        raise ConfigError("say whose secrets: --local (local runs) or --project NAME (a server project)")
+    store: Any = LocalSecretStore() if args.local else _ServerSecrets(args)
     for item in args.set:
         for key, value in _values(item):
             check_key(key)
@@ -43,6 +47,31 @@ def run(args: argparse.Namespace) -> int:
         for key in store.keys():
             print(key)
     return 0
+
+
+class _ServerSecrets:
+    """The same three operations on a server project's secrets."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.api = client(args)
+        self.project_id = self.api.project(args.project).id
+
+    def set(self, key: str, value: str) -> None:
+        self.api.set_secret(self.project_id, key, value)
+
+    def delete(self, key: str) -> bool:
+        from digpy.client.http import ClientError
+
+        try:
+            self.api.delete_secret(self.project_id, key)
+        except ClientError as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    def keys(self) -> list[str]:
+        return self.api.secret_keys(self.project_id)
 
 
 def _values(item: str) -> list[tuple[str, str]]:

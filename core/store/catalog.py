@@ -70,7 +70,7 @@ def put_revision(
         archive_size=len(archive), default_params="{}", user_info=json.dumps(user_info or {}), created_at=now,
     )).inserted_primary_key[0]
     for name, timezone, config in workflows:
-        text = json.dumps(config, sort_keys=True, ensure_ascii=False)
+        text = json.dumps(config, ensure_ascii=False)  # key order is task order: never sort
         conn.execute(insert(s.workflow_definitions).values(
             project_id=project_id, revision_id=revision_id, name=name, timezone=timezone, config=text,
             config_digest=hashlib.sha256(text.encode()).hexdigest(), created_at=now,

@@ -1,0 +1,39 @@
+"""`digpy migrate run|check --database URL`: bring a server database to this digpy's schema."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help="migrate a server database")
+    parser.add_argument("action", choices=("run", "check"), help="run: apply migrations; check: report only")
+    parser.add_argument("-o", "--database", required=True, metavar="URL", help="SQLAlchemy database URL")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from digpy.client.cli.server import _safe
+    from digpy.core.store import migrate
+    from digpy.core.store.schema import SCHEMA_REVISION
+    from digpy.core.store.sql import Store
+
+    store = Store.open(args.database)
+    try:
+        with store.conn.begin():
+            current = migrate.current_revision(store.conn)
+        if args.action == "check":
+            if current == SCHEMA_REVISION:
+                print(f"{_safe(args.database)} is at the current schema ({SCHEMA_REVISION}).")
+                return 0
+            print(f"{_safe(args.database)} is at {current or '(no schema)'}; "
+                  f"`digpy migrate run` brings it to {SCHEMA_REVISION}.")
+            return 1
+        store.conn.close()
+        migrate.upgrade(store.engine)
+        print(f"{_safe(args.database)}: migrated from {current or '(no schema)'} to {SCHEMA_REVISION}.", file=sys.stderr)
+        return 0
+    finally:
+        store.engine.dispose()

@@ -1,0 +1,139 @@
+"""`digpy server`: the HTTP API, the attempt executor (and, later, the scheduler) in one process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 65432
+
+
+def default_data_dir() -> Path:
+    explicit = os.environ.get("DIGPY_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "digpy" / "server"
+
+
+def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help="run the digpy server", description="Serve the REST API and run attempts. "
+        "Options may also come from a YAML file (-c) whose keys are the long option names.")
+    parser.add_argument("-c", "--config", metavar="FILE", help="a YAML file of options (the command line wins)")
+    parser.add_argument("-b", "--bind", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("-n", "--port", type=int, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("-o", "--database", metavar="URL",
+                        help="SQLAlchemy URL (default: SQLite in the data directory), e.g. "
+                             "postgresql+psycopg://user@host/db")
+    parser.add_argument("--data-dir", metavar="DIR", help=f"where files live (default {default_data_dir()})")
+    parser.add_argument("-O", "--task-log", metavar="DIR", help="task log directory (default DATA_DIR/logs)")
+    parser.add_argument("--max-task-threads", type=int, metavar="N", help="tasks run at once per attempt (32)")
+    parser.add_argument("--max-archive-size", type=int, metavar="BYTES", help="largest project archive (32 MiB)")
+    parser.add_argument("--secret-encryption-key", metavar="BASE64",
+                        help="AES key for secrets (default: a key file created in the data directory)")
+    parser.add_argument("--disable-executor", action="store_true", default=None, help="serve the API only")
+    parser.add_argument("--disable-scheduler", action="store_true", default=None, help="do not start schedules")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    from digpy.core.errors import ConfigError
+    from digpy.core.language.loader import load_file, to_plain
+
+    options: dict[str, Any] = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found")
+        options = {k.replace("-", "_"): v for k, v in to_plain(load_file(path)).items()}
+        known = {a.dest for a in add_parser(argparse.ArgumentParser().add_subparsers(), "x")._actions}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown option '{unknown[0]}'", hint="keys are the long option names")
+    for key, value in vars(args).items():
+        if value is not None and key not in ("config", "command", "module"):
+            options[key] = value
+    return options
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from digpy.server.app import ServerSettings
+
+    options = _options(args)
+    data_dir = Path(options.get("data_dir") or default_data_dir())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return ServerSettings(
+        data_dir=data_dir,
+        database_url=options.get("database") or f"sqlite:///{data_dir / 'digpy.db'}",
+        task_log_dir=Path(options.get("task_log") or data_dir / "logs"),
+        secret_key=options.get("secret_encryption_key"),
+        max_task_threads=int(options.get("max_task_threads") or 32),
+        max_archive_bytes=int(options.get("max_archive_size") or 32 * 1024 * 1024),
+        executor=not options.get("disable_executor"),
+        scheduler=not options.get("disable_scheduler"),
+    ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
+
+
+def open_database(url: str, *, create_if_empty: bool) -> Any:
+    """The store, refusing a database whose schema is not the current one."""
+    from sqlalchemy import inspect
+
+    from digpy.core.errors import ConfigError
+    from digpy.core.store import migrate
+    from digpy.core.store.schema import SCHEMA_REVISION
+    from digpy.core.store.sql import Store
+
+    store = Store.open(url)
+    try:
+        with store.conn.begin():
+            current = migrate.current_revision(store.conn)
+            empty = not inspect(store.conn).get_table_names()
+    except Exception as e:
+        store.close()
+        raise ConfigError(f"can't open the database {_safe(url)}: {e.__class__.__name__}: {e}") from None
+    if current is None and empty and create_if_empty:
+        store.conn.close()
+        migrate.upgrade(store.engine)
+        store.conn = store.engine.connect()
+    elif current != SCHEMA_REVISION:
+        store.close()
+        raise ConfigError(
+            f"the database {_safe(url)} is at schema {current or '(none)'}; this digpy needs {SCHEMA_REVISION}",
+            hint=f"migrate it with `digpy migrate run --database '{_safe(url)}'`",
+        )
+    return store
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from aiohttp import web
+
+    from digpy.client.cli.output import configure_logging
+    from digpy.core.plugin_manager import load_registry
+    from digpy.server.app import create_app
+
+    settings, bind, port = settings_from(args)
+    configure_logging("info")
+    store = open_database(settings.database_url, create_if_empty=True)
+    app = create_app(settings, store, load_registry())
+    logging.getLogger("digpy.server").info(
+        "digpy server listening on http://%s:%d (database %s, task logs %s, executor %s)", bind, port,
+        _safe(settings.database_url), settings.task_log_dir, "on" if settings.executor else "off")
+    try:
+        web.run_app(app, host=bind, port=port, print=None, handle_signals=True, access_log=None)
+    finally:
+        store.close()
+    return 0

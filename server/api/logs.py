@@ -1,0 +1,45 @@
+"""Task logs: list an attempt's files, download one (gzip, as Digdag), or read it from an offset."""
+
+from __future__ import annotations
+
+import gzip
+
+from aiohttp import web
+
+from digpy.core.errors import NotFound
+from digpy.core.store import catalog
+from digpy.server.api import models
+from digpy.server.api.params import int_id, query_int
+from digpy.server.app import LOGS, STORE
+
+routes = web.RouteTableDef()
+MAX_READ = 8 * 1024 * 1024
+
+
+@routes.get("/api/logs/{id}/files")
+async def list_files(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        attempt_id = catalog.get_attempt(conn, int_id(request, "id"))["id"]
+    files = request.app[LOGS].files(attempt_id, request.query.get("task"))
+    return web.json_response({"files": [
+        {**f, "fileTime": models.instant(f["fileTime"]), "agentId": "local", "direct": None} for f in files
+    ]})
+
+
+@routes.get("/api/logs/{id}/files/{name}")
+async def get_file(request: web.Request) -> web.StreamResponse:
+    """The whole file gzip-compressed; with `offset`, the plain text from that byte on (for log -f)."""
+    attempt_id = int_id(request, "id")
+    name = request.match_info["name"]
+    path = request.app[LOGS].path(attempt_id, name)
+    if path is None:
+        raise NotFound(f"log file {name} of attempt {attempt_id} not found")
+    offset = query_int(request, "offset")
+    if offset is None:
+        return web.Response(body=gzip.compress(path.read_bytes()), content_type="application/gzip")
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(MAX_READ)
+    return web.Response(body=data, content_type="text/plain", charset="utf-8",
+                        headers={"X-Digpy-Next-Offset": str(offset + len(data))})

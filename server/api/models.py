@@ -1,0 +1,128 @@
+"""Rows → Digdag's REST JSON shapes (camelCase, ids as strings, instants in UTC with Z)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from digpy.core.language.builtins import format_session_time
+from digpy.core.store import schema as s
+from digpy.core.workflow.model import TaskFlags, TaskState
+
+
+def instant(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def session_time(epoch: int, timezone: str) -> str:
+    return format_session_time(datetime.fromtimestamp(epoch, ZoneInfo(timezone)))
+
+
+def _json(text: Any) -> Any:
+    return json.loads(text) if isinstance(text, str) else text
+
+
+def project(row: dict[str, Any], revision: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "name": row["name"] if row["name"] is not None else row.get("deleted_name"),
+        "revision": revision["name"] if revision else None,
+        "createdAt": instant(row["created_at"]),
+        "updatedAt": instant(row["updated_at"]),
+        "deletedAt": instant(row.get("deleted_at")),
+        "archiveType": "db",
+        "archiveMd5": revision["archive_md5"] if revision else None,
+    }
+
+
+def revision(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "revision": row["name"], "createdAt": instant(row["created_at"]), "archiveType": "db",
+        "archiveMd5": row["archive_md5"], "userInfo": _json(row.get("user_info") or "{}"),
+    }
+
+
+def workflow(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "project": {"id": str(row["project_id"]), "name": row["project_name"]},
+        "revision": row["revision"],
+        "timezone": row["timezone"],
+        "config": _json(row["config"]),
+    }
+
+
+def attempt(row: dict[str, Any]) -> dict[str, Any]:
+    flags = row["state_flags"]
+    return {
+        "id": str(row["id"]),
+        "index": row["attempt_index"],
+        "project": {"id": str(row["project_id"]), "name": row.get("project_name") or row.get("project_deleted_name")},
+        "workflow": {"name": row["workflow_name"],
+                     "id": str(row["workflow_definition_id"]) if row["workflow_definition_id"] else None},
+        "sessionId": str(row["session_id"]),
+        "sessionUuid": row["session_uuid"],
+        "sessionTime": session_time(row["session_time"], row["timezone"]),
+        "retryAttemptName": row["attempt_name"],
+        "done": bool(flags & s.DONE),
+        "success": bool(flags & s.SUCCESS),
+        "cancelRequested": bool(flags & s.CANCEL_REQUESTED),
+        "params": _json(row["params"]),
+        "createdAt": instant(row["created_at"]),
+        "finishedAt": instant(row["finished_at"]),
+        "status": status(flags),
+    }
+
+
+def status(flags: int) -> str:
+    """digpy's one-word summary of an attempt (an addition to Digdag's fields)."""
+    if flags & s.DONE:
+        if flags & s.SUCCESS:
+            return "success"
+        return "killed" if flags & s.CANCEL_REQUESTED else "error"
+    return "killing" if flags & s.CANCEL_REQUESTED else "running"
+
+
+def session(row: dict[str, Any], last_attempt: dict[str, Any] | None) -> dict[str, Any]:
+    timezone = last_attempt["timezone"] if last_attempt else "UTC"
+    out: dict[str, Any] = {
+        "id": str(row["id"]),
+        "project": {"id": str(row["project_id"]), "name": row.get("project_name")},
+        "workflow": {"name": row["workflow_name"],
+                     "id": str(last_attempt["workflow_definition_id"]) if last_attempt else None},
+        "sessionUuid": row["session_uuid"],
+        "sessionTime": session_time(row["session_time"], timezone),
+        "lastAttempt": None,
+    }
+    if last_attempt:
+        full = attempt(last_attempt)
+        out["lastAttempt"] = {k: full[k] for k in (
+            "id", "retryAttemptName", "done", "success", "cancelRequested", "params", "createdAt", "finishedAt",
+            "status")}
+    return out
+
+
+def task(row: dict[str, Any]) -> dict[str, Any]:
+    config = _json(row["config"])
+    return {
+        "id": str(row["id"]),
+        "fullName": row["full_name"],
+        "parentId": str(row["parent_id"]) if row["parent_id"] is not None else None,
+        "config": {"local": config, "export": _json(row["export"])},
+        "upstreams": [str(u) for u in _json(row["upstreams"])],
+        "isGroup": bool(row["is_group"]),
+        "state": TaskState(row["state"]).label,
+        "cancelRequested": bool(row["flags"] & TaskFlags.CANCEL_REQUESTED),
+        "exportParams": _json(row["export_params"]),
+        "storeParams": _json(row["store_params"]),
+        "stateParams": _json(row["state_params"]),
+        "updatedAt": instant(row["updated_at"]),
+        "retryAt": instant(row["retry_at"]),
+        "startedAt": instant(row["started_at"]),
+        "error": _json(row["error"]) or {},
+    }

@@ -1,0 +1,183 @@
+"""Projects, revisions, archives, workflows and project secrets."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+
+from digpy.core.errors import ConfigError, NotFound
+from digpy.core.project import Project
+from digpy.core.store import catalog
+from digpy.server.api import models
+from digpy.server.api.params import int_id, json_body, query_int
+from digpy.server.app import BOX, REGISTRY, SETTINGS, STORE
+from digpy.server.archive import read_archive, unpack
+
+routes = web.RouteTableDef()
+_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+_SECRET_KEY = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+
+
+def _project_json(conn, row) -> dict:
+    return models.project(row, catalog.latest_revision(conn, row["id"]))
+
+
+@routes.get("/api/projects")
+async def list_projects(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        rows = catalog.list_projects(conn, name=request.query.get("name"), last_id=query_int(request, "last_id"),
+                                     count=query_int(request, "count", 100, maximum=1000) or 100)
+        pattern = request.query.get("name_pattern")
+        if pattern:
+            rows = [r for r in rows if pattern in (r["name"] or "")]
+        return web.json_response({"projects": [_project_json(conn, r) for r in rows]})
+
+
+@routes.get("/api/projects/{id}")
+async def get_project(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        return web.json_response(_project_json(conn, catalog.get_project(conn, int_id(request, "id"))))
+
+
+@routes.delete("/api/projects/{id}")
+async def delete_project(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project_id = int_id(request, "id")
+        revision = catalog.latest_revision(conn, project_id)
+        return web.json_response(models.project(catalog.delete_project(conn, project_id), revision))
+
+
+@routes.put("/api/projects")
+async def put_project(request: web.Request) -> web.Response:
+    name = request.query.get("project", "")
+    revision = request.query.get("revision", "")
+    if not _NAME.match(name):
+        raise ConfigError("query parameter project (the project name) is required and may not contain / or \\")
+    if not _NAME.match(revision):
+        raise ConfigError("query parameter revision is required")
+    settings = request.app[SETTINGS]
+    if request.content_length is not None and request.content_length > settings.max_archive_bytes:
+        raise ConfigError(f"archive is {request.content_length} bytes; the limit is {settings.max_archive_bytes}")
+    blob = await request.read()
+    files = read_archive(blob, max_bytes=settings.max_archive_bytes)
+    registry = request.app[REGISTRY]
+    with tempfile.TemporaryDirectory(prefix="digpy-push-") as tmp:
+        root = Path(tmp) / "project"
+        unpack(files, root)
+        project = Project(root)
+        workflow_files = project.workflow_files()
+        if not workflow_files:
+            raise ConfigError("the archive has no .dig workflow at its top level")
+        workflows = [project.load(path, operators=registry.names()) for path in workflow_files]
+    conn = request.app[STORE].conn
+    with conn.begin():
+        row = catalog.put_revision(conn, project=name, revision=revision, archive=blob,
+                                   workflows=[(w.name, w.timezone, w.config) for w in workflows])
+        return web.json_response(_project_json(conn, row))
+
+
+@routes.get("/api/projects/{id}/revisions")
+async def list_revisions(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project_id = catalog.get_project(conn, int_id(request, "id"))["id"]
+        rows = catalog.list_revisions(conn, project_id)
+        name = request.query.get("name")
+        if name:
+            rows = [r for r in rows if r["name"] == name]
+        return web.json_response({"revisions": [models.revision(r) for r in rows]})
+
+
+@routes.get("/api/projects/{id}/archive")
+async def get_archive(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project = catalog.get_project(conn, int_id(request, "id"))
+        revision = catalog.get_revision(conn, project["id"], request.query.get("revision"))
+    return web.Response(body=revision["archive"] or b"", content_type="application/gzip",
+                        headers={"Content-Disposition": f'attachment; filename="{project["name"]}.tar.gz"'})
+
+
+@routes.get("/api/projects/{id}/workflows")
+async def list_project_workflows(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project_id = catalog.get_project(conn, int_id(request, "id"))["id"]
+        rows = catalog.list_workflows(conn, project_id, request.query.get("revision"), request.query.get("name"))
+        return web.json_response({"workflows": [models.workflow(r) for r in rows]})
+
+
+@routes.get("/api/projects/{id}/workflows/{name}")
+async def get_project_workflow(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project_id = catalog.get_project(conn, int_id(request, "id"))["id"]
+        rows = catalog.list_workflows(conn, project_id, request.query.get("revision"), request.match_info["name"])
+    if not rows:
+        raise NotFound(f"workflow {request.match_info['name']} not found in project {project_id}")
+    return web.json_response(models.workflow(rows[0]))
+
+
+@routes.get("/api/workflows")
+async def list_workflows(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        rows = catalog.list_latest_workflows(conn, last_id=query_int(request, "last_id"),
+                                             count=query_int(request, "count", 100, maximum=1000) or 100,
+                                             name_pattern=request.query.get("name_pattern"))
+        return web.json_response({"workflows": [models.workflow(r) for r in rows]})
+
+
+@routes.get("/api/workflows/{id}")
+async def get_workflow(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        return web.json_response(models.workflow(catalog.get_workflow(conn, int_id(request, "id"))))
+
+
+@routes.get("/api/projects/{id}/secrets")
+async def list_secrets(request: web.Request) -> web.Response:
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project_id = catalog.get_project(conn, int_id(request, "id"))["id"]
+        return web.json_response({"secrets": [{"key": k} for k in catalog.secret_keys(conn, project_id)]})
+
+
+def _secret_key(request: web.Request) -> str:
+    key = request.match_info["key"]
+    if len(key) > 255 or not _SECRET_KEY.match(key):
+        raise ConfigError(f"invalid secret key '{key}'")
+    return key
+
+
+@routes.put("/api/projects/{id}/secrets/{key}")
+async def put_secret(request: web.Request) -> web.Response:
+    key = _secret_key(request)
+    body = await json_body(request)
+    value = body.get("value")
+    if not isinstance(value, str):
+        raise ConfigError('the body must be {"value": "..."}')
+    if len(value.encode()) > 16 * 1024:
+        raise ConfigError("a secret value may be at most 16 KiB")
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project = catalog.get_project(conn, int_id(request, "id"))
+        catalog.put_secret(conn, project["id"], key, request.app[BOX].encrypt(key, value))
+    return web.json_response({"key": key, "project": {"id": str(project["id"]), "name": project["name"]}})
+
+
+@routes.delete("/api/projects/{id}/secrets/{key}")
+async def delete_secret(request: web.Request) -> web.Response:
+    key = _secret_key(request)
+    conn = request.app[STORE].conn
+    with conn.begin():
+        project = catalog.get_project(conn, int_id(request, "id"))
+        if not catalog.delete_secret(conn, project["id"], key):
+            raise NotFound(f"secret '{key}' not found")
+    return web.json_response({"key": key, "project": {"id": str(project["id"]), "name": project["name"]}})
