@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 
 class Project:
@@ -54,3 +59,109 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str =
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+# ----------------------------------------------------------------------------- databases
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin_url = os.environ.get("DIGPY_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    name = f"digpy_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # pragma: no cover - depends on the machine
+        pytest.fail(f"PostgreSQL at {admin_url} is not reachable ({e}); start it (.ci/services.sh) or set "
+                    "DIGPY_TEST_POSTGRES_URL to a database URL whose user may create databases")
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'digpy.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+# ----------------------------------------------------------------------------- a real server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A `digpy server` process on 127.0.0.1 and a `digpy` client command pointed at it."""
+
+    def __init__(self, data_dir: Path, database: str | None, extra: tuple[str, ...] = ()) -> None:
+        self.data_dir = data_dir
+        self.database = database
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.extra = extra
+        self.process: subprocess.Popen[str] | None = None
+        self.log = data_dir / "server.log"
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "digpy", "server", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                *self.extra]
+        if self.database:
+            args += ["--database", self.database]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
+        wait_until(self.ready, timeout=30, what=f"the server on port {self.port}")
+
+    def ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"server exited with {self.process.returncode}: {self.log.read_text()}")
+        try:
+            with urllib.request.urlopen(self.endpoint + "/api/version", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def digpy(self, *args: str, cwd: Path | None = None, input: str | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DIGPY_ENDPOINT": self.endpoint}
+        return subprocess.run([sys.executable, "-m", "digpy", *args], cwd=cwd or self.data_dir, env=env, input=input,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    url = None if database_url.startswith("sqlite") else database_url
+    if url is not None:  # a clean schema for each test in the shared PostgreSQL database
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    running = Server(tmp_path / "server", url)
+    running.start()
+    yield running
+    running.stop()

@@ -1,0 +1,270 @@
+"""The server and its client as a user drives them: real `digpy server` and `digpy` processes,
+over SQLite and over PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def api(server: Server, method: str, path: str, data: bytes | None = None,
+        content_type: str = "application/json") -> tuple[int, object]:
+    request = urllib.request.Request(server.endpoint + path, data=data, method=method,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def write_project(directory: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
+def attempt_state(server: Server, attempt_id: str) -> dict:
+    return json.loads(server.digpy("attempt", attempt_id, "--json").stdout)
+
+
+def wait_done(server: Server, attempt_id: str, timeout: float = 60) -> dict:
+    wait_until(lambda: attempt_state(server, attempt_id)["done"], timeout=timeout, what=f"attempt {attempt_id}")
+    return attempt_state(server, attempt_id)
+
+
+def test_push_start_watch_retry(server, tmp_path):
+    project = write_project(tmp_path / "etl", {
+        "etl.dig": "_export:\n  who: server\n+a:\n  echo>: hello from ${who} at ${session_date}\n"
+                   "+b:\n  sh>: echo \"b sees $who\"; test -f " + str(tmp_path / "ready") + "\n+c:\n  echo>: c done\n",
+        "notes.txt": "not a workflow\n",
+        ".hidden": "skipped\n",
+    })
+    pushed = server.digpy("push", "etl", "--project", str(project), "-r", "rev1")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "Workflows: etl" in pushed.stdout
+    started = server.digpy("start", "etl", "etl", "--session", "2026-01-31", "--json")
+    assert started.returncode == 0, started.stderr
+    attempt = json.loads(started.stdout)
+    assert attempt["session_time"] == "2026-01-31T00:00:00+00:00"
+    done = wait_done(server, attempt["id"])
+    assert done["status"] == "error"
+    tasks = {t["full_name"]: t for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
+    assert tasks["+etl+a"]["state"] == "success"
+    assert tasks["+etl+b"]["state"] == "error" and tasks["+etl+b"]["error"]["message"] == "Command failed with code 1"
+    assert tasks["+etl+c"]["state"] == "blocked"
+    log = server.digpy("log", attempt["id"])
+    assert "hello from server at 2026-01-31" in log.stdout and "b sees server" in log.stdout
+
+    again = server.digpy("start", "etl", "etl", "--session", "2026-01-31")
+    assert again.returncode == 1 and "already has that attempt" in again.stderr
+
+    (tmp_path / "ready").touch()
+    retried = server.digpy("retry", attempt["id"], "--resume", "--name", "fixed", "--json")
+    assert retried.returncode == 0, retried.stderr
+    second = json.loads(retried.stdout)
+    assert wait_done(server, second["id"])["status"] == "success"
+    log2 = server.digpy("log", second["id"]).stdout
+    assert "hello from" not in log2, "the task that succeeded was not run again"
+    assert "c done" in log2
+    listing = server.digpy("attempts").stdout
+    assert "fixed" in listing and "success" in listing
+    sessions = server.digpy("sessions", "etl").stdout.splitlines()
+    assert len(sessions) == 2 and "success" in sessions[1]
+    download = server.digpy("download", "etl", "-o", str(tmp_path / "copy"))
+    assert download.returncode == 0, download.stderr
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["etl.dig", "notes.txt"]
+
+
+def test_log_follow_shows_output_while_the_task_runs_and_kill_stops_it(server, tmp_path):
+    marker = tmp_path / "go"
+    project = write_project(tmp_path / "p", {
+        "slow.dig": f"+step:\n  sh>: echo first line; while [ ! -f {marker} ]; do sleep 0.05; done; "
+                    "echo second line; sleep 120\n",
+    })
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "slow", "--json").stdout)
+    follow = subprocess.Popen([sys.executable, "-m", "digpy", "log", attempt["id"], "-f", "-e", server.endpoint],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "first line" in follow.stdout.readline() + follow.stdout.readline()
+        marker.touch()
+        line = follow.stdout.readline()
+        assert "second line" in line, "output reaches the log while the task is still running"
+        killed = server.digpy("kill", attempt["id"])
+        assert killed.returncode == 0, killed.stderr
+        assert follow.wait(30) == 0, "log -f ends when the attempt ends"
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+        follow.communicate()
+    final = attempt_state(server, attempt["id"])
+    assert final["status"] == "killed"
+    assert subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).stdout == b""
+    assert server.digpy("kill", attempt["id"]).returncode == 1, "a second kill is refused (409)"
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buffer.getvalue()
+
+
+def _file(name: str, data: bytes = b"+a:\n  echo>: x\n") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def _special(name: str, kind: bytes, link: str = "") -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    return info, None
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ([_file("wf.dig"), _file("../escape.dig")], "points outside it"),
+    ([_file("wf.dig"), _file("/etc/evil.dig")], "is absolute"),
+    ([_file("wf.dig"), _special("link", tarfile.SYMTYPE, "../../etc/passwd")], "points outside the archive"),
+    ([_file("wf.dig"), _special("hard", tarfile.LNKTYPE, "../x")], "points outside the archive"),
+    ([_file("wf.dig"), _special("dev", tarfile.CHRTYPE)], "device file"),
+    ([_file("wf.dig"), _special("fifo", tarfile.FIFOTYPE)], "device file or a FIFO"),
+], ids=["dotdot", "absolute", "symlink-out", "hardlink-out", "device", "fifo"])
+def test_unsafe_archives_are_refused_and_nothing_is_stored(server, members, message):
+    status, body = api(server, "PUT", "/api/projects?project=bad&revision=r1", _tar(members), "application/gzip")
+    assert status == 400 and message in body["message"], body
+    assert api(server, "GET", "/api/projects")[1] == {"projects": []}
+
+
+def test_archive_size_limit_and_garbage(tmp_path):
+    running = Server(tmp_path / "s", None, ("--max-archive-size", "2000"))
+    running.start()
+    try:
+        big = _tar([_file("wf.dig"), _file("big.bin", b"x" * 5000)])
+        status, body = api(running, "PUT", "/api/projects?project=p&revision=r", big, "application/gzip")
+        assert status == 400 and "unpacks to more than 2000 bytes" in body["message"]
+        status, body = api(running, "PUT", "/api/projects?project=p&revision=r", b"not gzip", "application/gzip")
+        assert status == 400 and "not a tar.gz" in body["message"]
+    finally:
+        running.stop()
+
+
+def test_a_broken_workflow_is_refused_at_push_with_its_location(server, tmp_path):
+    project = write_project(tmp_path / "p", {"wf.dig": "+a:\n  echo>: fine\n+b:\n  shh>: oops\n"})
+    result = server.digpy("push", "p", "--project", str(project))
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: wf.dig:4:3: unknown operator 'shh>'; did you mean 'sh>'?"
+    assert api(server, "GET", "/api/projects")[1] == {"projects": []}
+
+
+def test_rest_shapes_and_errors(server, tmp_path):
+    write_project(tmp_path / "p", {"wf.dig": "timezone: Asia/Tokyo\n+a:\n  echo>: x\n"})
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p"), "-r", "r1").returncode == 0
+    status, projects = api(server, "GET", "/api/projects")
+    project = projects["projects"][0]
+    assert set(project) >= {"id", "name", "revision", "createdAt", "updatedAt", "archiveType", "archiveMd5"}
+    assert isinstance(project["id"], str) and project["revision"] == "r1"
+    status, workflows = api(server, "GET", f"/api/projects/{project['id']}/workflows")
+    workflow = workflows["workflows"][0]
+    assert workflow["timezone"] == "Asia/Tokyo" and workflow["project"] == {"id": project["id"], "name": "p"}
+    status, attempt = api(server, "PUT", "/api/attempts", json.dumps(
+        {"workflowId": workflow["id"], "sessionTime": "2026-02-01T00:00:00Z", "params": {"k": "v"}}).encode())
+    assert status == 200 and attempt["sessionTime"] == "2026-02-01T09:00:00+09:00"
+    status, again = api(server, "PUT", "/api/attempts", json.dumps(
+        {"workflowId": workflow["id"], "sessionTime": "2026-02-01T00:00:00Z"}).encode())
+    assert status == 409 and again["id"] == attempt["id"]
+    assert api(server, "GET", "/api/attempts/999999") == (404, {"message": "attempt 999999 not found", "status": 404})
+    assert api(server, "GET", "/api/attempts/abc")[0] == 400
+    status, body = api(server, "PUT", "/api/attempts", b"{not json")
+    assert status == 400 and body == {"message": "the request body is not valid JSON", "status": 400}
+    wait_done(server, attempt["id"])
+    status, tasks = api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")
+    assert [t["state"] for t in tasks["tasks"]] == ["success", "success"]
+    assert set(tasks["tasks"][1]) >= {"id", "fullName", "parentId", "config", "upstreams", "isGroup", "state",
+                                      "cancelRequested", "exportParams", "storeParams", "stateParams", "updatedAt",
+                                      "retryAt", "startedAt", "error"}
+
+
+def test_secrets_are_set_listed_by_key_and_reach_tasks_masked(server, tmp_path):
+    write_project(tmp_path / "p", {"wf.dig": "+a:\n  _env:\n    TOKEN: ${secret:api.token}\n  sh>: echo \"token=$TOKEN\"\n"})
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
+    assert server.digpy("secrets", "--project", "p", "--set", "api.token=-", input="s3cret-value\n").returncode == 0
+    assert server.digpy("secrets", "--project", "p").stdout.splitlines() == ["api.token"]
+    attempt = json.loads(server.digpy("start", "p", "wf", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "success"
+    assert "token=***" in server.digpy("log", attempt["id"]).stdout
+    stored = (server.data_dir / "digpy.db").read_bytes() if server.database is None else b""
+    assert b"s3cret-value" not in stored
+    assert server.digpy("secrets", "--project", "p", "--delete", "api.token").returncode == 0
+    assert server.digpy("secrets", "--project", "p").stdout == ""
+
+
+def test_sigterm_hands_running_tasks_back_and_the_next_server_finishes_them(server, tmp_path):
+    marker = tmp_path / "runs.txt"
+    write_project(tmp_path / "p", {"wf.dig": f"+a:\n  sh>: echo run >> {marker}; "
+                                             f"test $(wc -l < {marker}) -ge 2 || sleep 120\n+b:\n  echo>: b\n"})
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "wf", "--json").stdout)
+    wait_until(lambda: marker.exists(), what="the task to start")
+    assert server.stop() == 0
+    assert subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).stdout == b"", "command stopped"
+    server.start()
+    assert wait_done(server, attempt["id"])["status"] == "success"
+    assert marker.read_text().split() == ["run", "run"], "the handed-back task ran again, once"
+
+
+def test_client_errors_are_one_line(tmp_path):
+    port = free_port()
+    result = subprocess.run([sys.executable, "-m", "digpy", "projects", "-e", f"http://127.0.0.1:{port}"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"error: can't reach a digpy server at http://127.0.0.1:{port}")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_openapi_document_lists_every_route(server):
+    from digpy.server.api.openapi import ENDPOINTS
+
+    status, doc = api(server, "GET", "/api/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.")
+    documented = {(m.upper(), p) for m, p, *_ in ENDPOINTS}
+    from digpy.server.api import attempts, logs, meta, projects
+
+    served = {(r.method, r.path) for module in (meta, projects, attempts, logs) for r in module.routes}
+    assert served == documented
+
+
+def test_an_old_schema_is_refused_with_the_command_that_migrates_it(tmp_path):
+    from sqlalchemy import create_engine
+
+    from digpy.core.store import migrate
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    migrate.upgrade(engine, "0001_initial")
+    engine.dispose()
+    result = subprocess.run([sys.executable, "-m", "digpy", "server", "--port", str(free_port()), "--database", url,
+                             "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "is at schema 0001_initial" in result.stderr and f"digpy migrate run --database '{url}'" in result.stderr
+    check = subprocess.run([sys.executable, "-m", "digpy", "migrate", "check", "--database", url],
+                           capture_output=True, text=True)
+    assert check.returncode == 1
+    assert subprocess.run([sys.executable, "-m", "digpy", "migrate", "run", "--database", url]).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "digpy", "migrate", "check", "--database", url]).returncode == 0
