@@ -18,25 +18,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from digpy.client.errors import ClientError, Unreachable
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:65432"
-
-
-class ClientError(Exception):
-    """A request the server refused: `status` and the server's `message`."""
-
-    def __init__(self, status: int, message: str, body: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.body = body
-
-
-class Unreachable(ClientError):
-    """No server answered at the endpoint."""
-
-    def __init__(self, endpoint: str, reason: str) -> None:
-        super().__init__(0, f"can't reach a digpy server at {endpoint} ({reason})")
-        self.endpoint = endpoint
+__all__ = ["AsyncClient", "Attempt", "Client", "ClientError", "LogFile", "Project", "Session", "Task",
+           "Unreachable", "Workflow"]
 
 
 @dataclass(frozen=True)

@@ -48,11 +48,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that subcommand's module is imported (start-up time)."""
     parser = _Parser(prog="digpy", description="Run .dig workflows locally or on a digpy server.")
     parser.add_argument("--version", action="version", version=f"digpy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module_name in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(f"digpy.client.cli.{module_name}")
         command = module.add_parser(sub, name)
         command.set_defaults(module=module)
@@ -60,12 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS and "-h" not in argv[:1] else None)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    from digpy.client.http import ClientError, Unreachable
+    from digpy.client.errors import ClientError, Unreachable
     from digpy.core.errors import DigpyError
 
     try:
