@@ -268,3 +268,18 @@ def test_an_old_schema_is_refused_with_the_command_that_migrates_it(tmp_path):
     assert check.returncode == 1
     assert subprocess.run([sys.executable, "-m", "digpy", "migrate", "run", "--database", url]).returncode == 0
     assert subprocess.run([sys.executable, "-m", "digpy", "migrate", "check", "--database", url]).returncode == 0
+
+
+def test_require_starts_the_other_workflows_session_on_the_server(server, tmp_path):
+    write_project(tmp_path / "p", {
+        "main.dig": "+need:\n  require>: prep\n  params:\n    what: tables\n+use:\n  echo>: main uses ${session_date}\n",
+        "prep.dig": "+p:\n  sh>: echo \"preparing $what\"\n",
+    })
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "main", "--session", "2026-03-01", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "success"
+    attempts = json.loads(server.digpy("attempts", "--json").stdout)
+    prep = [a for a in attempts if a["workflow_name"] == "prep"]
+    assert len(prep) == 1 and prep[0]["status"] == "success"
+    assert prep[0]["session_time"] == "2026-03-01T00:00:00+00:00" and prep[0]["params"] == {"what": "tables"}
+    assert "preparing tables" in server.digpy("log", prep[0]["id"]).stdout
