@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,22 @@ class TaskContext:
             argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir,
             sink=lambda text, stream: self._runner.emit(self._task, text, stream),
         ))
+
+    async def run_python(self, script: Path, args: Sequence[str], *, python: Sequence[str] | None = None,
+                         env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
+        task_env = dict(self.env)
+        if env:
+            task_env.update(env)
+        operator = str(self.params.get("_type"))
+        executor = self._runner.registry.manager.hook.digpy_command_executor(params=self.params, operator=operator)
+        if executor is None and python is None:
+            local = LocalProcessExecutor(self._runner.base_env, self._runner.passthrough())
+            return await local.run_python(
+                script, args, env=task_env, cwd=cwd or self.workdir,
+                sink=lambda text, stream: self._runner.emit(self._task, text, stream),
+            )
+        argv = [*(python or [sys.executable]), str(script), *args]
+        return await self.run_command(argv, env=env, cwd=cwd)
 
     def load_workflow(self, path: str) -> CalledWorkflow:
         return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())

@@ -1,9 +1,9 @@
-"""Run a child process without blocking the event loop; stream its output; stop it on cancel.
+"""Run child processes without blocking the event loop; stream their output; stop them on cancel.
 
-Lighter than asyncio's subprocess transports (measured in docs/performance.md): the child is
-started with `subprocess.Popen`, its exit is watched through a pidfd registered with the loop,
-and its output pipes are read with plain `add_reader` callbacks. When the caller's output is a
-plain file or pipe, the child writes to it directly (no pipes, nothing to copy).
+Lighter than asyncio's subprocess transports (measured in docs/performance.md): a child is started
+with `subprocess.Popen` (or forked by the warm Python worker), its exit is watched through a pidfd
+registered with the loop, and its output pipes are read with plain `add_reader` callbacks. When the
+caller's output is a plain file or pipe, the child writes to it directly (no pipes, nothing to copy).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 Sink = Callable[[str, str], None]  # (text, stream name "stdout"/"stderr")
@@ -32,6 +32,24 @@ async def run_process(
     (stdout, stderr). The child gets its own process group; if the caller is canceled, the group
     receives SIGTERM, then SIGKILL after STOP_GRACE_SECONDS, before CancelledError propagates.
     """
+
+    async def start(out: int, err: int) -> tuple[int, asyncio.Future[int]]:
+        proc = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            env=dict(env) if env is not None else None, cwd=str(cwd) if cwd is not None else None,
+            start_new_session=True,
+        )
+        return proc.pid, _watch_exit(asyncio.get_running_loop(), proc)
+
+    return await supervise(start, sink, passthrough)
+
+
+async def supervise(
+    start: Callable[[int, int], Awaitable[tuple[int, asyncio.Future[int]]]], sink: Sink,
+    passthrough: tuple[int, int] | None,
+) -> int:
+    """Start a child with `start(stdout_fd, stderr_fd) -> (pid, exit future)`, stream its output
+    and return its exit code; stop its process group if the caller is canceled."""
     loop = asyncio.get_running_loop()
     pipes: list[tuple[int, str]] = []
     if passthrough is not None:
@@ -41,17 +59,16 @@ async def run_process(
         r_err, err = os.pipe()
         pipes = [(r_out, "stdout"), (r_err, "stderr")]
     try:
-        proc = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            env=dict(env) if env is not None else None, cwd=str(cwd) if cwd is not None else None,
-            start_new_session=True,
-        )
+        pid, exited = await start(out, err)
+    except BaseException:
+        for fd, _ in pipes:
+            os.close(fd)
+        raise
     finally:
         if passthrough is None:
             os.close(out)
             os.close(err)
     readers = [_PipeReader(loop, fd, name, sink) for fd, name in pipes]
-    exited = _watch_exit(loop, proc)
     try:
         code = await asyncio.shield(exited)
         if readers:  # a background child may keep the pipes open after the command has exited
@@ -60,7 +77,7 @@ async def run_process(
                 await asyncio.wait(pending, timeout=DRAIN_SECONDS)
         return code
     except BaseException:
-        await _stop(proc, exited)
+        await _stop(pid, exited)
         raise
     finally:
         for reader in readers:
@@ -130,12 +147,12 @@ def _watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes]) 
     return future
 
 
-async def _stop(proc: subprocess.Popen[bytes], exited: asyncio.Future[int]) -> None:
+async def _stop(pid: int, exited: asyncio.Future[int]) -> None:
     for sig, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
         if exited.done():
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
+            os.killpg(pid, sig)
         try:
             await asyncio.wait_for(asyncio.shield(exited), wait)
             return
@@ -150,8 +167,25 @@ class LocalProcessExecutor:
         self.base_env = base_env
         self.passthrough = passthrough
 
+    def _env(self, env: Mapping[str, str]) -> dict[str, str]:
+        full = dict(self.base_env)
+        full.update(env)
+        return full
+
     async def run(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path,
                   sink: Sink) -> int:
-        full_env = dict(self.base_env)
-        full_env.update(env)
-        return await run_process(argv, env=full_env, cwd=cwd, sink=sink, passthrough=self.passthrough)
+        return await run_process(argv, env=self._env(env), cwd=cwd, sink=sink, passthrough=self.passthrough)
+
+    async def run_python(self, script: Path, args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
+                         sink: Sink) -> int:
+        """Run a Python script with digpy's own interpreter, forked from the warm worker."""
+        from digpy.core.pyworker import worker
+
+        full_env = self._env(env)
+
+        async def start(out: int, err: int) -> tuple[int, asyncio.Future[int]]:
+            return await worker().spawn(script, args, env=full_env, cwd=cwd, stdout=out, stderr=err)
+
+        return await supervise(start, sink, self.passthrough)
+
+

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,8 @@ class PyOperator:
             with open(request_path, "w", encoding="utf-8") as f:
                 json.dump({"command": command.strip(), "params": dict(ctx.params)}, f, ensure_ascii=False,
                           default=str)
-            env = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-            code = await ctx.run_command([*python, str(RUNTIME), request_path, result_path], env=env)
+            code = await ctx.run_python(RUNTIME, [request_path, result_path], python=python,
+                                        env={"PYTHONUNBUFFERED": "1"})
             result = _read(result_path)
         if code != 0 or "error" in result:
             message = result.get("error") or f"Python command failed with code {code}"
@@ -52,12 +51,12 @@ def _read(path: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _python(params: Any) -> list[str]:
+def _python(params: Any) -> list[str] | None:
     value = params.get("python")
     if value is None and isinstance(params.get("py"), dict):
         value = params["py"].get("python")
     if value is None:
-        return [sys.executable]
+        return None  # digpy's interpreter: forked from the warm worker
     if isinstance(value, str) and value:
         return [value]
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):

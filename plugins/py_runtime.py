@@ -190,4 +190,7 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    raise SystemExit(main(sys.argv))
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise SystemExit(code)

@@ -65,3 +65,36 @@ def test_python_option_chooses_the_interpreter(project, tmp_path):
     project.write("wf.dig", f"_export:\n  py:\n    python: {wrapper}\n+a:\n  py>: steps.hi\n")
     result = project.run("wf")
     assert result.stdout == "wrapped\nhi\n", result.stderr
+
+
+def test_tasks_do_not_share_python_state(project):
+    project.write("steps.py", "import os\nSEEN = []\n\ndef a():\n    SEEN.append(1)\n    print(len(SEEN), os.getcwd())\n")
+    project.write("sub/other.dig", "")
+    project.write("wf.dig", "+a:\n  py>: steps.a\n+b:\n  py>: steps.a\n")
+    result = project.run("wf")
+    assert result.stdout.splitlines() == [f"1 {project.path}", f"1 {project.path}"], result.stderr
+
+
+def test_an_interrupted_python_task_is_stopped(project):
+    import signal
+
+    from tests.conftest import wait_until
+
+    project.write("steps.py", "import os, pathlib, time\n\ndef slow():\n"
+                              "    pathlib.Path('started').write_text(str(os.getpid()))\n    time.sleep(120)\n")
+    project.write("wf.dig", "+a:\n  py>: steps.slow\n")
+    proc = project.start("run", "wf", "--output", "plain")
+    try:
+        wait_until(lambda: (project.path / "started").exists() and (project.path / "started").read_text(),
+                   what="the task to start")
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    import os
+
+    pid = int((project.path / "started").read_text())
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2],
+               timeout=10, what=f"the task's process {pid} to end")
