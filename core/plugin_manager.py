@@ -29,6 +29,8 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.for_range",
     "digpy.plugins.if_",
     "digpy.plugins.wait",
+    "digpy.plugins.http",
+    "digpy.plugins.http_call",
 )
 ENTRY_POINT_GROUP = "digpy"
 

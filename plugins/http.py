@@ -1,0 +1,129 @@
+"""`http>: URL` sends an HTTP request; the task fails unless the response status is 2xx.
+
+Options: `method` (GET), `content` with `content_format` (text | json | form) and `content_type`,
+`headers` (a mapping, or a list of one-entry mappings as in Digdag), `query` (a mapping),
+`timeout` (seconds, 30), `store_content` (false), `retry` (default: true for GET, HEAD, OPTIONS and
+TRACE). It stores `http.last_status` (and `http.last_content` with `store_content`; otherwise an
+earlier `http.last_content` is removed). Connection errors, timeouts and 5xx answers are retried
+with exponential backoff (1, 2, 4, ... up to 30 s; `retry_limit`, default 5) without holding a
+worker while it waits.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+
+IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "TRACE")
+MAX_BACKOFF = 30.0
+MAX_STORED_BYTES = 16 * 1024 * 1024
+
+
+def options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The operator's params with the `http:` namespace (from `_export: {http: ...}`) underneath."""
+    base = params.get("http")
+    merged = dict(base) if isinstance(base, dict) else {}
+    merged.update({k: v for k, v in params.items() if k != "http"})
+    return merged
+
+
+def _bool(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ConfigError(f"http> {what} must be true or false, got {value!r}")
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list) and all(isinstance(h, dict) for h in value):
+        return {str(k): str(v) for h in value for k, v in h.items()}
+    raise ConfigError("http> headers must be a mapping or a list of mappings")
+
+
+def _body(opts: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+    if "content" not in opts or opts["content"] is None:
+        return None, None
+    content = opts["content"]
+    fmt = opts.get("content_format") or ("json" if isinstance(content, dict | list) else "text")
+    if fmt == "json":
+        data = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        return data.encode(), "application/json"
+    if fmt == "form":
+        if not isinstance(content, dict):
+            raise ConfigError("http> content_format: form needs content to be a mapping")
+        return urllib.parse.urlencode({k: str(v) for k, v in content.items()}).encode(), \
+            "application/x-www-form-urlencoded"
+    if fmt == "text":
+        return str(content).encode(), "text/plain; charset=utf-8"
+    raise ConfigError(f"http> content_format must be text, json or form, got {fmt!r}")
+
+
+async def request(ctx: OperatorContext, url: Any) -> tuple[int, str, dict[str, str]] | TaskResult:
+    """Send the request described by the task's params. Returns (status, body, headers) for a 2xx
+    answer, or a poll result while retrying; raises TaskError when it gives up."""
+    import aiohttp  # here, not at module level: it would add 0.2 s to every digpy start-up
+
+    opts = options(ctx.params)
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{ctx.params.get('_type')}> needs an http:// or https:// URL, got {url!r}")
+    method = str(opts.get("method", "GET")).upper()
+    retry = _bool(opts.get("retry", method in IDEMPOTENT), "retry")
+    limit = int(opts.get("retry_limit", 5))
+    timeout = float(opts.get("timeout", 30))
+    body, default_type = _body(opts)
+    headers = _headers(opts.get("headers"))
+    content_type = opts.get("content_type") or default_type
+    if content_type and not any(h.lower() == "content-type" for h in headers):
+        headers["Content-Type"] = str(content_type)
+    query = opts.get("query")
+    if query is not None and not isinstance(query, dict):
+        raise ConfigError("http> query must be a mapping")
+    attempt = int(ctx.state.get("attempt", 0))
+    problem: str
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
+                session.request(method, url, params={k: str(v) for k, v in (query or {}).items()},
+                                data=body, headers=headers) as response:
+            raw = await response.content.read(MAX_STORED_BYTES + 1)
+            text = raw[:MAX_STORED_BYTES].decode(response.charset or "utf-8", "replace")
+            if 200 <= response.status < 300:
+                return response.status, text, dict(response.headers)
+            problem = f"HTTP {response.status} {response.reason or ''}".strip()
+            if response.status < 500:
+                raise TaskError(f"{problem} from {method} {url}", details=text[:2000])
+    except TimeoutError:
+        problem = f"no answer within {timeout:g} s"
+    except aiohttp.ClientError as e:
+        problem = f"{type(e).__name__}: {e}"
+    if retry and attempt < limit:
+        wait = min(2.0**attempt, MAX_BACKOFF)
+        ctx.log.warning("%s %s failed (%s); retrying in %g s", method, url, problem, wait)
+        return TaskResult.poll(wait, {"attempt": attempt + 1})
+    raise TaskError(f"{method} {url} failed: {problem}" + (f" (after {attempt} retries)" if attempt else ""))
+
+
+class HttpOperator:
+    name = "http"
+
+    async def run(self, ctx: OperatorContext) -> TaskResult:
+        answer = await request(ctx, ctx.command)
+        if isinstance(answer, TaskResult):
+            return answer
+        status, text, _headers_seen = answer
+        if _bool(options(ctx.params).get("store_content", False), "store_content"):
+            return TaskResult(stores={"http": {"last_status": status, "last_content": text}})
+        return TaskResult(stores={"http": {"last_status": status}}, reset_stores=["http.last_content"])
+
+
+@hookimpl
+def digpy_register_operators() -> list[type]:
+    return [HttpOperator]

@@ -1,0 +1,129 @@
+"""http> and http_call> against a real aiohttp server on 127.0.0.1, through the real command."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from aiohttp import web
+
+
+@pytest.fixture(scope="module")
+def http_server():
+    calls: dict[str, int] = {}
+    seen: list[dict] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        record = {"method": request.method, "query": dict(request.query), "body": (await request.read()).decode(),
+                  "content_type": request.headers.get("Content-Type"), "x_token": request.headers.get("X-Token")}
+        seen.append(record)
+        return web.json_response(record)
+
+    async def flaky(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        calls[key] = calls.get(key, 0) + 1
+        if calls[key] <= 2:
+            return web.Response(status=503, text="busy")
+        return web.Response(text=f"ok after {calls[key]} calls")
+
+    async def missing(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="no such thing")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    async def workflow(request: web.Request) -> web.Response:
+        return web.Response(text="+one:\n  echo>: fetched ${who}\n+two:\n  echo>: second\n",
+                            content_type="application/x-yaml")
+
+    loop = asyncio.new_event_loop()
+    box: dict = {}
+    ready = threading.Event()
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/echo", echo)
+        app.router.add_get("/flaky/{key}", flaky)
+        app.router.add_get("/missing", missing)
+        app.router.add_get("/slow", slow)
+        app.router.add_get("/workflow.yml", workflow)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        box["url"] = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        box["runner"] = runner
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield box["url"], seen
+    asyncio.run_coroutine_threadsafe(box["runner"].cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def test_get_with_query_and_stored_content(project, http_server):
+    url, _seen = http_server
+    project.write("wf.dig", f"+get:\n  http>: {url}/echo\n  query:\n    day: ${{session_date}}\n  store_content: true\n"
+                            "+show:\n  echo>: ${http.last_status} ${JSON.parse(http.last_content).query.day}\n")
+    result = project.run("wf", "--session", "2026-05-01")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "200 2026-05-01\n"
+
+
+def test_post_json_form_and_headers(project, http_server):
+    url, seen = http_server
+    project.write("wf.dig", f"+json:\n  http>: {url}/echo\n  method: POST\n  content:\n    a: 1\n"
+                            "  headers:\n    - X-Token: t1\n"
+                            f"+form:\n  http>: {url}/echo\n  method: PUT\n  content_format: form\n  content:\n    k: v w\n")
+    assert project.run("wf").returncode == 0
+    posted = [s for s in seen if s["method"] in ("POST", "PUT")][-2:]
+    assert posted[0]["body"] == '{"a": 1}' and posted[0]["content_type"] == "application/json"
+    assert posted[0]["x_token"] == "t1"
+    assert posted[1]["body"] == "k=v+w" and posted[1]["content_type"] == "application/x-www-form-urlencoded"
+
+
+def test_5xx_is_retried_with_backoff_and_4xx_fails(project, http_server):
+    url, _seen = http_server
+    project.write("wf.dig", f"+flaky:\n  http>: {url}/flaky/a\n  store_content: true\n"
+                            "+show:\n  echo>: ${http.last_content}\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok after 3 calls\n"
+    project.write("bad.dig", f"+nf:\n  http>: {url}/missing\n")
+    failed = project.run("bad")
+    assert failed.returncode == 1
+    assert f"HTTP 404 Not Found from GET {url}/missing" in failed.stderr
+
+
+def test_timeout_and_no_retry_for_post(project, http_server):
+    url, _seen = http_server
+    project.write("wf.dig", f"+slow:\n  http>: {url}/slow\n  timeout: 0.5\n  retry: false\n")
+    result = project.run("wf")
+    assert result.returncode == 1 and "no answer within 0.5 s" in result.stderr
+    project.write("post.dig", f"+p:\n  http>: {url}/flaky/b\n  method: PUT\n  retry: false\n")
+    result = project.run("post")
+    assert result.returncode == 1 and f"HTTP 405 Method Not Allowed from PUT {url}/flaky/b" in result.stderr
+
+
+def test_http_call_runs_the_fetched_workflow(project, http_server):
+    url, _seen = http_server
+    project.write("wf.dig", f"_export:\n  who: caller\n+fetch:\n  http_call>: {url}/workflow.yml\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "fetched caller\nsecond\n"
+    assert "+wf+fetch^sub+one" in result.stderr
+
+
+def test_bad_url_is_a_clear_error(project):
+    project.write("wf.dig", "+a:\n  http>: ftp://example.test/x\n")
+    assert "http> needs an http:// or https:// URL" in project.run("wf").stderr
