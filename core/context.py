@@ -141,6 +141,9 @@ class TaskContext:
         argv = [*(python or [sys.executable]), str(script), *args]
         return await self.run_command(argv, env=env, cwd=cwd)
 
+    def render(self, text: str) -> str:
+        return self._runner.templates.render(text, self.params, self._runner.timezone)
+
     def load_workflow(self, path: str) -> CalledWorkflow:
         return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
 

@@ -31,6 +31,7 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.wait",
     "digpy.plugins.http",
     "digpy.plugins.http_call",
+    "digpy.plugins.mail",
 )
 ENTRY_POINT_GROUP = "digpy"
 

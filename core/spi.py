@@ -190,6 +190,11 @@ class OperatorContext(Protocol):
         as a new process."""
         ...
 
+    def render(self, text: str) -> str:
+        """Evaluate `${...}` in `text` with the task's params, by the same rules as workflow values
+        (for templates an operator reads itself: a mail body, an SQL file). Raises ConfigError."""
+        ...
+
     def load_workflow(self, path: str) -> CalledWorkflow:
         """Load and check a `.dig` file of the project; `path` is relative to the task's working
         directory (`.dig` may be left out). A missing or invalid file raises ConfigError."""

@@ -1,0 +1,87 @@
+"""mail> against a real SMTP server (aiosmtpd) on 127.0.0.1, through the real command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import free_port
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())  # port=0 fails its ready check
+    controller.start()
+    yield controller.port, inbox
+    controller.stop()
+
+
+def test_templated_body_recipients_and_attachment(project, smtp, tmp_path):
+    port, inbox = smtp
+    project.write("body.txt", "Report for ${session_date}: ${rows} rows.\n")
+    project.write("report.csv", "a,b\n1,2\n")
+    project.write("wf.dig", f"""_export:
+  mail:
+    host: 127.0.0.1
+    port: {port}
+    from: digpy@example.test
+    tls: false
+  rows: 42
++send:
+  mail>: body.txt
+  subject: Daily report ${{session_date}}
+  to: [ops@example.test, data@example.test]
+  bcc: audit@example.test
+  attach_files:
+    - report.csv
+""")
+    result = project.run("wf", "--session", "2026-04-01")
+    assert result.returncode == 0, result.stderr
+    assert len(inbox.messages) == 1
+    sender, recipients, raw = inbox.messages[0]
+    assert sender == "digpy@example.test"
+    assert recipients == ["ops@example.test", "data@example.test", "audit@example.test"]
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == "Daily report 2026-04-01"
+    assert "Bcc" not in message
+    body = message.get_body(("plain",)).get_content()
+    assert body.replace("\r\n", "\n") == "Report for 2026-04-01: 42 rows.\n"
+    attachment = next(message.iter_attachments())
+    assert attachment.get_filename() == "report.csv"
+    assert attachment.get_content().replace("\r\n", "\n") == "a,b\n1,2\n"
+
+
+def test_inline_html_body_and_a_login_with_the_secret_password(project, smtp, tmp_path):
+    port, inbox = smtp
+    env = {"DIGPY_CONFIG_DIR": str(tmp_path / "config")}
+    subprocess.run([sys.executable, "-m", "digpy", "secrets", "--local", "--set", "mail.host=-"], input="127.0.0.1",
+                   env={**os.environ, **env}, check=True, capture_output=True, text=True)
+    project.write("wf.dig", f"+send:\n  mail>:\n    data: <b>${{task_name}}</b>\n  subject: hi\n  html: true\n"
+                            f"  to: a@example.test\n  from: b@example.test\n  port: {port}\n  tls: false\n")
+    result = project.run("wf", env=env)
+    assert result.returncode == 0, result.stderr
+    message = message_from_bytes(inbox.messages[-1][2], policy=policy.default)
+    assert message.get_body(("html",)).get_content().strip() == "<b>+wf+send</b>"
+
+
+def test_an_unreachable_server_fails_the_task_clearly(project):
+    project.write("wf.dig", f"+send:\n  mail>:\n    data: x\n  subject: s\n  to: a@example.test\n  from: b@example.test\n"
+                            f"  host: 127.0.0.1\n  port: {free_port()}\n  timeout: 5\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert "mail> could not send to 127.0.0.1:" in result.stderr and "ConnectionRefusedError" in result.stderr
