@@ -32,6 +32,7 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.http",
     "digpy.plugins.http_call",
     "digpy.plugins.mail",
+    "digpy.plugins.pg",
 )
 ENTRY_POINT_GROUP = "digpy"
 

@@ -1,0 +1,135 @@
+"""`pg>: FILE.sql` (or inline SQL) runs a `${...}`-templated query on PostgreSQL.
+
+Options: `host` (localhost), `port` (5432), `database`, `user`, `ssl` (false), `schema` (search_path),
+`connect_timeout` (30), and one of `create_table: NAME` (replace the table with the query's
+rows), `insert_into: NAME` (append them), `download_file: PATH.csv` (write them as CSV with a
+header); `store_last_results: false | first | all` stores `pg.last_results` (the first row as a
+mapping, or every row as a list of mappings). The password comes from the secret `pg.password`
+only. Options may be given as `_export: {pg: {...}}`. Needs `pip install 'digpy[postgres]'`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime
+import decimal
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+MAX_STORED_ROWS = 10_000
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+class PgOperator:
+    name = "pg"
+
+    async def run(self, ctx: OperatorContext) -> TaskResult:
+        opts = dict(ctx.params["pg"]) if isinstance(ctx.params.get("pg"), dict) else {}
+        opts.update({k: v for k, v in ctx.params.items() if k != "pg"})
+        query = ctx.render(self._sql(ctx))
+        actions = [k for k in ("create_table", "insert_into", "download_file") if opts.get(k)]
+        if len(actions) > 1:
+            raise ConfigError(f"pg> takes at most one of create_table, insert_into, download_file (got {actions})")
+        for key in ("create_table", "insert_into"):
+            if opts.get(key) and not _IDENTIFIER.match(str(opts[key])):
+                raise ConfigError(f"pg> {key} must be a table name (optionally schema.table), got {opts[key]!r}")
+        store = str(opts.get("store_last_results", "false")).lower()
+        if store not in ("false", "first", "all"):
+            raise ConfigError(f"pg> store_last_results must be false, first or all, got {store!r}")
+        url = self._url(ctx, opts)
+        download = ctx.workdir / str(opts["download_file"]) if opts.get("download_file") else None
+        rows = await asyncio.to_thread(self._execute, url, opts, query, download, store != "false")
+        ctx.log.info("pg> ran %s", "a query" if rows is None else f"a query returning {len(rows)} rows")
+        if store == "false":
+            return TaskResult()
+        results: Any = (rows[0] if rows else {}) if store == "first" else rows
+        return TaskResult(stores={"pg": {"last_results": results}})
+
+    @staticmethod
+    def _sql(ctx: OperatorContext) -> str:
+        command = ctx.command
+        if not isinstance(command, str) or not command.strip():
+            raise ConfigError("pg> needs an .sql file (or an SQL statement)")
+        path = ctx.workdir / command.strip()
+        if command.strip().endswith(".sql"):
+            if not path.is_file():
+                raise ConfigError(f"pg> SQL file {command.strip()} not found in {ctx.workdir}")
+            return path.read_text(encoding="utf-8")
+        return command
+
+    @staticmethod
+    def _url(ctx: OperatorContext, opts: dict[str, Any]) -> Any:
+        try:
+            import psycopg  # noqa: F401
+            from sqlalchemy.engine import URL
+        except ImportError:
+            raise ConfigError("pg> needs the PostgreSQL driver", hint="pip install 'digpy[postgres]'") from None
+        if not opts.get("database"):
+            raise ConfigError("pg> needs database")
+        query = {"connect_timeout": str(int(opts.get("connect_timeout", 30)))}
+        if str(opts.get("ssl", "false")).lower() == "true":
+            query["sslmode"] = "require"
+        if opts.get("schema"):
+            query["options"] = f"-csearch_path={opts['schema']}"
+        return URL.create("postgresql+psycopg", username=opts.get("user") or None,
+                          password=ctx.secrets.get("pg.password"), host=str(opts.get("host", "localhost")),
+                          port=int(opts.get("port", 5432)), database=str(opts["database"]), query=query)
+
+    @staticmethod
+    def _execute(url: Any, opts: dict[str, Any], query: str, download: Path | None,
+                 keep: bool) -> list[dict[str, Any]] | None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import DBAPIError
+
+        body = query.strip().rstrip(";")
+        engine = create_engine(url, pool_pre_ping=False)
+        try:
+            with engine.begin() as conn:
+                if opts.get("create_table"):
+                    conn.execute(text(f"DROP TABLE IF EXISTS {opts['create_table']}"))
+                    conn.execute(text(f"CREATE TABLE {opts['create_table']} AS {body}"))
+                    return None
+                if opts.get("insert_into"):
+                    conn.execute(text(f"INSERT INTO {opts['insert_into']} {body}"))
+                    return None
+                result = conn.exec_driver_sql(query)
+                if not result.returns_rows:
+                    return None
+                columns = list(result.keys())
+                if download is not None:
+                    download.parent.mkdir(parents=True, exist_ok=True)
+                    with open(download, "w", newline="", encoding="utf-8") as f:
+                        writer = csv.writer(f)
+                        writer.writerow(columns)
+                        for row in result:
+                            writer.writerow([_jsonable(v) for v in row])
+                    return None
+                if not keep:
+                    return None
+                return [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)}
+                        for row in result.fetchmany(MAX_STORED_ROWS)]
+        except DBAPIError as e:
+            message = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+            raise TaskError(f"pg> {type(e.orig).__name__ if e.orig else 'error'}: {message}") from None
+        finally:
+            engine.dispose()
+
+
+@hookimpl
+def digpy_register_operators() -> list[type]:
+    return [PgOperator]

@@ -1,0 +1,50 @@
+"""pg> against the real PostgreSQL server, through the real command."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from sqlalchemy.engine import make_url
+
+pytestmark = pytest.mark.postgres
+
+
+def connection_params(postgres_url: str) -> str:
+    url = make_url(postgres_url)
+    return (f"  pg:\n    host: {url.host}\n    port: {url.port or 5432}\n    database: {url.database}\n"
+            f"    user: {url.username}\n")
+
+
+def test_create_insert_query_store_and_download(project, postgres_url):
+    project.write("create.sql", "SELECT n, 'row ' || n AS label FROM generate_series(1, ${count}) AS n")
+    project.write("wf.dig", "_export:\n" + connection_params(postgres_url) + "  count: 3\n"
+                  "+create:\n  pg>: create.sql\n  create_table: digpy_pg_test\n"
+                  "+more:\n  pg>: SELECT 10, 'ten'\n  insert_into: digpy_pg_test\n"
+                  "+first:\n  pg>: SELECT count(*) AS n, max(label) AS top FROM digpy_pg_test\n"
+                  "  store_last_results: first\n"
+                  "+show:\n  echo>: ${pg.last_results.n} rows, top ${pg.last_results.top}\n"
+                  "+all:\n  pg>: SELECT n FROM digpy_pg_test ORDER BY n\n  store_last_results: all\n"
+                  "+show_all:\n  echo>: ${pg.last_results.map(function(r) { return r.n }).join(',')}\n"
+                  "+download:\n  pg>: SELECT n, label FROM digpy_pg_test ORDER BY n\n  download_file: out/rows.csv\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["4 rows, top ten", "1,2,3,10"]
+    with open(project.path / "out" / "rows.csv") as f:
+        assert list(csv.reader(f)) == [["n", "label"], ["1", "row 1"], ["2", "row 2"], ["3", "row 3"],
+                                       ["10", "ten"]]
+
+
+def test_sql_errors_fail_the_task_with_the_database_message(project, postgres_url):
+    project.write("wf.dig", "_export:\n" + connection_params(postgres_url) + "+bad:\n  pg>: SELECT * FROM no_such_table\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert 'pg> UndefinedTable: relation "no_such_table" does not exist' in result.stderr
+
+
+def test_bad_options(project, postgres_url):
+    project.write("wf.dig", "_export:\n" + connection_params(postgres_url)
+                  + "+bad:\n  pg>: SELECT 1\n  create_table: 'x; drop table y'\n")
+    assert "pg> create_table must be a table name" in project.run("wf").stderr
+    project.write("wf2.dig", "+bad:\n  pg>: missing.sql\n  database: x\n")
+    assert "pg> SQL file missing.sql not found" in project.run("wf2").stderr
