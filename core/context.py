@@ -138,8 +138,9 @@ class TaskContext:
                 script, args, env=task_env, cwd=cwd or self.workdir,
                 sink=lambda text, stream: self._runner.emit(self._task, text, stream),
             )
-        argv = [*(python or [sys.executable]), str(script), *args]
-        return await self.run_command(argv, env=env, cwd=cwd)
+        # Under another executor (a container) digpy's own interpreter path means nothing.
+        interpreter = python or (["python3"] if executor is not None else [sys.executable])
+        return await self.run_command([*interpreter, str(script), *args], env=env, cwd=cwd)
 
     def render(self, text: str) -> str:
         return self._runner.templates.render(text, self.params, self._runner.timezone)

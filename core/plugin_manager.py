@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "digpy.plugins.http_call",
     "digpy.plugins.mail",
     "digpy.plugins.pg",
+    "digpy.plugins.docker",
 )
 ENTRY_POINT_GROUP = "digpy"
 

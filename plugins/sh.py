@@ -24,13 +24,12 @@ class ShOperator:
         if not isinstance(script, str) or not script.strip():
             raise ConfigError(f"sh> needs a command, got {script!r}")
         shell = _shell(ctx.params)
-        fd, path = tempfile.mkstemp(prefix="digpy-sh-", suffix=".sh")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # A directory of its own, so that a container executor can mount just this script.
+        with tempfile.TemporaryDirectory(prefix="digpy-sh-") as folder:
+            path = os.path.join(folder, "script.sh")
+            with open(path, "w", encoding="utf-8") as f:
                 f.write(script if script.endswith("\n") else script + "\n")
             code = await ctx.run_command([*shell, path], env=ctx.params_env())
-        finally:
-            os.unlink(path)
         if code != 0:
             raise TaskError(f"Command failed with code {code}")
         return TaskResult()
