@@ -72,10 +72,15 @@ async def run_container(
     volumes: Mapping[str, dict[str, str]], pull: str, network: str | None, sink: Any,
 ) -> int:
     """Run one container to its end, streaming its output to `sink`; returns its exit code."""
+    import docker
+
     client = await _call(_client)
-    await _call(_ensure_image, client, image, pull)
-    container = await _call(client.containers.create, image, list(argv), environment=dict(env),
-                            working_dir=workdir, volumes=dict(volumes), network_mode=network, detach=True)
+    try:
+        await _call(_ensure_image, client, image, pull)
+        container = await _call(client.containers.create, image, list(argv), environment=dict(env),
+                                working_dir=workdir, volumes=dict(volumes), network_mode=network, detach=True)
+    except docker.errors.DockerException as e:
+        raise TaskError(f"docker: can't create a container of '{image}': {e}") from None
     loop = asyncio.get_running_loop()
 
     def pump(stream: str) -> None:

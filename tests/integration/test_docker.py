@@ -75,3 +75,15 @@ def test_interrupting_the_run_stops_and_removes_the_container(project, docker_en
     assert proc.returncode == 130, err
     wait_until(lambda: {c.id for c in client.containers.list(all=True)} <= before, timeout=30,
                what="the container to be removed")
+
+
+def test_the_documented_example(project, docker_env):
+    import shutil
+    from pathlib import Path
+
+    env, _client = docker_env
+    shutil.copy(Path(__file__).resolve().parents[2] / "projects/operators/docker.dig", project.path / "docker.dig")
+    result = project.run("docker", "-p", f"image_name={IMAGE}", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"hello from Linux in {IMAGE}",
+                                          f"sh> ran in the container, in {project.path.name}"]

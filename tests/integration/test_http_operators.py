@@ -124,6 +124,18 @@ def test_http_call_runs_the_fetched_workflow(project, http_server):
     assert "+wf+fetch^sub+one" in result.stderr
 
 
+def test_the_documented_example(project, http_server):
+    import shutil
+    from pathlib import Path
+
+    url, seen = http_server
+    shutil.copy(Path(__file__).resolve().parents[2] / "projects/operators/http.dig", project.path / "http.dig")
+    result = project.run("http", "--session", "2026-07-01", "-p", f"base_url={url}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "status 200, the server saw day 2026-07-01\n"
+    assert seen[-1]["body"] == '{"event": "loaded", "day": "2026-07-01"}' and seen[-1]["x_token"] == "example"
+
+
 def test_bad_url_is_a_clear_error(project):
     project.write("wf.dig", "+a:\n  http>: ftp://example.test/x\n")
     assert "http> needs an http:// or https:// URL" in project.run("wf").stderr

@@ -79,6 +79,21 @@ def test_inline_html_body_and_a_login_with_the_secret_password(project, smtp, tm
     assert message.get_body(("html",)).get_content().strip() == "<b>+wf+send</b>"
 
 
+def test_the_documented_example(project, smtp):
+    import shutil
+    from pathlib import Path
+
+    port, inbox = smtp
+    for name in ("mail.dig", "mail_body.txt"):
+        shutil.copy(Path(__file__).resolve().parents[2] / "projects/operators" / name, project.path / name)
+    result = project.run("mail", "--session", "2026-07-01", "-p", f"smtp_port={port}")
+    assert result.returncode == 0, result.stderr
+    message = message_from_bytes(inbox.messages[-1][2], policy=policy.default)
+    assert message["Subject"] == "Daily report 2026-07-01"
+    body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert body == "Report for 2026-07-01: 42 rows loaded.\n"
+
+
 def test_an_unreachable_server_fails_the_task_clearly(project):
     project.write("wf.dig", f"+send:\n  mail>:\n    data: x\n  subject: s\n  to: a@example.test\n  from: b@example.test\n"
                             f"  host: 127.0.0.1\n  port: {free_port()}\n  timeout: 5\n")

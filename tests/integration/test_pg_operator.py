@@ -48,3 +48,18 @@ def test_bad_options(project, postgres_url):
     assert "pg> create_table must be a table name" in project.run("wf").stderr
     project.write("wf2.dig", "+bad:\n  pg>: missing.sql\n  database: x\n")
     assert "pg> SQL file missing.sql not found" in project.run("wf2").stderr
+
+
+def test_the_documented_example(project, postgres_url):
+    import shutil
+    from pathlib import Path
+
+    for name in ("pg.dig", "pg_daily.sql"):
+        shutil.copy(Path(__file__).resolve().parents[2] / "projects/operators" / name, project.path / name)
+    url = make_url(postgres_url)
+    result = project.run("pg", "--session", "2026-07-01", "-p", f"pg_host={url.host}", "-p", f"pg_port={url.port or 5432}",
+                         "-p", f"pg_database={url.database}", "-p", f"pg_user={url.username}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "3 rows built\n"
+    with open(project.path / "out" / "daily.csv") as f:
+        assert list(csv.reader(f))[1] == ["1", "2026-07-02"]
