@@ -85,6 +85,25 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def scratch_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for one test (for tests that create arbitrary tables)."""
+    admin_url = os.environ.get("DIGPY_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    name = f"digpy_scratch_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # pragma: no cover - depends on the machine
+        pytest.fail(f"PostgreSQL at {admin_url} is not reachable ({e})")
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":

@@ -10,15 +10,15 @@ from sqlalchemy.engine import make_url
 pytestmark = pytest.mark.postgres
 
 
-def connection_params(postgres_url: str) -> str:
-    url = make_url(postgres_url)
+def connection_params(scratch_postgres_url: str) -> str:
+    url = make_url(scratch_postgres_url)
     return (f"  pg:\n    host: {url.host}\n    port: {url.port or 5432}\n    database: {url.database}\n"
             f"    user: {url.username}\n")
 
 
-def test_create_insert_query_store_and_download(project, postgres_url):
+def test_create_insert_query_store_and_download(project, scratch_postgres_url):
     project.write("create.sql", "SELECT n, 'row ' || n AS label FROM generate_series(1, ${count}) AS n")
-    project.write("wf.dig", "_export:\n" + connection_params(postgres_url) + "  count: 3\n"
+    project.write("wf.dig", "_export:\n" + connection_params(scratch_postgres_url) + "  count: 3\n"
                   "+create:\n  pg>: create.sql\n  create_table: digpy_pg_test\n"
                   "+more:\n  pg>: SELECT 10, 'ten'\n  insert_into: digpy_pg_test\n"
                   "+first:\n  pg>: SELECT count(*) AS n, max(label) AS top FROM digpy_pg_test\n"
@@ -35,28 +35,28 @@ def test_create_insert_query_store_and_download(project, postgres_url):
                                        ["10", "ten"]]
 
 
-def test_sql_errors_fail_the_task_with_the_database_message(project, postgres_url):
-    project.write("wf.dig", "_export:\n" + connection_params(postgres_url) + "+bad:\n  pg>: SELECT * FROM no_such_table\n")
+def test_sql_errors_fail_the_task_with_the_database_message(project, scratch_postgres_url):
+    project.write("wf.dig", "_export:\n" + connection_params(scratch_postgres_url) + "+bad:\n  pg>: SELECT * FROM no_such_table\n")
     result = project.run("wf")
     assert result.returncode == 1
     assert 'pg> UndefinedTable: relation "no_such_table" does not exist' in result.stderr
 
 
-def test_bad_options(project, postgres_url):
-    project.write("wf.dig", "_export:\n" + connection_params(postgres_url)
+def test_bad_options(project, scratch_postgres_url):
+    project.write("wf.dig", "_export:\n" + connection_params(scratch_postgres_url)
                   + "+bad:\n  pg>: SELECT 1\n  create_table: 'x; drop table y'\n")
     assert "pg> create_table must be a table name" in project.run("wf").stderr
     project.write("wf2.dig", "+bad:\n  pg>: missing.sql\n  database: x\n")
     assert "pg> SQL file missing.sql not found" in project.run("wf2").stderr
 
 
-def test_the_documented_example(project, postgres_url):
+def test_the_documented_example(project, scratch_postgres_url):
     import shutil
     from pathlib import Path
 
     for name in ("pg.dig", "pg_daily.sql"):
         shutil.copy(Path(__file__).resolve().parents[2] / "projects/operators" / name, project.path / name)
-    url = make_url(postgres_url)
+    url = make_url(scratch_postgres_url)
     result = project.run("pg", "--session", "2026-07-01", "-p", f"pg_host={url.host}", "-p", f"pg_port={url.port or 5432}",
                          "-p", f"pg_database={url.database}", "-p", f"pg_user={url.username}")
     assert result.returncode == 0, result.stderr
