@@ -52,6 +52,28 @@ class Output(Protocol):
         their output through task_output. Called just before a command starts."""
 
 
+class NullOutput:
+    """An Output that drops everything; subclasses override what they keep."""
+
+    def task_output(self, task: Task, text: str, stream: str) -> None:
+        pass
+
+    def task_started(self, task: Task, summary: str) -> None:
+        pass
+
+    def task_finished(self, task: Task) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def passthrough(self) -> tuple[int, int] | None:
+        return None
+
+
 @dataclass
 class RunSettings:
     max_tasks: int = DEFAULT_MAX_TASKS

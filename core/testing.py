@@ -26,7 +26,7 @@ import pytest
 from digpy.core.language.compiler import compile_workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import load_registry
-from digpy.core.runner import AttemptRunner
+from digpy.core.runner import AttemptRunner, NullOutput
 from digpy.core.store.sql import Store
 from digpy.core.workflow.state_machine import AttemptGraph
 
@@ -44,27 +44,12 @@ class OperatorRun:
     tasks: dict[str, str] = field(default_factory=dict)  # every task's full name → state
 
 
-class _Collect:
+class _Collect(NullOutput):
     def __init__(self) -> None:
         self.parts: list[str] = []
 
     def task_output(self, task: Any, text: str, stream: str) -> None:
         self.parts.append(text)
-
-    def task_started(self, task: Any, summary: str) -> None:
-        pass
-
-    def task_finished(self, task: Any) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def start(self) -> None:
-        pass
-
-    def passthrough(self) -> None:
-        return None
 
 
 def run_operator(

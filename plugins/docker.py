@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+from digpy.plugins.options import namespaced
 
 STOP_SECONDS = 5
 _pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="digpy-docker")
@@ -118,8 +119,7 @@ class DockerOperator:
     name = "docker"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        opts = dict(ctx.params["docker"]) if isinstance(ctx.params.get("docker"), dict) else {}
-        opts.update({k: v for k, v in ctx.params.items() if k != "docker"})
+        opts = namespaced(ctx.params, "docker")
         image = opts.get("image")
         if not isinstance(image, str) or not image:
             raise ConfigError("docker> needs image")

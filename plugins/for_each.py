@@ -14,13 +14,14 @@ from urllib.parse import quote
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
 from digpy.plugins.generated import body, children, parallel
+from digpy.plugins.options import json_or_value, mapping
 
 
 class ForEachOperator:
     name = "for_each"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        entries = _mapping(ctx.command)
+        entries = mapping(ctx.command, "for_each", "a mapping of keys to lists")
         lists = {key: _list(key, values) for key, values in entries.items()}
         do = body(ctx.params, "_do", "for_each")
         keys = list(lists)
@@ -35,23 +36,8 @@ class ForEachOperator:
         return TaskResult(subtasks=children(do, items, parallel(ctx.params, "for_each")))
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ConfigError(f"for_each> expects a mapping of keys to lists, got {value!r}") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"for_each> expects a mapping of keys to lists, got {value!r}")
-    return value
-
-
 def _list(key: str, value: Any) -> list[Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
+    value = json_or_value(value)
     if not isinstance(value, list):
         raise ConfigError(f"for_each> values of '{key}' must be a list, got {value!r}")
     return value

@@ -6,18 +6,16 @@ the step is the ceiling of (to - from) / slices.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
 from digpy.plugins.generated import body, children, parallel, whole_number
+from digpy.plugins.options import mapping
 
 
 class ForRangeOperator:
     name = "for_range"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        spec = _mapping(ctx.command)
+        spec = mapping(ctx.command, "for_range", "{from, to, step} or {from, to, slices}")
         start = whole_number(spec.get("from"), "for_range> from")
         end = whole_number(spec.get("to"), "for_range> to")
         step, slices = spec.get("step"), spec.get("slices")
@@ -40,17 +38,6 @@ class ForRangeOperator:
             high = min(low + size, end)
             items.append((f"+range-from={low}&to={high}", {"range": {"from": low, "to": high, "index": index}}))
         return TaskResult(subtasks=children(do, items, parallel(ctx.params, "for_range")))
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    if not isinstance(value, dict):
-        raise ConfigError(f"for_range> expects {{from, to, step}} or {{from, to, slices}}, got {value!r}")
-    return value
 
 
 @hookimpl

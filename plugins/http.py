@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+from digpy.plugins.options import namespaced
 
 IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "TRACE")
 MAX_BACKOFF = 30.0
@@ -24,11 +25,8 @@ MAX_STORED_BYTES = 16 * 1024 * 1024
 
 
 def options(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The operator's params with the `http:` namespace (from `_export: {http: ...}`) underneath."""
-    base = params.get("http")
-    merged = dict(base) if isinstance(base, dict) else {}
-    merged.update({k: v for k, v in params.items() if k != "http"})
-    return merged
+    """http>'s options (http_call> shares them): the params over the `http:` namespace."""
+    return namespaced(params, "http")
 
 
 def _bool(value: Any, what: str) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+from digpy.plugins.options import namespaced
 
 
 def _list(value: Any, what: str) -> list[str]:
@@ -40,8 +41,7 @@ class MailOperator:
     name = "mail"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        params = dict(ctx.params.get("mail") or {}) if isinstance(ctx.params.get("mail"), dict) else {}
-        params.update({k: v for k, v in ctx.params.items() if k != "mail"})
+        params = namespaced(ctx.params, "mail")
         command = ctx.command
         if isinstance(command, dict) and "data" in command:
             body = ctx.render(str(command["data"]))

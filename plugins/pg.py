@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+from digpy.plugins.options import namespaced
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 MAX_STORED_ROWS = 10_000
@@ -39,8 +40,7 @@ class PgOperator:
     name = "pg"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        opts = dict(ctx.params["pg"]) if isinstance(ctx.params.get("pg"), dict) else {}
-        opts.update({k: v for k, v in ctx.params.items() if k != "pg"})
+        opts = namespaced(ctx.params, "pg")
         query = ctx.render(self._sql(ctx))
         actions = [k for k in ("create_table", "insert_into", "download_file") if opts.get(k)]
         if len(actions) > 1:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from digpy.core.runner import NullOutput
+
 MAX_NAME = 200
 
 
@@ -55,7 +57,7 @@ class LogStore:
         return path if path.is_file() else None
 
 
-class TaskLogWriter:
+class TaskLogWriter(NullOutput):
     """The runner Output of a server attempt: every task's output goes to its log file."""
 
     def __init__(self, logs: LogStore, attempt_id: int) -> None:
@@ -79,12 +81,3 @@ class TaskLogWriter:
             message = (task.error or {}).get("message", "")
             details = (task.error or {}).get("details") or ""
             self._add(task, f"{stamp} [ERROR] {task.full_name} failed: {message}\n{details}")
-
-    def flush(self) -> None:
-        pass
-
-    def start(self) -> None:
-        pass
-
-    def passthrough(self) -> None:
-        return None

@@ -14,7 +14,7 @@ from digpy.core.language.compiler import compile_workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.language.loader import load_text
 from digpy.core.plugin_manager import load_registry
-from digpy.core.runner import AttemptRunner
+from digpy.core.runner import AttemptRunner, NullOutput
 from digpy.core.spi import TaskResult
 from digpy.core.store import migrate, schema
 from digpy.core.store.sql import Store
@@ -37,27 +37,12 @@ def store(database_url):
     s.close()
 
 
-class Collect:
+class Collect(NullOutput):
     def __init__(self):
         self.out = io.StringIO()
 
     def task_output(self, task, text, stream):
         self.out.write(text)
-
-    def task_started(self, task, summary):
-        pass
-
-    def task_finished(self, task):
-        pass
-
-    def flush(self):
-        pass
-
-    def start(self):
-        pass
-
-    def passthrough(self):
-        return None
 
 
 def test_migrations_create_exactly_the_schema_in_schema_py(store):

@@ -1,0 +1,35 @@
+"""Reading operator options the way Digdag does (shared by the built-in operators)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from digpy.core.spi import ConfigError
+
+
+def namespaced(params: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The task's params over the operator's namespace: `_export: {pg: {host: x}}` gives `host`
+    to every `pg>` task below it, and a task's own `host:` wins."""
+    base = params.get(name)
+    merged = dict(base) if isinstance(base, dict) else {}
+    merged.update({k: v for k, v in params.items() if k != name})
+    return merged
+
+
+def json_or_value(value: Any) -> Any:
+    """A value that may also be written as a JSON string (`'["a", "b"]'`)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def mapping(value: Any, operator: str, expected: str) -> dict[str, Any]:
+    value = json_or_value(value)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{operator}> expects {expected}, got {value!r}")
+    return value
