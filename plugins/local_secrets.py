@@ -13,9 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import Any
 
 from digpy.core.spi import ConfigError, hookimpl
 
@@ -63,7 +61,9 @@ class LocalSecretStore:
             json.dump(data, f, indent=1, sort_keys=True)
         os.replace(temporary, self.data_file)  # never a half-written file
 
-    def _cipher(self, create: bool) -> AESGCM | None:
+    def _cipher(self, create: bool) -> Any:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when secrets are used
+
         if not self.key_file.exists():
             if not create:
                 return None
@@ -103,6 +103,8 @@ class LocalSecretStore:
         cipher = self._cipher(create=False)
         if cipher is None:
             raise ConfigError(f"the key file {self.key_file} is missing; the local secrets can't be read")
+        from cryptography.exceptions import InvalidTag
+
         raw = base64.b64decode(blob)
         try:
             return cipher.decrypt(raw[:12], raw[12:], key.encode()).decode("utf-8")

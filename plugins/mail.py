@@ -10,10 +10,6 @@ port, username, password and from can also come from the secrets `mail.host`, `m
 from __future__ import annotations
 
 import asyncio
-import mimetypes
-import smtplib
-import ssl as ssl_module
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +37,9 @@ class MailOperator:
     name = "mail"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
+        import smtplib  # these load only when a mail is sent (start-up time of every run)
+        from email.message import EmailMessage
+
         params = namespaced(ctx.params, "mail")
         command = ctx.command
         if isinstance(command, dict) and "data" in command:
@@ -89,7 +88,9 @@ class MailOperator:
         return TaskResult()
 
     @staticmethod
-    def _attach(message: EmailMessage, workdir: Path, item: Any) -> None:
+    def _attach(message: Any, workdir: Path, item: Any) -> None:
+        import mimetypes
+
         spec = {"path": item} if isinstance(item, str) else item
         if not isinstance(spec, dict) or "path" not in spec:
             raise ConfigError("mail> attach_files entries are paths or {path, filename, content_type}")
@@ -102,7 +103,10 @@ class MailOperator:
                                filename=str(spec.get("filename") or path.name))
 
 
-def _send(message: EmailMessage, recipients: list[str], s: dict[str, Any]) -> None:
+def _send(message: Any, recipients: list[str], s: dict[str, Any]) -> None:
+    import smtplib
+    import ssl as ssl_module
+
     if s["ssl"]:
         client: smtplib.SMTP = smtplib.SMTP_SSL(s["host"], s["port"], timeout=s["timeout"],
                                                 context=ssl_module.create_default_context())

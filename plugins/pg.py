@@ -11,11 +11,8 @@ only. Options may be given as `_export: {pg: {...}}`. Needs `pip install 'digpy[
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime
-import decimal
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +26,7 @@ MAX_STORED_ROWS = 10_000
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
-    if isinstance(value, decimal.Decimal | uuid.UUID):
+    if type(value).__name__ in ("Decimal", "UUID"):
         return str(value)
     if isinstance(value, bytes | memoryview):
         return bytes(value).hex()
@@ -93,6 +90,8 @@ class PgOperator:
     @staticmethod
     def _execute(url: Any, opts: dict[str, Any], query: str, download: Path | None,
                  keep: bool) -> list[dict[str, Any]] | None:
+        import csv
+
         from sqlalchemy import create_engine, text
         from sqlalchemy.exc import DBAPIError
 

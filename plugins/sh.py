@@ -7,7 +7,9 @@ in the script's environment (strings as they are, anything else as JSON).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -24,15 +26,28 @@ class ShOperator:
         if not isinstance(script, str) or not script.strip():
             raise ConfigError(f"sh> needs a command, got {script!r}")
         shell = _shell(ctx.params)
-        # A directory of its own, so that a container executor can mount just this script.
-        with tempfile.TemporaryDirectory(prefix="digpy-sh-") as folder:
-            path = os.path.join(folder, "script.sh")
-            with open(path, "w", encoding="utf-8") as f:
+        fd, path = tempfile.mkstemp(prefix="script-", suffix=".sh", dir=_script_dir())
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(script if script.endswith("\n") else script + "\n")
             code = await ctx.run_command([*shell, path], env=ctx.params_env())
+        finally:
+            os.unlink(path)
         if code != 0:
             raise TaskError(f"Command failed with code {code}")
         return TaskResult()
+
+
+_dirs: dict[int, str] = {}
+
+
+def _script_dir() -> str:
+    """A private directory for this process's scripts (a container executor mounts only it)."""
+    pid = os.getpid()
+    if pid not in _dirs:
+        _dirs[pid] = tempfile.mkdtemp(prefix="digpy-sh-")
+        atexit.register(shutil.rmtree, _dirs[pid], True)
+    return _dirs[pid]
 
 
 def _shell(params: Any) -> list[str]:
