@@ -283,3 +283,35 @@ def test_require_starts_the_other_workflows_session_on_the_server(server, tmp_pa
     assert len(prep) == 1 and prep[0]["status"] == "success"
     assert prep[0]["session_time"] == "2026-03-01T00:00:00+00:00" and prep[0]["params"] == {"what": "tables"}
     assert "preparing tables" in server.digpy("log", prep[0]["id"]).stdout
+
+
+def test_the_client_library_sync_and_async(server, tmp_path):
+    import asyncio
+
+    from digpy.client.archive import pack
+    from digpy.client.http import AsyncClient, Client, ClientError
+
+    write_project(tmp_path / "lib", {"lib.dig": "+a:\n  echo>: from the library\n"})
+    client = Client(server.endpoint)
+    archive, files = pack(tmp_path / "lib")
+    assert files == ["lib.dig"]
+    project = client.push_project("lib", "r1", archive)
+    workflow = client.workflow(project.id, "lib")
+    attempt, created = client.start_attempt(workflow.id, "2026-08-01T00:00:00+00:00", params={"x": 1})
+    assert created and attempt.params == {"x": 1}
+    again, created_again = client.start_attempt(workflow.id, "2026-08-01T00:00:00+00:00")
+    assert not created_again and again.id == attempt.id
+    with pytest.raises(ClientError) as e:
+        client.attempt("999999")
+    assert e.value.status == 404 and e.value.message == "attempt 999999 not found"
+
+    async def use_async() -> tuple[str, str, list[str]]:
+        api = AsyncClient(server.endpoint)
+        version = await api.version()
+        started = await api.start_attempt(workflow.id, "2026-08-02T00:00:00+00:00")
+        wait_until(lambda: client.attempt(started.id).done, what="the async-started attempt")
+        done = await api.attempt(started.id)
+        return version, done.status, [t.state for t in await api.tasks(started.id)]
+
+    version, status, states = asyncio.run(use_async())
+    assert version == client.version() and status == "success" and states == ["success", "success"]
