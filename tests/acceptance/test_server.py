@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -315,3 +316,31 @@ def test_the_client_library_sync_and_async(server, tmp_path):
 
     version, status, states = asyncio.run(use_async())
     assert version == client.version() and status == "success" and states == ["success", "success"]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_dead_nodes_attempt_is_taken_over_by_another_node(tmp_path, scratch_postgres_url):
+    """Two servers on one PostgreSQL database; the one running an attempt is killed with SIGKILL."""
+    marker = tmp_path / "runs.txt"
+    node_a = Server(tmp_path / "a", scratch_postgres_url)
+    node_a.start()
+    node_b = Server(tmp_path / "b", scratch_postgres_url)
+    try:
+        write_project(tmp_path / "p", {"wf.dig": f"+a:\n  sh>: echo run >> {marker}; "
+                                                 f"[ $(wc -l < {marker}) -ge 2 ] || exec sleep 300\n+b:\n  echo>: b\n"})
+        assert node_a.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
+        attempt = json.loads(node_a.digpy("start", "p", "wf", "--json").stdout)
+        wait_until(lambda: marker.exists(), what="node a to run the task")
+        node_b.start()
+        node_a.process.kill()  # no clean shutdown: its lease just stops being renewed
+        node_a.process.wait()
+        subprocess.run(["pkill", "-f", "exec sleep 300|sleep 300"], check=False)
+        started = time.monotonic()
+        wait_until(lambda: attempt_state(node_b, attempt["id"])["done"], timeout=60, what="node b to finish it")
+        assert attempt_state(node_b, attempt["id"])["status"] == "success"
+        assert time.monotonic() - started < 30, "taken over within seconds"
+        assert marker.read_text().split() == ["run", "run"]
+    finally:
+        node_b.stop()
+        node_a.stop()
