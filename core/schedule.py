@@ -18,8 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from digpy.core.errors import ConfigError, Location
 
 KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron", "seconds_interval")
@@ -130,6 +128,8 @@ class Schedule:
             epoch = int(after.timestamp())
             value = -(-epoch // step) * step if inclusive else (epoch // step + 1) * step
             return datetime.fromtimestamp(value, self.zone)
+        from croniter import croniter  # loaded only for workflows with a schedule
+
         naive = after.replace(tzinfo=None)
         base = naive - timedelta(microseconds=1) if inclusive else naive
         candidate: datetime = croniter(self.cron, base).get_next(datetime)
@@ -140,6 +140,8 @@ class Schedule:
             step = int(self.cron)
             epoch = int(before.timestamp())
             return datetime.fromtimestamp((-(-epoch // step) - 1) * step, self.zone)
+        from croniter import croniter
+
         candidate: datetime = croniter(self.cron, before.replace(tzinfo=None)).get_prev(datetime)
         return self._localize(candidate, None)
 
@@ -220,6 +222,8 @@ def _cron_of(kind: str, value: Any, location: Location | None) -> tuple[str, int
             raise ConfigError(f"{kind}>: expected a whole number of {kind.split('_')[0]} > 0, got '{text}'",
                               location=location)
         return (f"*/{int(text)} * * * *" if kind == "minutes_interval" else str(int(text))), 0
+    from croniter import croniter
+
     if not croniter.is_valid(text) or len(text.split()) != 5:
         raise ConfigError(f"cron>: invalid cron expression '{text}'", location=location,
                           hint="five fields: minute hour day-of-month month day-of-week")
