@@ -56,7 +56,6 @@ class LocalRunOptions:
 class LocalRunResult:
     workflow: str
     session_time: str
-    session_note: str
     attempt_id: int
     state: TaskState
     failures: list[tuple[str, str]]  # (task name, message) of every task that ended in error
@@ -238,7 +237,7 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
         state = _run_to_end(engine, started)
         return LocalRunResult(
             workflow=workflow.name, session_time=format_session_time(started.session_time),
-            session_note=started.note, attempt_id=started.attempt.id, state=state,
+            attempt_id=started.attempt.id, state=state,
             failures=_failures(started.runner.graph), state_dir=project.directory / LOCAL_DIR,
             skipped=started.runner.skipped, elapsed=time.monotonic() - started_at,
         )

@@ -107,11 +107,6 @@ def _safe_path(name: str) -> str | None:
     return normalized
 
 
-def files_at_top(files: list[ArchiveFile], suffix: str) -> dict[str, bytes]:
-    """The regular files directly at the archive's top level with this suffix."""
-    return {f.path: f.data for f in files if f.data is not None and "/" not in f.path and f.path.endswith(suffix)}
-
-
 def unpack(files: list[ArchiveFile], target: Path) -> None:
     """Write checked members under `target` (created fresh; an existing one is replaced)."""
     temporary = target.with_name(target.name + ".unpacking")

@@ -56,11 +56,6 @@ def session_variables(
     return out
 
 
-def session_dir_name(session_time: datetime) -> str:
-    """Digdag's status-directory name of a session: `20160130T000000-0800`."""
-    return session_time.strftime("%Y%m%dT%H%M%S%z")
-
-
 def parse_session_option(
     value: str, timezone: str, *, now: datetime, schedule: Schedule | None,
     last_session_time: datetime | None,
@@ -109,4 +104,4 @@ def _parse_time(text: str, zone: ZoneInfo) -> datetime:
     raise ConfigError(f"invalid --session value '{text}'", hint=f"use {_FORMS}")
 
 
-__all__ = ["format_session_time", "parse_session_option", "session_dir_name", "session_variables"]
+__all__ = ["format_session_time", "parse_session_option", "session_variables"]

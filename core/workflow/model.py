@@ -30,10 +30,6 @@ class TaskState(enum.IntEnum):
     def is_done(self) -> bool:
         return self in DONE_STATES
 
-    @classmethod
-    def from_label(cls, label: str) -> TaskState:
-        return cls[label.upper()]
-
 
 DONE_STATES = frozenset({TaskState.GROUP_ERROR, TaskState.SUCCESS, TaskState.ERROR, TaskState.CANCELED})
 FAILED_STATES = frozenset({TaskState.GROUP_ERROR, TaskState.ERROR, TaskState.CANCELED})

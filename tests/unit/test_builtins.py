@@ -11,7 +11,6 @@ from digpy.core.errors import ConfigError
 from digpy.core.language.builtins import (
     format_session_time,
     parse_session_option,
-    session_dir_name,
     session_variables,
 )
 from digpy.core.schedule import parse_schedule
@@ -85,7 +84,3 @@ def test_bad_session_options():
         parse_session_option("yesterday", "UTC", now=NOW, schedule=None, last_session_time=None)
     with pytest.raises(ConfigError, match="needs a workflow with a schedule"):
         parse_session_option("schedule", "UTC", now=NOW, schedule=None, last_session_time=None)
-
-
-def test_session_dir_name():
-    assert session_dir_name(datetime(2016, 1, 30, tzinfo=ZoneInfo(LA))) == "20160130T000000-0800"
