@@ -102,7 +102,11 @@ class TaskContext:
         env = params.get("_env")
         self.env = {str(k): self._with_secrets(env_value(v)) for k, v in env.items()} if isinstance(env, dict) else {}
         self.sessions = runner.sessions
-        self.log = logging.getLogger(f"digpy.task.{task.full_name}")
+
+    @property
+    def log(self) -> logging.Logger:
+        """The task's logger, made on first use (a logger per task name lives as long as the process)."""
+        return logging.getLogger(f"digpy.task.{self.task_name}")
 
     def _with_secrets(self, text: str) -> str:
         """`_env` values may name secrets: `PGPASSWORD: ${secret:pg.password}`."""

@@ -1,7 +1,9 @@
 """`sh>: SCRIPT` runs a shell script in the task's working directory.
 
 The script goes through `/bin/sh` (or the `shell` option, e.g. `shell: [bash, -e]`, also given as
-`_export: {sh: {shell: [...]}}`). Every param whose name is a valid environment variable name is
+`_export: {sh: {shell: [...]}}`). A POSIX shell gets the script as `-c SCRIPT` (no file to write and
+remove: measured in docs/performance.md); any other shell, or a script too long for one argument,
+gets the path of a temporary script file, as in Digdag. Every param whose name is a valid environment variable name is
 in the script's environment (strings as they are, anything else as JSON).
 """
 
@@ -26,16 +28,33 @@ class ShOperator:
         if not isinstance(script, str) or not script.strip():
             raise ConfigError(f"sh> needs a command, got {script!r}")
         shell = _shell(ctx.params)
-        fd, path = tempfile.mkstemp(prefix="script-", suffix=".sh", dir=_script_dir())
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(script if script.endswith("\n") else script + "\n")
-            code = await ctx.run_command([*shell, path], env=ctx.params_env())
-        finally:
-            os.unlink(path)
+        if not script.endswith("\n"):
+            script += "\n"
+        if _takes_c(shell) and len(script) < _MAX_ARGUMENT:
+            code = await ctx.run_command([*shell, "-c", script], env=ctx.params_env())
+        else:
+            code = await _run_file(ctx, shell, script)
         if code != 0:
             raise TaskError(f"Command failed with code {code}")
         return TaskResult()
+
+
+_POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
+_MAX_ARGUMENT = 32_000  # characters: Linux refuses one argument over 128 KiB (UTF-8: up to 4 bytes each)
+
+
+def _takes_c(shell: list[str]) -> bool:
+    return os.path.basename(shell[0]) in _POSIX_SHELLS and all(a.startswith("-") and a != "-" for a in shell[1:])
+
+
+async def _run_file(ctx: OperatorContext, shell: list[str], script: str) -> int:
+    fd, path = tempfile.mkstemp(prefix="script-", suffix=".sh", dir=_script_dir())
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(script)
+        return await ctx.run_command([*shell, path], env=ctx.params_env())
+    finally:
+        os.unlink(path)
 
 
 _dirs: dict[int, str] = {}

@@ -32,8 +32,7 @@ from digpy.core.resume import ResumePlan, forced_tasks
 from digpy.core.runner import AttemptRunner, RunSettings
 from digpy.core.schedule import parse_schedule
 from digpy.core.spi import AttemptStatus, FailedAttempt
-from digpy.core.store import catalog
-from digpy.core.store import schema as s
+from digpy.core.store import DONE, SUCCESS, catalog
 from digpy.core.store.sql import SessionRecord, Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.state_machine import AttemptGraph
@@ -247,8 +246,8 @@ class ServerSessions:
             latest = catalog.list_attempts(conn, session_id=session.id, page_size=1)
         if latest:
             current = latest[0]
-            done = bool(current["state_flags"] & s.DONE)
-            success = bool(current["state_flags"] & s.SUCCESS)
+            done = bool(current["state_flags"] & DONE)
+            success = bool(current["state_flags"] & SUCCESS)
             if rerun_on == "none" or not done or (rerun_on == "failed" and success):
                 return _status(current)
         name = retry_attempt_name or (f"require-{uuid.uuid4().hex[:8]}" if latest else None)
@@ -264,8 +263,8 @@ class ServerSessions:
 
 def _status(attempt: dict[str, Any]) -> AttemptStatus:
     flags = attempt["state_flags"]
-    return AttemptStatus(int(attempt["id"]), int(attempt["session_id"]), bool(flags & s.DONE),
-                         bool(flags & s.SUCCESS), poll_seconds=1.0)
+    return AttemptStatus(int(attempt["id"]), int(attempt["session_id"]), bool(flags & DONE),
+                         bool(flags & SUCCESS), poll_seconds=1.0)
 
 
 def start_attempt(store: Store, session: SessionRecord, *, definition_id: int, timezone: str,

@@ -16,8 +16,7 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from digpy.client.cli.server import _safe
-    from digpy.core.store import migrate
-    from digpy.core.store.schema import SCHEMA_REVISION
+    from digpy.core.store import SCHEMA_REVISION, migrate
     from digpy.core.store.sql import Store
 
     store = Store.open(args.database)

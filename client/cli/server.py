@@ -82,8 +82,7 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
     from sqlalchemy import inspect
 
     from digpy.core.errors import ConfigError
-    from digpy.core.store import migrate
-    from digpy.core.store.schema import SCHEMA_REVISION
+    from digpy.core.store import SCHEMA_REVISION, migrate
     from digpy.core.store.sql import Store
 
     store = Store.open(url)

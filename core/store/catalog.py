@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from digpy.core.errors import Conflict, NotFound
+from digpy.core.store import CANCEL_REQUESTED, DONE
 from digpy.core.store import schema as s
 
 
@@ -243,10 +244,10 @@ def set_resume(conn: Connection, attempt_id: int, *, from_attempt: int, mode: st
 
 def request_kill(conn: Connection, attempt_id: int) -> dict[str, Any]:
     attempt = get_attempt(conn, attempt_id)
-    if attempt["state_flags"] & (s.DONE | s.CANCEL_REQUESTED):
-        raise Conflict(f"attempt {attempt_id} is already {'done' if attempt['state_flags'] & s.DONE else 'being killed'}")
+    if attempt["state_flags"] & (DONE | CANCEL_REQUESTED):
+        raise Conflict(f"attempt {attempt_id} is already {'done' if attempt['state_flags'] & DONE else 'being killed'}")
     conn.execute(update(s.attempts).where(s.attempts.c.id == attempt_id)
-                 .values(state_flags=s.attempts.c.state_flags.op("|")(s.CANCEL_REQUESTED)))
+                 .values(state_flags=s.attempts.c.state_flags.op("|")(CANCEL_REQUESTED)))
     return get_attempt(conn, attempt_id)
 
 
@@ -254,7 +255,7 @@ def claim_attempts(conn: Connection, *, owner: str, lease_seconds: float, limit:
                    exclude: Sequence[int] = ()) -> list[int]:
     """Take up to `limit` unfinished attempts that no live node holds (compare-and-set per row)."""
     now = time.time()
-    free = and_(s.attempts.c.state_flags.op("&")(s.DONE) == 0,
+    free = and_(s.attempts.c.state_flags.op("&")(DONE) == 0,
                 or_(s.attempts.c.lease_owner.is_(None), s.attempts.c.lease_expires_at < now))
     query = select(s.attempts.c.id).where(free).order_by(s.attempts.c.id).limit(limit + len(exclude))
     if conn.dialect.name == "postgresql":
@@ -290,7 +291,7 @@ def cancel_requested(conn: Connection, attempt_ids: Sequence[int]) -> list[int]:
     if not attempt_ids:
         return []
     rows = conn.execute(select(s.attempts.c.id).where(
-        s.attempts.c.id.in_(list(attempt_ids)), s.attempts.c.state_flags.op("&")(s.CANCEL_REQUESTED) != 0)).all()
+        s.attempts.c.id.in_(list(attempt_ids)), s.attempts.c.state_flags.op("&")(CANCEL_REQUESTED) != 0)).all()
     return [int(r[0]) for r in rows]
 
 

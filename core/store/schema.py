@@ -1,4 +1,5 @@
-"""The SQL schema, one for SQLite and PostgreSQL. Changed only together with an alembic revision.
+"""The SQL schema, one for SQLite and PostgreSQL. Changed only together with an alembic revision
+(digpy.core.store.SCHEMA_REVISION names it) and a regenerated digpy.core.store.sqlite_ddl.
 
 Times are epoch seconds (floats) so that SQLite and PostgreSQL store them alike. JSON is kept as
 text written by the store (compact, and cheaper than a JSON column type on the hot path).
@@ -23,9 +24,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-
-# The alembic revision that creates exactly this schema (checked by a test).
-SCHEMA_REVISION = "0002_server"
 
 metadata = MetaData()
 
@@ -144,8 +142,3 @@ secrets = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("project_id", "key", name="uq_secrets_project_key"),
 )
-
-# Attempt state flags (Digdag's bits).
-CANCEL_REQUESTED = 1
-DONE = 2
-SUCCESS = 4

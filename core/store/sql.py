@@ -1,36 +1,32 @@
-"""The SQL store (SQLAlchemy Core): projects, sessions, attempts and their tasks.
+"""The SQL store: projects, sessions, attempts and their tasks, on a DB-API connection.
 
-The runner writes task changes in batches through `write_tasks`, one transaction per batch, and
-acts on a transition only after the batch that holds it is committed.
+Every statement here is plain SQL that SQLite and PostgreSQL both accept, run on the driver's
+connection: local runs open SQLite through the standard library and never import SQLAlchemy
+(0.15 s of start-up, measured in docs/performance.md). The server opens its database through
+SQLAlchemy (`Store.open`) for the catalog's queries and migrations, and this store then works on
+the same connection. The runner writes task changes in batches through `write_tasks`, one
+transaction per batch, and acts on a transition only after the batch that holds it is committed.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import (
-    Connection,
-    Engine,
-    bindparam,
-    create_engine,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import ConfigError
-from digpy.core.store import schema as s
+from digpy.core.store import CANCEL_REQUESTED, DONE, SCHEMA_REVISION, SUCCESS
 from digpy.core.workflow.model import Task, TaskFlags, TaskState
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
@@ -51,26 +47,6 @@ LOCAL_DB = "state.db"
 # Task columns an update writes (the rest never change after the insert).
 _UPDATED = ("state", "flags", "retry_count", "retry_at", "started_at", "updated_at", "state_params",
             "store_params", "export_params", "reset_store", "subtask_config", "error")
-
-
-class _Compiled:
-    """A statement compiled once for the store's dialect and run on the DBAPI cursor.
-
-    The task writes are the store's hot path: going through SQLAlchemy's execution context for
-    each batch cost more than SQLite itself (see docs/performance.md).
-    """
-
-    def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-        self.sql = compiled.string
-        self.order = list(compiled.positiontup) if compiled.positional else None
-
-    def executemany(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
-        if self.order is not None:
-            order = self.order
-            cursor.executemany(self.sql, [tuple(row[k] for k in order) for row in rows])
-        else:
-            cursor.executemany(self.sql, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,191 +83,243 @@ class ActionRecord:
     subtask_config: dict[str, Any] | None
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
     # A commit survives a killed process without fsync; only a power loss can lose the last one.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+)
+_TASK_COLUMNS = ("attempt_id", "id", "parent_id", "name", "full_name", "is_group", "state", "flags", "retry_count",
+                 "retry_at", "started_at", "updated_at", "upstreams", "config", "export", "state_params",
+                 "store_params", "export_params", "reset_store", "subtask_config", "error")
+_INSERT_TASK = f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})"
+_UPDATE_TASK = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _UPDATED)} WHERE attempt_id = ? AND id = ?"
+_ACTION_STATES = ", ".join(str(int(s)) for s in (TaskState.SUCCESS, TaskState.PLANNED, TaskState.GROUP_ERROR))
+_NAMED = re.compile(r"(?<!:):(\w+)")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+    for pragma in _PRAGMAS:
+        dbapi_connection.execute(pragma)
 
 
 class Store:
-    """One database (SQLite file or PostgreSQL) holding projects, sessions, attempts and tasks."""
+    """One database (SQLite file or PostgreSQL) holding projects, sessions, attempts and tasks.
 
-    def __init__(self, engine: Engine) -> None:
+    `engine` and `conn` (SQLAlchemy) exist only on a store opened with `Store.open`.
+    """
+
+    def __init__(self, raw: Any = None, *, dialect: str = "sqlite", engine: Engine | None = None) -> None:
         self.engine = engine
-        self.conn: Connection = engine.connect()
-        update_task = (
-            update(s.tasks)
-            .where(s.tasks.c.attempt_id == bindparam("b_attempt"), s.tasks.c.id == bindparam("b_id"))
-            .values({name: bindparam(f"b_{name}") for name in _UPDATED})
-        )
-        self._insert_task = _Compiled(insert(s.tasks), engine.dialect, [c.name for c in s.tasks.columns])
-        self._update_task = _Compiled(update_task, engine.dialect, None)
+        self.conn: Connection | None = engine.connect() if engine is not None else None
+        self._raw = raw
+        self.dialect = dialect
+        if dialect == "sqlite":
+            self._sql = lambda text: text
+            self._insert_task, self._update_task = _INSERT_TASK, _UPDATE_TASK
+        else:  # psycopg: pyformat parameters
+            self._sql = lambda text: _NAMED.sub(r"%(\1)s", text)
+            self._insert_task, self._update_task = _INSERT_TASK.replace("?", "%s"), _UPDATE_TASK.replace("?", "%s")
+
+    @property
+    def raw(self) -> Any:
+        """The DB-API connection (the one under `conn` on a store opened with `Store.open`)."""
+        if self.conn is not None:
+            return self.conn.connection.dbapi_connection
+        return self._raw
 
     # ------------------------------------------------------------------ opening
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Open a database that is already at the current schema (see digpy.core.store.migrate)."""
+        """Open a database through SQLAlchemy (the server); it must be at the current schema
+        (see digpy.core.store.migrate)."""
+        from sqlalchemy import create_engine, event
+
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False}
         engine = create_engine(url, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        return cls(engine)
+        return cls(dialect=engine.dialect.name, engine=engine)
 
     @classmethod
     def open_local(cls, project_dir: Path) -> Store:
         """The store of local runs: `.digpy/state.db` in the project, created or upgraded as needed."""
         directory = project_dir / LOCAL_DIR
         directory.mkdir(parents=True, exist_ok=True)
-        store = cls.open(f"sqlite:///{directory / LOCAL_DB}")
-        store.ensure_schema()
-        return store
+        return cls._sqlite(str(directory / LOCAL_DB))
 
     @classmethod
     def memory(cls) -> Store:
         """A throw-away store (dry runs, tests)."""
-        store = cls.open("sqlite://")
-        store.ensure_schema()
-        return store
+        return cls._sqlite(":memory:")
 
-    def ensure_schema(self) -> None:
-        """Create the schema in an empty database; upgrade an older one (local stores only)."""
+    @classmethod
+    def _sqlite(cls, path: str) -> Store:
+        raw = sqlite3.connect(path, check_same_thread=False)
+        _sqlite_pragmas(raw)
+        store = cls(raw)
+        if store._ensure_sqlite_schema(path):
+            return store
+        raw.close()
+        from sqlalchemy import create_engine
+
         from digpy.core.store import migrate
 
-        with self.conn.begin():
-            current = migrate.current_revision(self.conn)
-            if current is None and not inspect(self.conn).get_table_names():
-                s.metadata.create_all(self.conn)
-                migrate.stamp(self.conn, s.SCHEMA_REVISION)
-                return
-        if current != s.SCHEMA_REVISION:
-            self.conn.close()
-            migrate.upgrade(self.engine)
-            self.conn = self.engine.connect()
+        engine = create_engine(f"sqlite:///{path}")
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        raw = sqlite3.connect(path, check_same_thread=False)
+        _sqlite_pragmas(raw)
+        return cls(raw)
+
+    def _ensure_sqlite_schema(self, path: str) -> bool:
+        """Create the schema in an empty SQLite database; False if an existing one needs an upgrade."""
+        from digpy.core.store.sqlite_ddl import STATEMENTS
+
+        raw = self._raw
+        raw.execute("BEGIN IMMEDIATE")  # two first runs at once: the second waits, then sees the tables
+        try:
+            tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not tables:
+                for statement in STATEMENTS:
+                    raw.execute(statement)
+                raw.execute(f"CREATE TABLE {_VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+                raw.execute(f"INSERT INTO {_VERSION_TABLE} (version_num) VALUES (?)", (SCHEMA_REVISION,))
+                raw.commit()
+                return True
+            row = raw.execute(f"SELECT version_num FROM {_VERSION_TABLE}").fetchone() \
+                if _VERSION_TABLE in tables else None
+            raw.rollback()
+        except BaseException:
+            raw.rollback()
+            raise
+        return row is not None and row[0] == SCHEMA_REVISION
 
     def close(self) -> None:
-        self.conn.close()
-        self.engine.dispose()
+        if self.conn is not None:
+            self.conn.close()
+        if self.engine is not None:
+            self.engine.dispose()
+        if self._raw is not None:
+            self._raw.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """A cursor in a transaction that commits on success and rolls back on an error."""
+        raw = self.raw
+        cursor = raw.cursor()
+        try:
+            yield cursor
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def _one(self, sql: str, params: dict[str, Any]) -> Any:
+        with self._tx() as cursor:
+            cursor.execute(self._sql(sql), params)
+            return cursor.fetchone()
 
     # ------------------------------------------------------------------ projects, sessions, attempts
 
     def ensure_project(self, name: str) -> int:
-        with self.conn.begin():
-            found = self.conn.execute(select(s.projects.c.id).where(s.projects.c.name == name)).scalar()
-            if found is not None:
-                return int(found)
-            now = time.time()
-            result = self.conn.execute(insert(s.projects).values(name=name, created_at=now, updated_at=now))
-            return int(result.inserted_primary_key[0])
+        now = time.time()
+        with self._tx() as cursor:
+            cursor.execute(self._sql(
+                "INSERT INTO projects (name, created_at, updated_at) VALUES (:name, :now, :now) "
+                "ON CONFLICT DO NOTHING"), {"name": name, "now": now})
+            cursor.execute(self._sql("SELECT id FROM projects WHERE name = :name"), {"name": name})
+            return int(cursor.fetchone()[0])
 
     def session_for(self, project_id: int, workflow_name: str, session_time: int) -> SessionRecord:
-        """The session of (project, workflow, session time), created if needed."""
-        where = (
-            (s.sessions.c.project_id == project_id)
-            & (s.sessions.c.workflow_name == workflow_name)
-            & (s.sessions.c.session_time == session_time)
-        )
-        with self.conn.begin():
-            row = self.conn.execute(select(s.sessions).where(where)).first()
-            if row is None:
-                try:
-                    with self.conn.begin_nested():
-                        self.conn.execute(insert(s.sessions).values(
-                            project_id=project_id, workflow_name=workflow_name, session_time=session_time,
-                            session_uuid=str(uuid.uuid4()), created_at=time.time(),
-                        ))
-                except IntegrityError:
-                    pass
-                row = self.conn.execute(select(s.sessions).where(where)).one()
-        return SessionRecord(row.id, row.project_id, row.workflow_name, row.session_time, row.session_uuid)
+        """The session of (project, workflow, session time), created if needed (also by two
+        processes at once: the unique key decides)."""
+        key = {"p": project_id, "w": workflow_name, "t": session_time}
+        with self._tx() as cursor:
+            cursor.execute(self._sql(
+                "INSERT INTO sessions (project_id, workflow_name, session_time, session_uuid, created_at) "
+                "VALUES (:p, :w, :t, :u, :now) ON CONFLICT DO NOTHING"),
+                {**key, "u": str(uuid.uuid4()), "now": time.time()})
+            cursor.execute(self._sql(
+                "SELECT id, session_uuid FROM sessions "
+                "WHERE project_id = :p AND workflow_name = :w AND session_time = :t"), key)
+            row = cursor.fetchone()
+        return SessionRecord(int(row[0]), project_id, workflow_name, session_time, row[1])
 
     def create_attempt(
         self, session: SessionRecord, *, timezone: str, params: dict[str, Any], attempt_name: str | None = None,
         workflow_definition_id: int | None = None,
     ) -> AttemptRecord:
         now = time.time()
-        with self.conn.begin():
-            index = self.conn.execute(
-                select(func.count()).select_from(s.attempts).where(s.attempts.c.session_id == session.id)
-            ).scalar_one() + 1
-            result = self.conn.execute(insert(s.attempts).values(
-                session_id=session.id, project_id=session.project_id, workflow_name=session.workflow_name,
-                workflow_definition_id=workflow_definition_id, attempt_name=attempt_name, attempt_index=index,
-                timezone=timezone, params=_dumps(params), state_flags=0, created_at=now,
-            ))
-            attempt_id = int(result.inserted_primary_key[0])
-            self.conn.execute(
-                update(s.sessions).where(s.sessions.c.id == session.id).values(last_attempt_id=attempt_id)
-            )
+        with self._tx() as cursor:
+            cursor.execute(self._sql("SELECT COUNT(*) FROM attempts WHERE session_id = :s"), {"s": session.id})
+            index = int(cursor.fetchone()[0]) + 1
+            cursor.execute(self._sql(
+                "INSERT INTO attempts (session_id, project_id, workflow_name, workflow_definition_id, attempt_name, "
+                "attempt_index, timezone, params, state_flags, created_at) "
+                "VALUES (:s, :p, :w, :d, :n, :i, :tz, :params, 0, :now) RETURNING id"),
+                {"s": session.id, "p": session.project_id, "w": session.workflow_name, "d": workflow_definition_id,
+                 "n": attempt_name, "i": index, "tz": timezone, "params": _dumps(params), "now": now})
+            attempt_id = int(cursor.fetchone()[0])
+            cursor.execute(self._sql("UPDATE sessions SET last_attempt_id = :a WHERE id = :s"),
+                           {"a": attempt_id, "s": session.id})
         return AttemptRecord(attempt_id, session.id, session.project_id, session.workflow_name, attempt_name,
                              index, timezone, params, 0, now, None)
 
     def finish_attempt(self, attempt_id: int, *, success: bool, canceled: bool) -> None:
-        flags = s.DONE | (s.SUCCESS if success else 0) | (s.CANCEL_REQUESTED if canceled else 0)
-        with self.conn.begin():
-            self.conn.execute(update(s.attempts).where(s.attempts.c.id == attempt_id)
-                              .values(state_flags=flags, finished_at=time.time()))
+        flags = DONE | (SUCCESS if success else 0) | (CANCEL_REQUESTED if canceled else 0)
+        with self._tx() as cursor:
+            cursor.execute(self._sql("UPDATE attempts SET state_flags = :f, finished_at = :now WHERE id = :a"),
+                           {"f": flags, "now": time.time(), "a": attempt_id})
 
     def latest_session_time(self, project_id: int, workflow_name: str) -> int | None:
         """The newest session time of a workflow (what `--session last` reuses)."""
-        with self.conn.begin():
-            value = self.conn.execute(
-                select(func.max(s.sessions.c.session_time)).where(
-                    (s.sessions.c.project_id == project_id) & (s.sessions.c.workflow_name == workflow_name)
-                )
-            ).scalar()
-        return None if value is None else int(value)
+        row = self._one("SELECT MAX(session_time) FROM sessions WHERE project_id = :p AND workflow_name = :w",
+                        {"p": project_id, "w": workflow_name})
+        return None if row[0] is None else int(row[0])
 
     def last_executed_session_time(self, project_id: int, workflow_name: str, before: int) -> int | None:
         """The newest session time before `before` that has an attempt."""
-        with self.conn.begin():
-            value = self.conn.execute(
-                select(func.max(s.sessions.c.session_time)).where(
-                    (s.sessions.c.project_id == project_id) & (s.sessions.c.workflow_name == workflow_name)
-                    & (s.sessions.c.session_time < before) & s.sessions.c.last_attempt_id.is_not(None)
-                )
-            ).scalar()
-        return None if value is None else int(value)
+        row = self._one(
+            "SELECT MAX(session_time) FROM sessions WHERE project_id = :p AND workflow_name = :w "
+            "AND session_time < :b AND last_attempt_id IS NOT NULL",
+            {"p": project_id, "w": workflow_name, "b": before})
+        return None if row[0] is None else int(row[0])
 
     def prior_actions(self, session_id: int, before_attempt: int) -> dict[str, ActionRecord]:
         """Operator tasks of earlier attempts of a session whose own action succeeded, by full name."""
-        a = s.attempts
-        return self._actions((a.c.session_id == session_id) & (a.c.id < before_attempt))
+        return self._actions("a.session_id = :s AND a.id < :b", {"s": session_id, "b": before_attempt})
 
     def attempt_actions(self, attempt_id: int) -> dict[str, ActionRecord]:
         """Operator tasks of one attempt whose own action succeeded (what a resumed retry skips)."""
-        return self._actions(s.attempts.c.id == attempt_id)
+        return self._actions("a.id = :a", {"a": attempt_id})
 
-    def _actions(self, which: Any) -> dict[str, ActionRecord]:
-        t, a = s.tasks, s.attempts
+    def _actions(self, which: str, params: dict[str, Any]) -> dict[str, ActionRecord]:
         query = (
-            select(t.c.full_name, t.c.state, t.c.flags, t.c.store_params, t.c.export_params, t.c.reset_store,
-                   t.c.subtask_config)
-            .join(a, a.c.id == t.c.attempt_id)
-            .where(which, t.c.is_group.is_(False), t.c.error.is_(None),
-                   t.c.state.in_([TaskState.SUCCESS, TaskState.PLANNED, TaskState.GROUP_ERROR]))
-            .order_by(t.c.attempt_id, t.c.id)
+            "SELECT t.full_name, t.flags, t.store_params, t.export_params, t.reset_store, t.subtask_config "
+            "FROM tasks t JOIN attempts a ON a.id = t.attempt_id "
+            f"WHERE {which} AND t.is_group = :no AND t.error IS NULL AND t.state IN ({_ACTION_STATES}) "
+            "ORDER BY t.attempt_id, t.id"
         )
         out: dict[str, ActionRecord] = {}
-        with self.conn.begin():
-            for row in self.conn.execute(query):
-                if row.flags & TaskFlags.DELAYED_ERROR:
+        with self._tx() as cursor:
+            cursor.execute(self._sql(query), {**params, "no": False})
+            for full_name, flags, store, export, reset, subtasks in cursor.fetchall():
+                if flags & TaskFlags.DELAYED_ERROR:
                     continue
-                out[row.full_name] = ActionRecord(
-                    _loads(row.store_params), _loads(row.export_params), _loads(row.reset_store),
-                    _loads(row.subtask_config) if row.subtask_config else None,
-                )
+                out[full_name] = ActionRecord(_loads(store), _loads(export), _loads(reset),
+                                              _loads(subtasks) if subtasks else None)
         return out
 
     def has_tasks(self, attempt_id: int) -> bool:
-        with self.conn.begin():
-            return self.conn.execute(select(s.tasks.c.id).where(s.tasks.c.attempt_id == attempt_id).limit(1)) \
-                .first() is not None
+        return self._one("SELECT id FROM tasks WHERE attempt_id = :a LIMIT 1", {"a": attempt_id}) is not None
 
     # ------------------------------------------------------------------ tasks (the hot path)
 
@@ -300,57 +328,52 @@ class Store:
         changed = list(changed)
         if not created and not changed:
             return
-        with self.conn.begin():
-            cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                if created:
-                    self._insert_task.executemany(cursor, [_insert_row(attempt_id, t) for t in created])
-                if changed:
-                    self._update_task.executemany(cursor, [_update_row(attempt_id, t) for t in changed])
-            finally:
-                cursor.close()
+        with self._tx() as cursor:
+            if created:
+                cursor.executemany(self._insert_task, [_insert_row(attempt_id, t) for t in created])
+            if changed:
+                cursor.executemany(self._update_task, [_update_row(attempt_id, t) for t in changed])
 
     def load_tasks(self, attempt_id: int) -> list[Task]:
-        with self.conn.begin():
-            rows = self.conn.execute(select(s.tasks).where(s.tasks.c.attempt_id == attempt_id)
-                                     .order_by(s.tasks.c.id)).all()
+        with self._tx() as cursor:
+            cursor.execute(self._sql(f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE attempt_id = :a ORDER BY id"),
+                           {"a": attempt_id})
+            rows = cursor.fetchall()
         if not rows:
             raise ConfigError(f"attempt {attempt_id} has no tasks")
         return [
             Task(
-                id=r.id, parent_id=r.parent_id, name=r.name, full_name=r.full_name, is_group=r.is_group,
-                config=_loads(r.config), export=_loads(r.export), upstreams=_loads(r.upstreams),
-                state=TaskState(r.state), flags=r.flags, retry_count=r.retry_count, retry_at=r.retry_at,
-                started_at=r.started_at, updated_at=r.updated_at, state_params=_loads(r.state_params),
-                store_params=_loads(r.store_params), export_params=_loads(r.export_params),
-                reset_store=_loads(r.reset_store),
-                subtask_config=_loads(r.subtask_config) if r.subtask_config else None,
-                error=_loads(r.error) if r.error else None,
+                id=r[1], parent_id=r[2], name=r[3], full_name=r[4], is_group=bool(r[5]),
+                config=_loads(r[13]), export=_loads(r[14]), upstreams=_loads(r[12]),
+                state=TaskState(r[6]), flags=r[7], retry_count=r[8], retry_at=r[9],
+                started_at=r[10], updated_at=r[11], state_params=_loads(r[15]),
+                store_params=_loads(r[16]), export_params=_loads(r[17]), reset_store=_loads(r[18]),
+                subtask_config=_loads(r[19]) if r[19] else None,
+                error=_loads(r[20]) if r[20] else None,
             )
             for r in rows
         ]
 
 
-def _insert_row(attempt_id: int, t: Task) -> dict[str, Any]:
-    return {
-        "attempt_id": attempt_id, "id": t.id, "parent_id": t.parent_id, "name": t.name, "full_name": t.full_name,
-        "is_group": t.is_group, "state": int(t.state), "flags": t.flags, "retry_count": t.retry_count,
-        "retry_at": t.retry_at, "started_at": t.started_at, "updated_at": t.updated_at,
-        "upstreams": _dumps(t.upstreams), "config": _dumps(t.config), "export": _dumps(t.export),
-        "state_params": _dumps(t.state_params), "store_params": _dumps(t.store_params),
-        "export_params": _dumps(t.export_params), "reset_store": _dumps(t.reset_store),
-        "subtask_config": None if t.subtask_config is None else _dumps(t.subtask_config),
-        "error": None if t.error is None else _dumps(t.error),
-    }
+_VERSION_TABLE = "alembic_version"
 
 
-def _update_row(attempt_id: int, t: Task) -> dict[str, Any]:
-    return {
-        "b_attempt": attempt_id, "b_id": t.id, "b_state": int(t.state), "b_flags": t.flags,
-        "b_retry_count": t.retry_count, "b_retry_at": t.retry_at, "b_started_at": t.started_at,
-        "b_updated_at": t.updated_at, "b_state_params": _dumps(t.state_params),
-        "b_store_params": _dumps(t.store_params), "b_export_params": _dumps(t.export_params),
-        "b_reset_store": _dumps(t.reset_store),
-        "b_subtask_config": None if t.subtask_config is None else _dumps(t.subtask_config),
-        "b_error": None if t.error is None else _dumps(t.error),
-    }
+def _insert_row(attempt_id: int, t: Task) -> tuple[Any, ...]:
+    return (
+        attempt_id, t.id, t.parent_id, t.name, t.full_name, t.is_group, int(t.state), t.flags, t.retry_count,
+        t.retry_at, t.started_at, t.updated_at, _dumps(t.upstreams), _dumps(t.config), _dumps(t.export),
+        _dumps(t.state_params), _dumps(t.store_params), _dumps(t.export_params), _dumps(t.reset_store),
+        None if t.subtask_config is None else _dumps(t.subtask_config),
+        None if t.error is None else _dumps(t.error),
+    )
+
+
+def _update_row(attempt_id: int, t: Task) -> tuple[Any, ...]:
+    # In _UPDATED's order, then the key.
+    return (
+        int(t.state), t.flags, t.retry_count, t.retry_at, t.started_at, t.updated_at, _dumps(t.state_params),
+        _dumps(t.store_params), _dumps(t.export_params), _dumps(t.reset_store),
+        None if t.subtask_config is None else _dumps(t.subtask_config),
+        None if t.error is None else _dumps(t.error),
+        attempt_id, t.id,
+    )

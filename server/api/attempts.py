@@ -8,8 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from digpy.core.errors import ConfigError, Conflict, NotFound
-from digpy.core.store import catalog
-from digpy.core.store import schema as s
+from digpy.core.store import SUCCESS, catalog
 from digpy.server.api import models
 from digpy.server.api.params import int_id, json_body, query_bool, query_int
 from digpy.server.app import STORE, wake_executor
@@ -143,7 +142,7 @@ def _resume(conn, resume: Any, session_id: int) -> dict[str, Any]:
     source = catalog.get_attempt(conn, int(str(resume.get("attemptId", "0")) or 0))
     if source["session_id"] != session_id:
         raise ConfigError(f"attempt {source['id']} belongs to another session")
-    if resume["mode"] == "failed" and source["state_flags"] & s.SUCCESS:
+    if resume["mode"] == "failed" and source["state_flags"] & SUCCESS:
         raise Conflict(f"attempt {source['id']} succeeded; there is nothing failed to resume")
     if resume["mode"] == "from" and not isinstance(resume.get("from"), str):
         raise ConfigError('resume mode "from" needs "from": "+task"')

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digpy.core.language.builtins import format_session_time
-from digpy.core.store import schema as s
+from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS
 from digpy.core.workflow.model import TaskFlags, TaskState
 
 
@@ -69,9 +69,9 @@ def attempt(row: dict[str, Any]) -> dict[str, Any]:
         "sessionUuid": row["session_uuid"],
         "sessionTime": session_time(row["session_time"], row["timezone"]),
         "retryAttemptName": row["attempt_name"],
-        "done": bool(flags & s.DONE),
-        "success": bool(flags & s.SUCCESS),
-        "cancelRequested": bool(flags & s.CANCEL_REQUESTED),
+        "done": bool(flags & DONE),
+        "success": bool(flags & SUCCESS),
+        "cancelRequested": bool(flags & CANCEL_REQUESTED),
         "params": _json(row["params"]),
         "createdAt": instant(row["created_at"]),
         "finishedAt": instant(row["finished_at"]),
@@ -81,11 +81,11 @@ def attempt(row: dict[str, Any]) -> dict[str, Any]:
 
 def status(flags: int) -> str:
     """digpy's one-word summary of an attempt (an addition to Digdag's fields)."""
-    if flags & s.DONE:
-        if flags & s.SUCCESS:
+    if flags & DONE:
+        if flags & SUCCESS:
             return "success"
-        return "killed" if flags & s.CANCEL_REQUESTED else "error"
-    return "killing" if flags & s.CANCEL_REQUESTED else "running"
+        return "killed" if flags & CANCEL_REQUESTED else "error"
+    return "killing" if flags & CANCEL_REQUESTED else "running"
 
 
 def session(row: dict[str, Any], last_attempt: dict[str, Any] | None) -> dict[str, Any]:

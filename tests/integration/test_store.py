@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, text
 
 from digpy.core.language.compiler import compile_workflow
 from digpy.core.language.expression import TemplateEngine
@@ -16,7 +16,7 @@ from digpy.core.language.loader import load_text
 from digpy.core.plugin_manager import load_registry
 from digpy.core.runner import AttemptRunner, NullOutput
 from digpy.core.spi import TaskResult
-from digpy.core.store import migrate, schema
+from digpy.core.store import SCHEMA_REVISION, migrate, schema
 from digpy.core.store.sql import Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.state_machine import AttemptGraph
@@ -46,9 +46,9 @@ class Collect(NullOutput):
 
 
 def test_migrations_create_exactly_the_schema_in_schema_py(store):
-    assert migrate.head_revision() == schema.SCHEMA_REVISION
+    assert migrate.head_revision() == SCHEMA_REVISION
     with store.engine.connect() as conn:
-        assert migrate.current_revision(conn) == schema.SCHEMA_REVISION
+        assert migrate.current_revision(conn) == SCHEMA_REVISION
         from alembic.autogenerate import compare_metadata
         from alembic.migration import MigrationContext
 
@@ -127,7 +127,35 @@ def test_local_store_is_created_and_reopened(tmp_path):
     first.close()
     second = Store.open_local(tmp_path)
     assert second.ensure_project("x") == 1
-    with second.engine.connect() as conn:
-        assert "tasks" in inspect(conn).get_table_names()
-        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert second.raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     second.close()
+
+
+def test_the_generated_sqlite_ddl_is_schema_py():
+    from digpy.core.store import sqlite_ddl
+
+    assert Path(sqlite_ddl.__file__).read_text(encoding="utf-8") == migrate.sqlite_ddl_source(), \
+        "regenerate it: python -m digpy.core.store.migrate"
+
+
+def test_a_local_store_made_without_sqlalchemy_equals_the_migrated_schema(tmp_path):
+    Store.open_local(tmp_path).close()
+    engine = create_engine(f"sqlite:///{tmp_path / '.digpy' / 'state.db'}")
+    with engine.connect() as conn:
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
+        assert migrate.current_revision(conn) == SCHEMA_REVISION
+        assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+    engine.dispose()
+
+
+def test_a_local_store_at_an_older_revision_is_upgraded(tmp_path):
+    (tmp_path / ".digpy").mkdir()
+    engine = create_engine(f"sqlite:///{tmp_path / '.digpy' / 'state.db'}")
+    migrate.upgrade(engine, "0001_initial")
+    engine.dispose()
+    store = Store.open_local(tmp_path)
+    assert store.raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_REVISION
+    assert store.ensure_project("x") == 1
+    store.close()
