@@ -153,7 +153,21 @@ class TaskContext:
         return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
 
     def params_env(self) -> dict[str, str]:
-        return {k: env_value(v) for k, v in self.params.items() if not k.startswith("_") and _ENV_NAME.match(k)}
+        exported = _exported
+        env = {}
+        for k, v in self.params.items():
+            ok = exported.get(k)
+            if ok is None:
+                ok = not k.startswith("_") and _ENV_NAME.match(k) is not None
+                if len(exported) < 10_000:
+                    exported[k] = ok
+            if ok:
+                env[k] = v if type(v) is str else env_value(v)
+        return env
+
+
+_exported: dict[str, bool] = {}  # param name -> whether it becomes an environment variable (names repeat)
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def env_value(value: Any) -> str:
@@ -162,4 +176,10 @@ def env_value(value: Any) -> str:
         return value
     if value is None:
         return ""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return _encode(value)

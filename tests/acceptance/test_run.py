@@ -46,6 +46,28 @@ def test_params_builtins_and_exports_reach_sh_as_environment(project):
     assert result.stdout == 'x 2026-03-01 +0900 {"host":"h1"} given\n'
 
 
+def test_sh_shells_workdir_and_long_scripts(project):
+    """POSIX shells get the script as -c; other shells (here python3) and very long scripts get a
+    script file; `_workdir` changes the directory; the engine's own descriptors stay closed."""
+    long_script = "x=1\n" * 20_000 + "echo long $x"
+    project.write("sub/marker.txt", "in sub\n")
+    project.write("wf.dig", "+posix:\n  sh>: echo posix; set -o | grep -q errexit && echo has-set\n"
+                            "  shell: [bash, -e]\n"
+                            "+other:\n  sh>: print('from', 'python')\n  shell: [python3]\n"
+                            "+long:\n  sh>: |\n" + "".join(f"    {line}\n" for line in long_script.splitlines()) +
+                            "+dir:\n  _workdir: sub\n  sh>: cat marker.txt\n"
+                            "+fds:\n  sh>: ls /proc/self/fd | wc -l\n")
+    inherited = os.open(os.devnull, os.O_RDONLY)  # digpy is started with one more descriptor (fd 3+)
+    try:
+        result = subprocess.run(project.command("run", "wf", "--output", "plain"), cwd=project.path,
+                                capture_output=True, text=True, timeout=60, pass_fds=(inherited,))
+    finally:
+        os.close(inherited)
+    assert result.returncode == 0, result.stderr
+    # ls sees 0, 1, 2 and its own directory handle: nothing of digpy's leaks into commands.
+    assert lines(result.stdout) == ["posix", "has-set", "from python", "long 1", "in sub", "4"]
+
+
 def test_params_file_and_dotted_keys(project):
     project.write("p.yml", "db:\n  host: from-file\n  port: 5432\n")
     project.write("wf.dig", "+a:\n  echo>: ${db.host}:${db.port} ${typeof db.port}\n")
