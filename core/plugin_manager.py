@@ -1,16 +1,27 @@
-"""The plugin manager: built-in plugins and the packages registered under the entry-point group `digpy`."""
+"""The plugin manager: built-in plugins and the packages registered under the entry-point group `digpy`.
+
+Finding entry points means importing importlib.metadata and reading every installed package's
+metadata (~20 ms of every start, measured in docs/performance.md), so the list found is kept in
+`~/.cache/digpy/entry-points.json`, keyed by the interpreter and the name and modification time of
+every package metadata directory on sys.path: installing, upgrading or removing a package changes them.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
+import json
 import logging
+import os
+import sys
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from digpy.core.errors import PluginError
+from digpy.core.paths import cache_dir
 from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, SecretProvider
 
 log = logging.getLogger("digpy.plugins")
@@ -89,19 +100,17 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
         manager.register(module, name=module_name)
         sources[module_name] = ("digpy", _own_version())
     if entry_points:
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist else ep.value
-            version = ep.dist.version if ep.dist else "?"
+        for name, value, dist, version in installed_entry_points():
             try:
-                plugin = ep.load()
+                plugin = _load_entry_point(value)
             except Exception as e:
                 raise PluginError(
-                    f"plugin '{ep.name}' of package {dist} {version} failed to import: "
+                    f"plugin '{name}' of package {dist} {version} failed to import: "
                     f"{type(e).__name__}: {e}",
                     hint=f"fix or uninstall {dist} (pip uninstall {dist})",
                 ) from None
-            manager.register(plugin, name=f"{dist}:{ep.name}")
-            sources[f"{dist}:{ep.name}"] = (dist, version)
+            manager.register(plugin, name=f"{dist}:{name}")
+            sources[f"{dist}:{name}"] = (dist, version)
     for plugin in extra:
         if manager.is_registered(plugin):  # already installed through its entry point
             continue
@@ -129,6 +138,65 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
                 )
             operators[name] = OperatorInfo(name, cls(), plugin_name, dist, version)
     return Registry(operators, manager)
+
+
+def installed_entry_points() -> list[tuple[str, str, str, str]]:
+    """(name, value, package, version) of every entry point in the `digpy` group, from the cache
+    when sys.path has not changed since it was written."""
+    key = _path_key()
+    cache_file = cache_dir() / "entry-points.json"
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cached = {}
+    if not isinstance(cached, dict):
+        cached = {}
+    found = cached.get(key)
+    if isinstance(found, list):
+        return [tuple(item) for item in found]  # type: ignore[misc]
+    from importlib import metadata
+
+    found = [
+        (ep.name, ep.value, ep.dist.name if ep.dist else ep.value, ep.dist.version if ep.dist else "?")
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+    ]
+    kept = dict(list(cached.items())[-7:])  # a few interpreters and working directories
+    kept[key] = found
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
+        partial.write_text(json.dumps(kept), encoding="utf-8")
+        os.replace(partial, cache_file)
+    except OSError:  # a read-only home: look the entry points up again next time
+        pass
+    return found
+
+
+def _path_key() -> str:
+    """What the entry points depend on: the interpreter and each package's metadata directory
+    (a package installed again gets a new directory, with a new time)."""
+    parts = [sys.executable]
+    for entry in sys.path:
+        directory = entry or "."
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                try:
+                    stamp = os.stat(os.path.join(directory, name)).st_mtime_ns
+                except OSError:
+                    stamp = 0
+                parts.append(f"{directory}/{name}={stamp}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _load_entry_point(value: str) -> Any:
+    """The object an entry point names: `package.module` or `package.module:attr.attr`."""
+    module_name, _, attrs = value.partition("[")[0].strip().partition(":")
+    module = importlib.import_module(module_name.strip())
+    return functools.reduce(getattr, filter(None, attrs.strip().split(".")), module)
 
 
 def _own_version() -> str:

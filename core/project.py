@@ -7,6 +7,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from digpy.core.errors import ConfigError
+from digpy.core.language.cache import cached
 from digpy.core.language.compiler import TaskSpec, Workflow, compile_workflow
 from digpy.core.language.loader import load_file, to_plain, without_keys
 from digpy.core.schedule import parse_schedule
@@ -63,7 +64,12 @@ class Project:
         )
 
     def load(self, path: Path, *, operators: Collection[str] | None = None) -> Workflow:
-        """Load and compile one workflow file; its schedule is validated too."""
+        """Load and compile one workflow file; its schedule is validated too. Unchanged files come
+        from the compiled-workflow cache (digpy.core.language.cache)."""
+        names = "*" if operators is None else ",".join(sorted(operators))
+        return cached(path, f"{self.directory}\0{names}", lambda: self._load(path, operators))
+
+    def _load(self, path: Path, operators: Collection[str] | None) -> Workflow:
         config = load_file(path, display_root=self.directory)
         workflow = compile_workflow(path.stem, config, operators=operators)
         check_calls(self.directory, workflow, operators, (path.resolve(),))

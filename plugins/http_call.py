@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
 from digpy.plugins.http import options, request
 
@@ -39,6 +36,9 @@ def _parse(text: str, *, json_first: bool) -> Any:
             return json.loads(text)
         except ValueError:
             pass
+    from ruamel.yaml import YAML  # here: a module-level import costs every digpy start-up ~15 ms
+    from ruamel.yaml.error import YAMLError
+
     try:
         return YAML(typ="safe", pure=True).load(text)
     except YAMLError as e:

@@ -17,6 +17,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """digpy's per-user cache (entry points, compiled workflows) goes to a directory of this test
+    session, inherited by every digpy process a test starts."""
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="digpy-test-cache-")
+
+
 class Project:
     """A temporary project directory and a way to run the real `digpy` command in it."""
 

@@ -18,11 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from importlib.resources import files
+from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
-
-import quickjs
 
 from digpy.core.errors import ConfigError
 
@@ -184,13 +182,25 @@ def _zone_table(name: str) -> str:
 def _source(name: str) -> str:
     """A JavaScript file shipped beside this module: moment.js, or sandbox.js (the glue that
     freezes the globals, holds the scope and evaluates expressions)."""
-    return (files("digpy.core.language") / name).read_text(encoding="utf-8")
+    return Path(__file__).with_name(name).read_text(encoding="utf-8")
+
+
+quickjs: Any = None  # the QuickJS binding, imported with the first sandbox (17 ms of start-up otherwise)
+
+
+def _load_quickjs() -> None:
+    global quickjs
+    if quickjs is None:
+        import quickjs as binding
+
+        quickjs = binding
 
 
 class _Sandbox:
     """One QuickJS context with moment loaded; used only by the thread that created it."""
 
     def __init__(self, memory_limit: int, time_limit: float) -> None:
+        _load_quickjs()
         context = quickjs.Context()
         context.set_memory_limit(memory_limit)
         context.set_time_limit(time_limit)
@@ -413,6 +423,7 @@ class TemplateEngine:
     def _sandbox(self) -> _Sandbox:
         sandbox: _Sandbox | None = getattr(self._local, "sandbox", None)
         if sandbox is None:
+            _load_quickjs()
             try:
                 sandbox = _Sandbox(self.memory_limit, self.time_limit)
             except quickjs.JSException as exc:

@@ -7,26 +7,16 @@ file's directory).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
-
-try:  # ruamel.yaml.clib: the C parser composes large files ~6x faster than the pure-Python one
-    from ruamel.yaml.cyaml import CParser
-
-    class _CComposer(CParser, VersionedResolver):  # type: ignore[misc]
-        def __init__(self, text: str) -> None:
-            CParser.__init__(self, text)
-            VersionedResolver.__init__(self, version=(1, 2), loader=self)
-
-except ImportError:  # pragma: no cover - the pure-Python parser gives the same nodes
-    _CComposer = None  # type: ignore[assignment,misc]
+from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import ConfigError, Location
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import MappingNode, Node
 
 INCLUDE_TAG = "!include"
 _STR = "tag:yaml.org,2002:str"
@@ -38,6 +28,44 @@ _STANDARD = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+
+
+@functools.cache
+def _composer() -> Callable[[str], Any]:
+    """text -> the document's root node (or None). ruamel.yaml is imported here, on the first
+    file parsed: a run whose workflow comes from the compiled cache never needs it."""
+    try:  # ruamel.yaml.clib: the C parser composes large files ~6x faster than the pure-Python one
+        from ruamel.yaml.cyaml import CParser
+        from ruamel.yaml.resolver import VersionedResolver
+
+        class CComposer(CParser, VersionedResolver):  # type: ignore[misc]
+            def __init__(self, text: str) -> None:
+                CParser.__init__(self, text)
+                VersionedResolver.__init__(self, version=(1, 2), loader=self)
+
+        return lambda text: CComposer(text).get_single_node()
+    except ImportError:  # pragma: no cover - the pure-Python parser gives the same nodes
+        return lambda text: _new_yaml().compose(text)
+
+
+def _new_yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True)
+
+
+_reads: list[list[tuple[Path, str]]] = []
+
+
+@contextmanager
+def recording_reads() -> Iterator[list[tuple[Path, str]]]:
+    """Collect (path, text) of every file loaded inside the block (what a cached result depends on)."""
+    files: list[tuple[Path, str]] = []
+    _reads.append(files)
+    try:
+        yield files
+    finally:
+        _reads.remove(files)
 
 
 class ConfigMap(dict[str, Any]):
@@ -110,7 +138,13 @@ def load_text(text: str, name: str = "<string>") -> ConfigMap:
 class _Loader:
     def __init__(self, display_root: Path | None) -> None:
         self.display_root = display_root
-        self.yaml = YAML(typ="safe", pure=True)
+        self._yaml: Any = None  # made for the first int/float/bool/null scalar (its constructor caches nodes)
+
+    @property
+    def yaml(self) -> Any:
+        if self._yaml is None:
+            self._yaml = _new_yaml()
+        return self._yaml
 
     def display(self, path: Path) -> str:
         if self.display_root is not None:
@@ -127,11 +161,15 @@ class _Loader:
             raise ConfigError(f"file not found: {self.display(path)}") from None
         except UnicodeDecodeError as e:
             raise ConfigError(f"{self.display(path)} is not UTF-8 text ({e.reason})") from None
+        for files in _reads:
+            files.append((path, text))
         return self.from_text(text, self.display(path), path, (*stack, path.resolve()))
 
     def from_text(self, text: str, name: str, path: Path | None, stack: tuple[Path, ...]) -> Any:
+        from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
         try:
-            node = _CComposer(text).get_single_node() if _CComposer is not None else self.yaml.compose(text)
+            node = _composer()(text)
         except MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
@@ -155,9 +193,9 @@ class _Builder:
         return Location(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def build(self, node: Node) -> Any:
-        if isinstance(node, MappingNode):
-            return self.mapping(node)
-        if isinstance(node, SequenceNode):
+        if node.id == "mapping":
+            return self.mapping(node)  # type: ignore[arg-type]
+        if node.id == "sequence":
             out = ConfigList(self.loc(node))
             for item in node.value:
                 out.append(self.build(item))
@@ -189,7 +227,7 @@ class _Builder:
                     raise ConfigError("a file included as a key must hold a mapping", location=self.loc(value_node))
                 _deep_merge_into(out, included)
                 continue
-            if not isinstance(key_node, ScalarNode):
+            if key_node.id != "scalar":
                 raise ConfigError("a key must be a plain string", location=self.loc(key_node))
             key = key_node.value if key_node.tag in (_STR, _TIMESTAMP) else str(self.scalar(key_node))
             if key in out:
@@ -206,7 +244,7 @@ class _Builder:
         loc = self.loc(node)
         if self.path is None:
             raise ConfigError("!include is only available in files", location=loc)
-        target = node.value if isinstance(node, ScalarNode) else None
+        target = node.value if node.id == "scalar" else None
         if not isinstance(target, str) or not target:
             form = "!include : 'file.dig'" if as_key else "key: !include 'file.dig'"
             raise ConfigError("!include needs a file name", location=loc, hint=f"write {form}")
