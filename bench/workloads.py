@@ -335,6 +335,17 @@ def report(results: list[Result], startup: float | None, w0_mb: float | None) ->
     return rows
 
 
+def compile_bytecode(python: str) -> None:
+    """Byte-compile digpy's modules, as `pip install` does for a regular install. An editable
+    install run with PYTHONDONTWRITEBYTECODE=1 (set on this project's machines) would otherwise
+    compile every module from source at every start (~30 ms of each run)."""
+    code = ("import compileall, os, digpy, digpy.core, digpy.plugins, digpy.server, digpy.client; "
+            "ok = all(compileall.compile_dir(os.path.dirname(m.__file__), quiet=1) "
+            "for m in (digpy, digpy.core, digpy.plugins, digpy.server, digpy.client)); raise SystemExit(0 if ok else 1)")
+    if subprocess.run([python, "-c", code], stdout=subprocess.DEVNULL).returncode != 0:
+        print("NOTE: could not byte-compile digpy's modules; start-up includes compiling them", file=sys.stderr)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated workload names (W0,W1,W2,W4,W3-10k,W3-100k,W3-seq-10k; "
@@ -343,6 +354,8 @@ def main() -> int:
     default = Path(sys.executable).with_name("digpy")
     parser.add_argument("--digpy", default=str(default) if default.exists() else shutil.which("digpy") or "digpy",
                         help="the digpy command (a path, or a quoted command line such as 'python -m digpy')")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not byte-compile digpy's modules first (see compile_bytecode)")
     parser.add_argument("--no-quiet", action="store_true", help="skip the --log-level warning variants")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a run is killed")
     parser.add_argument("--json", nargs="?", const="", metavar="FILE",
@@ -356,6 +369,8 @@ def main() -> int:
     print(f"python: {info['python']}; digpy: {' '.join(digpy)}; {info['date']}; load {info['load']}",
           file=sys.stderr)
 
+    if not args.no_compile:
+        compile_bytecode(python)
     loop_known = loop_is_known(digpy, args.timeout)
     if not loop_known:
         print("NOTE: digpy reports loop> unknown: W3 falls back to 10,000 explicit echo> tasks; "
