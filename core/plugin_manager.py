@@ -97,7 +97,7 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
     sources: dict[str, tuple[str, str]] = {}
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
-        manager.register(module, name=module_name)
+        manager.register(_hooks_of(module), name=module_name)
         sources[module_name] = ("digpy", _own_version())
     if entry_points:
         for name, value, dist, version in installed_entry_points():
@@ -138,6 +138,14 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
                 )
             operators[name] = OperatorInfo(name, cls(), plugin_name, dist, version)
     return Registry(operators, manager)
+
+
+def _hooks_of(module: Any) -> Any:
+    """Only the hook implementations of a built-in plugin module: pluggy inspects every attribute
+    of what it registers, and a module's imports are most of them (3 ms of each start-up)."""
+    marker = f"{PROJECT_NAME}_impl"
+    found = {name: value for name, value in vars(module).items() if hasattr(value, marker)}
+    return type(module.__name__, (), {name: staticmethod(value) for name, value in found.items()})
 
 
 def installed_entry_points() -> list[tuple[str, str, str, str]]:
