@@ -94,13 +94,12 @@ class TaskContext:
         self.retry_count = task.retry_count
         self.task_name = task.full_name
         self.project_dir = runner.project_dir
-        workdir = params.get("_workdir")
-        self.workdir = (runner.project_dir / workdir) if isinstance(workdir, str) and workdir else runner.project_dir
+        self.workdir = _workdir(runner.project_dir, params.get("_workdir"))
         remap = params.get("_secrets")
         self.secrets: Secrets = ProviderSecrets(runner.secret_providers, runner.project_name, runner.masker,
                                                 remap if isinstance(remap, dict) else None)
         env = params.get("_env")
-        self.env = {str(k): self._with_secrets(env_value(v)) for k, v in env.items()} if isinstance(env, dict) else {}
+        self.env = {str(k): self.with_secrets(env_value(v)) for k, v in env.items()} if isinstance(env, dict) else {}
         self.sessions = runner.sessions
 
     @property
@@ -108,8 +107,10 @@ class TaskContext:
         """The task's logger, made on first use (a logger per task name lives as long as the process)."""
         return logging.getLogger(f"digpy.task.{self.task_name}")
 
-    def _with_secrets(self, text: str) -> str:
-        """`_env` values may name secrets: `PGPASSWORD: ${secret:pg.password}`."""
+    def with_secrets(self, text: str) -> str:
+        """`_env` values and `sh>` scripts may name secrets: `PGPASSWORD: ${secret:pg.password}`."""
+        if "${secret:" not in text:
+            return text
         return _SECRET_REF.sub(lambda m: self.secrets.require(m.group(1)), text)
 
     def output(self, text: str) -> None:
@@ -170,12 +171,31 @@ _exported: dict[str, bool] = {}  # param name -> whether it becomes an environme
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def _workdir(project_dir: Path, workdir: Any) -> Path:
+    """The task's working directory: `_workdir` is a directory of the project, relative to it."""
+    if workdir is None or workdir == "":
+        return project_dir
+    if not isinstance(workdir, str):
+        raise ConfigError(f"_workdir must be a path relative to the project, got {env_value(workdir)}")
+    path = project_dir / workdir
+    try:
+        inside = path.resolve().is_relative_to(project_dir.resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        raise ConfigError(f"_workdir '{workdir}' points outside the project directory")
+    if not path.is_dir():
+        raise ConfigError(f"_workdir '{workdir}' is not a directory of the project",
+                          hint="create it, or fix the path (it is relative to the project directory)")
+    return path
+
+
 def env_value(value: Any) -> str:
-    """A param as an environment variable: strings as they are, anything else as compact JSON."""
+    """A param as an environment variable: strings as they are, anything else (null too) as compact JSON."""
     if isinstance(value, str):
         return value
     if value is None:
-        return ""
+        return "null"  # JSON, as Digdag's sh> gives it (its JsonNode's toString)
     if value is True:
         return "true"
     if value is False:

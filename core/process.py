@@ -29,7 +29,7 @@ async def run_process(
     argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | None, sink: Sink,
     passthrough: tuple[int, int] | None = None,
 ) -> int:
-    """Run `argv` and return its exit code (negative: killed by that signal).
+    """Run `argv` and return its exit code (128 + N: killed by signal N).
 
     Output goes to `sink` line by line, or straight to the file descriptors in `passthrough`
     (stdout, stderr). The child gets its own process group; if the caller is canceled, the group
@@ -189,7 +189,7 @@ class _PipeReader:
 
 
 def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future[int]:
-    """A future that gets the exit code of child `pid` (negative: killed by that signal)."""
+    """A future that gets the exit code of child `pid` (128 + N: killed by signal N)."""
     watcher = _watchers.get(loop)
     if watcher is None:
         try:
@@ -203,7 +203,13 @@ def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future[int
 
 
 def _reap(pid: int) -> int:
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return exit_code(os.waitpid(pid, 0)[1])
+
+
+def exit_code(status: int) -> int:
+    """A wait status as a shell (and Digdag, through Java) reports it: killed by signal N is 128 + N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
 
 
 class _ExitWatcher:

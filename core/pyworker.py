@@ -184,7 +184,8 @@ def _reap(sock: socket.socket) -> None:
             return
         if pid == 0:
             return
-        sock.send(json.dumps({"pid": pid, "exit": os.waitstatus_to_exitcode(status)}).encode())
+        code = os.waitstatus_to_exitcode(status)  # as digpy.core.process.exit_code: signal N is 128 + N
+        sock.send(json.dumps({"pid": pid, "exit": 128 - code if code < 0 else code}).encode())
 
 
 def _child(request: dict[str, Any], fds: list[int]) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from digpy.core.context import Masker, NoSessions, TaskContext
+from digpy.core.context import Masker, NoSessions, TaskContext, env_value
 from digpy.core.errors import ConfigError, DigpyError, TaskError
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.params import task_params
@@ -272,6 +272,6 @@ class AttemptRunner:
 
 
 def _short(command: Any, limit: int = 200) -> str:
-    text = command if isinstance(command, str) else ("" if command is None else repr(command))
+    text = command if isinstance(command, str) else ("" if command is None else env_value(command))
     text = text.strip().replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -173,6 +173,11 @@ class OperatorContext(Protocol):
         as strings (anything but a string as JSON): the environment `sh>` gives its script."""
         ...
 
+    def with_secrets(self, text: str) -> str:
+        """`text` with every `${secret:KEY}` replaced by that secret (after `_secrets` remapping;
+        the value is masked in all output). A secret that is not set raises ConfigError."""
+        ...
+
     async def run_python(
         self,
         script: Path,

@@ -15,7 +15,7 @@ class EchoOperator:
         if message is None:
             message = ""
         elif not isinstance(message, str):
-            message = json.dumps(message, ensure_ascii=False)
+            message = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         ctx.output(message + "\n")
         return TaskResult()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from digpy.core.spi import OperatorContext, TaskError, TaskResult, hookimpl
 
 
@@ -10,7 +12,9 @@ class FailOperator:
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
         message = ctx.command
-        raise TaskError("" if message is None else str(message))
+        if message is not None and not isinstance(message, str):
+            message = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        raise TaskError(message or "")
 
 
 @hookimpl

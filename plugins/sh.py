@@ -28,6 +28,7 @@ class ShOperator:
         if not isinstance(script, str) or not script.strip():
             raise ConfigError(f"sh> needs a command, got {script!r}")
         shell = _shell(ctx.params)
+        script = ctx.with_secrets(script)  # Digdag's sh> fills in ${secret:KEY} (masked in the output)
         if not script.endswith("\n"):
             script += "\n"
         if _takes_c(shell) and len(script) < _MAX_ARGUMENT:

@@ -37,7 +37,7 @@ def session_variables(
     last_executed_session_time: datetime | None = None,
 ) -> dict[str, Any]:
     """The built-ins of a session: `timezone`, `session_*`, `last_/next_session_*` (with a schedule)
-    and `last_executed_session_*` (empty strings when there was none)."""
+    and `last_executed_session_*` (empty strings when there was none, but for the zone's offset at the epoch)."""
     zone = check_timezone(timezone)
     local = session_time.astimezone(zone)
     out: dict[str, Any] = {"timezone": timezone}
@@ -51,8 +51,9 @@ def session_variables(
     if last_executed_session_time is not None:
         out.update(_time_variables("last_executed_session", last_executed_session_time.astimezone(zone)))
     else:
-        empty = _time_variables("last_executed_session", local)
-        out.update({k: "" for k in empty})
+        # Digdag: all empty, except the offset, which is the zone's at the epoch.
+        epoch = _time_variables("last_executed_session", datetime.fromtimestamp(0, zone))
+        out.update({k: (v if k == "last_executed_session_tz_offset" else "") for k, v in epoch.items()})
     return out
 
 

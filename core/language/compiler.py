@@ -15,6 +15,7 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.loader import key_location, location_of, to_plain, value_location, without_keys
+from digpy.core.schedule import check_timezone
 from digpy.core.workflow.retry import parse_retry
 
 TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "_export", "_error", "_check", "_retry", "_parallel")
@@ -24,6 +25,7 @@ GROUP_KEYS = (
 )
 # Keys of an operator task that are directives, not params for the operator.
 SUBTASK_KEYS = ("_do", "_else_do")
+MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
 _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
 
@@ -61,6 +63,9 @@ class Workflow:
 
 def check_workflow_name(name: str, location: Location | None = None) -> None:
     """Workflow names come from file names: no leading digit, none of `+ ^ @ / \\ : * ? " < > |`."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"workflow name '{name[:40]}...' is longer than {MAX_NAME_LENGTH} characters",
+                          location=location)
     if not name or name[0].isdigit() or _WORKFLOW_NAME_BAD.search(name) or name.strip() != name:
         raise ConfigError(
             f"invalid workflow name '{name}'",
@@ -87,6 +92,7 @@ def compile_workflow(
     if not isinstance(timezone, str) or not timezone:
         raise ConfigError("timezone must be a time zone name such as UTC or Asia/Tokyo",
                           location=value_location(config, "timezone"))
+    check_timezone(timezone, value_location(config, "timezone"))
     schedule = config.get("schedule")
     if schedule is not None and not isinstance(schedule, dict):
         raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
@@ -162,6 +168,8 @@ class _Compiler:
         export = config.get("_export") or {}
         if not isinstance(export, dict):
             raise ConfigError(f"{full_name}: _export must be a mapping", location=value_location(config, "_export"))
+        if not is_operator and "_workdir" in own and "_workdir" not in export:
+            export = {**export, "_workdir": own["_workdir"]}  # a group's _workdir is its tasks'
         spec = TaskSpec(
             name=name, full_name=full_name, parent=parent, is_group=not is_operator,
             config=_normalize_operator(own) if is_operator else to_plain(own), export=to_plain(export),
@@ -173,6 +181,9 @@ class _Compiler:
             return index
         child_indexes = []
         for child in children:
+            if len(child) > MAX_NAME_LENGTH:
+                raise ConfigError(f"task name '{child[:40]}...' is longer than {MAX_NAME_LENGTH} characters",
+                                  location=key_location(config, child))
             if not _TASK_NAME.match(child):
                 bad = next((c for c in child[1:] if not re.match(r"[A-Za-z0-9_\-=\[\]{}%&@,.`]", c)), None)
                 raise ConfigError(
@@ -228,6 +239,9 @@ class _Compiler:
             )
 
     def _check_directives(self, full_name: str, config: dict[str, Any], is_operator: bool) -> None:
+        if "_workdir" in config and not (isinstance(config["_workdir"], str) and config["_workdir"].strip()):
+            raise ConfigError(f"{full_name}: _workdir must be a directory of the project, relative to it",
+                              location=value_location(config, "_workdir"), hint="write _workdir: path/in/project")
         if "_retry" in config and not _templated(config["_retry"]):
             parse_retry(to_plain(config["_retry"]), value_location(config, "_retry"))
         for key, generated in (("_error", "^error"), ("_check", "^check")):
@@ -262,7 +276,13 @@ class _Compiler:
                 raise ConfigError(f"_background on {spec.full_name} is invalid inside a _parallel group",
                                   location=value_location(child_config, "_background"))
             if after is not None:
-                for dep in after if isinstance(after, list) else [after]:
+                deps = after if isinstance(after, list) else [after]
+                if not all(isinstance(dep, str | int | float) and not isinstance(dep, bool)
+                                       for dep in deps):
+                    raise ConfigError(f"_after of {spec.full_name} must name earlier sibling tasks",
+                                      location=loc, hint="write _after: +name or _after: [+a, +b]")
+                for dep in deps:
+                    dep = str(dep)
                     if dep not in by_name:
                         known = ", ".join(by_name) or "none"
                         raise ConfigError(

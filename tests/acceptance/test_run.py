@@ -68,6 +68,40 @@ def test_sh_shells_workdir_and_long_scripts(project):
     assert lines(result.stdout) == ["posix", "has-set", "from python", "long 1", "in sub", "4"]
 
 
+def test_workdir_is_checked_and_a_groups_workdir_is_its_tasks(project):
+    project.write("sub/marker.txt", "in sub\n")
+    project.write("afile", "")
+    project.write("wf.dig", "_parallel: true\n+g:\n  _workdir: sub\n  +a:\n    sh>: cat marker.txt\n"
+                            "+missing:\n  _workdir: nope\n  sh>: pwd\n"
+                            "+file:\n  _workdir: afile\n  sh>: pwd\n"
+                            "+outside:\n  _workdir: ../..\n  sh>: pwd\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert result.stdout == "in sub\n"
+    assert "Traceback" not in result.stderr
+    assert "_workdir 'nope' is not a directory of the project" in result.stderr
+    assert "_workdir 'afile' is not a directory of the project" in result.stderr
+    assert "_workdir '../..' points outside the project directory" in result.stderr
+    project.write("bad.dig", "+a:\n  _workdir: [x]\n  sh>: pwd\n")
+    bad = project.run("bad")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: bad.dig:2:13: +bad+a: _workdir must be")
+
+
+def test_values_reach_commands_and_messages_as_digdag_gives_them(project):
+    """null params are "null" in the environment; non-string echo>/fail> values are compact JSON;
+    a command killed by signal N failed with code 128 + N."""
+    project.write("wf.dig", "_export:\n  nothing: null\n"
+                            "+env:\n  sh>: echo \"[$nothing]\"\n"
+                            "+echo:\n  echo>: {a: 1, b: [x]}\n"
+                            "+killed:\n  sh>: kill -9 $$$$\n"
+                            "+fail:\n  fail>: {reason: x}\n")
+    result = project.run("wf")
+    assert result.stdout == '[null]\n{"a":1,"b":["x"]}\n'
+    assert "Command failed with code 137" in result.stderr
+    project.write("f.dig", "+fail:\n  fail>: {reason: x}\n")
+    assert '{"reason":"x"}' in project.run("f").stderr
+
+
 def test_params_file_and_dotted_keys(project):
     project.write("p.yml", "db:\n  host: from-file\n  port: 5432\n")
     project.write("wf.dig", "+a:\n  echo>: ${db.host}:${db.port} ${typeof db.port}\n")

@@ -31,6 +31,12 @@ def test_the_spec_example():
     assert v["last_session_time"] == "2016-01-29T00:00:00-08:00"
     assert v["next_session_date"] == "2016-01-31"
     assert v["last_executed_session_time"] == ""
+    # No earlier session: every last_executed_session_* is empty but the offset, the zone's at the epoch.
+    assert v["last_executed_session_tz_offset"] == "-0800"
+    assert [k for k, x in v.items() if k.startswith("last_executed_session_") and x != ""] == [
+        "last_executed_session_tz_offset"]
+    tokyo = session_variables(datetime(2016, 7, 1, tzinfo=ZoneInfo("Asia/Tokyo")), "Asia/Tokyo", schedule=None)
+    assert tokyo["last_executed_session_tz_offset"] == "+0900"
 
 
 def test_hourly_schedule_gives_neighbouring_hours_and_utc_is_plus_zero():

@@ -80,6 +80,12 @@ def test_bad_task_names():
     assert error_of("+a b: {echo>: x}\n").startswith("wf.dig:1:1: invalid task name '+a b'")
 
 
+def test_names_longer_than_255_characters_are_refused():
+    assert error_of("+" + "a" * 255 + ": {echo>: x}\n").startswith("wf.dig:1:1: task name '+aaaa")
+    assert "longer than 255 characters" in error_of("+" + "a" * 255 + ": {echo>: x}\n")
+    assert compile_text("+" + "a" * 254 + ": {echo>: x}\n").tasks[1].name == "+" + "a" * 254
+
+
 def test_task_must_be_a_mapping():
     assert error_of("+a: echo hi\n").startswith(
         "wf.dig:1:5: task +wf+a must be a mapping of keys to values, got the string 'echo hi'"
@@ -91,6 +97,9 @@ def test_after_needs_a_parallel_parent_and_an_existing_earlier_sibling():
     message = error_of("_parallel: true\n+a: {echo>: x}\n+b: {echo>: y, _after: [+c]}\n")
     assert message.startswith("wf.dig:3:")
     assert "dependency task '+c' of +wf+b does not exist before it" in message
+    for bad in ("{x: 1}", "[[+a]]", "[true]"):
+        message = error_of(f"_parallel: true\n+a: {{echo>: x}}\n+b: {{echo>: y, _after: {bad}}}\n")
+        assert message.startswith("wf.dig:3:") and "_after of +wf+b must name earlier sibling tasks" in message
 
 
 def test_background_is_invalid_in_a_parallel_group():
