@@ -18,6 +18,7 @@ import subprocess
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 Sink = Callable[[str, str], None]  # (text, stream name "stdout"/"stderr")
 STOP_GRACE_SECONDS = 5.0
@@ -44,7 +45,13 @@ async def run_process(
 
 
 def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | None, stdout: int, stderr: int) -> int:
-    """Start `argv` in its own session with stdin from /dev/null; returns its pid.
+    """Start `argv` in its own process group with stdin from /dev/null; returns its pid.
+
+    When digpy has a controlling terminal the child gets its own session too, so that a command
+    that asks the terminal for input (`ssh`, `sudo`) fails at once instead of being stopped in the
+    background; without one (the server, CI, cron) a process group is enough and cheaper: a new
+    session is a new scheduler autogroup, and the engine then migrates between CPUs at each child
+    (measured in docs/performance.md).
 
     In the engine's own directory the child comes from `os.posix_spawn` (one vfork-like clone;
     `subprocess.Popen` costs ~0.1 ms more per child in Python code, measured in
@@ -58,9 +65,14 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | Non
         if path is not None:
             actions = [(os.POSIX_SPAWN_DUP2, _devnull(), 0), (os.POSIX_SPAWN_DUP2, stdout, 1),
                        (os.POSIX_SPAWN_DUP2, stderr, 2)]
-            return os.posix_spawn(path, args, os.environ if env is None else env, file_actions=actions, setsid=True)
+            if _own_session():
+                return os.posix_spawn(path, args, os.environ if env is None else env, file_actions=actions,
+                                      setsid=True)
+            return os.posix_spawn(path, args, os.environ if env is None else env, file_actions=actions,
+                                  setpgroup=0)
+    group: dict[str, Any] = {"start_new_session": True} if _own_session() else {"process_group": 0}
     proc = subprocess.Popen(args, stdin=_devnull(), stdout=stdout, stderr=stderr, env=env,
-                            cwd=None if cwd is None else str(cwd), start_new_session=True)
+                            cwd=None if cwd is None else str(cwd), **group)
     proc.returncode = 0  # the pid is reaped by _watch_exit, not by Popen
     return proc.pid
 
@@ -68,6 +80,20 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | Non
 _null: list[int] = []
 _where: list[str] = []
 _found: dict[tuple[str, str | None], str | None] = {}
+
+
+_session: list[bool] = []
+
+
+def _own_session() -> bool:
+    """Whether children get their own session: only when digpy has a controlling terminal."""
+    if not _session:
+        try:
+            os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC))
+            _session.append(True)
+        except OSError:
+            _session.append(False)
+    return _session[0]
 
 
 def _cwd() -> str:
