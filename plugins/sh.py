@@ -32,7 +32,8 @@ class ShOperator:
         if not script.endswith("\n"):
             script += "\n"
         if _takes_c(shell) and len(script) < _MAX_ARGUMENT:
-            code = await ctx.run_command([*shell, "-c", script], env=ctx.params_env())
+            dashes = ["--"] if script.startswith("-") else []  # or the shell takes the script for an option
+            code = await ctx.run_command([*shell, "-c", *dashes, script], env=ctx.params_env())
         else:
             code = await _run_file(ctx, shell, script)
         if code != 0:

@@ -56,7 +56,8 @@ def test_sh_shells_workdir_and_long_scripts(project):
                             "+other:\n  sh>: print('from', 'python')\n  shell: [python3]\n"
                             "+long:\n  sh>: |\n" + "".join(f"    {line}\n" for line in long_script.splitlines()) +
                             "+dir:\n  _workdir: sub\n  sh>: cat marker.txt\n"
-                            "+fds:\n  sh>: ls /proc/self/fd | wc -l\n")
+                            "+fds:\n  sh>: ls /proc/self/fd | wc -l\n"
+                            "+dash:\n  sh>: \"-x 2>/dev/null || echo dash first\"\n")
     inherited = os.open(os.devnull, os.O_RDONLY)  # digpy is started with one more descriptor (fd 3+)
     try:
         result = subprocess.run(project.command("run", "wf", "--output", "plain"), cwd=project.path,
@@ -65,7 +66,7 @@ def test_sh_shells_workdir_and_long_scripts(project):
         os.close(inherited)
     assert result.returncode == 0, result.stderr
     # ls sees 0, 1, 2 and its own directory handle: nothing of digpy's leaks into commands.
-    assert lines(result.stdout) == ["posix", "has-set", "from python", "long 1", "in sub", "4"]
+    assert lines(result.stdout) == ["posix", "has-set", "from python", "long 1", "in sub", "4", "dash first"]
 
 
 def test_workdir_is_checked_and_a_groups_workdir_is_its_tasks(project):
