@@ -271,6 +271,17 @@ class AttemptRunner:
         self._wakeup.set()
 
 
+def tune_gc() -> None:
+    """For a process that runs attempts: what is loaded so far (modules, the workflow) is never
+    garbage, so the collector stops scanning it (`gc.freeze`), and it runs less often: an attempt
+    allocates many small objects that live as long as their task (W3 100,000 tasks: 7.09 → 6.47 s;
+    W2: 1.5 % less; docs/performance.md)."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def _short(command: Any, limit: int = 200) -> str:
     text = command if isinstance(command, str) else ("" if command is None else env_value(command))
     text = text.strip().replace("\n", "\\n")

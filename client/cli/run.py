@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from digpy.client.cli.output import LiveLogHandler, LiveOutput, PlainOutput, configure_logging
     from digpy.core.errors import ConfigError
     from digpy.core.local import LocalRunOptions, run_local
+    from digpy.core.runner import tune_gc
 
     workflow = args.workflow
     if args.project:
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("digpy").handlers[:] = [LiveLogHandler(output)]
     else:
         output = PlainOutput()
+    tune_gc()
     try:
         result = run_local(project_dir, options, output)
     finally:

@@ -122,12 +122,14 @@ def run(args: argparse.Namespace) -> int:
 
     from digpy.client.cli.output import configure_logging
     from digpy.core.plugin_manager import load_registry
+    from digpy.core.runner import tune_gc
     from digpy.server.app import create_app
 
     settings, bind, port = settings_from(args)
     configure_logging("info")
     store = open_database(settings.database_url, create_if_empty=True)
     app = create_app(settings, store, load_registry())
+    tune_gc()
     logging.getLogger("digpy.server").info(
         "digpy server listening on http://%s:%d (database %s, task logs %s, executor %s)", bind, port,
         _safe(settings.database_url), settings.task_log_dir, "on" if settings.executor else "off")
