@@ -36,15 +36,91 @@
     now: function () { return state.now; }
   });
 
+  // Date's local time is the workflow's time zone (Digdag runs its JavaScript with the JVM's time
+  // zone set to it), not the machine's: the local getters, setters, the component constructor,
+  // local ISO strings ("2016-01-30T10:00") and the string forms go through the zone table.
+  var MINUTE = 60000, proto = NativeDate.prototype, timeOf = proto.getTime, setTime = proto.setTime;
+  var DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var LOCAL_ISO = /^[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?$/;
+  function zoneOffset(ms) { return ms === ms ? offset(state.zone, ms) : NaN; }
+  function utcOfWall(wallMs) {  // the instant whose wall time in the zone is wallMs (read as UTC)
+    return wallMs - zoneOffset(wallMs - zoneOffset(wallMs) * MINUTE) * MINUTE;
+  }
+  function wall(date) { var t = timeOf.call(date); return new NativeDate(t + zoneOffset(t) * MINUTE); }
+  function pad(n, width) { var s = String(Math.abs(n)); while (s.length < width) s = "0" + s; return s; }
+  function zoneName(t) {
+    var o = zoneOffset(t);
+    return "GMT" + (o < 0 ? "-" : "+") + pad(Math.floor(Math.abs(o) / 60), 2) + pad(Math.abs(o) % 60, 2);
+  }
+  function datePart(w) {
+    var y = w.getUTCFullYear();
+    return DAYS[w.getUTCDay()] + " " + MONTHS[w.getUTCMonth()] + " " + pad(w.getUTCDate(), 2) + " " +
+      (y < 0 ? "-" : "") + pad(y, 4);
+  }
+  function timePart(w) {
+    return pad(w.getUTCHours(), 2) + ":" + pad(w.getUTCMinutes(), 2) + ":" + pad(w.getUTCSeconds(), 2);
+  }
+  function twelveHour(w) {
+    var h = w.getUTCHours() % 12 || 12;
+    return pad(h, 2) + ":" + pad(w.getUTCMinutes(), 2) + ":" + pad(w.getUTCSeconds(), 2) +
+      (w.getUTCHours() < 12 ? " AM" : " PM");
+  }
+  function slashDate(w) { return pad(w.getUTCMonth() + 1, 2) + "/" + pad(w.getUTCDate(), 2) + "/" + pad(w.getUTCFullYear(), 4); }
+  var zoned = Object.create(proto);
+  function define(name, fn) {
+    Object.defineProperty(zoned, name, { value: fn, writable: true, enumerable: false, configurable: true });
+  }
+  ["FullYear", "Month", "Date", "Day", "Hours", "Minutes", "Seconds", "Milliseconds"].forEach(function (f) {
+    var get = proto["getUTC" + f], set = proto["setUTC" + f];
+    define("get" + f, function () { return get.call(wall(this)); });
+    if (set) {
+      define("set" + f, function () {
+        var w = wall(this);
+        set.apply(w, arguments);
+        return setTime.call(this, utcOfWall(timeOf.call(w)));
+      });
+    }
+  });
+  define("getYear", function () { return this.getFullYear() - 1900; });
+  define("getTimezoneOffset", function () { return -zoneOffset(timeOf.call(this)); });
+  function invalid(date) { var t = timeOf.call(date); return t !== t; }
+  define("toString", function () {
+    if (invalid(this)) return "Invalid Date";
+    var w = wall(this);
+    return datePart(w) + " " + timePart(w) + " " + zoneName(timeOf.call(this));
+  });
+  define("toDateString", function () { return invalid(this) ? "Invalid Date" : datePart(wall(this)); });
+  define("toTimeString", function () {
+    return invalid(this) ? "Invalid Date" : timePart(wall(this)) + " " + zoneName(timeOf.call(this));
+  });
+  define("toLocaleString", function () {
+    return invalid(this) ? "Invalid Date" : slashDate(wall(this)) + ", " + twelveHour(wall(this));
+  });
+  define("toLocaleDateString", function () { return invalid(this) ? "Invalid Date" : slashDate(wall(this)); });
+  define("toLocaleTimeString", function () { return invalid(this) ? "Invalid Date" : twelveHour(wall(this)); });
+
   function PinnedDate() {
-    if (new.target === undefined) return new NativeDate(state.now).toString();
-    var args = arguments.length === 0 ? [state.now] : arguments;
+    if (new.target === undefined) return new PinnedDate().toString();
+    var args;
+    if (arguments.length === 0) {
+      args = [state.now];
+    } else if (arguments.length === 1) {
+      var a = arguments[0];
+      args = [typeof a === "string" && LOCAL_ISO.test(a) ? utcOfWall(NativeDate.parse(a + "Z")) : a];
+    } else {
+      args = [utcOfWall(NativeDate.UTC.apply(null, arguments))];
+    }
     return Reflect.construct(NativeDate, args, new.target);
   }
-  PinnedDate.prototype = NativeDate.prototype;
+  define("constructor", PinnedDate);
+  PinnedDate.prototype = zoned;
   PinnedDate.now = function () { return state.now; };
   PinnedDate.UTC = NativeDate.UTC;
-  PinnedDate.parse = NativeDate.parse;
+  PinnedDate.parse = function (text) {
+    var s = String(text);
+    return LOCAL_ISO.test(s) ? utcOfWall(NativeDate.parse(s + "Z")) : NativeDate.parse(s);
+  };
   NativeDate.prototype.constructor = PinnedDate;
   g.Date = PinnedDate;
   Object.defineProperty(g, "moment", { value: moment, writable: false, enumerable: false, configurable: false });

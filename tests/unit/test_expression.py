@@ -737,3 +737,31 @@ def test_plain_references_print_exactly_as_javascript_does(value):
 def test_a_plain_reference_to_a_missing_name_still_fails_like_javascript():
     with pytest.raises(TemplateError, match=r"Failed to evaluate a variable \$\{nope\.x\}"):
         TemplateEngine().render("${nope.x}", {}, "UTC")
+
+
+# ---------------------------------------------------------------- Date in the workflow's time zone
+
+
+@pytest.mark.parametrize(("expression", "tz", "expected"), [
+    ("new Date(0).getHours()", "Asia/Tokyo", "9"),
+    ("new Date(0).getTimezoneOffset()", "Asia/Tokyo", "-540"),
+    ("new Date(0).getTimezoneOffset()", LA, "480"),
+    ("new Date(Date.UTC(2016, 6, 1)).getTimezoneOffset()", LA, "420"),  # summer time
+    ("new Date(2016, 0, 30).getTime()", "Asia/Tokyo", "1454079600000"),
+    ("new Date(2016, 0, 30, 10, 30).toISOString()", LA, "2016-01-30T18:30:00.000Z"),
+    ("Date.parse('2016-01-30T10:00')", "Asia/Tokyo", "1454115600000"),
+    ("Date.parse('2016-01-30')", "Asia/Tokyo", "1454112000000"),  # date-only ISO is UTC
+    ("new Date('2016-01-30T10:00').getHours()", LA, "10"),
+    ("String(new Date(0))", "Asia/Tokyo", "Thu Jan 01 1970 09:00:00 GMT+0900"),
+    ("new Date(0).toDateString()", LA, "Wed Dec 31 1969"),
+    ("new Date(0).toLocaleString()", LA, "12/31/1969, 04:00:00 PM"),
+    ("(function () { var d = new Date(0); d.setHours(0); return d.toISOString(); })()", "Asia/Tokyo",
+     "1969-12-31T15:00:00.000Z"),
+    ("moment(new Date(2016, 0, 30)).format()", "Asia/Tokyo", "2016-01-30T00:00:00+09:00"),
+    ("new Date().getDate()", "Asia/Tokyo", "30"),  # now (SESSION_NOW) is 2016-01-30 17:00 in Tokyo
+    ("Date()", "Asia/Tokyo", "Sat Jan 30 2016 17:00:00 GMT+0900"),
+])
+def test_date_local_time_is_the_workflows_time_zone(engine: TemplateEngine, expression: str, tz: str,
+                                                     expected: str) -> None:
+    """As in Digdag, whose JavaScript runs with the time zone set to the workflow's."""
+    assert js(engine, expression, tz) == expected
