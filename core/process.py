@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from digpy.core.errors import TaskError
+
 Sink = Callable[[str, str], None]  # (text, stream name "stdout"/"stderr")
 STOP_GRACE_SECONDS = 5.0
 DRAIN_SECONDS = 2.0
@@ -60,6 +62,13 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | Non
     close-on-exec, and `_seal_inherited` marks the ones digpy itself was started with.
     """
     args = list(argv)
+    try:
+        return _spawn(args, env, cwd, stdout, stderr)
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+        raise TaskError(f"Cannot run program '{args[0]}': {e.strerror}") from None
+
+
+def _spawn(args: list[str], env: Mapping[str, str] | None, cwd: Path | None, stdout: int, stderr: int) -> int:
     if cwd is None or str(cwd) == _cwd():
         path = _which(args[0], None if env is None else env.get("PATH"))
         if path is not None:

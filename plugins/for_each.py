@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from typing import Any
 from urllib.parse import quote
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
-from digpy.plugins.generated import body, children, parallel
+from digpy.plugins.generated import body, check_count, children, parallel
 from digpy.plugins.options import json_or_value, mapping
 
 
@@ -25,6 +26,9 @@ class ForEachOperator:
         lists = {key: _list(key, values) for key, values in entries.items()}
         do = body(ctx.params, "_do", "for_each")
         keys = list(lists)
+        if not keys:  # no keys: no combinations (Digdag builds none either)
+            return TaskResult(subtasks=children(do, [], parallel(ctx.params, "for_each")))
+        check_count(math.prod(len(v) for v in lists.values()), "for_each")
         indexed = [list(enumerate(lists[k])) for k in keys]
         items = []
         for combination in itertools.product(*indexed):
@@ -45,7 +49,9 @@ def _list(key: str, value: Any) -> list[Any]:
 
 def _tag(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return quote(text[:8], safe="")  # "*" and "~" too: they are not allowed in task names
+    # Like Java's URLEncoder: "*" and "~" are encoded too (they are not allowed in task names);
+    # Python's quote() never encodes "~".
+    return quote(text[:8], safe="").replace("~", "%7E")
 
 
 @hookimpl

@@ -7,7 +7,7 @@ the step is the ceiling of (to - from) / slices.
 from __future__ import annotations
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
-from digpy.plugins.generated import body, children, parallel, whole_number
+from digpy.plugins.generated import body, check_count, children, parallel, whole_number
 from digpy.plugins.options import mapping
 
 
@@ -32,6 +32,7 @@ class ForRangeOperator:
             if count <= 0:
                 raise ConfigError(f"for_range> slices must be 1 or more, got {count}")
             size = max(1, (end - start + count - 1) // count)
+        check_count(len(range(start, end, size)), "for_range")
         do = body(ctx.params, "_do", "for_range")
         items = []
         for index, low in enumerate(range(start, end, size)):

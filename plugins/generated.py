@@ -8,6 +8,18 @@ from typing import Any
 
 from digpy.core.spi import ConfigError
 
+# The most children one operator may generate: a sanity bound, far above Digdag's 1,000 tasks per
+# attempt (digpy has no per-attempt limit), that stops a mistyped count before it fills the memory
+# (a task costs ~2.2 kB: one million children ~2.2 GB).
+MAX_CHILDREN = 1_000_000
+
+
+def check_count(count: int, operator: str) -> None:
+    """Refuse to generate more than MAX_CHILDREN children."""
+    if count > MAX_CHILDREN:
+        raise ConfigError(f"{operator}> would generate {count:,} tasks; one operator generates at most "
+                          f"{MAX_CHILDREN:,}", hint="split the work, e.g. into nested loops")
+
 
 def body(params: Mapping[str, Any], key: str, operator: str) -> dict[str, Any]:
     """The task config under `_do` (or `_else_do`): required and a mapping."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
-from digpy.plugins.generated import body, children, parallel, whole_number
+from digpy.plugins.generated import body, check_count, children, parallel, whole_number
 
 
 class LoopOperator:
@@ -13,6 +13,7 @@ class LoopOperator:
         count = whole_number(ctx.command, "loop> count")
         if count < 0:
             raise ConfigError(f"loop> count must be >= 0, got {count}")
+        check_count(count, "loop")
         do = body(ctx.params, "_do", "loop")
         items = ((f"+loop-{i}", {"i": i}) for i in range(count))
         return TaskResult(subtasks=children(do, items, parallel(ctx.params, "loop")))

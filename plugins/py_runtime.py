@@ -34,11 +34,11 @@ class Env:
 
     def store(self, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Make params visible to the tasks that run after this one."""
-        _merge(self.store_params, {**(params or {}), **kwargs})
+        _merge(self.store_params, _json_params(params, kwargs))
 
     def export(self, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Make params visible to this task's generated subtasks."""
-        _merge(self.export_params, {**(params or {}), **kwargs})
+        _merge(self.export_params, _json_params(params, kwargs))
 
     def add_subtask(self, function: Any = None, **params: Any) -> None:
         """Add a generated subtask: a function or method (run with py>) or a task config mapping."""
@@ -50,7 +50,18 @@ class Env:
             config = {"py>": _qualified_name(function), **params}
         else:
             raise TypeError(f"add_subtask takes a function, a method or a mapping, got {type(function).__name__}")
-        self.subtask_configs.append(config)
+        self.subtask_configs.append(_json_params(config, {}))
+
+
+def _json_params(params: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Params as JSON keeps them: a mapping whose values JSON can hold (or TypeError, as Digdag's)."""
+    if params is not None and not isinstance(params, dict):
+        raise TypeError(f"params must be a mapping, got {type(params).__name__}")
+    merged = {**(params or {}), **kwargs}
+    try:
+        return json.loads(json.dumps(merged, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"Parameters must be serializable using JSON: {e}") from None
 
 
 def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
@@ -130,9 +141,8 @@ def _call(function: Any, display: str, params: dict[str, Any]) -> Any:
     return function(*args, **kwargs)
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
+def run(request: dict[str, Any], env: Env) -> None:
     params = request["params"]
-    env = Env(params)
     _install_api(env)
     owner, display, target = _resolve(request["command"])
     if inspect.isclass(target):  # a class given as the callable: instantiate it and call run()
@@ -143,6 +153,9 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         _call(getattr(instance, target.__name__), display, params)
     else:
         _call(target, display, params)
+
+
+def _result(env: Env) -> dict[str, Any]:
     subtasks = None
     if env.subtask_configs:
         subtasks = {f"+subtask{i}": config for i, config in enumerate(env.subtask_configs)}
@@ -150,11 +163,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _user_traceback(error: BaseException) -> str:
-    """The traceback without the frames of this runtime."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(error), error, tb))
+    """The traceback without the frames of this runtime (at the start, or inside `env.store()`)."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    return "".join(lines + traceback.format_exception_only(type(error), error))
 
 
 def main(argv: list[str]) -> int:
@@ -163,12 +175,13 @@ def main(argv: list[str]) -> int:
         request = json.load(f)
     sys.path.insert(0, os.getcwd())
     sys.argv = [request["command"]]
+    env = Env(request["params"])
     try:
-        result = run(request)
-        code = 0
+        run(request, env)
+        result, code = _result(env), 0
     except BaseException as e:  # the user's code failed: report it, do not crash the engine
-        if isinstance(e, SystemExit) and e.code in (0, None):
-            result, code = {"store": {}, "export": {}, "subtasks": None}, 0
+        if isinstance(e, SystemExit) and e.code in (0, None):  # a success: keep what it stored
+            result, code = _result(env), 0
         else:
             if isinstance(e, MissingParameter):
                 message, trace = str(e), ""
@@ -179,7 +192,7 @@ def main(argv: list[str]) -> int:
             result = {"error": message, "traceback": trace}
             code = 1
     try:
-        text = json.dumps(result, ensure_ascii=False, default=str)
+        text = json.dumps(result, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         text = json.dumps({"error": f"py> result is not JSON-serialisable: {e}"})
         code = 1

@@ -8,6 +8,7 @@ then every 10 seconds (sooner when the engine says an answer is near).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
@@ -30,11 +31,17 @@ class RequireOperator:
             rerun_on = str(params.get("rerun_on", "none"))
             if rerun_on not in RERUN_ON:
                 raise ConfigError(f"require> rerun_on must be one of {', '.join(RERUN_ON)}, got '{rerun_on}'")
+            when = str(params.get("session_time"))
+            try:
+                datetime.fromisoformat(when.replace("Z", "+00:00"))
+            except ValueError:
+                raise ConfigError(f"require> session_time must be a date-time such as 2026-01-31T00:00:00+00:00, "
+                                  f"got '{when}'") from None
             given = params.get("params") or {}
             if not isinstance(given, dict):
                 raise ConfigError("require> params must be a mapping")
             status = ctx.sessions.require(
-                workflow.strip().removesuffix(".dig"), session_time=str(params.get("session_time")),
+                workflow.strip().removesuffix(".dig"), session_time=when,
                 params=given, rerun_on=rerun_on, project_name=_optional(params.get("project_name")),
                 retry_attempt_name=_optional(params.get("retry_attempt_name")),
             )

@@ -35,6 +35,12 @@ def test_for_each_accepts_json_strings_and_encodes_names(project):
     assert result.stdout.splitlines() == ["1-a b", "1-verylongvalue", "2-a b", "2-verylongvalue"], result.stderr
     assert "+for-0=n=0=1&1=s=0=a%20b:" in result.stderr
     assert "+for-0=n=1=2&1=s=1=verylong:" in result.stderr
+    # "~" and "*" are encoded like Java's URLEncoder does; no keys: no children.
+    project.write("t.dig", "+t:\n  for_each>: {k: [\"a~b\", \"x*y\"]}\n  _do:\n    echo>: ${k}\n"
+                           "+none:\n  for_each>: {}\n  _do:\n    echo>: never\n")
+    result = project.run("t")
+    assert result.stdout.splitlines() == ["a~b", "x*y"], result.stderr
+    assert "+for-0=k=0=a%7Eb:" in result.stderr and "+for-0=k=1=x%2Ay:" in result.stderr
 
 
 def test_for_range_by_slices_and_by_step(project):
@@ -89,3 +95,14 @@ def test_operators_report_bad_input(project):
     assert "loop> needs _do" in project.run("wf2").stderr
     project.write("wf3.dig", "+a:\n  wait>: soon\n")
     assert "wait> expects a duration like 30s" in project.run("wf3").stderr
+    # A mistyped count is refused before it fills the memory.
+    project.write("wf4.dig", "_parallel: true\n+a:\n  loop>: 100000000\n  _do:\n    echo>: x\n"
+                             "+b:\n  for_range>: {from: 0, to: 5000000, step: 1}\n  _do:\n    echo>: x\n"
+                             "+c:\n  for_each>: {a: [1,2,3,4,5,6,7,8,9,10], b: [1,2,3,4,5,6,7,8,9,10],"
+                             " c: [1,2,3,4,5,6,7,8,9,10], d: [1,2,3,4,5,6,7,8,9,10], e: [1,2,3,4,5,6,7,8,9,10],"
+                             " f: [1,2,3,4,5,6,7,8,9,10], g: [1,2]}\n  _do:\n    echo>: x\n")
+    result = project.run("wf4")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "loop> would generate 100,000,000 tasks; one operator generates at most 1,000,000" in result.stderr
+    assert "for_range> would generate 5,000,000 tasks" in result.stderr
+    assert "for_each> would generate 2,000,000 tasks" in result.stderr

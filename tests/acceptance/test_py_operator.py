@@ -98,3 +98,21 @@ def test_an_interrupted_python_task_is_stopped(project):
     pid = int((project.path / "started").read_text())
     wait_until(lambda: not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2],
                timeout=10, what=f"the task's process {pid} to end")
+
+
+def test_sys_exit_0_keeps_what_the_task_stored_and_values_must_be_json(project):
+    project.write("steps.py", "import sys\nimport digdag\n\n"
+                              "def done_early():\n    digdag.env.store({'s0': 'stored'})\n"
+                              "    digdag.env.add_subtask({'echo>': 'child'})\n    sys.exit(0)\n\n"
+                              "def not_json():\n    digdag.env.store({'o': object()})\n")
+    project.write("wf.dig", "+a:\n  py>: steps.done_early\n+b:\n  echo>: s0=${s0}\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "child\ns0=stored\n"
+
+    project.write("bad.dig", "+a:\n  py>: steps.not_json\n")
+    bad = project.run("bad")
+    assert bad.returncode == 1
+    assert "TypeError: Parameters must be serializable using JSON" in bad.stderr
+    # The traceback ends at the user's call, without the frames of digpy's runtime.
+    assert "steps.py\", line 10, in not_json" in bad.stderr and "py_runtime" not in bad.stderr

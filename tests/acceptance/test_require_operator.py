@@ -35,3 +35,8 @@ def test_session_time_option_and_unknown_workflow(project):
     project.write("bad.dig", "+need:\n  require>: nothing\n")
     result = project.run("bad")
     assert result.returncode == 1 and "workflow 'nothing' does not exist" in result.stderr
+    project.write("garbage.dig", "+need:\n  require>: dep\n  session_time: garbage\n")
+    result = project.run("garbage")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "require> session_time must be a date-time such as 2026-01-31T00:00:00+00:00, got 'garbage'" \
+        in result.stderr

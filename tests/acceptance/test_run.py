@@ -101,6 +101,10 @@ def test_values_reach_commands_and_messages_as_digdag_gives_them(project):
     assert "Command failed with code 137" in result.stderr
     project.write("f.dig", "+fail:\n  fail>: {reason: x}\n")
     assert '{"reason":"x"}' in project.run("f").stderr
+    project.write("nosh.dig", "+a:\n  sh>: echo x\n  shell: [/nonexistent/sh]\n")
+    missing = project.run("nosh")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "Cannot run program '/nonexistent/sh': No such file or directory" in missing.stderr
 
 
 def test_params_file_and_dotted_keys(project):
