@@ -224,7 +224,9 @@ def test_sigterm_hands_running_tasks_back_and_the_next_server_finishes_them(serv
     attempt = json.loads(server.digpy("start", "p", "wf", "--json").stdout)
     wait_until(lambda: marker.exists(), what="the task to start")
     assert server.stop() == 0
-    assert subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).stdout == b"", "command stopped"
+    # The server waits for the shell; the shell's `sleep` got the same signal and is gone a moment later.
+    wait_until(lambda: subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).stdout == b"",
+               timeout=10, what="the stopped command's process group to be gone")
     server.start()
     assert wait_done(server, attempt["id"])["status"] == "success"
     assert marker.read_text().split() == ["run", "run"], "the handed-back task ran again, once"
