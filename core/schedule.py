@@ -26,7 +26,8 @@ _WEEKDAYS = {
     "sun": 0, "sunday": 0, "mon": 1, "monday": 1, "tue": 2, "tuesday": 2, "wed": 3, "wednesday": 3,
     "thu": 4, "thursday": 4, "fri": 5, "friday": 5, "sat": 6, "saturday": 6,
 }
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$",
+                       re.IGNORECASE)  # units in either case, as Digdag's DurationParam reads them
 _FAR = 20000  # slots searched at most when start/end clamp a schedule
 
 
@@ -46,7 +47,7 @@ def check_timezone(name: str, location: Location | None = None) -> ZoneInfo:
 
 
 def parse_duration(text: Any, location: Location | None = None) -> int:
-    """`10s`, `1m`, `1h30m`, `1d`, `90` (seconds) → seconds."""
+    """`10s`, `1m`, `1h30m`, `1d` (`1D` too), `90` (seconds) → seconds."""
     if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
         return text
     if isinstance(text, str):

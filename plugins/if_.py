@@ -12,7 +12,7 @@ class IfOperator:
     name = "if"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        if "_do" not in ctx.params and "_else_do" not in ctx.params:
+        if not ctx.params.get("_do") and not ctx.params.get("_else_do"):  # absent or empty, as Digdag checks
             raise ConfigError("if> needs _do or _else_do (or both)")
         condition = _boolean(ctx.command)
         key = "_do" if condition else "_else_do"

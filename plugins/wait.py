@@ -7,27 +7,21 @@ By default the task holds no worker while it waits: it is parked and woken when 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any
 
+from digpy.core.schedule import parse_duration
 from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
-
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
 
 def seconds(value: Any, what: str) -> float:
+    """A duration (`30s`, `1h30m`, `1D`, or seconds as a number) in seconds; floats are kept."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return float(text)
-        match = _DURATION.match(text)
-        if match and any(match.groups()):
-            d, h, m, s = (int(g or 0) for g in match.groups())
-            return float(((d * 24 + h) * 60 + m) * 60 + s)
-    raise ConfigError(f"{what} expects a duration like 30s, 5m, 1h30m or 1d, got {value!r}")
+    try:
+        return float(parse_duration(value))
+    except ConfigError:
+        raise ConfigError(f"{what} expects a duration like 30s, 5m, 1h30m or 1d, got {value!r}") from None
 
 
 class WaitOperator:

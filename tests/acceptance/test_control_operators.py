@@ -63,6 +63,8 @@ def test_if_takes_the_right_branch_and_rejects_non_booleans(project):
     bad = project.run("wf", "-p", "flag=maybe", "--rerun")
     assert bad.returncode == 1
     assert "Expected 'true' or 'false' for key '_command' but got 'maybe'" in bad.stderr
+    project.write("empty.dig", "+t:\n  if>: true\n  _do: {}\n  _else_do: {}\n")
+    assert "if> needs _do or _else_do (or both)" in project.run("empty").stderr
 
 
 def test_parallel_option_may_be_an_expression(project):

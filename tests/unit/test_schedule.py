@@ -107,5 +107,6 @@ def test_unknown_timezone():
 
 def test_durations():
     assert [parse_duration(x) for x in ("10s", "1m", "1h30m", "1d", "90", 5)] == [10, 60, 5400, 86400, 90, 5]
+    assert [parse_duration(x) for x in ("10S", "1H30M", "2D")] == [10, 5400, 172800]  # as Digdag: any case
     with pytest.raises(ConfigError, match="invalid duration"):
         parse_duration("soon")
