@@ -224,8 +224,14 @@ class _Compiler:
                 hint=f"did you mean '{close[0]}>'?" if close else "run `digpy plugins` to list the operators",
             )
         for key in SUBTASK_KEYS:
-            if key in config and isinstance(config[key], dict) and "$" not in repr(to_plain(config[key])):
-                compile_subtree("^sub", full_name + "^sub", config[key], operators=self.operators)
+            if key not in config:
+                continue
+            value = config[key]
+            if not isinstance(value, dict) and not (isinstance(value, str) and "${" in value):
+                raise ConfigError(f"task {full_name}: {key} must be a task (a mapping), got {_describe(value)}",
+                                  location=value_location(config, key), hint=f"write {key}: {{echo>: hi}}")
+            if isinstance(value, dict) and "$" not in repr(to_plain(value)):
+                compile_subtree("^sub", full_name + "^sub", value, operators=self.operators)
 
     def _check_group(self, full_name: str, config: dict[str, Any]) -> None:
         for key in config:
@@ -368,6 +374,10 @@ def _describe(value: Any) -> str:
         return f"the string {value!r}"
     if isinstance(value, list):
         return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return repr(value)
 
 

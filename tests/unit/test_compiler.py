@@ -86,6 +86,12 @@ def test_names_longer_than_255_characters_are_refused():
     assert compile_text("+" + "a" * 254 + ": {echo>: x}\n").tasks[1].name == "+" + "a" * 254
 
 
+def test_do_must_be_a_task():
+    assert error_of("+a:\n  loop>: 2\n  _do: 5\n").startswith(
+        "wf.dig:3:8: task +wf+a: _do must be a task (a mapping), got 5")
+    assert "_else_do must be a task" in error_of("+a:\n  if>: true\n  _else_do: echo\n")
+
+
 def test_task_must_be_a_mapping():
     assert error_of("+a: echo hi\n").startswith(
         "wf.dig:1:5: task +wf+a must be a mapping of keys to values, got the string 'echo hi'"
