@@ -103,6 +103,7 @@ class LocalEngine:
         self._status: dict[int, AttemptStatus] = {}
         self._by_session: dict[tuple[str, int], int] = {}
         self._runners: list[AttemptRunner] = []
+        self._required_by: dict[int, int | None] = {}  # attempt -> the attempt whose require> started it
 
     def load(self, name: str) -> Workflow:
         workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
@@ -149,7 +150,7 @@ class LocalEngine:
             templates=self.templates, base_params=params, builtins=builtins, timezone=workflow.timezone,
             project_dir=self.project.directory, output=self.output, plan=plan,
             secret_providers=self.registry.secret_providers(), project_name=None,
-            sessions=self,
+            sessions=_RequiredBy(self, attempt.id),
             settings=RunSettings(
                 max_tasks=self.options.max_tasks or RunSettings().max_tasks, dry_run=self.options.dry_run,
                 show_params=self.options.show_params,
@@ -187,7 +188,8 @@ class LocalEngine:
     # -- Sessions (the SPI require> uses)
 
     def require(self, workflow: str, *, session_time: str, params: Mapping[str, Any], rerun_on: str = "none",
-                project_name: str | None = None, retry_attempt_name: str | None = None) -> AttemptStatus:
+                project_name: str | None = None, retry_attempt_name: str | None = None,
+                by: int | None = None) -> AttemptStatus:
         if project_name is not None and project_name != self.project.name:
             raise ConfigError(f"require> project_name '{project_name}': local runs know only this project "
                               f"('{self.project.name}')")
@@ -199,9 +201,17 @@ class LocalEngine:
         existing = self._by_session.get(key)
         if existing is not None:
             status = self._status[existing]
+            if not status.done:
+                requester = by
+                while requester is not None:  # waiting for an attempt that waits for us: never ends
+                    if requester == existing:
+                        raise ConfigError(f"require> {target.name} for session {format_session_time(when)} "
+                                          "waits for the attempt that requires it (a cycle)")
+                    requester = self._required_by.get(requester)
             if rerun_on == "none" or not status.done or (rerun_on == "failed" and status.success):
                 return status
         started = self.start(target, session=when, params=params)
+        self._required_by[started.attempt.id] = by
         log.info("%s: starting %s for session %s (attempt %d)", "require>", target.name,
                  format_session_time(started.session_time), started.attempt.id)
         task = asyncio.ensure_future(self.run(started))
@@ -214,6 +224,20 @@ class LocalEngine:
         if status is None:
             raise ConfigError(f"attempt {attempt_id} was not started by this run")
         return status
+
+
+class _RequiredBy:
+    """The Sessions one attempt's tasks see: the engine's, knowing which attempt asks."""
+
+    def __init__(self, engine: LocalEngine, attempt_id: int) -> None:
+        self.engine = engine
+        self.attempt_id = attempt_id
+
+    def require(self, workflow: str, **options: Any) -> AttemptStatus:
+        return self.engine.require(workflow, by=self.attempt_id, **options)
+
+    def status(self, attempt_id: int) -> AttemptStatus:
+        return self.engine.status(attempt_id)
 
 
 def run_local(project_dir: Path, options: LocalRunOptions, output: Output,

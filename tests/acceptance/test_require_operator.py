@@ -40,3 +40,14 @@ def test_session_time_option_and_unknown_workflow(project):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "require> session_time must be a date-time such as 2026-01-31T00:00:00+00:00, got 'garbage'" \
         in result.stderr
+
+
+def test_a_require_cycle_fails_instead_of_waiting_forever(project):
+    project.write("self.dig", "+a:\n  require>: self\n")
+    result = project.run("self", timeout=30)
+    assert result.returncode == 1
+    assert "require> self for session" in result.stderr and "(a cycle)" in result.stderr
+    project.write("x.dig", "+a:\n  require>: y\n")
+    project.write("y.dig", "+b:\n  require>: x\n")
+    result = project.run("x", timeout=30)
+    assert result.returncode == 1 and "require> x for session" in result.stderr and "(a cycle)" in result.stderr
