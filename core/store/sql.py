@@ -10,6 +10,7 @@ transaction per batch, and acts on a transition only after the batch that holds 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
@@ -98,6 +99,12 @@ _ACTION_STATES = ", ".join(str(int(s)) for s in (TaskState.SUCCESS, TaskState.PL
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
 
+@functools.lru_cache(maxsize=256)
+def _pyformat(text: str) -> str:
+    """`:name` parameters as psycopg's `%(name)s` (statements are few: each is rewritten once)."""
+    return _NAMED.sub(r"%(\1)s", text)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
     for pragma in _PRAGMAS:
         dbapi_connection.execute(pragma)
@@ -118,7 +125,7 @@ class Store:
             self._sql = lambda text: text
             self._insert_task, self._update_task = _INSERT_TASK, _UPDATE_TASK
         else:  # psycopg: pyformat parameters
-            self._sql = lambda text: _NAMED.sub(r"%(\1)s", text)
+            self._sql = _pyformat
             self._insert_task, self._update_task = _INSERT_TASK.replace("?", "%s"), _UPDATE_TASK.replace("?", "%s")
 
     @property
