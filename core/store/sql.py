@@ -168,9 +168,10 @@ class Store:
         raw = sqlite3.connect(path, check_same_thread=False)
         _sqlite_pragmas(raw)
         store = cls(raw)
-        if store._ensure_sqlite_schema(path):
+        if store._ensure_sqlite_schema():
             return store
         raw.close()
+        from alembic.util import CommandError
         from sqlalchemy import create_engine
 
         from digpy.core.store import migrate
@@ -178,13 +179,17 @@ class Store:
         engine = create_engine(f"sqlite:///{path}")
         try:
             migrate.upgrade(engine)
+        except CommandError as e:  # e.g. a revision this digpy does not know: written by a newer one
+            raise ConfigError(f"{path}: cannot bring the store to schema {SCHEMA_REVISION} ({e})",
+                              hint="it was probably written by a newer digpy: upgrade digpy, or move "
+                                   f"{Path(path).parent} away to start a new local state") from None
         finally:
             engine.dispose()
         raw = sqlite3.connect(path, check_same_thread=False)
         _sqlite_pragmas(raw)
         return cls(raw)
 
-    def _ensure_sqlite_schema(self, path: str) -> bool:
+    def _ensure_sqlite_schema(self) -> bool:
         """Create the schema in an empty SQLite database; False if an existing one needs an upgrade."""
         from digpy.core.store.sqlite_ddl import STATEMENTS
 

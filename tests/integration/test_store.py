@@ -159,3 +159,20 @@ def test_a_local_store_at_an_older_revision_is_upgraded(tmp_path):
     assert store.raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_REVISION
     assert store.ensure_project("x") == 1
     store.close()
+
+
+def test_a_local_store_from_a_newer_digpy_is_one_clear_error(tmp_path):
+    from digpy.core.errors import ConfigError
+
+    Store.open_local(tmp_path).close()
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / ".digpy" / "state.db")
+    db.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError) as e:
+        Store.open_local(tmp_path)
+    assert "Can't locate revision identified by '0099_future'" in str(e.value)
+    assert "written by a newer digpy" in str(e.value)
+
