@@ -68,13 +68,19 @@ def push(args: argparse.Namespace) -> int:
 
 
 def download(args: argparse.Namespace) -> int:
+    from digpy.core.errors import ConfigError
+
     api = client(args)
     project = api.project(args.project_name)
     data = api.archive(project.id, args.revision)
     target = Path(args.output or args.project_name)
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(target, filter="data")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            tar.extractall(target, filter="data")
+    except OSError as e:
+        raise ConfigError(f"cannot write the project into {target}: {e.strerror or e}",
+                          hint="give -o a new or empty directory") from None
     print(f"Downloaded revision {args.revision or project.revision} of {project.name} into {target}", file=sys.stderr)
     return 0
 

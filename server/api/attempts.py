@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from digpy.core.errors import ConfigError, Conflict, NotFound
+from digpy.core.language.compiler import compile_workflow
+from digpy.core.resume import forced_tasks
 from digpy.core.store import SUCCESS, catalog
 from digpy.server.api import models
-from digpy.server.api.params import int_id, json_body, query_bool, query_int
+from digpy.server.api.params import int_id, json_body, parse_id, query_bool, query_int
 from digpy.server.app import STORE, wake_executor
 from digpy.server.executor import start_attempt
 
@@ -20,7 +23,7 @@ MAX_PAGE = 1000
 
 def _page(request: web.Request) -> dict[str, Any]:
     return {"last_id": query_int(request, "last_id"),
-            "page_size": query_int(request, "page_size", 100, maximum=MAX_PAGE) or 100}
+            "page_size": query_int(request, "page_size", 100, minimum=1, maximum=MAX_PAGE) or 100}
 
 
 def _sessions_json(conn, rows) -> list[dict[str, Any]]:
@@ -108,9 +111,9 @@ async def attempt_tasks(request: web.Request) -> web.Response:
 async def start(request: web.Request) -> web.Response:
     """Start an attempt; a second start of the same session and attempt name is 409 with the first."""
     body = await json_body(request)
-    workflow_id = body.get("workflowId")
-    if workflow_id is None or not str(workflow_id).isdigit():
+    if body.get("workflowId") is None:
         raise ConfigError("workflowId is required")
+    workflow_id = parse_id(body["workflowId"], "workflowId")
     session_time = _instant(body.get("sessionTime"))
     params = body.get("params") or {}
     if not isinstance(params, dict):
@@ -120,13 +123,13 @@ async def start(request: web.Request) -> web.Response:
     store = request.app[STORE]
     conn = store.conn
     with conn.begin():
-        definition = catalog.get_workflow(conn, int(workflow_id))
+        definition = catalog.get_workflow(conn, workflow_id)
     session = store.session_for(int(definition["project_id"]), definition["name"], int(session_time.timestamp()))
     with conn.begin():
         existing = catalog.find_attempt(conn, session.id, name)
         if existing is not None:
             return web.json_response(models.attempt(existing), status=409)
-        resume_from = _resume(conn, resume, session.id) if resume else None
+        resume_from = _resume(conn, resume, session.id, definition) if resume else None
     attempt = start_attempt(store, session, definition_id=int(definition["id"]), timezone=definition["timezone"],
                             params=params, attempt_name=name)
     if resume_from is not None:
@@ -136,16 +139,21 @@ async def start(request: web.Request) -> web.Response:
     return web.json_response(models.attempt(attempt))
 
 
-def _resume(conn, resume: Any, session_id: int) -> dict[str, Any]:
+def _resume(conn, resume: Any, session_id: int, definition: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(resume, dict) or resume.get("mode") not in ("failed", "from"):
         raise ConfigError('resume must be {"mode": "failed"|"from", "attemptId": ..., "from": "+task"}')
-    source = catalog.get_attempt(conn, int(str(resume.get("attemptId", "0")) or 0))
+    if resume.get("attemptId") is None:
+        raise ConfigError("resume needs attemptId: the attempt to resume")
+    source = catalog.get_attempt(conn, parse_id(resume["attemptId"], "resume.attemptId"))
     if source["session_id"] != session_id:
         raise ConfigError(f"attempt {source['id']} belongs to another session")
     if resume["mode"] == "failed" and source["state_flags"] & SUCCESS:
         raise Conflict(f"attempt {source['id']} succeeded; there is nothing failed to resume")
-    if resume["mode"] == "from" and not isinstance(resume.get("from"), str):
-        raise ConfigError('resume mode "from" needs "from": "+task"')
+    if resume["mode"] == "from":
+        if not isinstance(resume.get("from"), str):
+            raise ConfigError('resume mode "from" needs "from": "+task"')
+        workflow = compile_workflow(definition["name"], json.loads(definition["config"]))
+        forced_tasks(workflow.tasks, start=resume["from"])  # a task that is not there: 400 now, not a failed attempt
     return {"from_attempt": int(source["id"]), "mode": resume["mode"], "task": resume.get("from")}
 
 

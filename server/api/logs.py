@@ -31,11 +31,11 @@ async def list_files(request: web.Request) -> web.Response:
 async def get_file(request: web.Request) -> web.StreamResponse:
     """The whole file gzip-compressed; with `offset`, the plain text from that byte on (for log -f)."""
     attempt_id = int_id(request, "id")
+    offset = query_int(request, "offset", minimum=0)
     name = request.match_info["name"]
     path = request.app[LOGS].path(attempt_id, name)
     if path is None:
         raise NotFound(f"log file {name} of attempt {attempt_id} not found")
-    offset = query_int(request, "offset")
     if offset is None:
         return web.Response(body=gzip.compress(path.read_bytes()), content_type="application/gzip")
     with open(path, "rb") as f:

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from aiohttp import web
 
 from digpy.core.errors import ConfigError
 
+_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a 64-bit column
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def parse_id(value: Any, what: str) -> int:
+    """An id given as a number or a string of ASCII digits (ids are strings in the REST API)."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not _ID.fullmatch(text):
+        raise ConfigError(f"{what} must be an id (a number), got {json.dumps(value)}")
+    return int(text)
+
 
 def int_id(request: web.Request, name: str) -> int:
-    value = request.match_info[name]
-    if not value.isdigit():
-        raise ConfigError(f"{name} must be a number, got '{value}'")
-    return int(value)
+    return parse_id(request.match_info[name], name)
 
 
-def query_int(request: web.Request, name: str, default: int | None = None, *, maximum: int | None = None) -> int | None:
+def query_int(request: web.Request, name: str, default: int | None = None, *, minimum: int | None = None,
+              maximum: int | None = None) -> int | None:
     value = request.query.get(name)
     if value is None or value == "":
         return default
-    if not value.lstrip("-").isdigit():
+    if not _INTEGER.fullmatch(value):
         raise ConfigError(f"query parameter {name} must be a number, got '{value}'")
     number = int(value)
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"query parameter {name} must be at least {minimum}, got {number}")
     if maximum is not None and number > maximum:
         raise ConfigError(f"query parameter {name} must be at most {maximum}, got {number}")
     return number

@@ -30,7 +30,7 @@ async def list_projects(request: web.Request) -> web.Response:
     conn = request.app[STORE].conn
     with conn.begin():
         rows = catalog.list_projects(conn, name=request.query.get("name"), last_id=query_int(request, "last_id"),
-                                     count=query_int(request, "count", 100, maximum=1000) or 100)
+                                     count=query_int(request, "count", 100, minimum=1, maximum=1000) or 100)
         pattern = request.query.get("name_pattern")
         if pattern:
             rows = [r for r in rows if pattern in (r["name"] or "")]
@@ -129,7 +129,7 @@ async def list_workflows(request: web.Request) -> web.Response:
     conn = request.app[STORE].conn
     with conn.begin():
         rows = catalog.list_latest_workflows(conn, last_id=query_int(request, "last_id"),
-                                             count=query_int(request, "count", 100, maximum=1000) or 100,
+                                             count=query_int(request, "count", 100, minimum=1, maximum=1000) or 100,
                                              name_pattern=request.query.get("name_pattern"))
         return web.json_response({"workflows": [models.workflow(r) for r in rows]})
 

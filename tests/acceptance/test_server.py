@@ -194,6 +194,20 @@ def test_rest_shapes_and_errors(server, tmp_path):
     assert api(server, "GET", "/api/attempts/abc")[0] == 400
     status, body = api(server, "PUT", "/api/attempts", b"{not json")
     assert status == 400 and body == {"message": "the request body is not valid JSON", "status": 400}
+    # Ids and numbers that are not plain ASCII digits, or too large for the database, are 400s, never 500s.
+    for path in ("/api/attempts/99999999999999999999999", "/api/attempts/%E2%91%A0", "/api/attempts/%EF%BC%91",
+                 "/api/attempts?last_id=99999999999999999999999", "/api/attempts?page_size=0",
+                 f"/api/logs/{attempt['id']}/files/x.log?offset=-1", "/api/projects/99999999999999999999999"):
+        assert api(server, "GET", path)[0] == 400, path
+    for bad in ({"workflowId": "99999999999999999999999"}, {"workflowId": "\u2460"},
+                {"workflowId": workflow["id"], "resume": {"mode": "failed", "attemptId": "abc"}},
+                {"workflowId": workflow["id"], "resume": {"mode": "failed"}},
+                {"workflowId": workflow["id"], "sessionTime": "2026-02-01T00:00:00Z", "retryAttemptName": "r1",
+                 "resume": {"mode": "from", "attemptId": attempt["id"], "from": "+nosuch"}}):
+        body = json.dumps({"sessionTime": "2026-03-01T00:00:00Z", **bad}).encode()
+        status, reply = api(server, "PUT", "/api/attempts", body)
+        assert status == 400, (bad, reply)
+    assert "task '+nosuch' not found" in reply["message"]
     wait_done(server, attempt["id"])
     status, tasks = api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")
     assert [t["state"] for t in tasks["tasks"]] == ["success", "success"]
