@@ -52,6 +52,8 @@ class Project:
     def resolve(self, name: str) -> Path:
         """A workflow name (`wf`), file name (`wf.dig`) or path → the workflow file."""
         candidate = Path(name)
+        if not candidate.name or candidate.name in (".", ".."):
+            raise ConfigError(f"'{name}' is not a workflow", hint="name one: wf, wf.dig or dir/wf.dig")
         if candidate.suffix != WORKFLOW_SUFFIX:
             candidate = candidate.with_name(candidate.name + WORKFLOW_SUFFIX)
         path = candidate if candidate.is_absolute() else self.directory / candidate

@@ -8,6 +8,7 @@ then start the operators of the newly running tasks. The loop never blocks on a 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -151,9 +152,10 @@ class AttemptRunner:
             starts = self._dispatch(now)
             created, changed = graph.take_changes()
             self.store.write_tasks(self.attempt_id, created, changed)
-            for task in changed:
-                if task.is_done:
-                    self.output.task_finished(task)
+            for tasks in (created, changed):  # a task can end in the turn that creates it
+                for task in tasks:
+                    if task.is_done:
+                        self.output.task_finished(task)
             for task, coro in starts:
                 self.running[task.id] = asyncio.ensure_future(coro)
             self.output.flush()
@@ -229,7 +231,8 @@ class AttemptRunner:
                                  builtins={**self.builtins, "task_name": task.full_name})
             params = self.templates.render_params(merged, self.timezone)
             if self.settings.show_params:
-                log.info("%s: params %s", task.full_name, params)
+                log.info("%s: params %s", task.full_name,
+                         json.dumps(params, ensure_ascii=False, separators=(",", ":"), default=str))
             retry = parse_retry(params["_retry"]) if "_retry" in task.config else None
             op_name = params.get("_type")
             operator = self.registry.get(op_name) if isinstance(op_name, str) else None

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  Definitions ({len(workflows)} workflows):")
     for wf in workflows:
         print(f"    {wf.name} ({wf.task_count} tasks)")
+        required = [t.config.get("_command") for t in wf.tasks if t.config.get("_type") == "require"]
+        for name in dict.fromkeys(str(r) for r in required if r is not None):  # each once, in order
+            print(f"      -> {name}")
     print()
     print("  Parameters:")
     print("    " + json.dumps(params, ensure_ascii=False))

@@ -51,16 +51,30 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from digpy.core.errors import ConfigError
+    from digpy.core.language.compiler import check_workflow_name
 
     directory = Path(args.directory)
     name = directory.resolve().name
+    if not name:
+        raise ConfigError(f"{args.directory} cannot be a project directory", hint="name a new directory")
+    # The workflow is named after the directory: it must be a name `digpy run` accepts.
+    try:
+        check_workflow_name(name)
+    except ConfigError as e:
+        raise ConfigError(f"a project named '{name}' would hold a workflow with an invalid name",
+                          hint=e.hint) from None
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory} exists and is not a directory", hint="choose another directory")
     files = {directory / f"{name}.dig": TEMPLATES[args.type], directory / ".gitignore": GITIGNORE}
     for path in files:
         if path.exists():
             raise ConfigError(f"file {path} already exists", hint="choose another directory")
-    directory.mkdir(parents=True, exist_ok=True)
-    for path, text in files.items():
-        print(f"  Creating {path}")
-        path.write_text(text, encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            print(f"  Creating {path}")
+            path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot create the project in {directory}: {e.strerror or e}") from None
     print(f"Done. Type `cd {args.directory}` and then `digpy run {name}.dig` to run the workflow. Enjoy!")
     return 0

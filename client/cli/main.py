@@ -66,7 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(first if first in COMMANDS and "-h" not in argv[:1] else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # `digpy run wf --session X +task`: argparse fills positionals in one go, so a +TASK after
+        # options is left over; the subcommand may take it (Digdag accepts options in any order).
+        take = getattr(getattr(args, "module", None), "take_extra", None)
+        if take is None or not take(args, extra):
+            parser.parse_args(argv)  # reports the unrecognized arguments as usual, exit 2
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE

@@ -43,6 +43,14 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     return parser
 
 
+def take_extra(args: argparse.Namespace, extra: list[str]) -> bool:
+    """A `+task` given after options."""
+    if len(extra) == 1 and extra[0].startswith("+") and args.task is None:
+        args.task = extra[0]
+        return True
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     from digpy.client.cli.output import LiveLogHandler, LiveOutput, PlainOutput, configure_logging
     from digpy.core.errors import ConfigError
@@ -77,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         output.close()
         logging.getLogger("digpy").handlers[:] = [handler]
+    if result.success and options.dry_run:
+        print(f"Success (dry run: nothing ran, nothing was recorded; {result.elapsed:.2f}s).", file=sys.stderr)
+        return 0
     if result.success:
         print(f"Success. Task state is saved at {result.state_dir} directory"
               f" ({result.elapsed:.2f}s" + (f", {result.skipped} tasks skipped" if result.skipped else "") + ").",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,9 @@ def session_variables(
     return out
 
 
+MIN_YEAR, MAX_YEAR = 1000, 9998
+
+
 def parse_session_option(
     value: str, timezone: str, *, now: datetime, schedule: Schedule | None,
     last_session_time: datetime | None,
@@ -90,19 +93,28 @@ def parse_session_option(
 
 
 def _parse_time(text: str, zone: ZoneInfo) -> datetime:
+    found: datetime | None = None
     for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
         try:
-            naive = datetime.strptime(text, fmt)
+            found = datetime.strptime(text, fmt).replace(tzinfo=zone)
+            break
         except ValueError:
             continue
-        return naive.replace(tzinfo=zone)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is not None and parsed.tzinfo is not None:
-        return parsed.astimezone(zone)
-    raise ConfigError(f"invalid --session value '{text}'", hint=f"use {_FORMS}")
+    if found is None:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise ConfigError(f"invalid --session value '{text}'", hint=f"use {_FORMS}")
+        found = parsed
+    try:  # the session must be a time every zone can show (it is stored in epoch seconds)
+        if not MIN_YEAR <= found.astimezone(UTC).year <= MAX_YEAR:
+            raise OverflowError
+        return found.astimezone(zone)
+    except (OverflowError, ValueError):
+        raise ConfigError(f"--session '{text}' is out of range",
+                          hint=f"use a time between the years {MIN_YEAR} and {MAX_YEAR}") from None
 
 
 __all__ = ["format_session_time", "parse_session_option", "session_variables"]

@@ -229,7 +229,7 @@ class _Builder:
                 continue
             if key_node.id != "scalar":
                 raise ConfigError("a key must be a plain string", location=self.loc(key_node))
-            key = key_node.value if key_node.tag in (_STR, _TIMESTAMP) else str(self.scalar(key_node))
+            key = key_node.value if key_node.tag in (_STR, _TIMESTAMP) else _key_text(self.scalar(key_node))
             if key in out:
                 first = out.key_locs[key]
                 raise ConfigError(
@@ -257,6 +257,15 @@ class _Builder:
         if not full.is_file():
             raise ConfigError(f"!include '{target}': file not found", location=loc)
         return self.loader.load(full, self.stack)
+
+
+def _key_text(value: Any) -> str:
+    """A non-string YAML key as text, as JSON writes it: `true: x` is the key "true", not "True"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _deep_merge_into(target: ConfigMap, source: dict[str, Any]) -> None:

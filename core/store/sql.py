@@ -155,8 +155,19 @@ class Store:
     def open_local(cls, project_dir: Path) -> Store:
         """The store of local runs: `.digpy/state.db` in the project, created or upgraded as needed."""
         directory = project_dir / LOCAL_DIR
-        directory.mkdir(parents=True, exist_ok=True)
-        return cls._sqlite(str(directory / LOCAL_DB))
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot keep the local state in {directory}: {e.strerror or e}",
+                              hint=f"{LOCAL_DIR} must be a directory digpy may write to") from None
+        path = str(directory / LOCAL_DB)
+        try:
+            return cls._sqlite(path)
+        except sqlite3.OperationalError as e:  # locked, read-only, disk full
+            raise ConfigError(f"cannot use {path}: {e}") from None
+        except sqlite3.DatabaseError as e:
+            raise ConfigError(f"{path} is not a digpy state database ({e})",
+                              hint=f"move {directory} away to start a new local state") from None
 
     @classmethod
     def memory(cls) -> Store:

@@ -165,6 +165,8 @@ def test_undefined_variable_fails_the_task_with_digdags_message(project):
     result = project.run("wf")
     assert result.returncode == 1
     assert "Failed to evaluate a variable ${nope} (ReferenceError: nope is not defined)" in result.stderr
+    # The engine's log names the failed task as it fails, also when it is the first task of the run.
+    assert "[ERROR] +wf+a failed: Failed to evaluate a variable ${nope}" in result.stderr
 
 
 def test_a_second_run_of_the_session_skips_what_succeeded(project):
@@ -200,6 +202,7 @@ def test_dry_run_runs_nothing_and_records_nothing(project):
     result = project.run("wf", "--dry-run")
     assert result.returncode == 0
     assert "+wf+a: sh>: touch made" in result.stderr
+    assert "dry run: nothing ran, nothing was recorded" in result.stderr and "state is saved" not in result.stderr
     assert not (project.path / "made").exists()
     assert project.run("wf").returncode == 0
     assert (project.path / "made").exists(), "the dry run left no success record behind"
@@ -244,16 +247,40 @@ def test_interrupt_stops_the_running_command_and_exits_130(project):
 
 def test_check_lists_workflows_and_schedules(project):
     project.write("a.dig", "timezone: Asia/Tokyo\nschedule:\n  daily>: 07:00:00\n+x:\n  echo>: x\n+y:\n  echo>: y\n")
-    project.write("b.dig", "+z:\n  sh>: true\n")
+    project.write("b.dig", "+z:\n  sh>: true\n+r1:\n  require>: a\n+r2:\n  require>: a\n")
     result = project.digpy("check")
     assert result.returncode == 0, result.stderr
     assert "Definitions (2 workflows):" in result.stdout
-    assert "a (3 tasks)" in result.stdout and "b (2 tasks)" in result.stdout
+    assert "a (3 tasks)" in result.stdout and "    b (4 tasks)\n      -> a\n\n" in result.stdout
     assert "Schedules (1 entries):" in result.stdout
     assert "first session time:" in result.stdout and "+0900" in result.stdout
     project.write("c.dig", "+bad:\n  sh>: x\n  _retry: {limt: 1}\n")
     bad = project.digpy("check")
     assert bad.returncode == 2 and bad.stderr.startswith("error: c.dig:3:")
+
+
+def test_bad_arguments_and_broken_state_are_one_line(project):
+    project.write("r.dig", "+a:\n  echo>: a\n+c:\n  echo>: c\n")
+    assert project.run("r", "--session", "2024-01-01", "+c").stdout == "c\n", "+TASK after options"
+    for workflow in ("", ".", "/", ".."):
+        result = project.run(workflow)
+        assert result.returncode == 2 and "is not a workflow" in result.stderr and "Traceback" not in result.stderr
+    far = project.run("r", "--session", "9999-12-31 23:00:00")
+    assert far.returncode == 2 and "is out of range" in far.stderr
+    (project.path / "empty").mkdir()
+    missing = project.digpy("run", "nothing", "--project", str(project.path / "empty"))
+    assert missing.returncode == 2 and not (project.path / "empty" / ".digpy").exists(), \
+        "a workflow that is not there leaves no .digpy behind"
+    project.write("sub/.digpy", "not a directory")
+    project.write("sub/r.dig", "+a:\n  echo>: a\n")
+    result = project.digpy("run", "r", "--project", str(project.path / "sub"), "--output", "plain")
+    assert result.returncode == 2 and "cannot keep the local state in" in result.stderr, result.stderr
+    (project.path / ".digpy" / "state.db").write_bytes(b"garbage" * 100)
+    result = project.run("r")
+    assert result.returncode == 2 and "is not a digpy state database" in result.stderr
+    for name in ("1abc", "x+y"):
+        result = project.digpy("init", name)
+        assert result.returncode == 2 and "invalid name" in result.stderr and not (project.path / name).exists()
 
 
 def test_init_creates_a_project_that_runs(project):

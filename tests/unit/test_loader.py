@@ -14,6 +14,10 @@ def test_values_keep_their_types_and_dates_stay_strings():
                     "h": [1, "x"]}
 
 
+def test_non_string_keys_read_as_json_writes_them():
+    assert dict(load_text("true: a\nnull: b\n1: c\nfalse: d\n")) == {"true": "a", "null": "b", "1": "c", "false": "d"}
+
+
 def test_every_key_and_value_knows_its_location():
     data = load_text("+a:\n  echo>: hi\n+b:\n    sh>: x\n", "wf.dig")
     assert str(key_location(data, "+b")) == "wf.dig:3:1"
