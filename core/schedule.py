@@ -98,6 +98,20 @@ class Schedule:
             session = self._prev_session(session)
         return self._clamped(session, forward=False)
 
+    def session_at_or_before(self, at: datetime) -> datetime | None:
+        """The newest session time at or before `at` (what a time truncates to by the schedule)."""
+        local = at.astimezone(self.zone)
+        session = self._next_session(local, inclusive=True)
+        if session != local:
+            session = self._prev_session(session)
+        slot = self._clamped(session, forward=False)
+        return None if slot is None else slot.session_time
+
+    def session_after(self, at: datetime) -> datetime | None:
+        """The first session time after `at`."""
+        slot = self._clamped(self._next_session(at.astimezone(self.zone), inclusive=False), forward=True)
+        return None if slot is None else slot.session_time
+
     # -- internals
 
     def _slot(self, session: datetime) -> Slot:

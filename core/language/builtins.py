@@ -88,11 +88,12 @@ def parse_session_option(
             raise ConfigError("the workflow's schedule has no session before now")
         t = slot.session_time
     else:
-        t = _parse_time(text, zone)
+        t = parse_time(text, zone)
     return t, f"Using session time {format_session_time(t)}."
 
 
-def _parse_time(text: str, zone: ZoneInfo) -> datetime:
+def parse_time(text: str, zone: ZoneInfo, what: str = "--session") -> datetime:
+    """`yyyy-MM-dd[ HH:mm:ss]` (or with `T`) in `zone`, or an ISO time with an offset; in `zone`."""
     found: datetime | None = None
     for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
         try:
@@ -106,15 +107,15 @@ def _parse_time(text: str, zone: ZoneInfo) -> datetime:
         except ValueError:
             parsed = None
         if parsed is None or parsed.tzinfo is None:
-            raise ConfigError(f"invalid --session value '{text}'", hint=f"use {_FORMS}")
+            raise ConfigError(f"invalid {what} value '{text}'", hint=f"use {_FORMS}")
         found = parsed
     try:  # the session must be a time every zone can show (it is stored in epoch seconds)
         if not MIN_YEAR <= found.astimezone(UTC).year <= MAX_YEAR:
             raise OverflowError
         return found.astimezone(zone)
     except (OverflowError, ValueError):
-        raise ConfigError(f"--session '{text}' is out of range",
+        raise ConfigError(f"{what} '{text}' is out of range",
                           hint=f"use a time between the years {MIN_YEAR} and {MAX_YEAR}") from None
 
 
-__all__ = ["format_session_time", "parse_session_option", "session_variables"]
+__all__ = ["format_session_time", "parse_session_option", "parse_time", "session_variables"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from digpy.core.errors import ConfigError, NotFound
+from digpy.core.language.builtins import format_session_time, parse_time
 from digpy.core.project import Project
+from digpy.core.schedule import parse_schedule
 from digpy.core.store import catalog
 from digpy.server.api import models
 from digpy.server.api.params import int_id, json_body, query_int
@@ -139,6 +143,45 @@ async def get_workflow(request: web.Request) -> web.Response:
     conn = request.app[STORE].conn
     with conn.begin():
         return web.json_response(models.workflow(catalog.get_workflow(conn, int_id(request, "id"))))
+
+
+_TRUNCATE = ("second", "minute", "hour", "day")
+
+
+@routes.get("/api/workflows/{id}/truncated_session_time")
+async def truncated_session_time(request: web.Request) -> web.Response:
+    """`session_time` (local, or an instant) truncated in the workflow's zone by `mode`: second, minute,
+    hour, day, schedule (the newest session of the schedule at or before it) or next_schedule."""
+    conn = request.app[STORE].conn
+    with conn.begin():
+        row = catalog.get_workflow(conn, int_id(request, "id"))
+    zone = ZoneInfo(row["timezone"])
+    text = request.query.get("session_time")
+    if not text:
+        raise ConfigError("session_time is required, e.g. 2026-01-31 00:00:00 or 2026-01-31T00:00:00Z")
+    at = parse_time(text, zone, "session_time")
+    mode = request.query.get("mode", "second")
+    if mode in _TRUNCATE:
+        keep = _TRUNCATE.index(mode)
+        fields = {"microsecond": 0, "second": 0, "minute": 0, "hour": 0}
+        at = at.replace(**{k: v for i, (k, v) in enumerate(fields.items()) if i <= keep})
+    elif mode in ("schedule", "next_schedule"):
+        config = json.loads(row["config"]) if isinstance(row["config"], str) else row["config"]
+        if not isinstance(config, dict) or not isinstance(config.get("schedule"), dict):
+            raise ConfigError(f"workflow {row['name']} has no schedule: mode {mode} needs one")
+        schedule = parse_schedule(config["schedule"], row["timezone"])
+        found = schedule.session_at_or_before(at) if mode == "schedule" else schedule.session_after(at)
+        if found is None:
+            raise NotFound(f"the schedule of {row['name']} has no session {'at or before' if mode == 'schedule' else 'after'} {text}")
+        at = found
+    else:
+        raise ConfigError(f"mode must be second, minute, hour, day, schedule or next_schedule, got '{mode}'")
+    return web.json_response({
+        "project": {"id": str(row["project_id"]), "name": row["project_name"]},
+        "revision": row["revision"],
+        "sessionTime": format_session_time(at.astimezone(zone)),
+        "timezone": row["timezone"],
+    })
 
 
 @routes.get("/api/projects/{id}/secrets")

@@ -208,6 +208,13 @@ def test_rest_shapes_and_errors(server, tmp_path):
         status, reply = api(server, "PUT", "/api/attempts", body)
         assert status == 400, (bad, reply)
     assert "task '+nosuch' not found" in reply["message"]
+    base = f"/api/workflows/{workflow['id']}/truncated_session_time?session_time="
+    status, truncated = api(server, "GET", base + "2026-02-01%2010:20:30&mode=hour")
+    assert status == 200 and truncated == {"project": {"id": project["id"], "name": "p"}, "revision": "r1",
+                                           "sessionTime": "2026-02-01T10:00:00+09:00", "timezone": "Asia/Tokyo"}
+    assert api(server, "GET", base + "2026-02-01T10:20:30Z&mode=day")[1]["sessionTime"] == "2026-02-01T00:00:00+09:00"
+    assert api(server, "GET", base + "2026-02-01%2010:20:30&mode=schedule")[0] == 400  # no schedule
+    assert api(server, "GET", base + "2026-02-01&mode=week")[0] == 400
     wait_done(server, attempt["id"])
     status, tasks = api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")
     assert [t["state"] for t in tasks["tasks"]] == ["success", "success"]

@@ -110,3 +110,18 @@ def test_durations():
     assert [parse_duration(x) for x in ("10S", "1H30M", "2D")] == [10, 5400, 172800]  # as Digdag: any case
     with pytest.raises(ConfigError, match="invalid duration"):
         parse_duration("soon")
+
+
+def test_sessions_at_or_before_and_after_a_time():
+    """What truncated_session_time's schedule / next_schedule modes answer."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    daily = parse_schedule({"daily>": "07:00:00"}, "Asia/Tokyo")
+    at = datetime(2026, 2, 1, 10, 0, tzinfo=tokyo)
+    assert daily.session_at_or_before(at) == datetime(2026, 2, 1, tzinfo=tokyo)
+    assert daily.session_after(at) == datetime(2026, 2, 2, tzinfo=tokyo)
+    midnight = datetime(2026, 2, 1, tzinfo=tokyo)
+    assert daily.session_at_or_before(midnight) == midnight
+    assert daily.session_after(midnight) == datetime(2026, 2, 2, tzinfo=tokyo)
+    hourly = parse_schedule({"hourly>": "30:00"}, "Asia/Tokyo")
+    assert hourly.session_at_or_before(datetime(2026, 2, 1, 10, 59, tzinfo=tokyo)) == \
+        datetime(2026, 2, 1, 10, tzinfo=tokyo)
