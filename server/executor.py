@@ -246,6 +246,9 @@ class ServerSessions:
             latest = catalog.list_attempts(conn, session_id=session.id, page_size=1)
         if latest:
             current = latest[0]
+            if int(current["id"]) == int(self.attempt["id"]):
+                raise ConfigError(f"require> {workflow} for session {format_session_time(when)} is this "
+                                  "attempt's own session: it would wait for itself")
             done = bool(current["state_flags"] & DONE)
             success = bool(current["state_flags"] & SUCCESS)
             if rerun_on == "none" or not done or (rerun_on == "failed" and success):

@@ -307,6 +307,11 @@ def test_require_starts_the_other_workflows_session_on_the_server(server, tmp_pa
     assert len(prep) == 1 and prep[0]["status"] == "success"
     assert prep[0]["session_time"] == "2026-03-01T00:00:00+00:00" and prep[0]["params"] == {"what": "tables"}
     assert "preparing tables" in server.digpy("log", prep[0]["id"]).stdout
+    write_project(tmp_path / "q", {"self.dig": "+a:\n  require>: self\n"})
+    assert server.digpy("push", "q", "--project", str(tmp_path / "q")).returncode == 0
+    attempt = json.loads(server.digpy("start", "q", "self", "--session", "2026-03-01", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "error", "a workflow requiring itself fails, never hangs"
+    assert "it would wait for itself" in server.digpy("log", attempt["id"]).stdout
 
 
 def test_the_client_library_sync_and_async(server, tmp_path):
