@@ -351,19 +351,11 @@ class Store:
         changed = list(changed)
         if not created and not changed:
             return
-        raw = self.raw
-        cursor = raw.cursor()
-        try:  # what _tx does, spelled out: this is the hot path
+        with self._tx() as cursor:
             if created:
                 cursor.executemany(self._insert_task, [_insert_row(attempt_id, t) for t in created])
             if changed:
                 cursor.executemany(self._update_task, [_update_row(attempt_id, t) for t in changed])
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            cursor.close()
 
     def load_tasks(self, attempt_id: int) -> list[Task]:
         with self._tx() as cursor:
