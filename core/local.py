@@ -103,7 +103,7 @@ class LocalEngine:
         self._status: dict[int, AttemptStatus] = {}
         self._by_session: dict[tuple[str, int], int] = {}
         self._runners: list[AttemptRunner] = []
-        self._required_by: dict[int, int | None] = {}  # attempt -> the attempt whose require> started it
+        self._waits_for: dict[int, set[int]] = {}  # attempt -> the attempts its require> tasks wait for
 
     def load(self, name: str) -> Workflow:
         workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
@@ -201,23 +201,35 @@ class LocalEngine:
         existing = self._by_session.get(key)
         if existing is not None:
             status = self._status[existing]
-            if not status.done:
-                requester = by
-                while requester is not None:  # waiting for an attempt that waits for us: never ends
-                    if requester == existing:
+            if rerun_on == "none" or not status.done or (rerun_on == "failed" and status.success):
+                if not status.done and by is not None:
+                    if self._would_wait_for(existing, by):  # it waits, maybe through others, for us
                         raise ConfigError(f"require> {target.name} for session {format_session_time(when)} "
                                           "waits for the attempt that requires it (a cycle)")
-                    requester = self._required_by.get(requester)
-            if rerun_on == "none" or not status.done or (rerun_on == "failed" and status.success):
+                    self._waits_for.setdefault(by, set()).add(existing)
                 return status
         started = self.start(target, session=when, params=params)
-        self._required_by[started.attempt.id] = by
+        if by is not None:
+            self._waits_for.setdefault(by, set()).add(started.attempt.id)
         log.info("%s: starting %s for session %s (attempt %d)", "require>", target.name,
                  format_session_time(started.session_time), started.attempt.id)
         task = asyncio.ensure_future(self.run(started))
         self._nested[started.attempt.id] = task
         task.add_done_callback(lambda _t, aid=started.attempt.id: self._nested.pop(aid, None))
         return self._status[started.attempt.id]
+
+    def _would_wait_for(self, attempt_id: int, other: int) -> bool:
+        """Whether `attempt_id` waits, through the require> of unfinished attempts, for `other`."""
+        stack, seen = [attempt_id], set()
+        while stack:
+            current = stack.pop()
+            if current == other:
+                return True
+            if current in seen or self._status[current].done:
+                continue
+            seen.add(current)
+            stack.extend(self._waits_for.get(current, ()))
+        return False
 
     def status(self, attempt_id: int) -> AttemptStatus:
         status = self._status.get(attempt_id)

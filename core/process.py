@@ -69,16 +69,17 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | Non
 
 
 def _spawn(args: list[str], env: Mapping[str, str] | None, cwd: Path | None, stdout: int, stderr: int) -> int:
-    if cwd is None or str(cwd) == _cwd():
+    here = _cwd()  # the first call also seals inherited descriptors and restores SIGCHLD
+    if cwd is None or str(cwd) == here:
         path = _which(args[0], None if env is None else env.get("PATH"))
         if path is not None:
             actions = [(os.POSIX_SPAWN_DUP2, _devnull(), 0), (os.POSIX_SPAWN_DUP2, stdout, 1),
                        (os.POSIX_SPAWN_DUP2, stderr, 2)]
-            if _own_session():
-                return os.posix_spawn(path, args, os.environ if env is None else env, file_actions=actions,
-                                      setsid=True)
+            # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
+            # give children the defaults back, as Popen's restore_signals does (`yes | head` must end).
+            group: dict[str, Any] = {"setsid": True} if _own_session() else {"setpgroup": 0}
             return os.posix_spawn(path, args, os.environ if env is None else env, file_actions=actions,
-                                  setpgroup=0)
+                                  setsigdef=_RESTORED_SIGNALS, **group)
     group: dict[str, Any] = {"start_new_session": True} if _own_session() else {"process_group": 0}
     proc = subprocess.Popen(args, stdin=_devnull(), stdout=stdout, stderr=stderr, env=env,
                             cwd=None if cwd is None else str(cwd), **group)
@@ -86,6 +87,7 @@ def _spawn(args: list[str], env: Mapping[str, str] | None, cwd: Path | None, std
     return proc.pid
 
 
+_RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 _null: list[int] = []
 _where: list[str] = []
 _found: dict[tuple[str, str | None], str | None] = {}
@@ -109,7 +111,16 @@ def _cwd() -> str:
     if not _where:
         _where.append(os.getcwd())
         _seal_inherited()
+        _default_sigchld()
     return _where[0]
+
+
+def _default_sigchld() -> None:
+    """With SIGCHLD ignored (inherited from whoever started digpy) the kernel reaps children itself
+    and their exit codes are lost: take the default back (only the main thread may)."""
+    with contextlib.suppress(ValueError, OSError):
+        if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
 def _which(program: str, path: str | None) -> str | None:
@@ -229,16 +240,23 @@ def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future[int
     if watcher is None:
         try:
             watcher = _watchers[loop] = _ExitWatcher(loop)
-        except (AttributeError, OSError):  # no pidfds (an old kernel): a thread waits
-            future: asyncio.Future[int] = loop.create_future()
-            task = asyncio.ensure_future(asyncio.to_thread(_reap, pid))
-            task.add_done_callback(lambda t: future.done() or future.set_result(t.result()))
-            return future
-    return watcher.watch(pid)
+        except (AttributeError, OSError):  # no pidfds (an old kernel): a thread waits for each child
+            return _wait_in_thread(loop, pid)
+    try:
+        return watcher.watch(pid)
+    except OSError:  # pidfd_open refused (seccomp, out of descriptors): still never lose the child
+        return _wait_in_thread(loop, pid)
+
+
+def _wait_in_thread(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future[int]:
+    return asyncio.ensure_future(asyncio.to_thread(_reap, pid), loop=loop)
 
 
 def _reap(pid: int) -> int:
-    return exit_code(os.waitpid(pid, 0)[1])
+    try:
+        return exit_code(os.waitpid(pid, 0)[1])
+    except ChildProcessError:  # SIGCHLD ignored by whoever started digpy: the kernel reaped it (as Popen: 0)
+        return 0
 
 
 def exit_code(status: int) -> int:
@@ -251,18 +269,21 @@ class _ExitWatcher:
     """Watches children's pidfds in one epoll set, registered with the event loop once.
 
     Cheaper per child than asyncio's add_reader/remove_reader (measured in docs/performance.md).
+    The watcher refers to its loop weakly, so that a closed loop and its watcher can go.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         os.pidfd_open  # noqa: B018 - AttributeError here: this platform has no pidfds
-        self.loop = loop
+        self.loop = weakref.ref(loop)
         self.epoll = select.epoll()
         self.children: dict[int, tuple[int, asyncio.Future[int]]] = {}  # pidfd -> (pid, future)
         loop.add_reader(self.epoll.fileno(), self._ready)
 
     def watch(self, pid: int) -> asyncio.Future[int]:
-        future: asyncio.Future[int] = self.loop.create_future()
+        loop = self.loop()
+        assert loop is not None
         pidfd = os.pidfd_open(pid)
+        future: asyncio.Future[int] = loop.create_future()
         self.epoll.register(pidfd, select.EPOLLIN)
         self.children[pidfd] = (pid, future)
         return future

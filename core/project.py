@@ -65,9 +65,12 @@ class Project:
             hint=f"workflows here: {names}; change directory or pass --project DIR",
         )
 
-    def load(self, path: Path, *, operators: Collection[str] | None = None) -> Workflow:
+    def load(self, path: Path, *, operators: Collection[str] | None = None, cache: bool = True) -> Workflow:
         """Load and compile one workflow file; its schedule is validated too. Unchanged files come
-        from the compiled-workflow cache (digpy.core.language.cache)."""
+        from the compiled-workflow cache (digpy.core.language.cache), unless `cache` is false (a
+        project unpacked once, such as a pushed archive, would only fill the cache)."""
+        if not cache:
+            return self._load(path, operators)
         names = "*" if operators is None else ",".join(sorted(operators))
         return cached(path, f"{self.directory}\0{names}", lambda: self._load(path, operators))
 

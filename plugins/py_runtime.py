@@ -163,10 +163,19 @@ def _result(env: Env) -> dict[str, Any]:
 
 
 def _user_traceback(error: BaseException) -> str:
-    """The traceback without the frames of this runtime (at the start, or inside `env.store()`)."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
-    return "".join(lines + traceback.format_exception_only(type(error), error))
+    """The traceback, with its chained causes, without the frames of this runtime (at the start, or
+    inside `env.store()`)."""
+    report = traceback.TracebackException.from_exception(error)
+    seen: set[int] = set()
+    pending = [report]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.stack = traceback.StackSummary.from_list([f for f in current.stack if f.filename != __file__])
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+    return "".join(report.format())
 
 
 def main(argv: list[str]) -> int:

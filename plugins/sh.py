@@ -28,14 +28,16 @@ class ShOperator:
         if not isinstance(script, str) or not script.strip():
             raise ConfigError(f"sh> needs a command, got {script!r}")
         shell = _shell(ctx.params)
-        script = ctx.with_secrets(script)  # Digdag's sh> fills in ${secret:KEY} (masked in the output)
-        if not script.endswith("\n"):
-            script += "\n"
-        if _takes_c(shell) and len(script) < _MAX_ARGUMENT:
-            dashes = ["--"] if script.startswith("-") else []  # or the shell takes the script for an option
-            code = await ctx.run_command([*shell, "-c", *dashes, script], env=ctx.params_env())
+        filled = ctx.with_secrets(script)  # Digdag's sh> fills in ${secret:KEY} (masked in the output)
+        if not filled.endswith("\n"):
+            filled += "\n"
+        # A script holding a secret goes through a private file: an argument is visible to every
+        # user in the process list.
+        if _takes_c(shell) and len(filled) < _MAX_ARGUMENT and "${secret:" not in script:
+            dashes = ["--"] if filled[:1] in ("-", "+") else []  # or the shell takes the script for options
+            code = await ctx.run_command([*shell, "-c", *dashes, filled], env=ctx.params_env())
         else:
-            code = await _run_file(ctx, shell, script)
+            code = await _run_file(ctx, shell, filled)
         if code != 0:
             raise TaskError(f"Command failed with code {code}")
         return TaskResult()
@@ -46,7 +48,8 @@ _MAX_ARGUMENT = 32_000  # characters: Linux refuses one argument over 128 KiB (U
 
 
 def _takes_c(shell: list[str]) -> bool:
-    return os.path.basename(shell[0]) in _POSIX_SHELLS and all(a.startswith("-") and a != "-" for a in shell[1:])
+    return os.path.basename(shell[0]) in _POSIX_SHELLS and all(
+        a.startswith("-") and a not in ("-", "--") for a in shell[1:])
 
 
 async def _run_file(ctx: OperatorContext, shell: list[str], script: str) -> int:

@@ -6,8 +6,9 @@ A 1,000-task file takes ~35 ms to parse and compile plus ~15 ms to import the YA
 `$XDG_CACHE_HOME/digpy/compiled/` (default `~/.cache/digpy/compiled/`), one per workflow file,
 project and operator set. An entry holds the SHA-256 of every file the load read and is used only
 if each of them still hashes the same and it was written by the same digpy code (the size and
-time of the modules that load and compile). A missing, unreadable or foreign entry is ignored;
-errors are never cached. `DIGPY_NO_CACHE=1` turns the cache off.
+time of the modules that load and compile). Entries are pickles, so only files owned by the user
+and writable by nobody else are read. A missing, unreadable or foreign entry is ignored; errors
+are never cached. `DIGPY_NO_CACHE=1` turns the cache off.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def cached(path: Path, context: str, load: Callable[[], T]) -> T:
 def _read(entry: Path) -> object | None:
     try:
         with open(entry, "rb") as f:
+            # Unpickling runs code: only a file of our own that nobody else may write.
+            info = os.fstat(f.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                return None
             files, value = pickle.load(f)
         for name, digest in files:
             if _digest(Path(name).read_text(encoding="utf-8")) != digest:
@@ -59,9 +64,11 @@ def _write(entry: Path, files: list[tuple[str, str]], value: object) -> None:
         data = pickle.dumps((files, value), protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) > _MAX_ENTRY_BYTES:
             return
-        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = entry.with_name(f".{entry.name}.{os.getpid()}")
-        partial.write_bytes(data)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(partial, entry)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):  # a read-only home: no cache
         pass

@@ -154,7 +154,7 @@ class _Loader:
                 pass
         return str(path)
 
-    def load(self, path: Path, stack: tuple[Path, ...]) -> Any:
+    def load(self, path: Path, stack: tuple[Path, ...], link: Path | None = None) -> Any:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -163,6 +163,8 @@ class _Loader:
             raise ConfigError(f"{self.display(path)} is not UTF-8 text ({e.reason})") from None
         for files in _reads:
             files.append((path, text))
+            if link is not None and link != path:  # `!include` of a symlink: re-pointing it is a change
+                files.append((link, text))
         return self.from_text(text, self.display(path), path, (*stack, path.resolve()))
 
     def from_text(self, text: str, name: str, path: Path | None, stack: tuple[Path, ...]) -> Any:
@@ -256,7 +258,7 @@ class _Builder:
             raise ConfigError(f"!include '{target}' includes itself (a cycle)", location=loc)
         if not full.is_file():
             raise ConfigError(f"!include '{target}': file not found", location=loc)
-        return self.loader.load(full, self.stack)
+        return self.loader.load(full, self.stack, link=base / target)
 
 
 def _key_text(value: Any) -> str:

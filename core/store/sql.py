@@ -284,13 +284,15 @@ class Store:
         with self._tx() as cursor:
             cursor.execute(self._sql("SELECT COUNT(*) FROM attempts WHERE session_id = :s"), {"s": session.id})
             index = int(cursor.fetchone()[0]) + 1
+            # SQLite's RETURNING needs 3.35 (2021); lastrowid works with every version.
+            returning = "" if self.dialect == "sqlite" else " RETURNING id"
             cursor.execute(self._sql(
                 "INSERT INTO attempts (session_id, project_id, workflow_name, workflow_definition_id, attempt_name, "
                 "attempt_index, timezone, params, state_flags, created_at) "
-                "VALUES (:s, :p, :w, :d, :n, :i, :tz, :params, 0, :now) RETURNING id"),
+                "VALUES (:s, :p, :w, :d, :n, :i, :tz, :params, 0, :now)" + returning),
                 {"s": session.id, "p": session.project_id, "w": session.workflow_name, "d": workflow_definition_id,
                  "n": attempt_name, "i": index, "tz": timezone, "params": _dumps(params), "now": now})
-            attempt_id = int(cursor.fetchone()[0])
+            attempt_id = int(cursor.lastrowid if not returning else cursor.fetchone()[0])
             cursor.execute(self._sql("UPDATE sessions SET last_attempt_id = :a WHERE id = :s"),
                            {"a": attempt_id, "s": session.id})
         return AttemptRecord(attempt_id, session.id, session.project_id, session.workflow_name, attempt_name,

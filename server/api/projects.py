@@ -78,7 +78,7 @@ async def put_project(request: web.Request) -> web.Response:
         workflow_files = project.workflow_files()
         if not workflow_files:
             raise ConfigError("the archive has no .dig workflow at its top level")
-        workflows = [project.load(path, operators=registry.names()) for path in workflow_files]
+        workflows = [project.load(path, operators=registry.names(), cache=False) for path in workflow_files]
     conn = request.app[STORE].conn
     with conn.begin():
         row = catalog.put_revision(conn, project=name, revision=revision, archive=blob,

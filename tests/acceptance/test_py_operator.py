@@ -116,3 +116,13 @@ def test_sys_exit_0_keeps_what_the_task_stored_and_values_must_be_json(project):
     assert "TypeError: Parameters must be serializable using JSON" in bad.stderr
     # The traceback ends at the user's call, without the frames of digpy's runtime.
     assert "steps.py\", line 10, in not_json" in bad.stderr and "py_runtime" not in bad.stderr
+
+
+def test_a_chained_exception_shows_its_cause(project):
+    project.write("steps.py", "def wrapped():\n    try:\n        {}['k']\n    except KeyError as e:\n"
+                              "        raise RuntimeError('could not load') from e\n")
+    project.write("wf.dig", "+a:\n  py>: steps.wrapped\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert "KeyError: 'k'" in result.stderr and "direct cause of the following exception" in result.stderr
+    assert "RuntimeError: could not load" in result.stderr and "py_runtime" not in result.stderr

@@ -51,3 +51,8 @@ def test_a_require_cycle_fails_instead_of_waiting_forever(project):
     project.write("y.dig", "+b:\n  require>: x\n")
     result = project.run("x", timeout=30)
     assert result.returncode == 1 and "require> x for session" in result.stderr and "(a cycle)" in result.stderr
+    project.write("main.dig", "_parallel: true\n+b:\n  require>: b\n+c:\n  require>: c\n")
+    project.write("b.dig", "+x:\n  require>: c\n")
+    project.write("c.dig", "+y:\n  require>: b\n")
+    result = project.run("main", timeout=30)
+    assert result.returncode == 1 and "(a cycle)" in result.stderr, "b and c wait for each other"

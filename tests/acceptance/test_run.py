@@ -57,7 +57,9 @@ def test_sh_shells_workdir_and_long_scripts(project):
                             "+long:\n  sh>: |\n" + "".join(f"    {line}\n" for line in long_script.splitlines()) +
                             "+dir:\n  _workdir: sub\n  sh>: cat marker.txt\n"
                             "+fds:\n  sh>: ls /proc/self/fd | wc -l\n"
-                            "+dash:\n  sh>: \"-x 2>/dev/null || echo dash first\"\n")
+                            "+dash:\n  sh>: \"-x 2>/dev/null || echo dash first\"\n"
+                            "+plus:\n  sh>: \"+x 2>/dev/null || echo plus first\"\n"
+                            "+pipe:\n  sh>: bash -c 'set -o pipefail; yes | head -n1 >/dev/null; echo pipe $?'\n")
     inherited = os.open(os.devnull, os.O_RDONLY)  # digpy is started with one more descriptor (fd 3+)
     try:
         result = subprocess.run(project.command("run", "wf", "--output", "plain"), cwd=project.path,
@@ -66,7 +68,18 @@ def test_sh_shells_workdir_and_long_scripts(project):
         os.close(inherited)
     assert result.returncode == 0, result.stderr
     # ls sees 0, 1, 2 and its own directory handle: nothing of digpy's leaks into commands.
-    assert lines(result.stdout) == ["posix", "has-set", "from python", "long 1", "in sub", "4", "dash first"]
+    # `yes` ends with SIGPIPE (141) as in a terminal: children get Python's ignored signals back.
+    assert lines(result.stdout) == ["posix", "has-set", "from python", "long 1", "in sub", "4", "dash first",
+                                    "plus first", "pipe 141"]
+
+
+def test_exit_codes_are_kept_when_digpy_is_started_with_sigchld_ignored(project):
+    import signal
+
+    project.write("wf.dig", "+a:\n  sh>: exit 3\n")
+    result = subprocess.run(project.command("run", "wf", "--output", "plain"), cwd=project.path, capture_output=True,
+                            text=True, timeout=60, preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    assert result.returncode == 1 and "Command failed with code 3" in result.stderr
 
 
 def test_workdir_is_checked_and_a_groups_workdir_is_its_tasks(project):

@@ -24,12 +24,14 @@ def test_local_secrets_are_stored_encrypted_and_masked_in_output(project, tmp_pa
     assert listing.stdout.splitlines() == ["api.token", "pg.password"]
 
     project.write("wf.dig", "+a:\n  _env:\n    PW: ${secret:pg.password}\n  sh>: echo \"connecting with $PW\"\n"
-                            "+s:\n  sh>: echo \"in the script ${secret:pg.password}\"\n"
+                            "+s:\n  sh>: echo \"in the script ${secret:pg.password}\"; tr '\\000' ' ' < /proc/$$$$/cmdline > argv.txt\n"
                             "+b:\n  _env:\n    T: ${secret:token}\n  _secrets:\n    token: api.token\n"
                             "  sh>: echo \"token $T\" >&2; exit 1\n")
     run = project.run("wf", env=env)
     # sh> fills ${secret:KEY} into its script, as Digdag's does; the value is masked in the output.
     assert run.stdout == "connecting with ***\nin the script ***\n"
+    argv = (project.path / "argv.txt").read_text()
+    assert "sh" in argv and "hunter2" not in argv, "a script with a secret is not an argument (ps shows those)"
     assert "token ***" in run.stderr
     assert "hunter2" not in run.stdout + run.stderr and "tok-123456" not in run.stdout + run.stderr
 

@@ -86,3 +86,26 @@ def test_the_cache_can_be_turned_off(project, monkeypatch):
     load(project, calls)
     assert calls == ["wf.dig", "called.dig"] * 2
     assert not (project.directory.parent / "cache" / "digpy" / "compiled").exists()
+
+
+def test_an_include_through_a_symlink_is_seen_when_the_link_moves(project):
+    (project.directory / "dev.dig").write_text("echo>: dev\n")
+    (project.directory / "prod.dig").write_text("echo>: prod\n")
+    (project.directory / "part.dig").unlink()
+    (project.directory / "part.dig").symlink_to("dev.dig")
+    assert load(project, [])
+    first = project.load(project.directory / "wf.dig", operators=["echo", "call"])
+    assert first.tasks[2].config["_command"] == "dev"
+    (project.directory / "part.dig").unlink()
+    (project.directory / "part.dig").symlink_to("prod.dig")
+    assert project.load(project.directory / "wf.dig", operators=["echo", "call"]).tasks[2].config["_command"] == "prod"
+
+
+def test_an_entry_others_may_write_is_not_read(project, tmp_path):
+    load(project, [])
+    for entry in (tmp_path / "cache" / "digpy" / "compiled").iterdir():
+        assert entry.stat().st_mode & 0o077 == 0, "entries are private"
+        entry.chmod(0o666)
+    calls: list[str] = []
+    load(project, calls)
+    assert calls == ["wf.dig", "called.dig"], "a group- or world-writable pickle is never unpickled"
