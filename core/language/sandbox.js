@@ -45,7 +45,10 @@
   var LOCAL_ISO = /^[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?$/;
   function zoneOffset(ms) { return ms === ms ? offset(state.zone, ms) : NaN; }
   function utcOfWall(wallMs) {  // the instant whose wall time in the zone is wallMs (read as UTC)
-    return wallMs - zoneOffset(wallMs - zoneOffset(wallMs) * MINUTE) * MINUTE;
+    var before = zoneOffset(wallMs);
+    var t = wallMs - zoneOffset(wallMs - before * MINUTE) * MINUTE;
+    if (t + zoneOffset(t) * MINUTE === wallMs) return t;  // it exists (twice: the first one)
+    return Math.max(t, wallMs - before * MINUTE);  // a daylight-saving gap: forward, as V8 and Java do
   }
   function wall(date) { var t = timeOf.call(date); return new NativeDate(t + zoneOffset(t) * MINUTE); }
   function pad(n, width) { var s = String(Math.abs(n)); while (s.length < width) s = "0" + s; return s; }

@@ -760,6 +760,10 @@ def test_a_plain_reference_to_a_missing_name_still_fails_like_javascript():
     ("moment(new Date(2016, 0, 30)).format()", "Asia/Tokyo", "2016-01-30T00:00:00+09:00"),
     ("new Date().getDate()", "Asia/Tokyo", "30"),  # now (SESSION_NOW) is 2016-01-30 17:00 in Tokyo
     ("Date()", "Asia/Tokyo", "Sat Jan 30 2016 17:00:00 GMT+0900"),
+    # Wall times in a daylight-saving gap move forward (as in V8 and Java); repeated ones take the first.
+    ("new Date(2016, 2, 13, 2, 30).toISOString()", "America/New_York", "2016-03-13T07:30:00.000Z"),
+    ("new Date(2016, 2, 27, 2, 30).toISOString()", "Europe/Berlin", "2016-03-27T01:30:00.000Z"),
+    ("new Date(2016, 10, 6, 1, 30).toISOString()", "America/New_York", "2016-11-06T05:30:00.000Z"),
 ])
 def test_date_local_time_is_the_workflows_time_zone(engine: TemplateEngine, expression: str, tz: str,
                                                      expected: str) -> None:
