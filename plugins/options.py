@@ -33,3 +33,12 @@ def mapping(value: Any, operator: str, expected: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{operator}> expects {expected}, got {value!r}")
     return value
+
+
+def boolean(value: Any, what: str) -> bool:
+    """true/false (or the strings, in any case, as `${...}` gives them); anything else is an error."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(f"{what} must be true or false, got {json.dumps(value)}")

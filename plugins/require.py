@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
+from digpy.plugins.options import boolean
 
 RERUN_ON = ("none", "failed", "all")
 MAX_POLL_SECONDS = 10.0
@@ -49,7 +50,7 @@ class RequireOperator:
             polls = int(ctx.state.get("polls", 0))
             wait = min(2.0**polls, MAX_POLL_SECONDS, max(status.poll_seconds, 0.01))
             return TaskResult.poll(wait, {"attempt_id": status.attempt_id, "polls": polls + 1})
-        if not status.success and not _true(params.get("ignore_failure", False)):
+        if not status.success and not boolean(params.get("ignore_failure", False), "require> ignore_failure"):
             raise TaskError(f"Dependent workflow failed. Session id: {status.session_id}, "
                             f"attempt id: {status.attempt_id}")
         return TaskResult()
@@ -57,10 +58,6 @@ class RequireOperator:
 
 def _optional(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
-
-
-def _true(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 @hookimpl

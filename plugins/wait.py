@@ -12,6 +12,7 @@ from typing import Any
 
 from digpy.core.schedule import parse_duration
 from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
+from digpy.plugins.options import boolean
 
 
 def seconds(value: Any, what: str) -> float:
@@ -29,8 +30,9 @@ class WaitOperator:
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
         duration = seconds(ctx.command, "wait>")
-        blocking = ctx.params.get("blocking", False)
-        if blocking is True or str(blocking).lower() == "true":
+        if boolean(ctx.params.get("blocking", False), "wait> blocking"):
+            if ctx.params.get("poll_interval") is not None:
+                raise ConfigError("wait> poll_interval can't be specified with blocking: true")
             await asyncio.sleep(duration)
             return TaskResult()
         until = float(ctx.state.get("until", time.time() + duration))

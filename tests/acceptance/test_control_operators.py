@@ -97,6 +97,11 @@ def test_operators_report_bad_input(project):
     assert "loop> needs _do" in project.run("wf2").stderr
     project.write("wf3.dig", "+a:\n  wait>: soon\n")
     assert "wait> expects a duration like 30s" in project.run("wf3").stderr
+    project.write("wf5.dig", "_parallel: true\n+a:\n  wait>: 1s\n  blocking: maybe\n"
+                             "+b:\n  wait>: 1s\n  blocking: true\n  poll_interval: 1s\n")
+    result = project.run("wf5")
+    assert 'wait> blocking must be true or false, got "maybe"' in result.stderr
+    assert "wait> poll_interval can't be specified with blocking: true" in result.stderr
     # A mistyped count is refused before it fills the memory.
     project.write("wf4.dig", "_parallel: true\n+a:\n  loop>: 100000000\n  _do:\n    echo>: x\n"
                              "+b:\n  for_range>: {from: 0, to: 5000000, step: 1}\n  _do:\n    echo>: x\n"
