@@ -146,15 +146,22 @@ def list_workflows(conn: Connection, project_id: int, revision: str | None = Non
 
 
 def list_latest_workflows(conn: Connection, *, last_id: int | None = None, count: int = 100,
-                          name_pattern: str | None = None) -> list[dict[str, Any]]:
+                          name_pattern: str | None = None, descending: bool = False,
+                          search_project_name: bool = False) -> list[dict[str, Any]]:
+    """The workflows of each project's latest revision, by id (after `last_id` in that order);
+    `name_pattern` matches workflow names, and project names too with `search_project_name`."""
     latest = (select(func.max(s.revisions.c.id)).where(s.revisions.c.project_id == s.projects.c.id)
               .correlate(s.projects).scalar_subquery())
     query = _workflow_query().where(s.workflow_definitions.c.revision_id == latest)
+    wid = s.workflow_definitions.c.id
     if last_id is not None:
-        query = query.where(s.workflow_definitions.c.id > last_id)
+        query = query.where(wid < last_id if descending else wid > last_id)
     if name_pattern:
-        query = query.where(s.workflow_definitions.c.name.contains(name_pattern))
-    return [_row(r) for r in conn.execute(query.order_by(s.workflow_definitions.c.id).limit(count))]
+        matches = s.workflow_definitions.c.name.contains(name_pattern, autoescape=True)
+        if search_project_name:
+            matches = or_(matches, s.projects.c.name.contains(name_pattern, autoescape=True))
+        query = query.where(matches)
+    return [_row(r) for r in conn.execute(query.order_by(wid.desc() if descending else wid).limit(count))]
 
 
 def get_workflow(conn: Connection, workflow_id: int) -> dict[str, Any]:

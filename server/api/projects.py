@@ -16,7 +16,7 @@ from digpy.core.project import Project
 from digpy.core.schedule import parse_schedule
 from digpy.core.store import catalog
 from digpy.server.api import models
-from digpy.server.api.params import int_id, json_body, query_int
+from digpy.server.api.params import int_id, json_body, query_bool, query_int
 from digpy.server.app import BOX, REGISTRY, SETTINGS, STORE
 from digpy.server.archive import read_archive, unpack
 
@@ -132,9 +132,14 @@ async def get_project_workflow(request: web.Request) -> web.Response:
 async def list_workflows(request: web.Request) -> web.Response:
     conn = request.app[STORE].conn
     with conn.begin():
+        order = request.query.get("order", "asc")
+        if order not in ("asc", "desc"):
+            raise ConfigError(f"order must be asc or desc, got '{order}'")
         rows = catalog.list_latest_workflows(conn, last_id=query_int(request, "last_id"),
                                              count=query_int(request, "count", 100, minimum=1, maximum=1000) or 100,
-                                             name_pattern=request.query.get("name_pattern"))
+                                             name_pattern=request.query.get("name_pattern"),
+                                             descending=order == "desc",
+                                             search_project_name=query_bool(request, "search_project_name"))
         return web.json_response({"workflows": [models.workflow(r) for r in rows]})
 
 

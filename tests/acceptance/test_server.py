@@ -208,6 +208,14 @@ def test_rest_shapes_and_errors(server, tmp_path):
         status, reply = api(server, "PUT", "/api/attempts", body)
         assert status == 400, (bad, reply)
     assert "task '+nosuch' not found" in reply["message"]
+    write_project(tmp_path / "p2", {"other.dig": "+b:\n  echo>: y\n"})
+    assert server.digpy("push", "p2", "--project", str(tmp_path / "p2")).returncode == 0
+    names = [w["name"] for w in api(server, "GET", "/api/workflows?order=desc")[1]["workflows"]]
+    assert names == ["other", "wf"]
+    assert [w["name"] for w in api(server, "GET", "/api/workflows?name_pattern=p2")[1]["workflows"]] == []
+    found = api(server, "GET", "/api/workflows?name_pattern=p2&search_project_name=true")[1]["workflows"]
+    assert [w["name"] for w in found] == ["other"]
+    assert api(server, "GET", "/api/workflows?order=sideways")[0] == 400
     base = f"/api/workflows/{workflow['id']}/truncated_session_time?session_time="
     status, truncated = api(server, "GET", base + "2026-02-01%2010:20:30&mode=hour")
     assert status == 200 and truncated == {"project": {"id": project["id"], "name": "p"}, "revision": "r1",
