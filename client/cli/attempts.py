@@ -33,6 +33,7 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
         revision = p.add_mutually_exclusive_group()
         revision.add_argument("--latest-revision", action="store_true", help="use the project's latest revision")
         revision.add_argument("--keep-revision", action="store_true", help="use the same revision (default)")
+        revision.add_argument("--revision", metavar="R", help="use revision R of the project")
         p.add_argument("--name", help="the new attempt's name (default: a new UUID)")
         add_param_options(p)
     elif name == "kill":
@@ -127,8 +128,8 @@ def retry(args: argparse.Namespace) -> int:
     api = client(args)
     old = api.attempt(args.attempt_id)
     workflow_id = old.workflow_id
-    if args.latest_revision:
-        workflow_id = api.workflow(old.project_id, old.workflow_name).id
+    if args.latest_revision or args.revision:
+        workflow_id = api.workflow(old.project_id, old.workflow_name, args.revision).id
     resume = None
     if args.resume:
         resume = {"mode": "failed", "attemptId": old.id}

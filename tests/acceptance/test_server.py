@@ -89,6 +89,14 @@ def test_push_start_watch_retry(server, tmp_path):
     assert download.returncode == 0, download.stderr
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["etl.dig", "notes.txt"]
 
+    # A retry runs the same revision, the latest, or a named one.
+    (project / "etl.dig").write_text("+a:\n  echo>: revision two\n")
+    assert server.digpy("push", "etl", "--project", str(project), "-r", "rev2").returncode == 0
+    for option, expected in ((["--latest-revision"], "revision two"), (["--revision", "rev1"], "c done")):
+        retried = json.loads(server.digpy("retry", second["id"], "--all", *option, "--json").stdout)
+        assert wait_done(server, retried["id"])["status"] == "success"
+        assert expected in server.digpy("log", retried["id"]).stdout, option
+
 
 def test_log_follow_shows_output_while_the_task_runs_and_kill_stops_it(server, tmp_path):
     marker = tmp_path / "go"
