@@ -153,6 +153,11 @@ class TaskContext:
     def load_workflow(self, path: str) -> CalledWorkflow:
         return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
 
+    def parse_workflow(self, text: str, source: str) -> dict[str, Any]:
+        from digpy.core.language.loader import load_text, to_plain
+
+        return to_plain(load_text(text, source))
+
     def params_env(self) -> dict[str, str]:
         exported = _exported
         env = {}

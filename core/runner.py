@@ -286,6 +286,9 @@ def tune_gc() -> None:
 
 
 def _short(command: Any, limit: int = 200) -> str:
-    text = command if isinstance(command, str) else ("" if command is None else env_value(command))
+    try:
+        text = command if isinstance(command, str) else ("" if command is None else env_value(command))
+    except (TypeError, ValueError):  # a value JSON cannot hold (a plugin's own objects)
+        text = repr(command)
     text = text.strip().replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 3] + "..."

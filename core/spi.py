@@ -173,6 +173,12 @@ class OperatorContext(Protocol):
         as strings (anything but a string as JSON): the environment `sh>` gives its script."""
         ...
 
+    def parse_workflow(self, text: str, source: str) -> dict[str, Any]:
+        """Workflow text that did not come from a project file (e.g. fetched by `http_call>`) read
+        by the rules of `.dig` files: YAML 1.2 with dates kept as strings, duplicate keys refused;
+        errors are ConfigError located as `source:LINE:COL`. Returns plain data."""
+        ...
+
     def with_secrets(self, text: str) -> str:
         """`text` with every `${secret:KEY}` replaced by that secret (after `_secrets` remapping;
         the value is masked in all output). A secret that is not set raises ConfigError."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import namespaced
+from digpy.plugins.options import boolean, namespaced, number
 
 IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "TRACE")
 MAX_BACKOFF = 30.0
@@ -29,22 +29,26 @@ def options(params: Mapping[str, Any]) -> dict[str, Any]:
     return namespaced(params, "http")
 
 
-def _bool(value: Any, what: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ConfigError(f"http> {what} must be true or false, got {value!r}")
+def _text(value: Any) -> str:
+    """A value as it goes into a URL, a form or a header: strings as they are, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _headers(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    if isinstance(value, list) and all(isinstance(h, dict) for h in value):
-        return {str(k): str(v) for h in value for k, v in h.items()}
-    raise ConfigError("http> headers must be a mapping or a list of mappings")
+        pairs = list(value.items())
+    elif isinstance(value, list) and all(isinstance(h, dict) for h in value):
+        pairs = [(k, v) for h in value for k, v in h.items()]
+    else:
+        raise ConfigError("http> headers must be a mapping or a list of mappings")
+    headers = {str(k): _text(v) for k, v in pairs}
+    for name, text in headers.items():
+        if any(c in name + text for c in "\r\n\0") or not name.strip():
+            raise ConfigError(f"http> header {name!r} has a line break or is empty")
+    return headers
+
 
 
 def _body(opts: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
@@ -58,10 +62,10 @@ def _body(opts: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
     if fmt == "form":
         if not isinstance(content, dict):
             raise ConfigError("http> content_format: form needs content to be a mapping")
-        return urllib.parse.urlencode({k: str(v) for k, v in content.items()}).encode(), \
+        return urllib.parse.urlencode({k: _text(v) for k, v in content.items()}).encode(), \
             "application/x-www-form-urlencoded"
     if fmt == "text":
-        return str(content).encode(), "text/plain; charset=utf-8"
+        return _text(content).encode(), "text/plain; charset=utf-8"
     raise ConfigError(f"http> content_format must be text, json or form, got {fmt!r}")
 
 
@@ -74,9 +78,11 @@ async def request(ctx: OperatorContext, url: Any) -> tuple[int, str, dict[str, s
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{ctx.params.get('_type')}> needs an http:// or https:// URL, got {url!r}")
     method = str(opts.get("method", "GET")).upper()
-    retry = _bool(opts.get("retry", method in IDEMPOTENT), "retry")
-    limit = int(opts.get("retry_limit", 5))
-    timeout = float(opts.get("timeout", 30))
+    if not method.isascii() or not method.isalpha():
+        raise ConfigError(f"http> method must be a word such as GET or POST, got {method!r}")
+    retry = boolean(opts.get("retry", method in IDEMPOTENT), "http> retry")
+    limit = number(opts.get("retry_limit", 5), "http> retry_limit")
+    timeout = number(opts.get("timeout", 30), "http> timeout", float)
     body, default_type = _body(opts)
     headers = _headers(opts.get("headers"))
     content_type = opts.get("content_type") or default_type
@@ -89,10 +95,13 @@ async def request(ctx: OperatorContext, url: Any) -> tuple[int, str, dict[str, s
     problem: str
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
-                session.request(method, url, params={k: str(v) for k, v in (query or {}).items()},
+                session.request(method, url, params={k: _text(v) for k, v in (query or {}).items()},
                                 data=body, headers=headers) as response:
             raw = await response.content.read(MAX_STORED_BYTES + 1)
-            text = raw[:MAX_STORED_BYTES].decode(response.charset or "utf-8", "replace")
+            try:
+                text = raw[:MAX_STORED_BYTES].decode(response.charset or "utf-8", "replace")
+            except LookupError:  # a charset Python does not know: read it as UTF-8
+                text = raw[:MAX_STORED_BYTES].decode("utf-8", "replace")
             if 200 <= response.status < 300:
                 return response.status, text, dict(response.headers)
             problem = f"HTTP {response.status} {response.reason or ''}".strip()
@@ -100,6 +109,8 @@ async def request(ctx: OperatorContext, url: Any) -> tuple[int, str, dict[str, s
                 raise TaskError(f"{problem} from {method} {url}", details=text[:2000])
     except TimeoutError:
         problem = f"no answer within {timeout:g} s"
+    except aiohttp.InvalidURL as e:  # nothing to retry
+        raise TaskError(f"{method} {url} failed: not a valid URL ({e})") from None
     except aiohttp.ClientError as e:
         problem = f"{type(e).__name__}: {e}"
     if retry and attempt < limit:
@@ -117,7 +128,7 @@ class HttpOperator:
         if isinstance(answer, TaskResult):
             return answer
         status, text, _headers_seen = answer
-        if _bool(options(ctx.params).get("store_content", False), "store_content"):
+        if boolean(options(ctx.params).get("store_content", False), "http> store_content"):
             return TaskResult(stores={"http": {"last_status": status, "last_content": text}})
         return TaskResult(stores={"http": {"last_status": status}}, reset_stores=["http.last_content"])
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import namespaced
+from digpy.plugins.options import boolean, namespaced, number
 
 
 def _list(value: Any, what: str) -> list[str]:
@@ -25,12 +25,6 @@ def _list(value: Any, what: str) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise ConfigError(f"mail> {what} must be an address or a list of addresses")
-
-
-def _flag(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 class MailOperator:
@@ -48,12 +42,19 @@ class MailOperator:
             path = ctx.workdir / command
             if not path.is_file():
                 raise ConfigError(f"mail> body file {command} not found in {ctx.workdir}")
-            body = ctx.render(path.read_text(encoding="utf-8"))
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                raise ConfigError(f"mail> body file {command} is not UTF-8 text ({e.reason})") from None
+            body = ctx.render(text)
         else:
             raise ConfigError("mail> needs a body file name or {data: TEXT}")
         subject = params.get("subject")
-        if not subject:
+        if subject is None or subject == "":
             raise ConfigError("mail> needs a subject")
+        subject = str(subject)
+        if "\n" in subject or "\r" in subject:
+            raise ConfigError("mail> subject must be one line")
         to, cc, bcc = _list(params.get("to"), "to"), _list(params.get("cc"), "cc"), _list(params.get("bcc"), "bcc")
         if not to and not cc and not bcc:
             raise ConfigError("mail> needs at least one recipient (to, cc or bcc)")
@@ -61,23 +62,24 @@ class MailOperator:
         if not sender:
             raise ConfigError("mail> needs a sender: from, or the secret mail.from")
         message = EmailMessage()
-        message["Subject"] = str(subject)
+        message["Subject"] = subject
         message["From"] = str(sender)
         if to:
             message["To"] = ", ".join(to)
         if cc:
             message["Cc"] = ", ".join(cc)
-        message.set_content(body, subtype="html" if _flag(params.get("html"), False) else "plain")
-        for item in params.get("attach_files") or []:
+        message.set_content(body, subtype="html" if boolean(params.get("html", False), "mail> html") else "plain")
+        attachments = params.get("attach_files") or []
+        for item in [attachments] if isinstance(attachments, str | dict) else attachments:
             self._attach(message, ctx.workdir, item)
         host = params.get("host") or ctx.secrets.get("mail.host")
         if not host:
             raise ConfigError("mail> needs host (or the secret mail.host)")
         settings = {
-            "host": str(host), "port": int(params.get("port") or ctx.secrets.get("mail.port") or 25),
+            "host": str(host), "port": number(params.get("port") or ctx.secrets.get("mail.port") or 25, "mail> port"),
             "username": params.get("username") or ctx.secrets.get("mail.username"),
-            "password": ctx.secrets.get("mail.password"), "tls": _flag(params.get("tls"), True),
-            "ssl": _flag(params.get("ssl"), False), "timeout": float(params.get("timeout", 30)),
+            "password": ctx.secrets.get("mail.password"), "tls": boolean(params.get("tls", True), "mail> tls"),
+            "ssl": boolean(params.get("ssl", False), "mail> ssl"), "timeout": number(params.get("timeout", 30), "mail> timeout", float),
         }
         try:
             await asyncio.to_thread(_send, message, [*to, *cc, *bcc], settings)

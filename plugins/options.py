@@ -42,3 +42,11 @@ def boolean(value: Any, what: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise ConfigError(f"{what} must be true or false, got {json.dumps(value)}")
+
+
+def number(value: Any, what: str, kind: type = int) -> Any:
+    """An option that must be a number (`kind` int or float; strings as `${...}` gives them)."""
+    try:
+        return kind(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{what} must be a{' whole' if kind is int else ''} number, got {value!r}") from None

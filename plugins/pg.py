@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import namespaced
+from digpy.plugins.options import namespaced, number
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 MAX_STORED_ROWS = 10_000
@@ -66,7 +66,10 @@ class PgOperator:
         if command.strip().endswith(".sql"):
             if not path.is_file():
                 raise ConfigError(f"pg> SQL file {command.strip()} not found in {ctx.workdir}")
-            return path.read_text(encoding="utf-8")
+            try:
+                return path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                raise ConfigError(f"pg> SQL file {command.strip()} is not UTF-8 text ({e.reason})") from None
         return command
 
     @staticmethod
@@ -78,51 +81,63 @@ class PgOperator:
             raise ConfigError("pg> needs the PostgreSQL driver", hint="pip install 'digpy[postgres]'") from None
         if not opts.get("database"):
             raise ConfigError("pg> needs database")
-        query = {"connect_timeout": str(int(opts.get("connect_timeout", 30)))}
+        query = {"connect_timeout": str(number(opts.get("connect_timeout", 30), "pg> connect_timeout"))}
         if str(opts.get("ssl", "false")).lower() == "true":
             query["sslmode"] = "require"
         if opts.get("schema"):
             query["options"] = f"-csearch_path={opts['schema']}"
         return URL.create("postgresql+psycopg", username=opts.get("user") or None,
                           password=ctx.secrets.get("pg.password"), host=str(opts.get("host", "localhost")),
-                          port=int(opts.get("port", 5432)), database=str(opts["database"]), query=query)
+                          port=number(opts.get("port", 5432), "pg> port"), database=str(opts["database"]), query=query)
 
     @staticmethod
     def _execute(url: Any, opts: dict[str, Any], query: str, download: Path | None,
                  keep: bool) -> list[dict[str, Any]] | None:
         import csv
 
-        from sqlalchemy import create_engine, text
+        import psycopg
+        from sqlalchemy import create_engine
         from sqlalchemy.exc import DBAPIError
 
         body = query.strip().rstrip(";")
         engine = create_engine(url, pool_pre_ping=False)
         try:
             with engine.begin() as conn:
-                if opts.get("create_table"):
-                    conn.execute(text(f"DROP TABLE IF EXISTS {opts['create_table']}"))
-                    conn.execute(text(f"CREATE TABLE {opts['create_table']} AS {body}"))
-                    return None
-                if opts.get("insert_into"):
-                    conn.execute(text(f"INSERT INTO {opts['insert_into']} {body}"))
-                    return None
-                result = conn.exec_driver_sql(query)
-                if not result.returns_rows:
-                    return None
-                columns = list(result.keys())
-                if download is not None:
-                    download.parent.mkdir(parents=True, exist_ok=True)
-                    with open(download, "w", newline="", encoding="utf-8") as f:
-                        writer = csv.writer(f)
-                        writer.writerow(columns)
-                        for row in result:
-                            writer.writerow([_jsonable(v) for v in row])
-                    return None
-                if not keep:
-                    return None
-                return [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)}
-                        for row in result.fetchmany(MAX_STORED_ROWS)]
-        except DBAPIError as e:
+                # The driver's own cursor, without parameters: the SQL runs exactly as written
+                # (`%` and `:name` are text, not placeholders).
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    if opts.get("create_table"):
+                        cursor.execute(f"DROP TABLE IF EXISTS {opts['create_table']}")
+                        cursor.execute(f"CREATE TABLE {opts['create_table']} AS {body}")
+                        return None
+                    if opts.get("insert_into"):
+                        cursor.execute(f"INSERT INTO {opts['insert_into']} {body}")
+                        return None
+                    cursor.execute(query)
+                    while cursor.nextset():  # several statements: the last one's result counts
+                        pass
+                    if cursor.description is None:
+                        return None
+                    columns = [column.name for column in cursor.description]
+                    if download is not None:
+                        download.parent.mkdir(parents=True, exist_ok=True)
+                        with open(download, "w", newline="", encoding="utf-8") as f:
+                            writer = csv.writer(f)
+                            writer.writerow(columns)
+                            for row in cursor:
+                                writer.writerow([_jsonable(v) for v in row])
+                        return None
+                    if not keep:
+                        return None
+                    return [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)}
+                            for row in cursor.fetchmany(MAX_STORED_ROWS)]
+                finally:
+                    cursor.close()
+        except psycopg.Error as e:
+            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise TaskError(f"pg> {type(e).__name__}: {message}") from None
+        except DBAPIError as e:  # connecting, through SQLAlchemy
             message = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
             raise TaskError(f"pg> {type(e.orig).__name__ if e.orig else 'error'}: {message}") from None
         finally:

@@ -38,6 +38,12 @@ def http_server():
         return web.Response(text="+one:\n  echo>: fetched ${who}\n+two:\n  echo>: second\n",
                             content_type="application/x-yaml")
 
+    async def dated(request: web.Request) -> web.Response:  # a date stays a string, as in .dig files
+        return web.Response(body=b"+d:\n  echo>: 2016-01-30\n", headers={"Content-Type": "text/plain; charset=foo-bar"})
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(text="+a:\n  echo>: x\n+a:\n  echo>: y\n", content_type="application/x-yaml")
+
     loop = asyncio.new_event_loop()
     box: dict = {}
     ready = threading.Event()
@@ -49,6 +55,8 @@ def http_server():
         app.router.add_get("/missing", missing)
         app.router.add_get("/slow", slow)
         app.router.add_get("/workflow.yml", workflow)
+        app.router.add_get("/dated.yml", dated)
+        app.router.add_get("/broken.yml", broken)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -139,3 +147,22 @@ def test_the_documented_example(project, http_server):
 def test_bad_url_is_a_clear_error(project):
     project.write("wf.dig", "+a:\n  http>: ftp://example.test/x\n")
     assert "http> needs an http:// or https:// URL" in project.run("wf").stderr
+
+
+def test_fetched_yaml_follows_the_dig_rules_and_values_go_out_as_json(project, http_server):
+    url, seen = http_server
+    project.write("wf.dig", f"_parallel: true\n+dated:\n  http_call>: {url}/dated.yml\n"
+                            f"+broken:\n  http_call>: {url}/broken.yml\n"
+                            f"+values:\n  http>: {url}/echo\n  query: {{a: [1, 2], b: null, c: true}}\n"
+                            "  headers: {X-Token: true}\n"
+                            "+badurl:\n  http>: 'http://[::1'\n"
+                            "+badopt:\n  http>: http://127.0.0.1:1/\n  timeout: soon\n")
+    result = project.run("wf")
+    assert result.stdout == "2016-01-30\n", result.stderr
+    assert "Traceback" not in result.stderr
+    assert "http_call> the fetched workflow is not valid: " in result.stderr
+    assert "duplicated key '+a' (first at line 1)" in result.stderr
+    assert seen[-1]["query"] == {"a": "[1,2]", "b": "null", "c": "true"} and seen[-1]["x_token"] == "true"
+    assert "not a valid URL" in result.stderr and "retrying" not in result.stderr
+    assert "http> timeout must be a number, got 'soon'" in result.stderr
+

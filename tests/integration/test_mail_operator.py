@@ -100,3 +100,17 @@ def test_an_unreachable_server_fails_the_task_clearly(project):
     result = project.run("wf")
     assert result.returncode == 1
     assert "mail> could not send to 127.0.0.1:" in result.stderr and "ConnectionRefusedError" in result.stderr
+
+
+def test_bad_options_are_one_line_errors(project):
+    (project.path / "latin1.txt").write_bytes(b"caf\xe9\n")
+    common = "  to: a@example.test\n  from: b@example.test\n  host: 127.0.0.1\n"
+    project.write("wf.dig", "_parallel: true\n"
+                            "+port:\n  mail>:\n    data: x\n  subject: s\n  port: smtp\n" + common
+                            + "+subject:\n  mail>:\n    data: x\n  subject: \"two\\nlines\"\n" + common
+                            + "+body:\n  mail>: latin1.txt\n  subject: s\n" + common)
+    result = project.run("wf")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "mail> port must be a whole number, got 'smtp'" in result.stderr
+    assert "mail> subject must be one line" in result.stderr
+    assert "mail> body file latin1.txt is not UTF-8 text" in result.stderr

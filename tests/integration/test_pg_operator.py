@@ -63,3 +63,22 @@ def test_the_documented_example(project, scratch_postgres_url):
     assert result.stdout == "3 rows built\n"
     with open(project.path / "out" / "daily.csv") as f:
         assert list(csv.reader(f))[1] == ["1", "2026-07-02"]
+
+
+def test_sql_runs_exactly_as_written(project, scratch_postgres_url):
+    """`%` and `:name` are SQL text, not placeholders; with several statements the last one's rows count."""
+    project.write("colon.sql", "SELECT 'a%s' AS x, 'b:00' AS y, '50%' AS z")
+    project.write("wf.dig", "_export:\n" + connection_params(scratch_postgres_url)
+                  + "+make:\n  pg>: colon.sql\n  create_table: digpy_pct\n"
+                  "+like:\n  pg>: SELECT count(*) AS n FROM digpy_pct WHERE z LIKE '50%'\n  store_last_results: first\n"
+                  "+show:\n  echo>: ${pg.last_results.n}\n"
+                  "+many:\n  pg>: CREATE TEMP TABLE m (a int); INSERT INTO m VALUES (1), (2); SELECT sum(a) AS s FROM m\n"
+                  "  store_last_results: first\n"
+                  "+sum:\n  echo>: ${pg.last_results.s}\n"
+                  "+csv:\n  pg>: SELECT x, y, z FROM digpy_pct\n  download_file: pct.csv\n"
+                  "+port:\n  pg>: SELECT 1\n  port: pg\n")
+    result = project.run("wf")
+    assert result.stdout.splitlines() == ["1", "3"], result.stderr
+    with open(project.path / "pct.csv") as f:
+        assert list(csv.reader(f)) == [["x", "y", "z"], ["a%s", "b:00", "50%"]]
+    assert "pg> port must be a whole number, got 'pg'" in result.stderr and "Traceback" not in result.stderr
