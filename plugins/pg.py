@@ -23,9 +23,16 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$
 MAX_STORED_ROWS = 10_000
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, *, numbers: bool = False) -> Any:
+    """A column value as JSON holds it; with `numbers`, NUMERIC values become JSON numbers when
+    that loses nothing (as Digdag stores them), else they stay text."""
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
+    if numbers and type(value).__name__ == "Decimal" and value.is_finite():
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return int(value)
+        if str(float(value)) == str(value.normalize()):
+            return float(value)
     if type(value).__name__ in ("Decimal", "UUID"):
         return str(value)
     if isinstance(value, bytes | memoryview):
@@ -130,7 +137,7 @@ class PgOperator:
                         return None
                     if not keep:
                         return None
-                    return [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)}
+                    return [{c: _jsonable(v, numbers=True) for c, v in zip(columns, row, strict=True)}
                             for row in cursor.fetchmany(MAX_STORED_ROWS)]
                 finally:
                     cursor.close()

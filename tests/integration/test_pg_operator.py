@@ -76,9 +76,11 @@ def test_sql_runs_exactly_as_written(project, scratch_postgres_url):
                   "  store_last_results: first\n"
                   "+sum:\n  echo>: ${pg.last_results.s}\n"
                   "+csv:\n  pg>: SELECT x, y, z FROM digpy_pct\n  download_file: pct.csv\n"
+                  "+num:\n  pg>: SELECT 1.5::numeric AS a, 2::numeric AS b, 0.1::numeric AS c\n  store_last_results: first\n"
+                  "+shownum:\n  echo>: ${pg.last_results.a + pg.last_results.b + pg.last_results.c}\n"
                   "+port:\n  pg>: SELECT 1\n  port: pg\n")
     result = project.run("wf")
-    assert result.stdout.splitlines() == ["1", "3"], result.stderr
+    assert result.stdout.splitlines() == ["1", "3", "3.6"], result.stderr
     with open(project.path / "pct.csv") as f:
         assert list(csv.reader(f)) == [["x", "y", "z"], ["a%s", "b:00", "50%"]]
     assert "pg> port must be a whole number, got 'pg'" in result.stderr and "Traceback" not in result.stderr
