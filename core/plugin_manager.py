@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from digpy.core.errors import PluginError
-from digpy.core.paths import cache_dir
+from digpy.core.paths import cache_dir, replace_private
 from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, SecretProvider
 
 log = logging.getLogger("digpy.plugins")
@@ -171,10 +171,7 @@ def installed_entry_points() -> list[tuple[str, str, str, str]]:
     kept = dict(list(cached.items())[-7:])  # a few interpreters and working directories
     kept[key] = found
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
-        partial.write_text(json.dumps(kept), encoding="utf-8")
-        os.replace(partial, cache_file)
+        replace_private(cache_file, json.dumps(kept).encode("utf-8"))
     except OSError:  # a read-only home: look the entry points up again next time
         pass
     return found

@@ -1,8 +1,8 @@
 """Run child processes without blocking the event loop; stream their output; stop them on cancel.
 
 Lighter than asyncio's subprocess transports (measured in docs/performance.md): a child is started
-with `os.posix_spawn` or `subprocess.Popen` (or forked by the warm Python worker), its exit is watched through a pidfd
-registered with the loop, and its output pipes are read with plain `add_reader` callbacks. When the
+with `os.posix_spawn` or `subprocess.Popen` (or forked by the warm Python worker), its exit is
+watched through a pidfd in one epoll set registered with the loop, and its output pipes are read with plain `add_reader` callbacks. When the
 caller's output is a plain file or pipe, the child writes to it directly (no pipes, nothing to copy).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import select
 import shutil
@@ -70,6 +71,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | Non
 
 def _spawn(args: list[str], env: Mapping[str, str] | None, cwd: Path | None, stdout: int, stderr: int) -> int:
     here = _cwd()  # the first call also seals inherited descriptors and restores SIGCHLD
+    own_session = _own_session()
     if cwd is None or str(cwd) == here:
         path = _which(args[0], None if env is None else env.get("PATH"))
         if path is not None:
@@ -77,42 +79,34 @@ def _spawn(args: list[str], env: Mapping[str, str] | None, cwd: Path | None, std
                        (os.POSIX_SPAWN_DUP2, stderr, 2)]
             # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
             # give children the defaults back, as Popen's restore_signals does (`yes | head` must end).
-            group: dict[str, Any] = {"setsid": True} if _own_session() else {"setpgroup": 0}
+            group: dict[str, Any] = {"setsid": True} if own_session else {"setpgroup": 0}
             return os.posix_spawn(path, args, os.environ if env is None else env, file_actions=actions,
                                   setsigdef=_RESTORED_SIGNALS, **group)
-    group: dict[str, Any] = {"start_new_session": True} if _own_session() else {"process_group": 0}
     proc = subprocess.Popen(args, stdin=_devnull(), stdout=stdout, stderr=stderr, env=env,
-                            cwd=None if cwd is None else str(cwd), **group)
+                            cwd=None if cwd is None else str(cwd),
+                            **({"start_new_session": True} if own_session else {"process_group": 0}))
     proc.returncode = 0  # the pid is reaped by _watch_exit, not by Popen
     return proc.pid
 
 
 _RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
-_null: list[int] = []
-_where: list[str] = []
-_found: dict[tuple[str, str | None], str | None] = {}
 
 
-_session: list[bool] = []
-
-
+@functools.cache
 def _own_session() -> bool:
     """Whether children get their own session: only when digpy has a controlling terminal."""
-    if not _session:
-        try:
-            os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC))
-            _session.append(True)
-        except OSError:
-            _session.append(False)
-    return _session[0]
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
 
 
+@functools.cache
 def _cwd() -> str:
-    if not _where:
-        _where.append(os.getcwd())
-        _seal_inherited()
-        _default_sigchld()
-    return _where[0]
+    _seal_inherited()
+    _default_sigchld()
+    return os.getcwd()
 
 
 def _default_sigchld() -> None:
@@ -123,14 +117,12 @@ def _default_sigchld() -> None:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
+@functools.lru_cache(maxsize=256)
 def _which(program: str, path: str | None) -> str | None:
     """The file `program` names, looked up in `path` as exec would; None: let Popen report it."""
     if "/" in program:
         return program
-    key = (program, path)
-    if key not in _found:
-        _found[key] = shutil.which(program, path=path if path is not None else os.defpath)
-    return _found[key]
+    return shutil.which(program, path=path if path is not None else os.defpath)
 
 
 def _seal_inherited() -> None:
@@ -144,11 +136,10 @@ def _seal_inherited() -> None:
                         os.set_inheritable(fd, False)
 
 
+@functools.cache
 def _devnull() -> int:
     """One read-only /dev/null for every child's stdin (subprocess.DEVNULL opens it per child)."""
-    if not _null:
-        _null.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-    return _null[0]
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
 async def supervise(

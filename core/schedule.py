@@ -92,25 +92,15 @@ class Schedule:
 
     def last_before(self, now: datetime) -> Slot | None:
         """The newest slot whose run time is at or before `now`."""
-        limit = now.astimezone(self.zone) - timedelta(seconds=self.delay)
-        session = self._next_session(limit, inclusive=True)
-        if session != limit:
-            session = self._prev_session(session)
-        return self._clamped(session, forward=False)
+        return self.slot_at_or_before(now - timedelta(seconds=self.delay))
 
-    def session_at_or_before(self, at: datetime) -> datetime | None:
-        """The newest session time at or before `at` (what a time truncates to by the schedule)."""
+    def slot_at_or_before(self, at: datetime) -> Slot | None:
+        """The newest slot whose session time is at or before `at` (what a time truncates to)."""
         local = at.astimezone(self.zone)
         session = self._next_session(local, inclusive=True)
         if session != local:
             session = self._prev_session(session)
-        slot = self._clamped(session, forward=False)
-        return None if slot is None else slot.session_time
-
-    def session_after(self, at: datetime) -> datetime | None:
-        """The first session time after `at`."""
-        slot = self._clamped(self._next_session(at.astimezone(self.zone), inclusive=False), forward=True)
-        return None if slot is None else slot.session_time
+        return self._clamped(session, forward=False)
 
     # -- internals
 

@@ -50,7 +50,6 @@ def _headers(value: Any) -> dict[str, str]:
     return headers
 
 
-
 def _body(opts: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
     if "content" not in opts or opts["content"] is None:
         return None, None

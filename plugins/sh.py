@@ -2,9 +2,10 @@
 
 The script goes through `/bin/sh` (or the `shell` option, e.g. `shell: [bash, -e]`, also given as
 `_export: {sh: {shell: [...]}}`). A POSIX shell gets the script as `-c SCRIPT` (no file to write and
-remove: measured in docs/performance.md); any other shell, or a script too long for one argument,
-gets the path of a temporary script file, as in Digdag. Every param whose name is a valid environment variable name is
-in the script's environment (strings as they are, anything else as JSON).
+remove: measured in docs/performance.md); any other shell, a script too long for one argument, or
+one that names a `${secret:KEY}` (arguments show in the process list) gets the path of a private
+temporary script file, as in Digdag. Every param whose name is a valid environment variable name
+is in the script's environment (strings as they are, anything else as JSON).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ are never cached. `DIGPY_NO_CACHE=1` turns the cache off.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from digpy.core.language.loader import recording_reads
-from digpy.core.paths import cache_dir
+from digpy.core.paths import cache_dir, replace_private
 
 T = TypeVar("T")
 _MAX_ENTRY_BYTES = 64 << 20
@@ -64,12 +65,7 @@ def _write(entry: Path, files: list[tuple[str, str]], value: object) -> None:
         data = pickle.dumps((files, value), protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) > _MAX_ENTRY_BYTES:
             return
-        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = entry.with_name(f".{entry.name}.{os.getpid()}")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(partial, entry)
+        replace_private(entry, data)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):  # a read-only home: no cache
         pass
 
@@ -78,23 +74,19 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-_stamp: list[str] = []
-
-
+@functools.cache
 def _code_stamp() -> str:
     """Changes whenever the code that loads and compiles workflows changes (also in a checkout)."""
-    if not _stamp:
-        from digpy import __version__
+    from digpy import __version__
 
-        core = Path(__file__).resolve().parents[1]
-        parts = [__version__, sys.version]
-        modules = [*sorted((core / "language").glob("*.py")), core / "project.py", core / "schedule.py",
-                   core / "workflow" / "retry.py"]
-        for module in modules:
-            try:
-                stat = module.stat()
-                parts.append(f"{module.name}:{stat.st_size}:{stat.st_mtime_ns}")
-            except OSError:
-                parts.append(f"{module.name}:-")
-        _stamp.append("|".join(parts))
-    return _stamp[0]
+    core = Path(__file__).resolve().parents[1]
+    parts = [__version__, sys.version]
+    modules = [*sorted((core / "language").glob("*.py")), core / "project.py", core / "schedule.py",
+               core / "workflow" / "retry.py"]
+    for module in modules:
+        try:
+            stat = module.stat()
+            parts.append(f"{module.name}:{stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{module.name}:-")
+    return "|".join(parts)

@@ -110,6 +110,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
         dbapi_connection.execute(pragma)
 
 
+def _connect_sqlite(path: str) -> sqlite3.Connection:
+    raw = sqlite3.connect(path, check_same_thread=False)
+    _sqlite_pragmas(raw)
+    return raw
+
+
 class Store:
     """One database (SQLite file or PostgreSQL) holding projects, sessions, attempts and tasks.
 
@@ -176,12 +182,10 @@ class Store:
 
     @classmethod
     def _sqlite(cls, path: str) -> Store:
-        raw = sqlite3.connect(path, check_same_thread=False)
-        _sqlite_pragmas(raw)
-        store = cls(raw)
+        store = cls(_connect_sqlite(path))
         if store._ensure_sqlite_schema():
             return store
-        raw.close()
+        store.close()
         from alembic.util import CommandError
         from sqlalchemy import create_engine
 
@@ -196,9 +200,7 @@ class Store:
                                    f"{Path(path).parent} away to start a new local state") from None
         finally:
             engine.dispose()
-        raw = sqlite3.connect(path, check_same_thread=False)
-        _sqlite_pragmas(raw)
-        return cls(raw)
+        return cls(_connect_sqlite(path))
 
     def _ensure_sqlite_schema(self) -> bool:
         """Create the schema in an empty SQLite database; False if an existing one needs an upgrade."""

@@ -166,19 +166,17 @@ async def truncated_session_time(request: web.Request) -> web.Response:
         raise ConfigError("session_time is required, e.g. 2026-01-31 00:00:00 or 2026-01-31T00:00:00Z")
     at = parse_time(text, zone, "session_time")
     mode = request.query.get("mode", "second")
-    if mode in _TRUNCATE:
-        keep = _TRUNCATE.index(mode)
-        fields = {"microsecond": 0, "second": 0, "minute": 0, "hour": 0}
-        at = at.replace(**{k: v for i, (k, v) in enumerate(fields.items()) if i <= keep})
+    if mode in _TRUNCATE:  # zero every field below the mode's
+        at = at.replace(microsecond=0, **dict.fromkeys(_TRUNCATE[:_TRUNCATE.index(mode)], 0))
     elif mode in ("schedule", "next_schedule"):
         config = json.loads(row["config"]) if isinstance(row["config"], str) else row["config"]
         if not isinstance(config, dict) or not isinstance(config.get("schedule"), dict):
             raise ConfigError(f"workflow {row['name']} has no schedule: mode {mode} needs one")
         schedule = parse_schedule(config["schedule"], row["timezone"])
-        found = schedule.session_at_or_before(at) if mode == "schedule" else schedule.session_after(at)
-        if found is None:
+        slot = schedule.slot_at_or_before(at) if mode == "schedule" else schedule.next_slot(at)
+        if slot is None:
             raise NotFound(f"the schedule of {row['name']} has no session {'at or before' if mode == 'schedule' else 'after'} {text}")
-        at = found
+        at = slot.session_time
     else:
         raise ConfigError(f"mode must be second, minute, hour, day, schedule or next_schedule, got '{mode}'")
     return web.json_response({

@@ -117,11 +117,11 @@ def test_sessions_at_or_before_and_after_a_time():
     tokyo = ZoneInfo("Asia/Tokyo")
     daily = parse_schedule({"daily>": "07:00:00"}, "Asia/Tokyo")
     at = datetime(2026, 2, 1, 10, 0, tzinfo=tokyo)
-    assert daily.session_at_or_before(at) == datetime(2026, 2, 1, tzinfo=tokyo)
-    assert daily.session_after(at) == datetime(2026, 2, 2, tzinfo=tokyo)
+    assert daily.slot_at_or_before(at).session_time == datetime(2026, 2, 1, tzinfo=tokyo)
+    assert daily.next_slot(at).session_time == datetime(2026, 2, 2, tzinfo=tokyo)
     midnight = datetime(2026, 2, 1, tzinfo=tokyo)
-    assert daily.session_at_or_before(midnight) == midnight
-    assert daily.session_after(midnight) == datetime(2026, 2, 2, tzinfo=tokyo)
+    assert daily.slot_at_or_before(midnight).session_time == midnight
+    assert daily.next_slot(midnight).session_time == datetime(2026, 2, 2, tzinfo=tokyo)
     hourly = parse_schedule({"hourly>": "30:00"}, "Asia/Tokyo")
-    assert hourly.session_at_or_before(datetime(2026, 2, 1, 10, 59, tzinfo=tokyo)) == \
+    assert hourly.slot_at_or_before(datetime(2026, 2, 1, 10, 59, tzinfo=tokyo)).session_time == \
         datetime(2026, 2, 1, 10, tzinfo=tokyo)
