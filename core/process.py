@@ -24,6 +24,9 @@ from typing import Any
 from digpy.core.errors import TaskError
 
 Sink = Callable[[str, str], None]  # (text, stream name "stdout"/"stderr")
+# A started child: its pid, a future of its exit code, and a way to get a new such future once the
+# first was canceled with the task that awaited it.
+Started = tuple[int, "asyncio.Future[int]", Callable[[], "asyncio.Future[int]"]]
 STOP_GRACE_SECONDS = 5.0
 DRAIN_SECONDS = 2.0
 _CHUNK = 65536
@@ -40,9 +43,9 @@ async def run_process(
     receives SIGTERM, then SIGKILL after STOP_GRACE_SECONDS, before CancelledError propagates.
     """
 
-    async def start(out: int, err: int) -> tuple[int, asyncio.Future[int]]:
+    async def start(out: int, err: int) -> Started:
         pid = spawn(argv, env=env, cwd=cwd, stdout=out, stderr=err)
-        return pid, _watch_exit(asyncio.get_running_loop(), pid)
+        return pid, *_watch_exit(asyncio.get_running_loop(), pid)
 
     return await supervise(start, sink, passthrough)
 
@@ -143,11 +146,10 @@ def _devnull() -> int:
 
 
 async def supervise(
-    start: Callable[[int, int], Awaitable[tuple[int, asyncio.Future[int]]]], sink: Sink,
-    passthrough: tuple[int, int] | None,
+    start: Callable[[int, int], Awaitable[Started]], sink: Sink, passthrough: tuple[int, int] | None,
 ) -> int:
-    """Start a child with `start(stdout_fd, stderr_fd) -> (pid, exit future)`, stream its output
-    and return its exit code; stop its process group if the caller is canceled."""
+    """Start a child with `start(stdout_fd, stderr_fd) -> Started`, stream its output and return
+    its exit code; stop its process group if the caller is canceled."""
     loop = asyncio.get_running_loop()
     pipes: list[tuple[int, str]] = []
     if passthrough is not None:
@@ -157,7 +159,7 @@ async def supervise(
         r_err, err = os.pipe()
         pipes = [(r_out, "stdout"), (r_err, "stderr")]
     try:
-        pid, exited = await start(out, err)
+        pid, exited, again = await start(out, err)
     except BaseException:
         for fd, _ in pipes:
             os.close(fd)
@@ -168,13 +170,17 @@ async def supervise(
             os.close(err)
     readers = [_PipeReader(loop, fd, name, sink) for fd, name in pipes]
     try:
-        code = await asyncio.shield(exited)
+        # Not through asyncio.shield (an outer future and a loop turn more per task, ~3 % of a
+        # sh> task's instructions): a cancel cancels `exited`, and `again` watches the child anew.
+        code = await exited
         if readers:  # a background child may keep the pipes open after the command has exited
             pending = [r.done for r in readers if not r.done.done()]
             if pending:
                 await asyncio.wait(pending, timeout=DRAIN_SECONDS)
         return code
     except BaseException:
+        if exited.cancelled():
+            exited = again()
         await _stop(pid, exited)
         raise
     finally:
@@ -225,18 +231,23 @@ class _PipeReader:
             self.done.set_result(None)
 
 
-def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future[int]:
-    """A future that gets the exit code of child `pid` (128 + N: killed by signal N)."""
+def _watch_exit(loop: asyncio.AbstractEventLoop, pid: int
+                ) -> tuple[asyncio.Future[int], Callable[[], asyncio.Future[int]]]:
+    """A future that gets the exit code of child `pid` (128 + N: killed by signal N), and a
+    function that returns a new one (for when the first was canceled)."""
     watcher = _watchers.get(loop)
     if watcher is None:
         try:
             watcher = _watchers[loop] = _ExitWatcher(loop)
         except (AttributeError, OSError):  # no pidfds (an old kernel): a thread waits for each child
-            return _wait_in_thread(loop, pid)
-    try:
-        return watcher.watch(pid)
-    except OSError:  # pidfd_open refused (seccomp, out of descriptors): still never lose the child
-        return _wait_in_thread(loop, pid)
+            watcher = None
+    if watcher is not None:
+        try:
+            return watcher.watch(pid), functools.partial(watcher.again, pid)
+        except OSError:  # pidfd_open refused (seccomp, out of descriptors): still never lose the child
+            pass
+    # A second waiting thread finds the child reaped by the first (ECHILD): it is gone either way.
+    return _wait_in_thread(loop, pid), functools.partial(_wait_in_thread, loop, pid)
 
 
 def _wait_in_thread(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future[int]:
@@ -268,6 +279,7 @@ class _ExitWatcher:
         self.loop = weakref.ref(loop)
         self.epoll = select.epoll()
         self.children: dict[int, tuple[int, asyncio.Future[int]]] = {}  # pidfd -> (pid, future)
+        self.pidfds: dict[int, int] = {}  # pid -> pidfd
         loop.add_reader(self.epoll.fileno(), self._ready)
 
     def watch(self, pid: int) -> asyncio.Future[int]:
@@ -277,11 +289,25 @@ class _ExitWatcher:
         future: asyncio.Future[int] = loop.create_future()
         self.epoll.register(pidfd, select.EPOLLIN)
         self.children[pidfd] = (pid, future)
+        self.pidfds[pid] = pidfd
+        return future
+
+    def again(self, pid: int) -> asyncio.Future[int]:
+        """A new future of the exit of child `pid`, whose first future was canceled."""
+        loop = self.loop()
+        assert loop is not None
+        future: asyncio.Future[int] = loop.create_future()
+        pidfd = self.pidfds.get(pid)
+        if pidfd is None:  # it has exited and been reaped already
+            future.set_result(-1)
+        else:
+            self.children[pidfd] = (pid, future)
         return future
 
     def _ready(self) -> None:
         for pidfd, _ in self.epoll.poll(0):
             pid, future = self.children.pop(pidfd)
+            del self.pidfds[pid]
             self.epoll.unregister(pidfd)
             os.close(pidfd)
             code = _reap(pid)
@@ -328,8 +354,10 @@ class LocalProcessExecutor:
 
         full_env = self._env(env)
 
-        async def start(out: int, err: int) -> tuple[int, asyncio.Future[int]]:
-            return await worker().spawn(script, args, env=full_env, cwd=cwd, stdout=out, stderr=err)
+        async def start(out: int, err: int) -> Started:
+            python = worker()
+            pid, exited = await python.spawn(script, args, env=full_env, cwd=cwd, stdout=out, stderr=err)
+            return pid, exited, functools.partial(python.exit_again, pid)
 
         return await supervise(start, sink, self.passthrough)
 

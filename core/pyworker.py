@@ -106,6 +106,16 @@ class PythonWorker:
             self._exits[pid] = exit_future
         return pid, exit_future
 
+    def exit_again(self, pid: int) -> asyncio.Future[int]:
+        """A new future of the exit of child `pid`, whose first future was canceled."""
+        assert self._loop is not None
+        future: asyncio.Future[int] = self._loop.create_future()
+        if pid in self._exits:
+            self._exits[pid] = future
+        else:  # it has exited already
+            future.set_result(self._early.pop(pid, -1))
+        return future
+
     def close(self) -> None:
         if self.sock is not None:
             self._broken("closed")

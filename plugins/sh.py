@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import tempfile
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
@@ -54,6 +53,8 @@ def _takes_c(shell: list[str]) -> bool:
 
 
 async def _run_file(ctx: OperatorContext, shell: list[str], script: str) -> int:
+    import tempfile  # only for scripts that cannot go as -c
+
     fd, path = tempfile.mkstemp(prefix="script-", suffix=".sh", dir=_script_dir())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -70,6 +71,8 @@ def _script_dir() -> str:
     """A private directory for this process's scripts (a container executor mounts only it)."""
     pid = os.getpid()
     if pid not in _dirs:
+        import tempfile
+
         _dirs[pid] = tempfile.mkdtemp(prefix="digpy-sh-")
         atexit.register(shutil.rmtree, _dirs[pid], True)
     return _dirs[pid]

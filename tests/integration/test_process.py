@@ -32,3 +32,44 @@ def test_closed_loops_leave_no_watcher_behind():
         assert _run(["true"]) == 0
     gc.collect()
     assert len(process._watchers) == 0
+
+
+async def _cancel_while_running(tmp_path) -> int:
+    """Start a command that ignores nothing, cancel the task waiting for it; returns its pid."""
+    pid_file = tmp_path / "pid"
+    script = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 30"
+    task = asyncio.ensure_future(process.run_process(["sh", "-c", script], env=None, cwd=None,
+                                                     sink=lambda text, stream: None))
+    while not pid_file.exists():  # the child announces itself; nothing else to wait on
+        await asyncio.sleep(0.01)
+    pid = int(pid_file.read_text())
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the canceled run returned instead of raising CancelledError")
+    return pid
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_canceled_run_stops_the_command_and_reaps_it(tmp_path):
+    pid = asyncio.run(_cancel_while_running(tmp_path))
+    assert _gone(pid)  # killed and reaped (a zombie would still answer kill 0)
+
+
+def test_a_canceled_run_stops_the_command_without_pidfds(tmp_path, monkeypatch):
+    def refuse(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(os, "pidfd_open", refuse)
+    pid = asyncio.run(_cancel_while_running(tmp_path))
+    assert _gone(pid)

@@ -176,3 +176,15 @@ def test_a_local_store_from_a_newer_digpy_is_one_clear_error(tmp_path):
     assert "Can't locate revision identified by '0099_future'" in str(e.value)
     assert "written by a newer digpy" in str(e.value)
 
+
+
+def test_session_uuids_are_random_version_4_uuids():
+    import uuid
+
+    from digpy.core.store.sql import random_uuid
+
+    made = {random_uuid() for _ in range(1000)}
+    assert len(made) == 1000
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
