@@ -185,6 +185,6 @@ def test_session_uuids_are_random_version_4_uuids():
 
     made = {random_uuid() for _ in range(1000)}
     assert len(made) == 1000
-    for text in made:
-        parsed = uuid.UUID(text)
-        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    for made_uuid in made:
+        parsed = uuid.UUID(made_uuid)
+        assert str(parsed) == made_uuid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
