@@ -5,11 +5,10 @@ Anything that is not a DigpyError is a bug and is logged with its traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """Where a value came from: a file and a 1-based line and column."""
 
     file: str

@@ -13,10 +13,10 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from digpy.core.errors import ConfigError
@@ -37,8 +37,7 @@ log = logging.getLogger("digpy.run")
 LOCAL_POLL_SECONDS = 0.2  # a required attempt runs in this process: asking often costs nothing
 
 
-@dataclass
-class LocalRunOptions:
+class LocalRunOptions(NamedTuple):
     workflow: str
     task: str | None = None
     session: str = "last"
@@ -46,14 +45,13 @@ class LocalRunOptions:
     start: str | None = None
     goal: str | None = None
     end: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = MappingProxyType({})
     dry_run: bool = False
     show_params: bool = False
     max_tasks: int | None = None
 
 
-@dataclass
-class LocalRunResult:
+class LocalRunResult(NamedTuple):
     workflow: str
     session_time: str
     attempt_id: int
@@ -75,8 +73,7 @@ def check_options(options: LocalRunOptions) -> None:
             raise ConfigError(f"--{a} and --{b} can't be used together")
 
 
-@dataclass
-class _Started:
+class _Started(NamedTuple):
     attempt: AttemptRecord
     runner: AttemptRunner
     workflow: Workflow

@@ -15,8 +15,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -49,8 +48,7 @@ DEFAULT_PLUGINS = (
 ENTRY_POINT_GROUP = "digpy"
 
 
-@dataclass(frozen=True, slots=True)
-class OperatorInfo:
+class OperatorInfo(NamedTuple):
     """An operator and where it comes from."""
 
     name: str

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from digpy.core.language.compiler import TaskSpec
 from digpy.core.project import ancestor_indexes, select_task, subtree_indexes
 from digpy.core.store.sql import ActionRecord
 
 
-@dataclass
 class ResumePlan:
     """Which tasks a run may skip by replaying an earlier result, and which it treats as done."""
 
-    prior: dict[str, ActionRecord] = field(default_factory=dict)
-    forced: Callable[[str], bool] = lambda _name: False
+    __slots__ = ("forced", "prior")
+
+    def __init__(self, prior: dict[str, ActionRecord] | None = None,
+                 forced: Callable[[str], bool] | None = None) -> None:
+        self.prior = {} if prior is None else prior
+        self.forced = forced or _never
 
     def record_for(self, full_name: str) -> ActionRecord | None:
         record = self.prior.get(full_name)
         if record is None or self.forced(full_name):
             return None
         return record
+
+
+def _never(_name: str) -> bool:
+    return False
 
 
 def _compiled_name(full_name: str) -> str:

@@ -14,9 +14,8 @@ import os
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from digpy.core.context import Masker, NoSessions, TaskContext, env_value
 from digpy.core.errors import ConfigError, DigpyError, TaskError
@@ -75,8 +74,7 @@ class NullOutput:
         return None
 
 
-@dataclass
-class RunSettings:
+class RunSettings(NamedTuple):
     max_tasks: int = DEFAULT_MAX_TASKS
     dry_run: bool = False
     show_params: bool = False

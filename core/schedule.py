@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digpy.core.errors import ConfigError, Location
@@ -31,8 +30,7 @@ _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*
 _FAR = 20000  # slots searched at most when start/end clamp a schedule
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
     session_time: datetime
     run_time: datetime
 
@@ -61,8 +59,7 @@ def parse_duration(text: Any, location: Location | None = None) -> int:
                       hint="write it like 30s, 5m, 1h30m or 1d")
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(NamedTuple):
     kind: str
     spec: str
     timezone: str

@@ -18,9 +18,8 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from digpy.core.errors import ConfigError
 from digpy.core.store import CANCEL_REQUESTED, DONE, SCHEMA_REVISION, SUCCESS
@@ -60,8 +59,7 @@ _UPDATED = ("state", "flags", "retry_count", "retry_at", "started_at", "updated_
             "store_params", "export_params", "reset_store", "subtask_config", "error")
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
+class SessionRecord(NamedTuple):
     id: int
     project_id: int
     workflow_name: str
@@ -69,8 +67,7 @@ class SessionRecord:
     session_uuid: str
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class AttemptRecord(NamedTuple):
     id: int
     session_id: int
     project_id: int
@@ -84,8 +81,7 @@ class AttemptRecord:
     finished_at: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRecord:
+class ActionRecord(NamedTuple):
     """The recorded result of a task's own action, replayed when a later run skips the task."""
 
     store_params: dict[str, Any]

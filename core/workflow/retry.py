@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from digpy.core.errors import ConfigError, Location
 
 _KEYS = ("limit", "interval", "interval_type", "max_interval")
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """`_retry: N` or `{limit, interval, interval_type: constant|exponential, max_interval}`."""
 
     limit: int = 0
