@@ -25,26 +25,32 @@ from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, Sec
 
 log = logging.getLogger("digpy.plugins")
 
-# The built-in plugins, registered through the same hooks as third-party packages.
+# Built-in plugins with hooks besides operators: registered with pluggy at start, through the same
+# hooks as third-party packages.
 DEFAULT_PLUGINS = (
     "digpy.plugins.local_secrets",
-    "digpy.plugins.echo",
-    "digpy.plugins.fail",
-    "digpy.plugins.sh",
-    "digpy.plugins.py",
-    "digpy.plugins.call",
-    "digpy.plugins.require",
-    "digpy.plugins.loop",
-    "digpy.plugins.for_each",
-    "digpy.plugins.for_range",
-    "digpy.plugins.if_",
-    "digpy.plugins.wait",
-    "digpy.plugins.http",
-    "digpy.plugins.http_call",
-    "digpy.plugins.mail",
-    "digpy.plugins.pg",
     "digpy.plugins.docker",
 )
+# Built-in operators whose module has no other hook, imported the first time a task uses them:
+# importing and registering all of them cost 9 % of a local run's start-up (measured in
+# docs/performance.md). tests/unit/test_plugins.py keeps this table equal to what the modules register.
+BUILTIN_OPERATORS = {
+    "echo": "digpy.plugins.echo",
+    "fail": "digpy.plugins.fail",
+    "sh": "digpy.plugins.sh",
+    "py": "digpy.plugins.py",
+    "call": "digpy.plugins.call",
+    "require": "digpy.plugins.require",
+    "loop": "digpy.plugins.loop",
+    "for_each": "digpy.plugins.for_each",
+    "for_range": "digpy.plugins.for_range",
+    "if": "digpy.plugins.if_",
+    "wait": "digpy.plugins.wait",
+    "http": "digpy.plugins.http",
+    "http_call": "digpy.plugins.http_call",
+    "mail": "digpy.plugins.mail",
+    "pg": "digpy.plugins.pg",
+}
 ENTRY_POINT_GROUP = "digpy"
 
 
@@ -59,18 +65,38 @@ class OperatorInfo(NamedTuple):
 
 
 class Registry:
-    """Every operator known to this process, by name."""
+    """Every operator known to this process, by name; built-in ones are loaded on first use."""
 
-    def __init__(self, operators: dict[str, OperatorInfo], manager: pluggy.PluginManager) -> None:
-        self.operators = operators
+    def __init__(self, operators: dict[str, OperatorInfo], manager: pluggy.PluginManager,
+                 lazy: dict[str, str] | None = None) -> None:
+        self._operators = operators
+        self._lazy = dict(lazy or {})  # operator name -> built-in module not imported yet
         self.manager = manager
 
     def names(self) -> list[str]:
-        return sorted(self.operators)
+        return sorted({*self._operators, *self._lazy})
 
     def get(self, name: str) -> Operator | None:
-        info = self.operators.get(name)
+        info = self._operators.get(name) or self._load(name)
         return info.operator if info else None
+
+    @property
+    def operators(self) -> dict[str, OperatorInfo]:
+        """Every operator, the built-in ones loaded."""
+        for name in list(self._lazy):
+            self._load(name)
+        return self._operators
+
+    def _load(self, name: str) -> OperatorInfo | None:
+        module_name = self._lazy.get(name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(module_name)
+        for cls in module.digpy_register_operators():
+            if self._lazy.get(cls.name) == module_name:
+                del self._lazy[cls.name]
+                self._operators[cls.name] = OperatorInfo(cls.name, cls(), module_name, "digpy", _own_version())
+        return self._operators.get(name)
 
     def secret_providers(self) -> list[SecretProvider]:
         """Every registered secret provider, built-in ones first."""
@@ -127,15 +153,17 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
             name = getattr(cls, "name", None)
             if not isinstance(name, str) or not name:
                 raise PluginError(f"plugin {plugin_name} ({dist}) registered {cls!r} without a name")
-            if name in operators:
-                first = operators[name]
+            if name in operators or name in BUILTIN_OPERATORS:
+                first = operators.get(name)
+                first_dist, first_plugin = (
+                    ("digpy", BUILTIN_OPERATORS[name]) if first is None else (first.distribution, first.plugin))
                 raise PluginError(
-                    f"two plugins register the operator '{name}>': {first.distribution} ({first.plugin}) "
+                    f"two plugins register the operator '{name}>': {first_dist} ({first_plugin}) "
                     f"and {dist} ({plugin_name})",
                     hint="uninstall one of the two packages",
                 )
             operators[name] = OperatorInfo(name, cls(), plugin_name, dist, version)
-    return Registry(operators, manager)
+    return Registry(operators, manager, BUILTIN_OPERATORS)
 
 
 def _hooks_of(module: Any) -> Any:

@@ -254,7 +254,7 @@ def test_interrupt_stops_the_running_command_and_exits_130(project):
             proc.kill()
     assert proc.returncode == 130, err
     assert "Canceled." in err
-    ps = subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True, text=True)
+    ps = subprocess.run(["pgrep", "-f", "^sleep 120$"], capture_output=True, text=True)
     assert ps.stdout.strip() == "", "the command's process was stopped"
 
 

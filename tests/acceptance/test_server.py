@@ -122,7 +122,7 @@ def test_log_follow_shows_output_while_the_task_runs_and_kill_stops_it(server, t
         follow.communicate()
     final = attempt_state(server, attempt["id"])
     assert final["status"] == "killed"
-    assert subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).stdout == b""
+    assert subprocess.run(["pgrep", "-f", "^sleep 120$"], capture_output=True).stdout == b""
     assert server.digpy("kill", attempt["id"]).returncode == 1, "a second kill is refused (409)"
 
 
@@ -262,7 +262,7 @@ def test_sigterm_hands_running_tasks_back_and_the_next_server_finishes_them(serv
     wait_until(lambda: marker.exists(), what="the task to start")
     assert server.stop() == 0
     # The server waits for the shell; the shell's `sleep` got the same signal and is gone a moment later.
-    wait_until(lambda: subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True).stdout == b"",
+    wait_until(lambda: subprocess.run(["pgrep", "-f", "^sleep 120$"], capture_output=True).stdout == b"",
                timeout=10, what="the stopped command's process group to be gone")
     server.start()
     assert wait_done(server, attempt["id"])["status"] == "success"
