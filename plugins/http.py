@@ -68,9 +68,24 @@ def _body(opts: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
     raise ConfigError(f"http> content_format must be text, json or form, got {fmt!r}")
 
 
-async def request(ctx: OperatorContext, url: Any) -> tuple[int, str, dict[str, str]] | TaskResult:
+async def _read_body(response: Any, limit: int) -> bytes:
+    """The whole body, or its first limit + 1 bytes when it is longer. (`content.read(n)` returns
+    what has arrived so far, up to n bytes: a 1 MB answer came back as its first 128 KB.)"""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
+
+
+async def request(ctx: OperatorContext, url: Any, *, keep_body: bool = True
+                  ) -> tuple[int, str, dict[str, str]] | TaskResult:
     """Send the request described by the task's params. Returns (status, body, headers) for a 2xx
-    answer, or a poll result while retrying; raises TaskError when it gives up."""
+    answer, or a poll result while retrying; raises TaskError when it gives up, and when a body
+    the caller keeps (`keep_body`) is over MAX_STORED_BYTES."""
     import aiohttp  # here, not at module level: it would add 0.2 s to every digpy start-up
 
     opts = options(ctx.params)
@@ -96,7 +111,11 @@ async def request(ctx: OperatorContext, url: Any) -> tuple[int, str, dict[str, s
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
                 session.request(method, url, params={k: _text(v) for k, v in (query or {}).items()},
                                 data=body, headers=headers) as response:
-            raw = await response.content.read(MAX_STORED_BYTES + 1)
+            raw = await _read_body(response, MAX_STORED_BYTES)
+            if len(raw) > MAX_STORED_BYTES and keep_body and 200 <= response.status < 300:
+                raise TaskError(f"the answer to {method} {url} is over {MAX_STORED_BYTES // 1048576} MiB, "
+                                f"more than {ctx.params.get('_type')}> keeps; download it with sh> (curl -o FILE) "
+                                "instead")
             try:
                 text = raw[:MAX_STORED_BYTES].decode(response.charset or "utf-8", "replace")
             except LookupError:  # a charset Python does not know: read it as UTF-8
@@ -123,11 +142,12 @@ class HttpOperator:
     name = "http"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        answer = await request(ctx, ctx.command)
+        store = boolean(options(ctx.params).get("store_content", False), "http> store_content")
+        answer = await request(ctx, ctx.command, keep_body=store)
         if isinstance(answer, TaskResult):
             return answer
         status, text, _headers_seen = answer
-        if boolean(options(ctx.params).get("store_content", False), "http> store_content"):
+        if store:
             return TaskResult(stores={"http": {"last_status": status, "last_content": text}})
         return TaskResult(stores={"http": {"last_status": status}}, reset_stores=["http.last_content"])
 

@@ -44,6 +44,18 @@ def http_server():
     async def broken(request: web.Request) -> web.Response:
         return web.Response(text="+a:\n  echo>: x\n+a:\n  echo>: y\n", content_type="application/x-yaml")
 
+    async def big(request: web.Request) -> web.StreamResponse:  # n bytes, sent in 64 KiB writes
+        n = int(request.match_info["n"])
+        response = web.StreamResponse()
+        await response.prepare(request)
+        sent = 0
+        while sent < n:
+            piece = min(65536, n - sent)
+            await response.write(b"x" * piece)
+            sent += piece
+        await response.write_eof()
+        return response
+
     loop = asyncio.new_event_loop()
     box: dict = {}
     ready = threading.Event()
@@ -57,6 +69,7 @@ def http_server():
         app.router.add_get("/workflow.yml", workflow)
         app.router.add_get("/dated.yml", dated)
         app.router.add_get("/broken.yml", broken)
+        app.router.add_get("/big/{n}", big)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -166,3 +179,20 @@ def test_fetched_yaml_follows_the_dig_rules_and_values_go_out_as_json(project, h
     assert "not a valid URL" in result.stderr and "retrying" not in result.stderr
     assert "http> timeout must be a number, got 'soon'" in result.stderr
 
+
+
+def test_a_large_answer_is_stored_whole_and_one_over_the_limit_fails(project, http_server):
+    url, _seen = http_server
+    project.write("wf.dig", f"+get:\n  http>: {url}/big/1000003\n  store_content: true\n"
+                            "+size:\n  echo>: ${http.last_content.length}\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1000003"], "the whole body is stored, not the first chunks"
+
+    over = 16 * 1024 * 1024 + 1
+    project.write("too.dig", f"+get:\n  http>: {url}/big/{over}\n  store_content: true\n")
+    result = project.run("too")
+    assert result.returncode == 1
+    assert "is over 16 MiB, more than http> keeps" in result.stderr
+    project.write("fine.dig", f"+get:\n  http>: {url}/big/{over}\n")  # not stored: no limit applies
+    assert project.run("fine").returncode == 0
