@@ -103,6 +103,7 @@ class PgOperator:
         import csv
 
         import psycopg
+        from psycopg.types.string import TextLoader
         from sqlalchemy import create_engine
         from sqlalchemy.exc import DBAPIError
 
@@ -113,6 +114,9 @@ class PgOperator:
                 # The driver's own cursor, without parameters: the SQL runs exactly as written
                 # (`%` and `:name` are text, not placeholders).
                 cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                # Intervals as PostgreSQL writes them ("1 day 02:00:00", as psql shows), not
+                # Python's timedelta text ("1 day, 2:00:00").
+                cursor.adapters.register_loader("interval", TextLoader)
                 try:
                     if opts.get("create_table"):
                         cursor.execute(f"DROP TABLE IF EXISTS {opts['create_table']}")

@@ -78,9 +78,12 @@ def test_sql_runs_exactly_as_written(project, scratch_postgres_url):
                   "+csv:\n  pg>: SELECT x, y, z FROM digpy_pct\n  download_file: pct.csv\n"
                   "+num:\n  pg>: SELECT 1.5::numeric AS a, 2::numeric AS b, 0.1::numeric AS c\n  store_last_results: first\n"
                   "+shownum:\n  echo>: ${pg.last_results.a + pg.last_results.b + pg.last_results.c}\n"
+                  "+span:\n  pg>: SELECT interval '1 day 2 hours' AS d, interval '90 minutes' AS m\n"
+                  "  store_last_results: first\n"
+                  "+showspan:\n  echo>: ${pg.last_results.d} / ${pg.last_results.m}\n"
                   "+port:\n  pg>: SELECT 1\n  port: pg\n")
     result = project.run("wf")
-    assert result.stdout.splitlines() == ["1", "3", "3.6"], result.stderr
+    assert result.stdout.splitlines() == ["1", "3", "3.6", "1 day 02:00:00 / 01:30:00"], result.stderr
     with open(project.path / "pct.csv") as f:
         assert list(csv.reader(f)) == [["x", "y", "z"], ["a%s", "b:00", "50%"]]
     assert "pg> port must be a whole number, got 'pg'" in result.stderr and "Traceback" not in result.stderr
