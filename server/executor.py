@@ -252,7 +252,7 @@ class ServerSessions:
             done = bool(current["state_flags"] & DONE)
             success = bool(current["state_flags"] & SUCCESS)
             if rerun_on == "none" or not done or (rerun_on == "failed" and success):
-                return _status(current)
+                return self._waitable(current)
         name = retry_attempt_name or (f"require-{uuid.uuid4().hex[:8]}" if latest else None)
         attempt = start_attempt(store, session, definition_id=int(definition["id"]), timezone=definition["timezone"],
                                 params=dict(params), attempt_name=name)
@@ -261,7 +261,29 @@ class ServerSessions:
 
     def status(self, attempt_id: int) -> AttemptStatus:
         with self.executor.store.conn.begin():
-            return _status(catalog.get_attempt(self.executor.store.conn, attempt_id))
+            return self._waitable(catalog.get_attempt(self.executor.store.conn, attempt_id))
+
+    def _waitable(self, target: dict[str, Any]) -> AttemptStatus:
+        """The status of an attempt this one may wait for: not one that waits, through the
+        `require>` tasks of other attempts, for this attempt (checked at each poll: the other side
+        may start waiting later)."""
+        status = _status(target)
+        if status.done:
+            return status
+        conn, me = self.executor.store.conn, int(self.attempt["id"])
+        seen: set[int] = set()
+        todo = [status.attempt_id]
+        with conn.begin():
+            while todo:
+                attempt_id = todo.pop()
+                if attempt_id == me:
+                    when = datetime.fromtimestamp(int(target["session_time"]), ZoneInfo(target["timezone"]))
+                    raise ConfigError(f"require> {target['workflow_name']} for session {format_session_time(when)} "
+                                      "waits for the attempt that requires it (a cycle)")
+                if attempt_id not in seen:
+                    seen.add(attempt_id)
+                    todo.extend(catalog.required_attempts(conn, attempt_id))
+        return status
 
 
 def _status(attempt: dict[str, Any]) -> AttemptStatus:

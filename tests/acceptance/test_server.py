@@ -388,3 +388,16 @@ def test_a_dead_nodes_attempt_is_taken_over_by_another_node(tmp_path, scratch_po
     finally:
         node_b.stop()
         node_a.stop()
+
+
+def test_a_require_cycle_between_workflows_fails_instead_of_waiting(server, tmp_path):
+    write_project(tmp_path / "c", {"a.dig": "+need_b:\n  require>: b\n", "b.dig": "+need_a:\n  require>: a\n"})
+    assert server.digpy("push", "c", "--project", str(tmp_path / "c")).returncode == 0
+    attempt = json.loads(server.digpy("start", "c", "a", "--session", "2026-04-01", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "error", "a waits for b, which waits for a: both end"
+    attempts = json.loads(server.digpy("attempts", "--json").stdout)
+    b = [x for x in attempts if x["workflow_name"] == "b"]
+    assert len(b) == 1 and wait_done(server, b[0]["id"])["status"] == "error"
+    assert ("require> a for session 2026-04-01T00:00:00+00:00 waits for the attempt that requires it (a cycle)"
+            in server.digpy("log", b[0]["id"]).stdout)
+    assert "Dependent workflow failed" in server.digpy("log", attempt["id"]).stdout
