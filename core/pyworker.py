@@ -11,6 +11,7 @@ stdout and stderr as file descriptors; the worker answers with the child's pid, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ class PythonWorker:
         self._pids: dict[int, asyncio.Future[int]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._early: dict[int, int] = {}
+        self._abandoned: set[int] = set()  # children whose task was canceled before their pid came
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -60,7 +62,14 @@ class PythonWorker:
         message = json.loads(data)
         if "request" in message:
             future = self._pids.pop(message["request"], None)
-            if future is not None and not future.done():
+            if future is not None and future.cancelled() and "pid" in message:
+                # Nobody waits for this child any more: stop it (it has a session of its own) and
+                # drop its exit, which would otherwise wait in _early for a pid that may be reused.
+                self._abandoned.add(message["pid"])
+                for kill in (os.killpg, os.kill):  # its group, or itself if it has no group of its own yet
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        kill(message["pid"], signal.SIGKILL)
+            elif future is not None and not future.done():
                 if "error" in message:
                     future.set_exception(OSError(message["error"]))
                 else:
@@ -68,7 +77,9 @@ class PythonWorker:
         else:
             pid, code = message["pid"], message["exit"]
             exit_future = self._exits.pop(pid, None)
-            if exit_future is None:
+            if pid in self._abandoned:
+                self._abandoned.discard(pid)
+            elif exit_future is None:
                 self._early[pid] = code
             elif not exit_future.done():
                 exit_future.set_result(code)

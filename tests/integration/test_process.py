@@ -73,3 +73,36 @@ def test_a_canceled_run_stops_the_command_without_pidfds(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "pidfd_open", refuse)
     pid = asyncio.run(_cancel_while_running(tmp_path))
     assert _gone(pid)
+
+
+def test_a_py_task_canceled_before_its_child_started_leaves_no_child(tmp_path):
+    import subprocess
+
+    from digpy.core.pyworker import worker
+
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    (tmp_path / "warm.py").write_text("pass\n")
+
+    def running() -> bool:  # the worker forks its children: they are the worker's child processes
+        assert worker().process is not None
+        return subprocess.run(["pgrep", "-P", str(worker().process.pid)], capture_output=True).stdout != b""
+
+    async def scenario() -> None:
+        executor = process.LocalProcessExecutor(dict(os.environ), None)
+        sink = lambda text, stream: None  # noqa: E731
+        assert await executor.run_python(tmp_path / "warm.py", [], env={}, cwd=tmp_path, sink=sink) == 0
+        task = asyncio.ensure_future(executor.run_python(script, [], env={}, cwd=tmp_path, sink=sink))
+        await asyncio.sleep(0)  # the request is on its way to the worker; its pid has not come back
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        for _ in range(500):  # the worker's answer arrives, and with it the child's end
+            if not worker()._pids and not running():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the child of a canceled py> task is still running")
+
+    asyncio.run(scenario())
