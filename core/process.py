@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import os
 import select
@@ -68,8 +69,19 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: Path | Non
     args = list(argv)
     try:
         return _spawn(args, env, cwd, stdout, stderr)
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+    except OSError as e:
+        if e.errno == errno.E2BIG:  # Linux: 128 KiB per argument or variable, about 2 MiB in all
+            raise TaskError(f"Cannot run program '{args[0]}': {e.strerror} ({_largest(args, env)})") from None
         raise TaskError(f"Cannot run program '{args[0]}': {e.strerror}") from None
+
+
+def _largest(args: list[str], env: Mapping[str, str] | None) -> str:
+    """What made the command line too long, for the error message."""
+    sizes = [(len(v.encode()), f"variable {k}") for k, v in (env or {}).items()]
+    sizes += [(len(a.encode()), "the script" if i == len(args) - 1 else f"argument {i}") for i, a in enumerate(args)]
+    size, what = max(sizes)
+    return (f"the largest part is {what}, {size:,} bytes; Linux takes at most 131,072 bytes for one and "
+            "about 2 MB in all: pass large values through a file")
 
 
 def _spawn(args: list[str], env: Mapping[str, str] | None, cwd: Path | None, stdout: int, stderr: int) -> int:

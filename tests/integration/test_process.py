@@ -106,3 +106,16 @@ def test_a_py_task_canceled_before_its_child_started_leaves_no_child(tmp_path):
         raise AssertionError("the child of a canceled py> task is still running")
 
     asyncio.run(scenario())
+
+
+def test_a_command_line_over_the_kernels_limit_is_a_one_line_task_error():
+    from digpy.core.errors import TaskError
+
+    env = {"PATH": os.environ["PATH"], "BIG": "x" * 200_000}
+    try:
+        asyncio.run(process.run_process(["sh", "-c", "true"], env=env, cwd=None, sink=lambda text, stream: None))
+    except TaskError as e:
+        assert str(e).startswith("Cannot run program 'sh': Argument list too long (the largest part is variable BIG, "
+                                 "200,000 bytes"), str(e)
+    else:
+        raise AssertionError("a 200,000-byte variable went through execve")
