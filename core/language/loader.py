@@ -176,7 +176,10 @@ class _Loader:
             mark = e.problem_mark or e.context_mark
             loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
             problem = e.problem or e.context or "invalid YAML"
-            raise ConfigError(f"invalid YAML: {problem}", location=loc) from None
+            hint = None
+            if mark is not None and text[mark.index:mark.index + 1] == "\t":
+                hint = "YAML does not allow tabs for indentation: indent with spaces"
+            raise ConfigError(f"invalid YAML: {problem}", location=loc, hint=hint) from None
         except YAMLError as e:
             raise ConfigError(f"invalid YAML: {e}", location=Location(name, 1, 1)) from None
         if node is None:

@@ -37,6 +37,13 @@ def test_invalid_yaml_is_located():
     assert str(e.value).startswith("wf.dig:3:1: invalid YAML")
 
 
+def test_a_tab_indent_says_to_use_spaces():
+    with pytest.raises(ConfigError) as e:
+        load_text("+a:\n\techo>: 1\n", "wf.dig")
+    assert str(e.value) == ("wf.dig:2:1: invalid YAML: found character that cannot start any token; "
+                            "YAML does not allow tabs for indentation: indent with spaces")
+
+
 def test_unknown_tags_are_an_error():
     with pytest.raises(ConfigError, match="unknown YAML tag '!env'"):
         load_text("a: !env HOME\n")
