@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from digpy.core.errors import ConfigError
+from digpy.core.errors import ConfigError, TaskError
 from digpy.core.process import LocalProcessExecutor
 from digpy.core.project import load_called_workflow
 from digpy.core.spi import AttemptStatus, CalledWorkflow, SecretProvider, Secrets
@@ -115,6 +115,8 @@ class TaskContext:
 
     def output(self, text: str) -> None:
         self._runner.emit(self._task, text, "stdout")
+        if self._runner.output_error:
+            raise TaskError(self._runner.output_error)
 
     async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                           cwd: Path | None = None) -> int:

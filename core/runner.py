@@ -112,10 +112,15 @@ class AttemptRunner:
         self._wakeup = asyncio.Event()
         self._cancel_requested = False
         self.skipped = 0
+        self.output_error: str | None = None
 
     def emit(self, task: Task, text: str, stream: str) -> None:
-        """Task output, with every secret value the attempt has read masked."""
-        self.output.task_output(task, self.masker(text) if self.masker.values else text, stream)
+        """Task output, with every secret value the attempt has read masked. Output that cannot be
+        written (a closed pipe, a full disk) is dropped and remembered in `output_error`."""
+        try:
+            self.output.task_output(task, self.masker(text) if self.masker.values else text, stream)
+        except OSError as e:
+            self.output_error = f"the task's output could not be written ({e.strerror or e})"
 
     def passthrough(self) -> tuple[int, int] | None:
         """Commands may write to the output directly only while there is nothing to mask."""

@@ -64,6 +64,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None or sys.stderr is None:  # started with `>&-` or `2>&-`
+        if sys.stderr is not None:
+            print("error: standard output is closed; redirect it to /dev/null to drop the output", file=sys.stderr)
+        return EXIT_USAGE
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(first if first in COMMANDS and "-h" not in argv[:1] else None)
     args, extra = parser.parse_known_args(argv)

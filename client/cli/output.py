@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import sys
 import time
@@ -57,7 +58,12 @@ class PlainOutput:
         self.log = logging.getLogger("digpy.run")
 
     def task_output(self, task: Any, text: str, stream: str) -> None:
-        (self.stdout if stream == "stdout" else self.stderr).write(text)
+        out = self.stdout if stream == "stdout" else self.stderr
+        try:
+            out.write(text)
+        except OSError:
+            _drop(out)
+            raise
 
     def task_started(self, task: Any, summary: str) -> None:
         self.log.info("%s: %s", task.full_name, summary)
@@ -68,7 +74,10 @@ class PlainOutput:
             self.log.error("%s failed: %s", task.full_name, message)
 
     def flush(self) -> None:
-        self.stdout.flush()
+        try:
+            self.stdout.flush()
+        except OSError:  # the reader went away: the task that wrote it has failed already
+            _drop(self.stdout)
 
     def start(self) -> None:
         pass
@@ -79,12 +88,27 @@ class PlainOutput:
             fds = (self.stdout.fileno(), self.stderr.fileno())
         except (AttributeError, OSError, ValueError):
             return None
-        self.stdout.flush()
-        self.stderr.flush()
+        self.flush()
+        try:
+            self.stderr.flush()
+        except OSError:
+            _drop(self.stderr)
         return fds
 
     def close(self) -> None:
         self.flush()
+
+
+def _drop(stream: TextIO) -> None:
+    """After a write failed (the reader of a pipe went away, a full disk), send the rest of `stream`
+    to /dev/null: commands writing to it directly stop failing, and Python's last flush at exit
+    does not print a traceback."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 class LiveOutput:

@@ -338,3 +338,27 @@ def test_live_view_on_a_terminal_prefixes_output_with_the_task(project):
     assert proc.returncode == 0, screen
     assert "+wf+hello\x1b[0m hi there" in screen
     assert "done 1 · failed 0" in screen
+
+
+def test_a_reader_that_goes_away_fails_the_task_in_one_line(project):
+    """`digpy run wf | head -1`: the task whose output cannot be written fails; no traceback."""
+    project.write("echo.dig", "+a:\n  echo>: first\n+b:\n  echo>: second\n")
+    project.write("talk.py", "def run():\n    for i in range(200000):\n        print('py', i)\n")
+    project.write("py.dig", "+c:\n  py>: talk.run\n")
+    for workflow, failed in (("echo", "+echo+a"), ("py", "+py+c")):
+        read, write = os.pipe()
+        os.close(read)  # nobody will read
+        with os.fdopen(write, "w") as closed:
+            done = subprocess.run(project.command("run", workflow, "--output", "plain"), cwd=project.path,
+                                  stdout=closed, stderr=subprocess.PIPE, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert f"  * {failed}:" in done.stderr and "Broken pipe" in done.stderr
+        assert "digpy/" not in done.stderr.replace("/.digpy", "") and "core/" not in done.stderr, done.stderr
+
+
+def test_a_closed_stdout_is_one_line(project):
+    project.write("wf.dig", "+a:\n  echo>: hi\n")
+    done = subprocess.run(project.command("run", "wf"), cwd=project.path, stdout=None, stderr=subprocess.PIPE,
+                          text=True, timeout=60, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: standard output is closed; redirect it to /dev/null to drop the output"
