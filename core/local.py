@@ -298,11 +298,14 @@ def _run_to_end(engine: LocalEngine, started: _Started) -> TaskState:
 
 
 def _failures(graph: AttemptGraph) -> list[tuple[str, str]]:
-    return [
-        (t.full_name, (t.error or {}).get("message", ""))
-        for t in sorted(graph.tasks.values(), key=lambda t: t.id)
-        if t.state == TaskState.ERROR
-    ]
+    """(name, message) of each task that ended in error; a task that a group `_retry` ran again is
+    listed once, with its last error."""
+    found: dict[str, str] = {}
+    for t in sorted(graph.tasks.values(), key=lambda t: t.id):
+        if t.state == TaskState.ERROR:
+            found.pop(t.full_name, None)  # a later copy: its place in the list moves too
+            found[t.full_name] = (t.error or {}).get("message", "")
+    return list(found.items())
 
 
 __all__ = ["LocalEngine", "LocalRunOptions", "LocalRunResult", "run_local"]

@@ -113,6 +113,7 @@ class AttemptRunner:
         self._cancel_requested = False
         self.skipped = 0
         self.output_error: str | None = None
+        self._finished: set[int] = set()  # tasks whose end the output has been told of
 
     def emit(self, task: Task, text: str, stream: str) -> None:
         """Task output, with every secret value the attempt has read masked. Output that cannot be
@@ -157,7 +158,8 @@ class AttemptRunner:
             self.store.write_tasks(self.attempt_id, created, changed)
             for tasks in (created, changed):  # a task can end in the turn that creates it
                 for task in tasks:
-                    if task.is_done:
+                    if task.is_done and task.id not in self._finished:
+                        self._finished.add(task.id)  # a done task changes again when a group retry ends
                         self.output.task_finished(task)
             for task, coro in starts:
                 self.running[task.id] = asyncio.ensure_future(coro)

@@ -362,3 +362,12 @@ def test_a_closed_stdout_is_one_line(project):
                           text=True, timeout=60, preexec_fn=lambda: os.close(1))
     assert done.returncode == 2
     assert done.stderr.strip() == "error: standard output is closed; redirect it to /dev/null to drop the output"
+
+
+def test_a_group_retry_reports_each_failure_once(project):
+    project.write("wf.dig", "+g:\n  _retry: 1\n  +x:\n    sh>: echo try; exit 1\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert result.stdout == "try\ntry\n", "the group ran its child twice"
+    assert result.stderr.count("+wf+g+x failed: Command failed with code 1") == 2, result.stderr
+    assert result.stderr.count("  * +wf+g+x:") == 1, "the summary names the failed task once"
