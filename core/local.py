@@ -257,7 +257,7 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
     registry = registry or load_registry()
     project = Project(project_dir)
     project.resolve(options.workflow)  # a workflow that is not there leaves no .digpy behind
-    store = Store.memory() if options.dry_run else Store.open_local(project.directory)
+    store = Store.local_copy(project.directory) if options.dry_run else Store.open_local(project.directory)
     try:
         engine = LocalEngine(project, store, registry, output, options)
         workflow = engine.load(options.workflow)

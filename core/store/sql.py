@@ -183,8 +183,32 @@ class Store:
 
     @classmethod
     def memory(cls) -> Store:
-        """A throw-away store (dry runs, tests)."""
+        """A throw-away store (tests)."""
         return cls._sqlite(":memory:")
+
+    @classmethod
+    def local_copy(cls, project_dir: Path) -> Store:
+        """A throw-away copy of the local store in memory, for a dry run: it sees the saved sessions
+        and results (the same session is reused, succeeded tasks are skipped), and the file is left
+        as it was."""
+        path = project_dir / LOCAL_DIR / LOCAL_DB
+        if not path.is_file():
+            return cls.memory()
+        copy = sqlite3.connect(":memory:", check_same_thread=False)
+        try:
+            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                source.backup(copy)
+            finally:
+                source.close()
+        except sqlite3.Error as e:
+            copy.close()
+            raise ConfigError(f"cannot read {path}: {e}") from None
+        store = cls(copy)
+        if store._ensure_sqlite_schema():
+            return store
+        store.close()  # a store of another schema revision: start from nothing, as before
+        return cls.memory()
 
     @classmethod
     def _sqlite(cls, path: str) -> Store:

@@ -371,3 +371,23 @@ def test_a_group_retry_reports_each_failure_once(project):
     assert result.stdout == "try\ntry\n", "the group ran its child twice"
     assert result.stderr.count("+wf+g+x failed: Command failed with code 1") == 2, result.stderr
     assert result.stderr.count("  * +wf+g+x:") == 1, "the summary names the failed task once"
+
+
+def test_a_dry_run_sees_the_saved_state_and_changes_nothing(project):
+    import hashlib
+
+    def digest() -> str:  # SQLite may add its empty -wal/-shm companions when it reads; the data stays
+        return hashlib.sha256((project.path / ".digpy" / "state.db").read_bytes()).hexdigest()
+
+    project.write("wf.dig", "+a:\n  echo>: A ${session_date}\n+b:\n  fail>: boom\n")
+    assert project.run("wf", "--session", "2020-01-01").returncode == 1
+    project.write("wf.dig", "+a:\n  echo>: A ${session_date}\n+b:\n  echo>: B\n")
+    before = digest()
+    dry = project.run("wf", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Reusing the last session time 2020-01-01T00:00:00+00:00" in dry.stderr
+    assert "+wf+a: skipped (succeeded in an earlier attempt)" in dry.stderr and "+wf+b: echo>: B" in dry.stderr
+    assert dry.stdout == ""
+    assert digest() == before, "a dry run writes nothing"
+    real = project.run("wf")
+    assert real.returncode == 0 and real.stdout == "B\n", real.stderr
