@@ -101,6 +101,7 @@ class TaskContext:
         env = params.get("_env")
         self.env = {str(k): self.with_secrets(env_value(v)) for k, v in env.items()} if isinstance(env, dict) else {}
         self.sessions = runner.sessions
+        self._lost = False  # some of a command's output could not be written
 
     @property
     def log(self) -> logging.Logger:
@@ -127,10 +128,21 @@ class TaskContext:
         executor = self._runner.registry.manager.hook.digpy_command_executor(params=self.params, operator=operator)
         if executor is None:
             executor = LocalProcessExecutor(self._runner.base_env, self._runner.passthrough())
-        return int(await executor.run(
-            argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir,
-            sink=lambda text, stream: self._runner.emit(self._task, text, stream),
+        code = int(await executor.run(
+            argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir, sink=self._sink,
         ))
+        return self._delivered(code)
+
+    def _sink(self, text: str, stream: str) -> None:
+        self._runner.emit(self._task, text, stream)
+        if self._runner.output_error:
+            self._lost = True
+
+    def _delivered(self, code: int) -> int:
+        """A command whose output could not be written fails, as it would writing to a closed pipe."""
+        if self._lost and code == 0:
+            raise TaskError(self._runner.output_error or "the task's output could not be written")
+        return code
 
     async def run_python(self, script: Path, args: Sequence[str], *, python: Sequence[str] | None = None,
                          env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
@@ -141,10 +153,9 @@ class TaskContext:
         executor = self._runner.registry.manager.hook.digpy_command_executor(params=self.params, operator=operator)
         if executor is None and python is None:
             local = LocalProcessExecutor(self._runner.base_env, self._runner.passthrough())
-            return await local.run_python(
-                script, args, env=task_env, cwd=cwd or self.workdir,
-                sink=lambda text, stream: self._runner.emit(self._task, text, stream),
-            )
+            return self._delivered(await local.run_python(
+                script, args, env=task_env, cwd=cwd or self.workdir, sink=self._sink,
+            ))
         # Under another executor (a container) digpy's own interpreter path means nothing.
         interpreter = python or (["python3"] if executor is not None else [sys.executable])
         return await self.run_command([*interpreter, str(script), *args], env=env, cwd=cwd)

@@ -26,7 +26,7 @@ from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
 from digpy.core.project import Project, only_subtree, select_task
 from digpy.core.resume import ResumePlan, ended_tasks, forced_tasks
-from digpy.core.runner import AttemptRunner, Output, RunSettings
+from digpy.core.runner import AttemptRunner, Output, RunSettings, may_overlap
 from digpy.core.schedule import check_timezone, parse_schedule
 from digpy.core.spi import AttemptStatus, FailedAttempt
 from digpy.core.store.sql import LOCAL_DIR, AttemptRecord, Store
@@ -101,6 +101,7 @@ class LocalEngine:
         self._by_session: dict[tuple[str, int], int] = {}
         self._runners: list[AttemptRunner] = []
         self._waits_for: dict[int, set[int]] = {}  # attempt -> the attempts its require> tasks wait for
+        self._overlap = False  # whether commands of this run's attempts may run at the same time
 
     def load(self, name: str) -> Workflow:
         workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
@@ -140,6 +141,7 @@ class LocalEngine:
         plan = ResumePlan()
         if not self.options.rerun:
             plan = ResumePlan(self.store.prior_actions(record.id, attempt.id), forced or (lambda _n: False))
+        self._overlap = self._overlap or ((self.options.max_tasks or 2) > 1 and may_overlap(specs or workflow.tasks))
         graph = AttemptGraph.new(specs or workflow.tasks, time.time())
         graph.no_op_names = ended
         runner = AttemptRunner(
@@ -150,7 +152,7 @@ class LocalEngine:
             sessions=_RequiredBy(self, attempt.id),
             settings=RunSettings(
                 max_tasks=self.options.max_tasks or RunSettings().max_tasks, dry_run=self.options.dry_run,
-                show_params=self.options.show_params,
+                show_params=self.options.show_params, passthrough=not self._overlap,
             ),
         )
         self._runners.append(runner)

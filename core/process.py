@@ -31,6 +31,7 @@ Started = tuple[int, "asyncio.Future[int]", Callable[[], "asyncio.Future[int]"]]
 STOP_GRACE_SECONDS = 5.0
 DRAIN_SECONDS = 2.0
 _CHUNK = 65536
+_LONGEST_LINE = 1 << 20  # bytes of one unfinished line kept whole; a longer one is passed on in pieces
 
 
 async def run_process(
@@ -180,7 +181,8 @@ async def supervise(
         if passthrough is None:
             os.close(out)
             os.close(err)
-    readers = [_PipeReader(loop, fd, name, sink) for fd, name in pipes]
+    watcher = _watchers.get(loop) if pipes else None
+    readers = [_PipeReader(loop, fd, name, sink, watcher) for fd, name in pipes]
     try:
         # Not through asyncio.shield (an outer future and a loop turn more per task, ~3 % of a
         # sh> task's instructions): a cancel cancels `exited`, and `again` watches the child anew.
@@ -201,14 +203,19 @@ async def supervise(
 
 
 class _PipeReader:
-    """Reads a pipe from the loop and hands complete lines to the sink."""
+    """Reads a pipe from the loop (through the exit watcher's epoll set when there is one: cheaper
+    than the loop's own readers) and hands complete lines to the sink."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, name: str, sink: Sink) -> None:
-        self.loop, self.fd, self.name, self.sink = loop, fd, name, sink
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, name: str, sink: Sink,
+                 watcher: _ExitWatcher | None) -> None:
+        self.loop, self.fd, self.name, self.sink, self.watcher = loop, fd, name, sink, watcher
         self.pending = b""
         self.done: asyncio.Future[None] = loop.create_future()
         os.set_blocking(fd, False)
-        loop.add_reader(fd, self._readable)
+        if watcher is not None:
+            watcher.watch_fd(fd, self._readable)
+        else:
+            loop.add_reader(fd, self._readable)
 
     def _readable(self) -> None:
         try:
@@ -230,13 +237,16 @@ class _PipeReader:
             self.pending = data[cut:]
         else:
             self.pending = data
-        if len(self.pending) >= _CHUNK:  # a very long line: pass it on in pieces
+        if len(self.pending) >= _LONGEST_LINE:  # a line this long goes on in pieces
             self.sink(self.pending.decode("utf-8", "replace"), self.name)
             self.pending = b""
 
     def close(self) -> None:
         if self.fd >= 0:
-            self.loop.remove_reader(self.fd)
+            if self.watcher is not None:
+                self.watcher.unwatch_fd(self.fd)
+            else:
+                self.loop.remove_reader(self.fd)
             os.close(self.fd)
             self.fd = -1
         if not self.done.done():
@@ -280,7 +290,8 @@ def exit_code(status: int) -> int:
 
 
 class _ExitWatcher:
-    """Watches children's pidfds in one epoll set, registered with the event loop once.
+    """Watches children's pidfds (and their output pipes) in one epoll set, registered with the
+    event loop once.
 
     Cheaper per child than asyncio's add_reader/remove_reader (measured in docs/performance.md).
     The watcher refers to its loop weakly, so that a closed loop and its watcher can go.
@@ -292,7 +303,16 @@ class _ExitWatcher:
         self.epoll = select.epoll()
         self.children: dict[int, tuple[int, asyncio.Future[int]]] = {}  # pidfd -> (pid, future)
         self.pidfds: dict[int, int] = {}  # pid -> pidfd
+        self.readers: dict[int, Callable[[], None]] = {}  # pipe fd -> what reads it
         loop.add_reader(self.epoll.fileno(), self._ready)
+
+    def watch_fd(self, fd: int, readable: Callable[[], None]) -> None:
+        self.epoll.register(fd, select.EPOLLIN)
+        self.readers[fd] = readable
+
+    def unwatch_fd(self, fd: int) -> None:
+        if self.readers.pop(fd, None) is not None:
+            self.epoll.unregister(fd)
 
     def watch(self, pid: int) -> asyncio.Future[int]:
         loop = self.loop()
@@ -318,6 +338,12 @@ class _ExitWatcher:
 
     def _ready(self) -> None:
         for pidfd, _ in self.epoll.poll(0):
+            readable = self.readers.get(pidfd)
+            if readable is not None:
+                readable()
+                continue
+            if pidfd not in self.children:  # a pipe closed by a callback earlier in this batch
+                continue
             pid, future = self.children.pop(pidfd)
             del self.pidfds[pid]
             self.epoll.unregister(pidfd)

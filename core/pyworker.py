@@ -168,6 +168,13 @@ def serve(fd: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
+    try:
+        _serve(sock, selector, wake_r)
+    except (BrokenPipeError, ConnectionError):  # the engine went away (killed): nobody to report to
+        return
+
+
+def _serve(sock: socket.socket, selector: Any, wake_r: int) -> None:
     while True:
         for key, _ in selector.select():
             if key.fileobj is sock:

@@ -78,6 +78,9 @@ class RunSettings(NamedTuple):
     max_tasks: int = DEFAULT_MAX_TASKS
     dry_run: bool = False
     show_params: bool = False
+    # Whether commands may write straight to the output's descriptors: only when no two commands can
+    # run at once, or lines of parallel tasks could be spliced (see may_overlap).
+    passthrough: bool = True
 
 
 class AttemptRunner:
@@ -124,8 +127,9 @@ class AttemptRunner:
             self.output_error = f"the task's output could not be written ({e.strerror or e})"
 
     def passthrough(self) -> tuple[int, int] | None:
-        """Commands may write to the output directly only while there is nothing to mask."""
-        return None if self.masker.values else self.output.passthrough()
+        """Commands may write to the output directly only while there is nothing to mask and no
+        other command can write at the same time."""
+        return None if self.masker.values or not self.settings.passthrough else self.output.passthrough()
 
     def abort(self) -> None:
         """Stop the running operators now and leave the stored states as they are, so that another
@@ -155,6 +159,9 @@ class AttemptRunner:
             self._apply_completions(now)
             starts = self._dispatch(now)
             created, changed = graph.take_changes()
+            # What the tasks printed is out before their success is recorded: a run killed between
+            # the two would otherwise skip those tasks next time, their output never shown.
+            self.output.flush()
             self.store.write_tasks(self.attempt_id, created, changed)
             for tasks in (created, changed):  # a task can end in the turn that creates it
                 for task in tasks:
@@ -163,7 +170,7 @@ class AttemptRunner:
                         self.output.task_finished(task)
             for task, coro in starts:
                 self.running[task.id] = asyncio.ensure_future(coro)
-            self.output.flush()
+            self.output.flush()  # the live view's counts (plain output: nothing left to write)
             if graph.done and not self.running:
                 return graph.root
             if self._completed:
@@ -277,6 +284,31 @@ class AttemptRunner:
                                           for k, v in error.items()}, retry))
         self._completed.append(outcome)
         self._wakeup.set()
+
+
+# Operators that add tasks or attempts whose config is not in the compiled workflow.
+_UNSEEN_TASKS = frozenset({"py", "call", "http_call", "require"})
+
+
+def may_overlap(specs: Sequence[Any]) -> bool:
+    """Whether two commands of a workflow (compiled TaskSpecs) may run at the same time: some task
+    or generated `_do` is `_parallel` or `_background`, or an operator brings in tasks this cannot
+    see. Commands that run one at a time may write straight to digpy's stdout; others go through
+    pipes, so that every output line arrives whole (a command writes in 4-8 KB blocks when its
+    output is not a terminal, and two such blocks would cut each other's lines)."""
+    return any(spec.config.get("_type") in _UNSEEN_TASKS or _concurrent(spec.config) for spec in specs)
+
+
+def _concurrent(value: Any) -> bool:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("_parallel", "_background") and item not in (False, None, "false"):
+                return True
+            if isinstance(item, dict | list) and _concurrent(item):
+                return True
+    elif isinstance(value, list):
+        return any(isinstance(item, dict | list) and _concurrent(item) for item in value)
+    return False
 
 
 def tune_gc() -> None:

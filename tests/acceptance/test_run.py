@@ -391,3 +391,48 @@ def test_a_dry_run_sees_the_saved_state_and_changes_nothing(project):
     assert digest() == before, "a dry run writes nothing"
     real = project.run("wf")
     assert real.returncode == 0 and real.stdout == "B\n", real.stderr
+
+
+def test_lines_of_parallel_tasks_arrive_whole(project):
+    """A command that writes part of a line, then the rest later, while another task prints: each
+    line still arrives whole on stdout (and long lines too)."""
+    project.write("wf.dig", "+p:\n  _parallel: true\n"
+                            "  +a:\n    sh>: printf 'A-start '; while [ ! -f b-done ]; do sleep 0.01; done; printf 'A-end\\n'\n"
+                            "  +b:\n    sh>: echo B-line; touch b-done\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "B-line\nA-start A-end\n"
+    project.write("long.py", "import sys\nfor _ in range(5):\n    sys.stdout.write(sys.argv[1] * 200000 + '\\n')\n")
+    project.write("long.dig", "+p:\n  _parallel: true\n" + "".join(
+        f"  +{c}:\n    sh>: {sys.executable} long.py {c}\n" for c in "xyz"))
+    result = project.run("long")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 15 and all(len(line) == 200000 and len(set(line)) == 1 for line in lines)
+
+
+def test_output_is_out_before_the_task_is_recorded_as_done(project):
+    """Killed while its output cannot be written yet (a full pipe nobody reads), a run has not
+    recorded the printing task as succeeded, so the next run prints it."""
+    import fcntl
+
+    project.write("wf.dig", '+big:\n  echo>: ${"x".repeat(4095)}\n+final:\n  echo>: FINAL done\n')
+    read, write = os.pipe()
+    fcntl.fcntl(write, 1031, 4096)  # F_SETPIPE_SZ: one page, filled by +big's line
+    proc = subprocess.Popen(project.command("run", "wf", "--output", "plain"), cwd=project.path, stdout=write,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": ""})
+    os.close(write)
+    try:
+        wait_until(lambda: "pipe_write" in Path(f"/proc/{proc.pid}/wchan").read_text(),
+                   what="digpy to block writing to the full pipe")
+    finally:
+        proc.kill()
+        proc.wait()
+    first = b""
+    while chunk := os.read(read, 65536):
+        first += chunk
+    os.close(read)
+    assert b"FINAL" not in first
+    again = project.run("wf")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "FINAL done\n", "the task whose output was never written runs again"

@@ -159,3 +159,19 @@ def test_schedule_and_sla_are_not_task_keys():
     wf = compile_text("schedule:\n  daily>: 07:00:00\nsla:\n  time: 02:00\n+a: {echo>: x}\n")
     assert wf.schedule == {"daily>": "07:00:00"}
     assert "schedule" not in wf.tasks[0].config
+
+
+def test_may_overlap_finds_every_way_two_commands_can_run_at_once():
+    from digpy.core.runner import may_overlap
+
+    def overlap(text: str) -> bool:
+        return may_overlap(compile_workflow("wf", load_text(text, "wf.dig")).tasks)
+
+    assert not overlap("+a:\n  sh>: a\n+b:\n  +c:\n    sh>: c\n")
+    assert not overlap("+g:\n  _parallel: false\n  +a:\n    sh>: a\n")
+    assert overlap("+g:\n  _parallel: true\n  +a:\n    sh>: a\n  +b:\n    sh>: b\n")
+    assert overlap("+g:\n  _parallel: {limit: 2}\n  +a:\n    sh>: a\n")
+    assert overlap("+a:\n  sh>: a\n  _background: true\n+b:\n  sh>: b\n")
+    assert overlap("+l:\n  loop>: 3\n  _do:\n    +x:\n      _parallel: true\n      +y:\n        sh>: y\n")
+    assert overlap("+l:\n  for_each>: {v: [1, 2]}\n  _parallel: true\n  _do:\n    sh>: echo ${v}\n")
+    assert overlap("+p:\n  py>: tasks.make_subtasks\n")  # it may add parallel tasks digpy cannot see
