@@ -108,16 +108,15 @@ def _chain(graph: AttemptGraph, task: Task) -> dict[str, Any]:
 
 
 def _with_subtree_stores(graph: AttemptGraph, task: Task, result: dict[str, Any]) -> dict[str, Any]:
+    """`result` with the stores of `task` and its subtree applied in declaration order: a task, then
+    its children in their order (not by id: children generated at run time get ids in the order
+    their generators finished, which for parallel generators changes from run to run)."""
     if task.children or task.store_params or task.reset_store:
-        subtree = [task]
-        stack = list(task.children)
+        stack = [task]
         while stack:
-            current = graph.tasks[stack.pop()]
-            subtree.append(current)
-            stack.extend(current.children)
-        subtree.sort(key=lambda t: t.id)
-        for current in subtree:
+            current = stack.pop()
             result = apply_store(result, current)
+            stack.extend(graph.tasks[child] for child in reversed(current.children))
     return result
 
 

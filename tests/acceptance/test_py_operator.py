@@ -126,3 +126,22 @@ def test_a_chained_exception_shows_its_cause(project):
     assert result.returncode == 1
     assert "KeyError: 'k'" in result.stderr and "direct cause of the following exception" in result.stderr
     assert "RuntimeError: could not load" in result.stderr and "py_runtime" not in result.stderr
+
+
+def test_stores_of_generated_tasks_merge_in_declaration_order_not_finishing_order(project):
+    """+A's generated task finishes after +B's; the task after the group still sees A's store, then
+    B's over it, as in declaration order (and as a resumed run, which replays them in that order)."""
+    project.write("tasks.py", "import os, time, digdag\n"
+                              "def gen(tag):\n"
+                              "    if tag == 'A':\n"
+                              "        while not os.path.exists('b-stored'):\n"
+                              "            time.sleep(0.01)\n"
+                              "    digdag.env.add_subtask({'py>': 'tasks.store', 'tag': tag})\n"
+                              "def store(tag):\n"
+                              "    digdag.env.store({'k': tag})\n"
+                              "    open(tag.lower() + '-stored', 'w').close()\n")
+    project.write("wf.dig", "+par:\n  _parallel: true\n  +A:\n    py>: tasks.gen\n    tag: A\n"
+                            "  +B:\n    py>: tasks.gen\n    tag: B\n+final:\n  echo>: k=${k}\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "k=B\n"
