@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import time
+import unicodedata
 from typing import Any, TextIO
 
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
@@ -206,16 +207,28 @@ class LiveOutput:
         width = shutil.get_terminal_size((100, 20)).columns
         now = time.monotonic()
         lines = []
+        # Every line of the block fits in one row (by display width: a wide character takes two), or
+        # a wrapped line would leave rows behind when the block is cleared.
         for name, since in list(self.running.values())[: self.MAX_RUNNING_SHOWN]:
-            lines.append(f"  \x1b[33m●\x1b[0m {name[: width - 14]} {now - since:6.1f}s")
+            lines.append(f"  \x1b[33m●\x1b[0m {_fit(name, width - 14)} {now - since:6.1f}s")
         more = len(self.running) - self.MAX_RUNNING_SHOWN
         if more > 0:
-            lines.append(f"  … and {more} more running")
-        lines.append(self._status(now))
+            lines.append(_fit(f"  … and {more} more running", width - 1))
+        lines.append(_fit(self._status(now), width - 1))
         self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
         self._drawn = len(lines)
         self._last_draw = now
+
+
+def _fit(text: str, columns: int) -> str:
+    """`text` cut to at most `columns` terminal columns (wide East Asian characters take two)."""
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 0 if unicodedata.combining(char) else 1
+        if used > max(columns, 1):
+            return text[:i]
+    return text
 
 
 class LiveLogHandler(logging.Handler):
