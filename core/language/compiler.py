@@ -189,7 +189,7 @@ class _Compiler:
                 raise ConfigError(
                     f"invalid task name '{child}'" + (f": character {bad!r} is not allowed" if bad else ""),
                     location=key_location(config, child),
-                    hint="task names use letters, digits and _ - = [ ] { } % & @ , . `",
+                    hint="task names use ASCII letters, digits and _ - = [ ] { } % & @ , . `",
                 )
             child_indexes.append(
                 self.compile_task(child, full_name + child, config[child], index, value_location(config, child))

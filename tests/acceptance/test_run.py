@@ -436,3 +436,12 @@ def test_output_is_out_before_the_task_is_recorded_as_done(project):
     again = project.run("wf")
     assert again.returncode == 0, again.stderr
     assert again.stdout == "FINAL done\n", "the task whose output was never written runs again"
+
+
+def test_usage_errors_are_one_line(project):
+    for args, expected in ((["run", "wf", "--max-task-threads", "x"], "error: argument --max-task-threads: "
+                            "invalid int value: 'x' (see `digpy run --help`)"),
+                           (["run"], "error: the following arguments are required: workflow (see `digpy run --help`)")):
+        done = project.digpy(*args)
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [expected]
