@@ -261,7 +261,8 @@ class ServerSessions:
 
     def status(self, attempt_id: int) -> AttemptStatus:
         with self.executor.store.conn.begin():
-            return self._waitable(catalog.get_attempt(self.executor.store.conn, attempt_id))
+            target = catalog.get_attempt(self.executor.store.conn, attempt_id)
+        return self._waitable(target)
 
     def _waitable(self, target: dict[str, Any]) -> AttemptStatus:
         """The status of an attempt this one may wait for: not one that waits, through the

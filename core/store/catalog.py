@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from digpy.core.errors import Conflict, NotFound
 from digpy.core.store import CANCEL_REQUESTED, DONE
 from digpy.core.store import schema as s
+from digpy.core.workflow.model import TaskState
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -309,8 +310,6 @@ def list_task_rows(conn: Connection, attempt_id: int) -> list[dict[str, Any]]:
 
 def required_attempts(conn: Connection, attempt_id: int) -> list[int]:
     """The attempts that an attempt's waiting `require>` tasks wait for (their poll state names them)."""
-    from digpy.core.workflow.model import TaskState
-
     rows = conn.execute(select(s.tasks.c.config, s.tasks.c.state_params).where(
         s.tasks.c.attempt_id == attempt_id,
         s.tasks.c.state.in_([int(TaskState.RUNNING), int(TaskState.RETRY_WAITING)]))).all()

@@ -401,3 +401,21 @@ def test_a_require_cycle_between_workflows_fails_instead_of_waiting(server, tmp_
     assert ("require> a for session 2026-04-01T00:00:00+00:00 waits for the attempt that requires it (a cycle)"
             in server.digpy("log", b[0]["id"]).stdout)
     assert "Dependent workflow failed" in server.digpy("log", attempt["id"]).stdout
+
+
+def test_require_waits_for_a_session_that_is_still_running(server, tmp_path):
+    go = tmp_path / "go"
+    write_project(tmp_path / "w", {"main.dig": "+need:\n  require>: slow\n+after:\n  echo>: main done\n",
+                                   "slow.dig": f"+s:\n  sh>: while [ ! -f {go} ]; do sleep 0.05; done\n"})
+    assert server.digpy("push", "w", "--project", str(tmp_path / "w")).returncode == 0
+    attempt = json.loads(server.digpy("start", "w", "main", "--session", "2026-05-01", "--json").stdout)
+
+    def polls() -> int:  # how often +need has asked about the running `slow` session
+        _status, tasks = api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")
+        need = [t for t in tasks["tasks"] if t["fullName"].endswith("+need")]
+        return int(need[0]["stateParams"].get("polls", 0)) if need else 0
+
+    wait_until(lambda: polls() >= 2, what="require> to poll the running session")
+    go.touch()
+    assert wait_done(server, attempt["id"])["status"] == "success"
+    assert "main done" in server.digpy("log", attempt["id"]).stdout
