@@ -141,7 +141,8 @@ class LocalEngine:
         plan = ResumePlan()
         if not self.options.rerun:
             plan = ResumePlan(self.store.prior_actions(record.id, attempt.id), forced or (lambda _n: False))
-        self._overlap = self._overlap or ((self.options.max_tasks or 2) > 1 and may_overlap(specs or workflow.tasks))
+        max_tasks = self.options.max_tasks or RunSettings().max_tasks
+        self._overlap = self._overlap or (max_tasks > 1 and may_overlap(specs or workflow.tasks))
         graph = AttemptGraph.new(specs or workflow.tasks, time.time())
         graph.no_op_names = ended
         runner = AttemptRunner(
@@ -151,7 +152,7 @@ class LocalEngine:
             secret_providers=self.registry.secret_providers(), project_name=None,
             sessions=_RequiredBy(self, attempt.id),
             settings=RunSettings(
-                max_tasks=self.options.max_tasks or RunSettings().max_tasks, dry_run=self.options.dry_run,
+                max_tasks=max_tasks, dry_run=self.options.dry_run,
                 show_params=self.options.show_params, passthrough=not self._overlap,
             ),
         )

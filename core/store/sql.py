@@ -40,6 +40,8 @@ def _dumps(value: Any) -> str:
             return "[]"
     return _encode(value)
 _loads = json.loads
+LOCAL_DIR = ".digpy"
+LOCAL_DB = "state.db"
 
 
 def random_uuid() -> str:
@@ -50,8 +52,6 @@ def random_uuid() -> str:
     b[8] = b[8] & 0x3F | 0x80  # the RFC 4122 variant
     h = b.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-LOCAL_DIR = ".digpy"
-LOCAL_DB = "state.db"
 
 
 # Task columns an update writes (the rest never change after the insert).
