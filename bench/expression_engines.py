@@ -259,7 +259,7 @@ def digpy_rows() -> list[str]:
         rows.append(f"| {label} | {micros:.1f} |")
     micros = measure(lambda: engine.render("${a + 1}", SMALL, "UTC"))
     rows.append(f"| `render('${{a + 1}}')`, 3-key scope | {micros:.1f} |")
-    from digpy.core.language import expression
+    from digpy.core.language.expression import template as expression
 
     sandbox_us = median_once(lambda: expression._Sandbox(64 * 1024 * 1024, 1.0))
     rows.append(f"| one-time: a new sandbox (context, moment.js, freezing) | {sandbox_us:.0f} |")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from digpy.core.errors import ConfigError
 from digpy.core.language.cache import cached
-from digpy.core.language.compiler import TaskSpec, Workflow, compile_workflow
-from digpy.core.language.loader import load_file, to_plain, without_keys
+from digpy.core.language.dig.compiler import TaskSpec, Workflow, compile_workflow
+from digpy.core.language.dig.loader import load_file, to_plain, without_keys
 from digpy.core.schedule import parse_schedule
 from digpy.core.spi import CalledWorkflow
 

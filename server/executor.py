@@ -23,18 +23,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digpy.core.engine.runner import AttemptRunner, RunSettings
 from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.language.builtins import format_session_time, session_variables
-from digpy.core.language.compiler import compile_workflow
+from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
-from digpy.core.resume import ResumePlan, forced_tasks
-from digpy.core.runner import AttemptRunner, RunSettings
 from digpy.core.schedule import parse_schedule
 from digpy.core.spi import AttemptStatus, FailedAttempt
 from digpy.core.store import DONE, SUCCESS, catalog
 from digpy.core.store.sql import SessionRecord, Store
 from digpy.core.workflow.model import TaskState
+from digpy.core.workflow.resume import ResumePlan, forced_tasks
 from digpy.core.workflow.state_machine import AttemptGraph
 from digpy.server.archive import read_archive, unpack
 from digpy.server.logs import LogStore, TaskLogWriter

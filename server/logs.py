@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from digpy.core.runner import NullOutput
+from digpy.core.engine.runner import NullOutput
 
 MAX_NAME = 200
 

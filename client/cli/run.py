@@ -53,9 +53,9 @@ def take_extra(args: argparse.Namespace, extra: list[str]) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from digpy.client.cli.output import LiveLogHandler, LiveOutput, PlainOutput, configure_logging
+    from digpy.core.engine.local import LocalRunOptions, run_local
+    from digpy.core.engine.runner import tune_gc
     from digpy.core.errors import ConfigError
-    from digpy.core.local import LocalRunOptions, run_local
-    from digpy.core.runner import tune_gc
 
     workflow = args.workflow
     if args.project:

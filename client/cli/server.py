@@ -41,7 +41,7 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     from digpy.core.errors import ConfigError
-    from digpy.core.language.loader import load_file, to_plain
+    from digpy.core.language.dig.loader import load_file, to_plain
 
     options: dict[str, Any] = {}
     if args.config:
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from digpy.client.cli.output import configure_logging
+    from digpy.core.engine.runner import tune_gc
     from digpy.core.plugin_manager import load_registry
-    from digpy.core.runner import tune_gc
     from digpy.server.app import create_app
 
     settings, bind, port = settings_from(args)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from digpy.core.language.loader import recording_reads
+from digpy.core.language.dig.loader import recording_reads
 from digpy.core.paths import cache_dir, replace_private
 
 T = TypeVar("T")
@@ -81,8 +81,8 @@ def _code_stamp() -> str:
 
     core = Path(__file__).resolve().parents[1]
     parts = [__version__, sys.version]
-    modules = [*sorted((core / "language").glob("*.py")), core / "project.py", core / "schedule.py",
-               core / "workflow" / "retry.py"]
+    modules = [*sorted((core / "language").rglob("*.py")), *sorted((core / "workflow").glob("*.py")),
+               core / "project.py", core / "schedule.py"]
     for module in modules:
         try:
             stat = module.stat()

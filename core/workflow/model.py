@@ -76,7 +76,7 @@ class Task:
     pending_upstreams: int = 0
     dead: bool = False  # blocked for good: an upstream ended without success
     live_children: int = 0  # children neither done nor dead
-    # Memoized store propagation (see digpy.core.params); valid once the task is done.
+    # Memoized store propagation (see digpy.core.workflow.params); valid once the task is done.
     chain_store: dict[str, Any] | None = None
 
     @property

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from digpy.core.errors import DigpyError
-from digpy.core.language.compiler import TaskSpec, compile_subtree
+from digpy.core.language.dig.compiler import TaskSpec, compile_subtree
 from digpy.core.spi import TaskResult
 from digpy.core.workflow.model import FAILED_STATES, Task, TaskFlags, TaskState
 from digpy.core.workflow.retry import RetryPolicy, parse_retry

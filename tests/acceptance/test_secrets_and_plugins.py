@@ -60,7 +60,7 @@ def test_plugins_lists_every_operator_with_its_package(project):
 
 
 def test_failure_notification_hook_is_called_with_the_failed_tasks(tmp_path):
-    from digpy.core.local import LocalRunOptions, run_local
+    from digpy.core.engine.local import LocalRunOptions, run_local
     from digpy.core.plugin_manager import load_registry
     from digpy.core.spi import hookimpl
     from digpy.core.testing import _Collect

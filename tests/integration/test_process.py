@@ -7,7 +7,7 @@ import errno
 import gc
 import os
 
-from digpy.core import process
+from digpy.core.engine import process
 
 
 def _run(argv: list[str]) -> int:
@@ -78,7 +78,7 @@ def test_a_canceled_run_stops_the_command_without_pidfds(tmp_path, monkeypatch):
 def test_a_py_task_canceled_before_its_child_started_leaves_no_child(tmp_path):
     import subprocess
 
-    from digpy.core.pyworker import worker
+    from digpy.core.engine.pyworker import worker
 
     script = tmp_path / "sleeper.py"
     script.write_text("import time\ntime.sleep(30)\n")

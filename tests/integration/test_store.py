@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from digpy.core.language.compiler import compile_workflow
+from digpy.core.engine.runner import AttemptRunner, NullOutput
+from digpy.core.language.dig.compiler import compile_workflow
+from digpy.core.language.dig.loader import load_text
 from digpy.core.language.expression import TemplateEngine
-from digpy.core.language.loader import load_text
 from digpy.core.plugin_manager import load_registry
-from digpy.core.runner import AttemptRunner, NullOutput
 from digpy.core.spi import TaskResult
 from digpy.core.store import SCHEMA_REVISION, migrate, schema
 from digpy.core.store.sql import Store

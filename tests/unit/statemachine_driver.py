@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from digpy.core.language.compiler import compile_workflow
-from digpy.core.language.loader import load_text
+from digpy.core.language.dig.compiler import compile_workflow
+from digpy.core.language.dig.loader import load_text
 from digpy.core.spi import TaskResult
 from digpy.core.workflow.model import Task
 from digpy.core.workflow.state_machine import AttemptGraph

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from digpy.core.errors import ConfigError
-from digpy.core.language.compiler import compile_subtree, compile_workflow
-from digpy.core.language.loader import load_text
+from digpy.core.language.dig.compiler import compile_subtree, compile_workflow
+from digpy.core.language.dig.loader import load_text
 
 OPERATORS = ["echo", "fail", "sh", "py", "loop", "if", "call"]
 
@@ -162,7 +162,7 @@ def test_schedule_and_sla_are_not_task_keys():
 
 
 def test_may_overlap_finds_every_way_two_commands_can_run_at_once():
-    from digpy.core.runner import may_overlap
+    from digpy.core.engine.runner import may_overlap
 
     def overlap(text: str) -> bool:
         return may_overlap(compile_workflow("wf", load_text(text, "wf.dig")).tasks)

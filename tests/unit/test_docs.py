@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digpy.core.language.compiler import compile_workflow
-from digpy.core.language.loader import load_text
+from digpy.core.language.dig.compiler import compile_workflow
+from digpy.core.language.dig.loader import load_text
 from digpy.core.plugin_manager import load_registry
 from digpy.core.spi import Hookspecs
 

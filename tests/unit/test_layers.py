@@ -13,9 +13,9 @@ FOLDERS = {"core": "digpy.core", "plugins": "digpy.plugins", "server": "digpy.se
 # (modules under this prefix, may not import anything under these prefixes)
 RULES = [
     ("digpy.core", ("digpy.plugins", "digpy.server", "digpy.client")),
-    ("digpy.core.spi", ("digpy.core.language", "digpy.core.workflow", "digpy.core.store", "digpy.core.runner")),
-    ("digpy.plugins", ("digpy.core.language", "digpy.core.workflow", "digpy.core.store", "digpy.core.runner",
-                       "digpy.core.params", "digpy.core.plugin_manager", "digpy.core.local", "digpy.server",
+    ("digpy.core.spi", ("digpy.core.language", "digpy.core.workflow", "digpy.core.store", "digpy.core.engine.runner")),
+    ("digpy.plugins", ("digpy.core.language", "digpy.core.workflow", "digpy.core.store", "digpy.core.engine.runner",
+                       "digpy.core.workflow.params", "digpy.core.plugin_manager", "digpy.core.engine.local", "digpy.server",
                        "digpy.client")),
     ("digpy.server", ("digpy.client",)),
     ("digpy.client.http", ("digpy.core", "digpy.server", "digpy.plugins")),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from digpy.core.params import deep_merge, set_dotted, task_params
 from digpy.core.spi import TaskResult
+from digpy.core.workflow.params import deep_merge, set_dotted, task_params
 
 from .statemachine_driver import find, graph_of
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
-from digpy.core.language.loader import key_location, location_of, to_plain, value_location, without_keys
+from digpy.core.language.dig.loader import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.schedule import check_timezone
 from digpy.core.workflow.retry import parse_retry
 

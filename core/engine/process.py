@@ -388,7 +388,7 @@ class LocalProcessExecutor:
     async def run_python(self, script: Path, args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
                          sink: Sink) -> int:
         """Run a Python script with digpy's own interpreter, forked from the warm worker."""
-        from digpy.core.pyworker import worker
+        from digpy.core.engine.pyworker import worker
 
         full_env = self._env(env)
 

@@ -10,14 +10,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from digpy.core.engine.process import LocalProcessExecutor
 from digpy.core.errors import ConfigError, TaskError
-from digpy.core.process import LocalProcessExecutor
 from digpy.core.project import load_called_workflow
 from digpy.core.spi import AttemptStatus, CalledWorkflow, SecretProvider, Secrets
 from digpy.core.workflow.model import Task
 
 if TYPE_CHECKING:
-    from digpy.core.runner import AttemptRunner
+    from digpy.core.engine.runner import AttemptRunner
 
 MASK = "***"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -167,7 +167,7 @@ class TaskContext:
         return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
 
     def parse_workflow(self, text: str, source: str) -> dict[str, Any]:
-        from digpy.core.language.loader import load_text, to_plain
+        from digpy.core.language.dig.loader import load_text, to_plain
 
         return to_plain(load_text(text, source))
 

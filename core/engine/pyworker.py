@@ -1,7 +1,7 @@
 """A warm Python worker: one pre-started interpreter that forks a child per Python task.
 
 Starting an interpreter costs ~30 ms (more with site-packages); forking a warm one costs ~1 ms.
-The worker (`python -m digpy.core.pyworker`) only imports the standard library; each child runs
+The worker (`python -m digpy.core.engine.pyworker`) only imports the standard library; each child runs
 the given script with `runpy`, in its own session, with its own working directory, environment
 and output, so tasks do not share state. The engine talks to it over a SOCK_SEQPACKET socket:
 a request (JSON) carries the script, arguments, directory and environment, plus the child's
@@ -41,7 +41,7 @@ class PythonWorker:
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from digpy.core.pyworker import serve; serve(int(sys.argv[1]))",
+            [sys.executable, "-c", "import sys; from digpy.core.engine.pyworker import serve; serve(int(sys.argv[1]))",
              str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -212,7 +212,7 @@ def _reap(sock: socket.socket) -> None:
             return
         if pid == 0:
             return
-        code = os.waitstatus_to_exitcode(status)  # as digpy.core.process.exit_code: signal N is 128 + N
+        code = os.waitstatus_to_exitcode(status)  # as digpy.core.engine.process.exit_code: signal N is 128 + N
         sock.send(json.dumps({"pid": pid, "exit": 128 - code if code < 0 else code}).encode())
 
 

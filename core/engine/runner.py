@@ -17,15 +17,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from digpy.core.context import Masker, NoSessions, TaskContext, env_value
+from digpy.core.engine.context import Masker, NoSessions, TaskContext, env_value
 from digpy.core.errors import ConfigError, DigpyError, TaskError
 from digpy.core.language.expression import TemplateEngine
-from digpy.core.params import task_params
 from digpy.core.plugin_manager import Registry
-from digpy.core.resume import ResumePlan
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
 from digpy.core.store.sql import Store
 from digpy.core.workflow.model import Task, TaskState
+from digpy.core.workflow.params import task_params
+from digpy.core.workflow.resume import ResumePlan
 from digpy.core.workflow.retry import RetryPolicy, parse_retry
 from digpy.core.workflow.state_machine import AttemptGraph
 
