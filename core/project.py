@@ -8,10 +8,12 @@ from pathlib import Path
 
 from digpy.core.errors import ConfigError
 from digpy.core.language.cache import cached
-from digpy.core.language.dig.compiler import TaskSpec, Workflow, compile_workflow
-from digpy.core.language.dig.loader import load_file, to_plain, without_keys
+from digpy.core.language.dig.compiler import compile_workflow
+from digpy.core.language.dig.loader import load_file
 from digpy.core.schedule import parse_schedule
 from digpy.core.spi import CalledWorkflow
+from digpy.core.workflow.located import to_plain, without_keys
+from digpy.core.workflow.spec import TaskSpec, Workflow
 
 WORKFLOW_SUFFIX = ".dig"
 IGNORE_FILES = (".digpyignore", ".digdagignore")

@@ -16,7 +16,8 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
 
 def collect_params(args: argparse.Namespace) -> dict[str, Any]:
     from digpy.core.errors import ConfigError
-    from digpy.core.language.dig.loader import load_file, to_plain
+    from digpy.core.language.dig.loader import load_file
+    from digpy.core.workflow.located import to_plain
     from digpy.core.workflow.params import deep_merge, set_dotted
 
     params: dict[str, Any] = {}

@@ -41,7 +41,8 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     from digpy.core.errors import ConfigError
-    from digpy.core.language.dig.loader import load_file, to_plain
+    from digpy.core.language.dig.loader import load_file
+    from digpy.core.workflow.located import to_plain
 
     options: dict[str, Any] = {}
     if args.config:

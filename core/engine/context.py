@@ -167,7 +167,8 @@ class TaskContext:
         return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
 
     def parse_workflow(self, text: str, source: str) -> dict[str, Any]:
-        from digpy.core.language.dig.loader import load_text, to_plain
+        from digpy.core.language.dig.loader import load_text
+        from digpy.core.workflow.located import to_plain
 
         return to_plain(load_text(text, source))
 

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from digpy.core.engine.runner import AttemptRunner, Output, RunSettings, may_overlap
 from digpy.core.errors import ConfigError
 from digpy.core.language.builtins import format_session_time, parse_session_option, session_variables
-from digpy.core.language.dig.compiler import TaskSpec, Workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
 from digpy.core.project import Project, only_subtree, select_task
@@ -31,6 +30,7 @@ from digpy.core.spi import AttemptStatus, FailedAttempt
 from digpy.core.store.sql import LOCAL_DIR, AttemptRecord, Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan, ended_tasks, forced_tasks
+from digpy.core.workflow.spec import TaskSpec, Workflow
 from digpy.core.workflow.state_machine import AttemptGraph
 
 log = logging.getLogger("digpy.run")

@@ -245,7 +245,7 @@ class AttemptRunner:
             if self.settings.show_params:
                 log.info("%s: params %s", task.full_name,
                          json.dumps(params, ensure_ascii=False, separators=(",", ":"), default=str))
-            retry = parse_retry(params["_retry"]) if "_retry" in task.config else None
+            retry = parse_retry(params["_retry"]) if task.directives.retry_templated else None
             op_name = params.get("_type")
             operator = self.registry.get(op_name) if isinstance(op_name, str) else None
             if operator is None:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from digpy.core.workflow.spec import NO_DIRECTIVES, Directives
+
 
 class TaskState(enum.IntEnum):
     """Digdag's ten task states, with Digdag's numbers."""
@@ -70,7 +72,8 @@ class Task:
     reset_store: list[str] = field(default_factory=list)
     subtask_config: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-    # In-memory links, rebuilt when an attempt is loaded.
+    # In-memory, rebuilt when an attempt is loaded.
+    directives: Directives = NO_DIRECTIVES  # read from `config` when the task was compiled
     children: list[int] = field(default_factory=list)  # the newest copy of each child, in creation order
     downstreams: list[int] = field(default_factory=list)
     pending_upstreams: int = 0

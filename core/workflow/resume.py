@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from digpy.core.language.dig.compiler import TaskSpec
 from digpy.core.project import ancestor_indexes, select_task, subtree_indexes
 from digpy.core.store.sql import ActionRecord
+from digpy.core.workflow.spec import TaskSpec
 
 
 class ResumePlan:

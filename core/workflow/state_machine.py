@@ -20,13 +20,15 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from digpy.core.errors import DigpyError
-from digpy.core.language.dig.compiler import TaskSpec, compile_subtree
 from digpy.core.spi import TaskResult
 from digpy.core.workflow.model import FAILED_STATES, Task, TaskFlags, TaskState
-from digpy.core.workflow.retry import RetryPolicy, parse_retry
+from digpy.core.workflow.retry import NO_RETRY, RetryPolicy
+from digpy.core.workflow.spec import TaskSpec
+from digpy.core.workflow.tree import compile_tree, directives_of
 
 # Our own flag, above Digdag's: an older copy of a child, replaced by a retry.
 SUPERSEDED = 16
@@ -68,6 +70,7 @@ class AttemptGraph:
         ordered = sorted(tasks, key=lambda t: t.id)
         for task in ordered:
             task.children, task.downstreams = [], []
+            task.directives = directives_of(task.config, task.full_name)
             graph.tasks[task.id] = task
         graph.root_id = ordered[0].id
         graph.next_id = ordered[-1].id + 1
@@ -194,7 +197,7 @@ class AttemptGraph:
         specs = None
         if result.subtasks is not None:
             try:
-                specs = compile_subtree("^sub", task.full_name + "^sub", dict(result.subtasks))
+                specs = compile_tree("^sub", task.full_name + "^sub", dict(result.subtasks))
             except DigpyError as e:
                 self.fail(task, {"message": f"invalid generated tasks: {e}"}, now, allow_retry=False)
                 return
@@ -281,17 +284,14 @@ class AttemptGraph:
         self._set(task, state)
         heapq.heappush(self._timers, (task.retry_at, task.id))
 
-    def _retry_policy(self, task: Task) -> RetryPolicy:
-        value = task.config.get("_retry")
-        if value is None:
-            return RetryPolicy()
-        try:
-            return parse_retry(value)
-        except Exception:
-            return RetryPolicy()
+    @staticmethod
+    def _retry_policy(task: Task) -> RetryPolicy:
+        """The literal `_retry` of a task (an expression is evaluated by the runner and passed to `fail`)."""
+        return task.directives.retry or NO_RETRY
 
-    def _has_error_task(self, task: Task) -> bool:
-        return isinstance(task.config.get("_error"), dict)
+    @staticmethod
+    def _has_error_task(task: Task) -> bool:
+        return task.directives.error is not None
 
     def _instantiate(self, parent: Task | None, specs: Sequence[TaskSpec], *, initial: bool) -> Task:
         """Create tasks for compiled subtrees under `parent` (every spec without a parent is a
@@ -308,6 +308,7 @@ class AttemptGraph:
                 id=base + offset, parent_id=parent_id, name=spec.name, full_name=spec.full_name,
                 is_group=spec.is_group, config=spec.config, export=spec.export,
                 upstreams=[base + u for u in spec.upstreams], flags=int(flags), updated_at=self._now,
+                directives=spec.directives,
             )
             self.tasks[task.id] = task
             self.created.append(task)
@@ -352,7 +353,7 @@ class AttemptGraph:
         task.live_children = sum(1 for c in task.children if self._is_live(self.tasks[c]))
         if task.cancel_requested:
             self._finish(task, TaskState.CANCELED)
-        elif task.config.get("_disable") is True or task.full_name in self.no_op_names:
+        elif task.directives.disable or task.full_name in self.no_op_names:
             self._finish(task, TaskState.SUCCESS)
         elif task.is_group:
             self._set(task, TaskState.PLANNED)
@@ -383,11 +384,10 @@ class AttemptGraph:
                 self._start_children(task)
             else:
                 self._finish(task, TaskState.GROUP_ERROR)
-        elif isinstance(task.config.get("_check"), dict) and not any(
+        elif task.directives.check is not None and not any(
             self.tasks[c].name == "^check" for c in task.children
         ):
-            specs = compile_subtree("^check", task.full_name + "^check", task.config["_check"])
-            self._instantiate(task, specs, initial=False)
+            self._instantiate(task, task.directives.check, initial=False)
             self._start_children(task)
         else:
             self._finish(task, TaskState.SUCCESS)
@@ -453,6 +453,7 @@ class AttemptGraph:
             specs.append(TaskSpec(
                 name=original.name, full_name=original.full_name, parent=parent_index,
                 is_group=original.is_group, config=original.config, export=original.export,
+                directives=original.directives,
             ))
             kids = [self.tasks[c] for c in original.children if not self.tasks[c].name.startswith("^")]
             stack.extend((k, index_of[original.id]) for k in reversed(kids))
@@ -462,9 +463,9 @@ class AttemptGraph:
             self._instantiate(task, specs, initial=True)
 
     def _add_error_task(self, task: Task, error: dict[str, Any], stores: dict[str, Any]) -> None:
-        specs = compile_subtree("^error", task.full_name + "^error", task.config["_error"])
+        specs = list(task.directives.error or ())
         root = specs[0]
-        root.export = {**stores, "error": error, **root.export}
+        specs[0] = replace(root, export={**stores, "error": error, **root.export})
         self._instantiate(task, specs, initial=False)
 
     def _descendant_errors(self, task: Task) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from digpy.core.errors import ConfigError
-from digpy.core.language.dig.compiler import compile_subtree, compile_workflow
+from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.dig.loader import load_text
+from digpy.core.workflow.tree import compile_tree
 
 OPERATORS = ["echo", "fail", "sh", "py", "loop", "if", "call"]
 
@@ -147,11 +148,11 @@ def test_without_an_operator_list_unknown_operators_are_left_for_run_time():
 
 
 def test_generated_subtrees():
-    specs = compile_subtree("^sub", "+wf+t^sub", {"+loop-0": {"echo>": 0}, "+loop-1": {"echo>": 1},
+    specs = compile_tree("^sub", "+wf+t^sub", {"+loop-0": {"echo>": 0}, "+loop-1": {"echo>": 1},
                                                  "_parallel": True})
     assert [s.full_name for s in specs] == ["+wf+t^sub", "+wf+t^sub+loop-0", "+wf+t^sub+loop-1"]
     assert specs[0].is_group and specs[2].upstreams == []
-    single = compile_subtree("^sub", "+wf+t^sub", {"echo>": "x"})
+    single = compile_tree("^sub", "+wf+t^sub", {"echo>": "x"})
     assert not single[0].is_group and single[0].config["_type"] == "echo"
 
 

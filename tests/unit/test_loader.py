@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from digpy.core.errors import ConfigError
-from digpy.core.language.dig.loader import key_location, load_file, load_text, value_location
+from digpy.core.language.dig.loader import load_file, load_text
+from digpy.core.workflow.located import key_location, value_location
 
 
 def test_values_keep_their_types_and_dates_stay_strings():

@@ -1,64 +1,24 @@
-"""Compile a workflow config (loaded from a .dig file or generated at run time) into a flat task list.
+"""The `.dig` front end's compiler: a workflow file's top level (name, time zone, schedule), its
+body compiled by the engine's task tree compiler (digpy.core.workflow.tree).
 
-A task list is in pre-order: a task comes before its children, siblings in declaration order.
-Dependencies exist only between siblings and are given as indexes into the same list.
-Every check Digdag makes when it loads or compiles a workflow is made here, with the location.
+Every check Digdag makes when it loads a workflow is made here or in the tree compiler, with
+the location.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
-from digpy.core.language.dig.loader import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.schedule import check_timezone
-from digpy.core.workflow.retry import parse_retry
+from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
+from digpy.core.workflow.spec import Workflow
+from digpy.core.workflow.tree import MAX_NAME_LENGTH, compile_tree, did_you_mean
 
 TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "_export", "_error", "_check", "_retry", "_parallel")
-GROUP_KEYS = (
-    "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_retry",
-    "_export", "_secrets", "_workdir", "_disable",
-)
-# Keys of an operator task that are directives, not params for the operator.
-SUBTASK_KEYS = ("_do", "_else_do")
-MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
-_TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
-
-
-@dataclass(slots=True)
-class TaskSpec:
-    """One compiled task: a group (children, no operator) or an operator task."""
-
-    name: str  # "+step", or "^sub"/"^error"/"^check" for a generated root
-    full_name: str  # "+wf+group+step"
-    parent: int | None  # index of the parent in the task list
-    upstreams: list[int] = field(default_factory=list)  # indexes of sibling tasks this one waits for
-    is_group: bool = False
-    config: dict[str, Any] = field(default_factory=dict)  # own keys: params and directives, plain JSON
-    export: dict[str, Any] = field(default_factory=dict)  # _export
-    location: Location | None = None  # where the task (its operator key) is written
-
-
-@dataclass(slots=True)
-class Workflow:
-    """A compiled workflow: its name, time zone, schedule config and task list (root first)."""
-
-    name: str
-    timezone: str
-    tasks: list[TaskSpec]
-    config: dict[str, Any]  # the whole workflow config as plain data
-    schedule: dict[str, Any] | None = None
-    schedule_location: Location | None = None
-    location: Location | None = None
-
-    @property
-    def task_count(self) -> int:
-        return len(self.tasks)
 
 
 def check_workflow_name(name: str, location: Location | None = None) -> None:
@@ -85,7 +45,7 @@ def compile_workflow(
             raise ConfigError(
                 f"unknown top-level key '{key}' in workflow '{name}'",
                 location=key_location(config, key),
-                hint=_did_you_mean(key, TOP_LEVEL_KEYS) or "top-level keys are tasks (+name) and "
+                hint=did_you_mean(key, TOP_LEVEL_KEYS) or "top-level keys are tasks (+name) and "
                 + ", ".join(TOP_LEVEL_KEYS),
             )
     timezone = config.get("timezone", "UTC")
@@ -98,12 +58,10 @@ def compile_workflow(
         raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
                           location=value_location(config, "schedule"))
     body = without_keys(dict(config) if not isinstance(config, dict) else config, ("timezone", "schedule", "sla"))
-    compiler = _Compiler(operators)
-    compiler.compile_task(f"+{name}", f"+{name}", body, None, root_loc, force_group=True)
     return Workflow(
         name=name,
         timezone=timezone,
-        tasks=compiler.tasks,
+        tasks=compile_tree(f"+{name}", f"+{name}", body, operators=operators, group=True),
         config=to_plain(config),
         schedule=to_plain(schedule) if schedule is not None else None,
         schedule_location=value_location(config, "schedule") if schedule is not None else None,
@@ -111,282 +69,4 @@ def compile_workflow(
     )
 
 
-def compile_subtree(
-    name: str, full_name: str, config: Mapping[str, Any], *, operators: Collection[str] | None = None,
-    group: bool = False,
-) -> list[TaskSpec]:
-    """Compile a generated subtree (`^sub`, `^error`, `^check`) rooted at `full_name`.
-
-    `group=True` makes the root a group even if it has no children (generated `^sub` configs).
-    """
-    if not isinstance(config, dict):
-        raise ConfigError(f"{full_name}: a task must be a mapping, got {type(config).__name__}",
-                          location=location_of(config))
-    compiler = _Compiler(operators)
-    compiler.compile_task(name, full_name, config, None, location_of(config), force_group=group)
-    return compiler.tasks
-
-
-def is_operator_config(config: Mapping[str, Any]) -> bool:
-    """An operator task has `_type` or a key ending in `>`."""
-    return "_type" in config or any(isinstance(k, str) and k.endswith(">") for k in config)
-
-
-class _Compiler:
-    def __init__(self, operators: Collection[str] | None) -> None:
-        self.operators = operators
-        self.tasks: list[TaskSpec] = []
-
-    def compile_task(
-        self, name: str, full_name: str, config: Any, parent: int | None, loc: Location | None,
-        *, force_group: bool = False,
-    ) -> int:
-        if config is None:
-            config = {}
-        if not isinstance(config, dict):
-            raise ConfigError(
-                f"task {full_name} must be a mapping of keys to values, got {_describe(config)}",
-                location=loc, hint="write `+task: {echo>: hello}` or put the task's keys on the next lines",
-            )
-        index = len(self.tasks)
-        children = [k for k in config if isinstance(k, str) and k.startswith("+")]
-        operator_keys = [k for k in config if isinstance(k, str) and k.endswith(">")]
-        is_operator = is_operator_config(config) and not force_group
-        if force_group and operator_keys:
-            raise ConfigError(f"{full_name} can't have an operator ({operator_keys[0]}) at this level",
-                              location=key_location(config, operator_keys[0]))
-        if is_operator:
-            self._check_operator(full_name, config, operator_keys, children)
-        else:
-            self._check_group(full_name, config)
-        child_keys = set(children)
-        own = {}
-        for key, value in config.items():
-            if key in child_keys or key == "_export" or key.startswith("!"):
-                continue
-            own[key] = value
-        export = config.get("_export") or {}
-        if not isinstance(export, dict):
-            raise ConfigError(f"{full_name}: _export must be a mapping", location=value_location(config, "_export"))
-        if not is_operator and "_workdir" in own and "_workdir" not in export:
-            export = {**export, "_workdir": own["_workdir"]}  # a group's _workdir is its tasks'
-        spec = TaskSpec(
-            name=name, full_name=full_name, parent=parent, is_group=not is_operator,
-            config=_normalize_operator(own) if is_operator else to_plain(own), export=to_plain(export),
-            location=key_location(config, operator_keys[0]) if operator_keys else loc,
-        )
-        self.tasks.append(spec)
-        self._check_directives(full_name, config, is_operator)
-        if is_operator:
-            return index
-        child_indexes = []
-        for child in children:
-            if len(child) > MAX_NAME_LENGTH:
-                raise ConfigError(f"task name '{child[:40]}...' is longer than {MAX_NAME_LENGTH} characters",
-                                  location=key_location(config, child))
-            if not _TASK_NAME.match(child):
-                bad = next((c for c in child[1:] if not re.match(r"[A-Za-z0-9_\-=\[\]{}%&@,.`]", c)), None)
-                raise ConfigError(
-                    f"invalid task name '{child}'" + (f": character {bad!r} is not allowed" if bad else ""),
-                    location=key_location(config, child),
-                    hint="task names use ASCII letters, digits and _ - = [ ] { } % & @ , . `",
-                )
-            child_indexes.append(
-                self.compile_task(child, full_name + child, config[child], index, value_location(config, child))
-            )
-        self._link(full_name, config, child_indexes)
-        return index
-
-    def _check_operator(self, full_name: str, config: dict[str, Any], operator_keys: list[str],
-                        children: list[str]) -> None:
-        if len(operator_keys) > 1:
-            raise ConfigError(
-                f"task {full_name} has more than one operator: {', '.join(operator_keys)}",
-                location=key_location(config, operator_keys[1]), hint="a task runs exactly one operator",
-            )
-        if operator_keys and "_type" in config:
-            raise ConfigError(f"task {full_name} has both _type and {operator_keys[0]}",
-                              location=key_location(config, "_type"))
-        if children:
-            raise ConfigError(
-                f"operator task {full_name} can't have subtasks ({children[0]})",
-                location=key_location(config, children[0]),
-                hint="move the operator into its own +task, or the subtasks into a group",
-            )
-        op = operator_keys[0][:-1] if operator_keys else config.get("_type")
-        loc = key_location(config, operator_keys[0] if operator_keys else "_type")
-        if not isinstance(op, str) or not op:
-            raise ConfigError(f"task {full_name}: _type must be an operator name", location=loc)
-        if self.operators is not None and "$" not in op and op not in self.operators:
-            close = difflib.get_close_matches(op, list(self.operators), n=1)
-            raise ConfigError(
-                f"unknown operator '{op}>'", location=loc,
-                hint=f"did you mean '{close[0]}>'?" if close else "run `digpy plugins` to list the operators",
-            )
-        for key in SUBTASK_KEYS:
-            if key not in config:
-                continue
-            value = config[key]
-            if not isinstance(value, dict) and not (isinstance(value, str) and "${" in value):
-                raise ConfigError(f"task {full_name}: {key} must be a task (a mapping), got {_describe(value)}",
-                                  location=value_location(config, key), hint=f"write {key}: {{echo>: hi}}")
-            if isinstance(value, dict) and "$" not in repr(to_plain(value)):
-                compile_subtree("^sub", full_name + "^sub", value, operators=self.operators)
-
-    def _check_group(self, full_name: str, config: dict[str, Any]) -> None:
-        for key in config:
-            if key.startswith("+") or key.startswith("!") or key in GROUP_KEYS:
-                continue
-            hint = _did_you_mean(key, GROUP_KEYS)
-            raise ConfigError(
-                f"group {full_name} has an invalid key '{key}'",
-                location=key_location(config, key),
-                hint=hint or "a group holds +tasks and directives; params go under _export or into a task",
-            )
-
-    def _check_directives(self, full_name: str, config: dict[str, Any], is_operator: bool) -> None:
-        if "_workdir" in config and not (isinstance(config["_workdir"], str) and config["_workdir"].strip()):
-            raise ConfigError(f"{full_name}: _workdir must be a directory of the project, relative to it",
-                              location=value_location(config, "_workdir"), hint="write _workdir: path/in/project")
-        if "_retry" in config and not _templated(config["_retry"]):
-            parse_retry(to_plain(config["_retry"]), value_location(config, "_retry"))
-        for key, generated in (("_error", "^error"), ("_check", "^check")):
-            if key in config and config[key] is not None:
-                sub = config[key]
-                if not isinstance(sub, dict):
-                    raise ConfigError(f"{full_name}: {key} must be a task (a mapping)",
-                                      location=value_location(config, key))
-                compile_subtree(generated, full_name + generated, sub, operators=self.operators)
-        if "_parallel" in config:
-            parse_parallel(config["_parallel"], value_location(config, "_parallel"), allow_template=is_operator)
-        for key in ("_background", "_disable"):
-            if key in config and not isinstance(config[key], bool):
-                raise ConfigError(f"{full_name}: {key} must be true or false",
-                                  location=value_location(config, key))
-
-    def _link(self, full_name: str, config: dict[str, Any], children: list[int]) -> None:
-        parallel, limit = parse_parallel(config.get("_parallel"), value_location(config, "_parallel"))
-        by_name: dict[str, int] = {}
-        for index in children:
-            spec = self.tasks[index]
-            child_config = config[spec.name]
-            background = isinstance(child_config, dict) and child_config.get("_background") is True
-            after = child_config.get("_after") if isinstance(child_config, dict) else None
-            loc = value_location(child_config, "_after") if after is not None else None
-            if after is not None and not parallel:
-                raise ConfigError(
-                    f'setting "_after" on {spec.full_name} is invalid: its parent group has no "_parallel: true"',
-                    location=loc,
-                )
-            if background and parallel:
-                raise ConfigError(f"_background on {spec.full_name} is invalid inside a _parallel group",
-                                  location=value_location(child_config, "_background"))
-            if after is not None:
-                deps = after if isinstance(after, list) else [after]
-                if not all(isinstance(dep, str | int | float) and not isinstance(dep, bool)
-                                       for dep in deps):
-                    raise ConfigError(f"_after of {spec.full_name} must name earlier sibling tasks",
-                                      location=loc, hint="write _after: +name or _after: [+a, +b]")
-                for dep in deps:
-                    dep = str(dep)
-                    if dep not in by_name:
-                        known = ", ".join(by_name) or "none"
-                        raise ConfigError(
-                            f"dependency task '{dep}' of {spec.full_name} does not exist before it",
-                            location=loc, hint=f"_after names an earlier sibling ({known})",
-                        )
-                    spec.upstreams.append(by_name[dep])
-            by_name[spec.name] = index
-        if parallel:
-            if limit is not None:
-                for pos, index in enumerate(children):
-                    batch = pos // limit
-                    if batch > 0:
-                        previous = children[(batch - 1) * limit: batch * limit]
-                        self.tasks[index].upstreams = _merge_ids(previous, self.tasks[index].upstreams)
-            return
-        previous_normal: int | None = None
-        background_since: list[int] = []
-        for index in children:
-            child_config = config[self.tasks[index].name]
-            if isinstance(child_config, dict) and child_config.get("_background") is True:
-                background_since.append(index)
-                continue
-            ups = ([previous_normal] if previous_normal is not None else []) + background_since
-            self.tasks[index].upstreams = ups
-            previous_normal = index
-            background_since = []
-
-
-def parse_parallel(value: Any, location: Location | None, *, allow_template: bool = False) -> tuple[bool, int | None]:
-    """`_parallel: true|false|{limit: N}` → (parallel, limit)."""
-    if value is None or value is False:
-        return False, None
-    if value is True:
-        return True, None
-    if isinstance(value, str) and "${" in value and allow_template:
-        return False, None
-    if isinstance(value, dict) and set(value) == {"limit"}:
-        limit = value["limit"]
-        if isinstance(limit, str) and "${" in limit and allow_template:
-            return True, None
-        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
-            return True, limit
-        raise ConfigError(f"_parallel limit must be a whole number > 0, got {limit!r}", location=location)
-    if isinstance(value, str) and "${" in value:
-        raise ConfigError("_parallel of a group must be a literal true, false or {limit: N}", location=location,
-                          hint="${...} is only evaluated in loop>, for_each> and for_range>")
-    raise ConfigError(f"_parallel must be true, false or {{limit: N}}, got {value!r}", location=location)
-
-
-def _normalize_operator(own: dict[str, Any]) -> dict[str, Any]:
-    """`op>: X` becomes `_type: op` + `_command: X`, keeping the key order of the other keys."""
-    out: dict[str, Any] = {}
-    op_key = next((k for k in own if k.endswith(">")), None)
-    out["_type"] = op_key[:-1] if op_key else own.get("_type")
-    for key, value in own.items():
-        if key == "_type":
-            continue
-        if key == op_key:
-            out["_command"] = to_plain(value)
-        else:
-            out[key] = to_plain(value)
-    return out
-
-
-def _merge_ids(first: list[int], second: list[int]) -> list[int]:
-    return first + [i for i in second if i not in first]
-
-
-def _templated(value: Any) -> bool:
-    return "${" in repr(to_plain(value))
-
-
-def _did_you_mean(key: str, candidates: Collection[str]) -> str | None:
-    close = difflib.get_close_matches(key, list(candidates), n=2, cutoff=0.6)
-    if not close:
-        return None
-    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
-__all__ = [
-    "TaskSpec",
-    "Workflow",
-    "check_workflow_name",
-    "compile_subtree",
-    "compile_workflow",
-    "is_operator_config",
-    "parse_parallel",
-]
+__all__ = ["TOP_LEVEL_KEYS", "check_workflow_name", "compile_workflow"]

@@ -1,0 +1,75 @@
+"""The compiled workflow model every front end produces: task specs with typed directives.
+
+A front end (`.dig`, Dagu YAML) compiles a file into a `Workflow`: a flat list of `TaskSpec` in
+pre-order (a task before its children, siblings in declaration order), dependencies given as
+indexes of earlier siblings. What a task's directives ask of the state machine (retry, the
+`_error` and `_check` subtrees, `_disable`) is read once, when the task is compiled, into
+`Directives`; a bad directive is a load error with its location, never a surprise at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from digpy.core.errors import Location
+from digpy.core.workflow.retry import RetryPolicy
+
+
+class Directives(NamedTuple):
+    """The directives of one task that the state machine acts on.
+
+    retry: the literal retry policy (`_retry`), or None when there is none or when it is an
+        expression (`retry_templated`: the runner evaluates it with the task's params).
+    error / check: the compiled `_error` / `_check` subtree (root first), or None.
+    disable: `_disable: true`: the task succeeds without running.
+    """
+
+    retry: RetryPolicy | None = None
+    retry_templated: bool = False
+    error: tuple[TaskSpec, ...] | None = None
+    check: tuple[TaskSpec, ...] | None = None
+    disable: bool = False
+
+
+NO_DIRECTIVES = Directives()
+
+
+@dataclass(slots=True)
+class TaskSpec:
+    """One compiled task: a group (children, no operator) or an operator task."""
+
+    name: str  # "+step", or "^sub"/"^error"/"^check" for a generated root
+    full_name: str  # "+wf+group+step"
+    parent: int | None  # index of the parent in the task list
+    upstreams: list[int] = field(default_factory=list)  # indexes of sibling tasks this one waits for
+    is_group: bool = False
+    config: dict[str, Any] = field(default_factory=dict)  # own keys: params and directives, plain JSON
+    export: dict[str, Any] = field(default_factory=dict)  # _export
+    location: Location | None = None  # where the task (its operator key) is written
+    directives: Directives = NO_DIRECTIVES
+
+    @property
+    def operator(self) -> str | None:
+        """The operator name of an operator task (`sh` for `sh>:`)."""
+        return None if self.is_group else self.config.get("_type")
+
+
+@dataclass(slots=True)
+class Workflow:
+    """A compiled workflow: its name, time zone, schedule config and task list (root first)."""
+
+    name: str
+    timezone: str
+    tasks: list[TaskSpec]
+    config: dict[str, Any]  # the whole workflow config as plain data (what the server stores)
+    schedule: dict[str, Any] | None = None
+    schedule_location: Location | None = None
+    location: Location | None = None
+
+    @property
+    def task_count(self) -> int:
+        return len(self.tasks)
+
+
+__all__ = ["NO_DIRECTIVES", "Directives", "TaskSpec", "Workflow"]

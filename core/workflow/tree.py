@@ -1,0 +1,342 @@
+"""Compile a task tree config into task specs: the engine's own tree format, whatever file it came from.
+
+A task tree config is the mapping a `.dig` group holds (`+name` children, `op>:` operators, `_`
+directives) and the format in which operators hand generated tasks back (`TaskResult.subtasks`).
+The `.dig` front end compiles a workflow file's body with it, other front ends build the same
+mappings, and the engine compiles generated tasks with it at run time.
+
+The result is in pre-order: a task comes before its children, siblings in declaration order.
+Dependencies exist only between siblings and are given as indexes into the same list.
+Every check Digdag makes when it compiles a task is made here, with the location.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from digpy.core.errors import ConfigError, Location
+from digpy.core.workflow.located import key_location, location_of, to_plain, value_location
+from digpy.core.workflow.retry import parse_retry
+from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec
+
+GROUP_KEYS = (
+    "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_retry",
+    "_export", "_secrets", "_workdir", "_disable",
+)
+# Keys of an operator task that are directives, not params for the operator.
+SUBTASK_KEYS = ("_do", "_else_do")
+MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
+_TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
+# Keys whose presence gives a task directives (most tasks have none: their Directives are shared).
+_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_disable")
+
+
+def compile_tree(
+    name: str, full_name: str, config: Mapping[str, Any], *, operators: Collection[str] | None = None,
+    group: bool = False,
+) -> list[TaskSpec]:
+    """Compile a task tree config rooted at `full_name` (a workflow body, or a generated `^sub`,
+    `^error`, `^check`); `operators` (if given) are the known operator names.
+
+    `group=True` makes the root a group even if it has no children (a workflow body, generated
+    `^sub` configs).
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"{full_name}: a task must be a mapping, got {type(config).__name__}",
+                          location=location_of(config))
+    compiler = _Compiler(operators)
+    compiler.compile_task(name, full_name, config, None, location_of(config), force_group=group)
+    return compiler.tasks
+
+
+def directives_of(config: Mapping[str, Any], full_name: str) -> Directives:
+    """The directives of a stored task's config (checked when it was compiled)."""
+    if not any(key in config for key in _DIRECTIVE_KEYS):
+        return NO_DIRECTIVES
+    return _Compiler(None).directives(full_name, dict(config), is_operator="_type" in config)
+
+
+def is_operator_config(config: Mapping[str, Any]) -> bool:
+    """An operator task has `_type` or a key ending in `>`."""
+    return "_type" in config or any(isinstance(k, str) and k.endswith(">") for k in config)
+
+
+class _Compiler:
+    def __init__(self, operators: Collection[str] | None) -> None:
+        self.operators = operators
+        self.tasks: list[TaskSpec] = []
+
+    def compile_task(
+        self, name: str, full_name: str, config: Any, parent: int | None, loc: Location | None,
+        *, force_group: bool = False,
+    ) -> int:
+        if config is None:
+            config = {}
+        if not isinstance(config, dict):
+            raise ConfigError(
+                f"task {full_name} must be a mapping of keys to values, got {describe(config)}",
+                location=loc, hint="write `+task: {echo>: hello}` or put the task's keys on the next lines",
+            )
+        index = len(self.tasks)
+        children = [k for k in config if isinstance(k, str) and k.startswith("+")]
+        operator_keys = [k for k in config if isinstance(k, str) and k.endswith(">")]
+        is_operator = is_operator_config(config) and not force_group
+        if force_group and operator_keys:
+            raise ConfigError(f"{full_name} can't have an operator ({operator_keys[0]}) at this level",
+                              location=key_location(config, operator_keys[0]))
+        if is_operator:
+            self._check_operator(full_name, config, operator_keys, children)
+        else:
+            self._check_group(full_name, config)
+        child_keys = set(children)
+        own = {}
+        for key, value in config.items():
+            if key in child_keys or key == "_export" or key.startswith("!"):
+                continue
+            own[key] = value
+        export = config.get("_export") or {}
+        if not isinstance(export, dict):
+            raise ConfigError(f"{full_name}: _export must be a mapping", location=value_location(config, "_export"))
+        if not is_operator and "_workdir" in own and "_workdir" not in export:
+            export = {**export, "_workdir": own["_workdir"]}  # a group's _workdir is its tasks'
+        spec = TaskSpec(
+            name=name, full_name=full_name, parent=parent, is_group=not is_operator,
+            config=_normalize_operator(own) if is_operator else to_plain(own), export=to_plain(export),
+            location=key_location(config, operator_keys[0]) if operator_keys else loc,
+        )
+        self.tasks.append(spec)
+        spec.directives = self.directives(full_name, config, is_operator)
+        if is_operator:
+            return index
+        child_indexes = []
+        for child in children:
+            if len(child) > MAX_NAME_LENGTH:
+                raise ConfigError(f"task name '{child[:40]}...' is longer than {MAX_NAME_LENGTH} characters",
+                                  location=key_location(config, child))
+            if not _TASK_NAME.match(child):
+                bad = next((c for c in child[1:] if not re.match(r"[A-Za-z0-9_\-=\[\]{}%&@,.`]", c)), None)
+                raise ConfigError(
+                    f"invalid task name '{child}'" + (f": character {bad!r} is not allowed" if bad else ""),
+                    location=key_location(config, child),
+                    hint="task names use ASCII letters, digits and _ - = [ ] { } % & @ , . `",
+                )
+            child_indexes.append(
+                self.compile_task(child, full_name + child, config[child], index, value_location(config, child))
+            )
+        self._link(full_name, config, child_indexes)
+        return index
+
+    def _check_operator(self, full_name: str, config: dict[str, Any], operator_keys: list[str],
+                        children: list[str]) -> None:
+        if len(operator_keys) > 1:
+            raise ConfigError(
+                f"task {full_name} has more than one operator: {', '.join(operator_keys)}",
+                location=key_location(config, operator_keys[1]), hint="a task runs exactly one operator",
+            )
+        if operator_keys and "_type" in config:
+            raise ConfigError(f"task {full_name} has both _type and {operator_keys[0]}",
+                              location=key_location(config, "_type"))
+        if children:
+            raise ConfigError(
+                f"operator task {full_name} can't have subtasks ({children[0]})",
+                location=key_location(config, children[0]),
+                hint="move the operator into its own +task, or the subtasks into a group",
+            )
+        op = operator_keys[0][:-1] if operator_keys else config.get("_type")
+        loc = key_location(config, operator_keys[0] if operator_keys else "_type")
+        if not isinstance(op, str) or not op:
+            raise ConfigError(f"task {full_name}: _type must be an operator name", location=loc)
+        if self.operators is not None and "$" not in op and op not in self.operators:
+            close = difflib.get_close_matches(op, list(self.operators), n=1)
+            raise ConfigError(
+                f"unknown operator '{op}>'", location=loc,
+                hint=f"did you mean '{close[0]}>'?" if close else "run `digpy plugins` to list the operators",
+            )
+        for key in SUBTASK_KEYS:
+            if key not in config:
+                continue
+            value = config[key]
+            if not isinstance(value, dict) and not (isinstance(value, str) and "${" in value):
+                raise ConfigError(f"task {full_name}: {key} must be a task (a mapping), got {describe(value)}",
+                                  location=value_location(config, key), hint=f"write {key}: {{echo>: hi}}")
+            if isinstance(value, dict) and "$" not in repr(to_plain(value)):
+                compile_tree("^sub", full_name + "^sub", value, operators=self.operators)
+
+    def _check_group(self, full_name: str, config: dict[str, Any]) -> None:
+        for key in config:
+            if key.startswith("+") or key.startswith("!") or key in GROUP_KEYS:
+                continue
+            hint = did_you_mean(key, GROUP_KEYS)
+            raise ConfigError(
+                f"group {full_name} has an invalid key '{key}'",
+                location=key_location(config, key),
+                hint=hint or "a group holds +tasks and directives; params go under _export or into a task",
+            )
+
+    def directives(self, full_name: str, config: dict[str, Any], is_operator: bool) -> Directives:
+        """Check the directives of a task and read the ones the state machine acts on."""
+        if "_workdir" in config and not (isinstance(config["_workdir"], str) and config["_workdir"].strip()):
+            raise ConfigError(f"{full_name}: _workdir must be a directory of the project, relative to it",
+                              location=value_location(config, "_workdir"), hint="write _workdir: path/in/project")
+        retry, retry_templated = None, False
+        if config.get("_retry") is not None:
+            if not _templated(config["_retry"]):
+                retry = parse_retry(to_plain(config["_retry"]), value_location(config, "_retry"))
+            elif is_operator:
+                retry_templated = True  # evaluated with the task's params when it runs
+            else:
+                raise ConfigError(f"{full_name}: the _retry of a group can't use ${{...}}",
+                                  location=value_location(config, "_retry"),
+                                  hint="a group's directives are not evaluated: write a number or a mapping")
+        subtrees: dict[str, tuple[TaskSpec, ...] | None] = {}
+        for key, generated in (("_error", "^error"), ("_check", "^check")):
+            subtrees[key] = None
+            if key in config and config[key] is not None:
+                sub = config[key]
+                if not isinstance(sub, dict):
+                    raise ConfigError(f"{full_name}: {key} must be a task (a mapping)",
+                                      location=value_location(config, key))
+                subtrees[key] = tuple(compile_tree(generated, full_name + generated, sub, operators=self.operators))
+        if "_parallel" in config:
+            parse_parallel(config["_parallel"], value_location(config, "_parallel"), allow_template=is_operator)
+        for key in ("_background", "_disable"):
+            if key in config and not isinstance(config[key], bool):
+                raise ConfigError(f"{full_name}: {key} must be true or false",
+                                  location=value_location(config, key))
+        disable = config.get("_disable") is True
+        if retry is None and not retry_templated and not disable and subtrees["_error"] is None \
+                and subtrees["_check"] is None:
+            return NO_DIRECTIVES
+        return Directives(retry=retry, retry_templated=retry_templated, error=subtrees["_error"],
+                          check=subtrees["_check"], disable=disable)
+
+    def _link(self, full_name: str, config: dict[str, Any], children: list[int]) -> None:
+        parallel, limit = parse_parallel(config.get("_parallel"), value_location(config, "_parallel"))
+        by_name: dict[str, int] = {}
+        for index in children:
+            spec = self.tasks[index]
+            child_config = config[spec.name]
+            background = isinstance(child_config, dict) and child_config.get("_background") is True
+            after = child_config.get("_after") if isinstance(child_config, dict) else None
+            loc = value_location(child_config, "_after") if after is not None else None
+            if after is not None and not parallel:
+                raise ConfigError(
+                    f'setting "_after" on {spec.full_name} is invalid: its parent group has no "_parallel: true"',
+                    location=loc,
+                )
+            if background and parallel:
+                raise ConfigError(f"_background on {spec.full_name} is invalid inside a _parallel group",
+                                  location=value_location(child_config, "_background"))
+            if after is not None:
+                deps = after if isinstance(after, list) else [after]
+                if not all(isinstance(dep, str | int | float) and not isinstance(dep, bool)
+                                       for dep in deps):
+                    raise ConfigError(f"_after of {spec.full_name} must name earlier sibling tasks",
+                                      location=loc, hint="write _after: +name or _after: [+a, +b]")
+                for dep in deps:
+                    dep = str(dep)
+                    if dep not in by_name:
+                        known = ", ".join(by_name) or "none"
+                        raise ConfigError(
+                            f"dependency task '{dep}' of {spec.full_name} does not exist before it",
+                            location=loc, hint=f"_after names an earlier sibling ({known})",
+                        )
+                    spec.upstreams.append(by_name[dep])
+            by_name[spec.name] = index
+        if parallel:
+            if limit is not None:
+                for pos, index in enumerate(children):
+                    batch = pos // limit
+                    if batch > 0:
+                        previous = children[(batch - 1) * limit: batch * limit]
+                        self.tasks[index].upstreams = _merge_ids(previous, self.tasks[index].upstreams)
+            return
+        previous_normal: int | None = None
+        background_since: list[int] = []
+        for index in children:
+            child_config = config[self.tasks[index].name]
+            if isinstance(child_config, dict) and child_config.get("_background") is True:
+                background_since.append(index)
+                continue
+            ups = ([previous_normal] if previous_normal is not None else []) + background_since
+            self.tasks[index].upstreams = ups
+            previous_normal = index
+            background_since = []
+
+
+def parse_parallel(value: Any, location: Location | None, *, allow_template: bool = False) -> tuple[bool, int | None]:
+    """`_parallel: true|false|{limit: N}` → (parallel, limit)."""
+    if value is None or value is False:
+        return False, None
+    if value is True:
+        return True, None
+    if isinstance(value, str) and "${" in value and allow_template:
+        return False, None
+    if isinstance(value, dict) and set(value) == {"limit"}:
+        limit = value["limit"]
+        if isinstance(limit, str) and "${" in limit and allow_template:
+            return True, None
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            return True, limit
+        raise ConfigError(f"_parallel limit must be a whole number > 0, got {limit!r}", location=location)
+    if isinstance(value, str) and "${" in value:
+        raise ConfigError("_parallel of a group must be a literal true, false or {limit: N}", location=location,
+                          hint="${...} is only evaluated in loop>, for_each> and for_range>")
+    raise ConfigError(f"_parallel must be true, false or {{limit: N}}, got {value!r}", location=location)
+
+
+def _normalize_operator(own: dict[str, Any]) -> dict[str, Any]:
+    """`op>: X` becomes `_type: op` + `_command: X`, keeping the key order of the other keys."""
+    out: dict[str, Any] = {}
+    op_key = next((k for k in own if k.endswith(">")), None)
+    out["_type"] = op_key[:-1] if op_key else own.get("_type")
+    for key, value in own.items():
+        if key == "_type":
+            continue
+        if key == op_key:
+            out["_command"] = to_plain(value)
+        else:
+            out[key] = to_plain(value)
+    return out
+
+
+def _merge_ids(first: list[int], second: list[int]) -> list[int]:
+    return first + [i for i in second if i not in first]
+
+
+def _templated(value: Any) -> bool:
+    return "${" in repr(to_plain(value))
+
+
+def did_you_mean(key: str, candidates: Collection[str]) -> str | None:
+    close = difflib.get_close_matches(key, list(candidates), n=2, cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+__all__ = [
+    "GROUP_KEYS",
+    "MAX_NAME_LENGTH",
+    "compile_tree",
+    "describe",
+    "did_you_mean",
+    "directives_of",
+    "is_operator_config",
+    "parse_parallel",
+]
