@@ -17,6 +17,10 @@ A plugin registers its operators from one hook::
         return [HelloOperator]
 
 and declares the module under the entry-point group ``digpy`` in its pyproject.toml.
+
+Option values are read with the readers exported here (``boolean``, ``number``, ``whole_number``,
+``duration``, ``seconds``, ``parallel``, ``mapping``, ``json_or_value``, ``namespaced``): they take
+a value as YAML or ``${...}`` gives it and raise ConfigError naming the option.
 """
 
 from __future__ import annotations
@@ -30,6 +34,17 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import pluggy
 
 from digpy.core.errors import ConfigError, DigpyError, Location, PluginError, TaskError
+from digpy.core.options import (
+    boolean,
+    duration,
+    json_or_value,
+    mapping,
+    namespaced,
+    number,
+    parallel,
+    seconds,
+    whole_number,
+)
 
 __all__ = [
     "AttemptStatus",
@@ -47,8 +62,17 @@ __all__ = [
     "Sessions",
     "TaskError",
     "TaskResult",
+    "boolean",
+    "duration",
     "hookimpl",
     "hookspec",
+    "json_or_value",
+    "mapping",
+    "namespaced",
+    "number",
+    "parallel",
+    "seconds",
+    "whole_number",
 ]
 
 PROJECT_NAME = "digpy"

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from digpy.core.engine.runner import AttemptRunner, NullOutput
-from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import load_registry
 from digpy.core.store.sql import Store
 from digpy.core.workflow.state_machine import AttemptGraph
+from digpy.core.workflow.tree import compile_workflow
 
 
 @dataclass

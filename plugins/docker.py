@@ -21,8 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import namespaced
+from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl, namespaced
 
 STOP_SECONDS = 5
 _pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="digpy-docker")

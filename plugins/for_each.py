@@ -13,9 +13,8 @@ import math
 from typing import Any
 from urllib.parse import quote
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
+from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl, json_or_value, mapping
 from digpy.plugins.generated import body, check_count, children, parallel
-from digpy.plugins.options import json_or_value, mapping
 
 
 class ForEachOperator:

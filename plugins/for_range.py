@@ -6,9 +6,8 @@ the step is the ceiling of (to - from) / slices.
 
 from __future__ import annotations
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
-from digpy.plugins.generated import body, check_count, children, parallel, whole_number
-from digpy.plugins.options import mapping
+from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl, mapping, whole_number
+from digpy.plugins.generated import body, check_count, children, parallel
 
 
 class ForRangeOperator:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from digpy.core.spi import ConfigError
+from digpy.core.spi import parallel as read_parallel
 
 # The most children one operator may generate: a sanity bound, far above Digdag's 1,000 tasks per
 # attempt (digpy has no per-attempt limit), that stops a mistyped count before it fills the memory
@@ -32,22 +33,11 @@ def body(params: Mapping[str, Any], key: str, operator: str) -> dict[str, Any]:
 
 
 def parallel(params: Mapping[str, Any], operator: str) -> bool | dict[str, int] | None:
-    """`_parallel` after `${...}` evaluation: true/false (or their strings) or {limit: N}."""
+    """`_parallel` after `${...}` evaluation, as the generated group's config writes it."""
     if "_parallel" not in params:
         return None
-    value = params["_parallel"]
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, dict) and set(value) == {"limit"}:
-        try:
-            limit = int(str(value["limit"]).strip())
-        except ValueError:
-            limit = 0
-        if limit > 0:
-            return {"limit": limit}
-    raise ConfigError(f"{operator}> _parallel must be true, false or {{limit: N}}, got {value!r}")
+    on, limit = read_parallel(params["_parallel"], f"{operator}> _parallel")
+    return {"limit": limit} if limit is not None else on
 
 
 def children(
@@ -63,18 +53,3 @@ def children(
     if parallel_value is not None:
         out["_parallel"] = parallel_value
     return out
-
-
-def whole_number(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{what} must be a whole number, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise ConfigError(f"{what} must be a whole number, got {value!r}")

@@ -16,8 +16,17 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import boolean, namespaced, number
+from digpy.core.spi import (
+    ConfigError,
+    OperatorContext,
+    TaskError,
+    TaskResult,
+    boolean,
+    hookimpl,
+    namespaced,
+    number,
+    whole_number,
+)
 
 IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "TRACE")
 MAX_BACKOFF = 30.0
@@ -95,8 +104,8 @@ async def request(ctx: OperatorContext, url: Any, *, keep_body: bool = True
     if not method.isascii() or not method.isalpha():
         raise ConfigError(f"http> method must be a word such as GET or POST, got {method!r}")
     retry = boolean(opts.get("retry", method in IDEMPOTENT), "http> retry")
-    limit = number(opts.get("retry_limit", 5), "http> retry_limit")
-    timeout = number(opts.get("timeout", 30), "http> timeout", float)
+    limit = whole_number(opts.get("retry_limit", 5), "http> retry_limit")
+    timeout = number(opts.get("timeout", 30), "http> timeout")
     body, default_type = _body(opts)
     headers = _headers(opts.get("headers"))
     content_type = opts.get("content_type") or default_type

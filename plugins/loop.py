@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
-from digpy.plugins.generated import body, check_count, children, parallel, whole_number
+from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl, whole_number
+from digpy.plugins.generated import body, check_count, children, parallel
 
 
 class LoopOperator:

@@ -13,8 +13,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import boolean, namespaced, number
+from digpy.core.spi import (
+    ConfigError,
+    OperatorContext,
+    TaskError,
+    TaskResult,
+    boolean,
+    hookimpl,
+    namespaced,
+    number,
+    whole_number,
+)
 
 
 def _list(value: Any, what: str) -> list[str]:
@@ -76,10 +85,10 @@ class MailOperator:
         if not host:
             raise ConfigError("mail> needs host (or the secret mail.host)")
         settings = {
-            "host": str(host), "port": number(params.get("port") or ctx.secrets.get("mail.port") or 25, "mail> port"),
+            "host": str(host), "port": whole_number(params.get("port") or ctx.secrets.get("mail.port") or 25, "mail> port"),
             "username": params.get("username") or ctx.secrets.get("mail.username"),
             "password": ctx.secrets.get("mail.password"), "tls": boolean(params.get("tls", True), "mail> tls"),
-            "ssl": boolean(params.get("ssl", False), "mail> ssl"), "timeout": number(params.get("timeout", 30), "mail> timeout", float),
+            "ssl": boolean(params.get("ssl", False), "mail> ssl"), "timeout": number(params.get("timeout", 30), "mail> timeout"),
         }
         try:
             await asyncio.to_thread(_send, message, [*to, *cc, *bcc], settings)

@@ -16,8 +16,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import namespaced, number
+from digpy.core.spi import (
+    ConfigError,
+    OperatorContext,
+    TaskError,
+    TaskResult,
+    hookimpl,
+    namespaced,
+    whole_number,
+)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 MAX_STORED_ROWS = 10_000
@@ -88,14 +95,14 @@ class PgOperator:
             raise ConfigError("pg> needs the PostgreSQL driver", hint="pip install 'digpy[postgres]'") from None
         if not opts.get("database"):
             raise ConfigError("pg> needs database")
-        query = {"connect_timeout": str(number(opts.get("connect_timeout", 30), "pg> connect_timeout"))}
+        query = {"connect_timeout": str(whole_number(opts.get("connect_timeout", 30), "pg> connect_timeout"))}
         if str(opts.get("ssl", "false")).lower() == "true":
             query["sslmode"] = "require"
         if opts.get("schema"):
             query["options"] = f"-csearch_path={opts['schema']}"
         return URL.create("postgresql+psycopg", username=opts.get("user") or None,
                           password=ctx.secrets.get("pg.password"), host=str(opts.get("host", "localhost")),
-                          port=number(opts.get("port", 5432), "pg> port"), database=str(opts["database"]), query=query)
+                          port=whole_number(opts.get("port", 5432), "pg> port"), database=str(opts["database"]), query=query)
 
     @staticmethod
     def _execute(url: Any, opts: dict[str, Any], query: str, download: Path | None,

@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.options import boolean
+from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, boolean, hookimpl
 
 RERUN_ON = ("none", "failed", "all")
 MAX_POLL_SECONDS = 10.0

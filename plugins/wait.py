@@ -8,21 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
-from digpy.core.schedule import parse_duration
-from digpy.core.spi import ConfigError, OperatorContext, TaskResult, hookimpl
-from digpy.plugins.options import boolean
-
-
-def seconds(value: Any, what: str) -> float:
-    """A duration (`30s`, `1h30m`, `1D`, or seconds as a number) in seconds; floats are kept."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    try:
-        return float(parse_duration(value))
-    except ConfigError:
-        raise ConfigError(f"{what} expects a duration like 30s, 5m, 1h30m or 1d, got {value!r}") from None
+from digpy.core.spi import ConfigError, OperatorContext, TaskResult, boolean, hookimpl, seconds
 
 
 class WaitOperator:

@@ -20,25 +20,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
 from digpy.core.engine.runner import AttemptRunner, RunSettings
+from digpy.core.engine.sessions import RequiredSessions
 from digpy.core.errors import ConfigError, DigpyError
-from digpy.core.language.builtins import format_session_time, session_variables
-from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
-from digpy.core.schedule import parse_schedule
-from digpy.core.spi import AttemptStatus, FailedAttempt
-from digpy.core.store import DONE, SUCCESS, catalog
-from digpy.core.store.sql import SessionRecord, Store
-from digpy.core.workflow.model import TaskState
+from digpy.core.store import catalog
+from digpy.core.store.sql import Store
 from digpy.core.workflow.resume import ResumePlan, forced_tasks
-from digpy.core.workflow.state_machine import AttemptGraph
+from digpy.core.workflow.spec import Workflow
+from digpy.core.workflow.tree import compile_workflow
 from digpy.server.archive import read_archive, unpack
 from digpy.server.logs import LogStore, TaskLogWriter
 from digpy.server.secrets import ProjectSecretProvider, SecretBox
+from digpy.server.sessions import ServerSessionBackend
 
 log = logging.getLogger("digpy.server.executor")
 LEASE_SECONDS = 15.0
@@ -128,33 +126,22 @@ class Executor:
 
     async def _run_attempt(self, attempt_id: int) -> None:
         try:
-            runner, attempt, workflow_name, session_time = self._prepare(attempt_id)
+            runner, workflow, info = self._prepare(attempt_id)
         except DigpyError as e:
             log.error("attempt %d can't run: %s", attempt_id, e)
             self._finish_broken(attempt_id, str(e))
             return
         self.runners[attempt_id] = runner
-        handed_back = False
+        handed_back = True
         try:
-            root = await runner.run()
-        except asyncio.CancelledError:
-            handed_back = True
-            raise
+            state = await run_attempt(runner, workflow, info, store=self.store, registry=self.registry)
+            handed_back = False
         finally:
             with self.store.conn.begin():
                 catalog.release_lease(self.store.conn, owner=self.owner, attempt_id=attempt_id)
             if handed_back:
                 log.info("attempt %d handed back", attempt_id)
-        success = root.state == TaskState.SUCCESS
-        self.store.finish_attempt(attempt_id, success=success, canceled=root.state == TaskState.CANCELED)
-        log.info("attempt %d of %s finished: %s", attempt_id, workflow_name, root.state.label)
-        if not success:
-            failures = tuple((t.full_name, (t.error or {}).get("message", ""))
-                             for t in sorted(runner.graph.tasks.values(), key=lambda t: t.id)
-                             if t.state == TaskState.ERROR)
-            self.registry.notify_failure(FailedAttempt(
-                project=attempt["project_name"] or "", workflow=workflow_name, session_time=session_time,
-                attempt_id=attempt_id, state=root.state.label, failures=failures))
+        log.info("attempt %d of %s finished: %s", attempt_id, workflow.name, state.label)
 
     def _finish_broken(self, attempt_id: int, message: str) -> None:
         with self.store.conn.begin():
@@ -164,7 +151,7 @@ class Executor:
         with open(self.logs.attempt_dir(attempt_id) / "+attempt.log", "a", encoding="utf-8") as f:
             f.write(f"attempt could not start: {message}\n")
 
-    def _prepare(self, attempt_id: int) -> tuple[AttemptRunner, dict[str, Any], str, str]:
+    def _prepare(self, attempt_id: int) -> tuple[AttemptRunner, Workflow, AttemptInfo]:
         conn = self.store.conn
         with conn.begin():
             attempt = catalog.get_attempt(conn, attempt_id)
@@ -175,35 +162,32 @@ class Executor:
         workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
                                     operators=self.registry.names())
         tz = ZoneInfo(workflow.timezone)
-        session_time = datetime.fromtimestamp(attempt["session_time"], tz)
-        schedule = (parse_schedule(workflow.schedule, workflow.timezone)
-                    if workflow.schedule is not None else None)
-        builtins = session_variables(session_time, workflow.timezone, schedule=schedule)
-        builtins.update(
+        executed = self.store.last_executed_session_time(attempt["project_id"], workflow.name,
+                                                         attempt["session_time"])
+        project_name = attempt["project_name"] or attempt["project_deleted_name"] or ""
+        info = AttemptInfo(
             attempt_id=attempt_id, session_id=attempt["session_id"], session_uuid=attempt["session_uuid"],
-            project_id=attempt["project_id"], retry_attempt_name=attempt["attempt_name"],
+            project_id=attempt["project_id"], project_name=project_name,
+            session_time=datetime.fromtimestamp(attempt["session_time"], tz),
+            params=json.loads(attempt["params"]) if isinstance(attempt["params"], str) else attempt["params"],
+            attempt_name=attempt["attempt_name"],
+            last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
         )
-        now = time.time()
-        if self.store.has_tasks(attempt_id):
-            graph = AttemptGraph.load(self.store.load_tasks(attempt_id), now)
-        else:
-            graph = AttemptGraph.new(workflow.tasks, now)
         plan = ResumePlan()
         if attempt["resume_attempt_id"] is not None:
             forced = forced_tasks(workflow.tasks, start=attempt["resume_from"]) \
                 if attempt["resume_mode"] == "from" else (lambda _n: False)
             plan = ResumePlan(self.store.attempt_actions(attempt["resume_attempt_id"]), forced)
-        params = json.loads(attempt["params"]) if isinstance(attempt["params"], str) else attempt["params"]
         providers = [ProjectSecretProvider(self.store, self.box, attempt["project_id"]),
                      *[p for p in self.registry.secret_providers() if p.name != "local"]]
-        runner = AttemptRunner(
-            store=self.store, attempt_id=attempt_id, graph=graph, registry=self.registry, templates=self.templates,
-            base_params=params, builtins=builtins, timezone=workflow.timezone, project_dir=project_dir,
+        runner = assemble(
+            workflow, info, stored_graph(self.store, attempt_id, workflow.tasks), store=self.store,
+            registry=self.registry, templates=self.templates, project_dir=project_dir,
             output=TaskLogWriter(self.logs, attempt_id), plan=plan, secret_providers=providers,
-            project_name=attempt["project_name"], settings=RunSettings(max_tasks=self.settings.max_tasks),
-            sessions=ServerSessions(self, attempt),
+            sessions=RequiredSessions(ServerSessionBackend(self.store, self.wake, default_project=attempt["project_id"]), attempt_id), settings=RunSettings(max_tasks=self.settings.max_tasks),
+            secrets_project=project_name,
         )
-        return runner, attempt, workflow.name, format_session_time(session_time)
+        return runner, workflow, info
 
     def _checkout(self, revision_id: int) -> Path:
         """The project files of a revision, unpacked once under the data directory."""
@@ -214,89 +198,3 @@ class Executor:
             revision = catalog.get_revision_by_id(self.store.conn, revision_id)
         unpack(read_archive(revision["archive"] or b""), target)
         return target
-
-
-class ServerSessions:
-    """`require>` on the server: sessions of other workflows, run as attempts of their own."""
-
-    def __init__(self, executor: Executor, attempt: dict[str, Any]) -> None:
-        self.executor = executor
-        self.attempt = attempt
-
-    def require(self, workflow: str, *, session_time: str, params: Any, rerun_on: str = "none",
-                project_name: str | None = None, retry_attempt_name: str | None = None) -> AttemptStatus:
-        store = self.executor.store
-        conn = store.conn
-        when = datetime.fromisoformat(session_time.replace("Z", "+00:00"))
-        with conn.begin():
-            if project_name:
-                project = catalog.find_project(conn, project_name)
-                if project is None:
-                    raise ConfigError(f"require> project '{project_name}' does not exist")
-                project_id = int(project["id"])
-            else:
-                project_id = int(self.attempt["project_id"])
-            found = catalog.list_workflows(conn, project_id, name=workflow)
-        if not found:
-            raise ConfigError(f"require> workflow '{workflow}' does not exist in the project")
-        definition = found[0]
-        epoch = int(when.timestamp())
-        session = store.session_for(project_id, workflow, epoch)
-        with conn.begin():
-            latest = catalog.list_attempts(conn, session_id=session.id, page_size=1)
-        if latest:
-            current = latest[0]
-            if int(current["id"]) == int(self.attempt["id"]):
-                raise ConfigError(f"require> {workflow} for session {format_session_time(when)} is this "
-                                  "attempt's own session: it would wait for itself")
-            done = bool(current["state_flags"] & DONE)
-            success = bool(current["state_flags"] & SUCCESS)
-            if rerun_on == "none" or not done or (rerun_on == "failed" and success):
-                return self._waitable(current)
-        name = retry_attempt_name or (f"require-{uuid.uuid4().hex[:8]}" if latest else None)
-        attempt = start_attempt(store, session, definition_id=int(definition["id"]), timezone=definition["timezone"],
-                                params=dict(params), attempt_name=name)
-        self.executor.wake()
-        return _status(attempt)
-
-    def status(self, attempt_id: int) -> AttemptStatus:
-        with self.executor.store.conn.begin():
-            target = catalog.get_attempt(self.executor.store.conn, attempt_id)
-        return self._waitable(target)
-
-    def _waitable(self, target: dict[str, Any]) -> AttemptStatus:
-        """The status of an attempt this one may wait for: not one that waits, through the
-        `require>` tasks of other attempts, for this attempt (checked at each poll: the other side
-        may start waiting later)."""
-        status = _status(target)
-        if status.done:
-            return status
-        conn, me = self.executor.store.conn, int(self.attempt["id"])
-        seen: set[int] = set()
-        todo = [status.attempt_id]
-        with conn.begin():
-            while todo:
-                attempt_id = todo.pop()
-                if attempt_id == me:
-                    when = datetime.fromtimestamp(int(target["session_time"]), ZoneInfo(target["timezone"]))
-                    raise ConfigError(f"require> {target['workflow_name']} for session {format_session_time(when)} "
-                                      "waits for the attempt that requires it (a cycle)")
-                if attempt_id not in seen:
-                    seen.add(attempt_id)
-                    todo.extend(catalog.required_attempts(conn, attempt_id))
-        return status
-
-
-def _status(attempt: dict[str, Any]) -> AttemptStatus:
-    flags = attempt["state_flags"]
-    return AttemptStatus(int(attempt["id"]), int(attempt["session_id"]), bool(flags & DONE),
-                         bool(flags & SUCCESS), poll_seconds=1.0)
-
-
-def start_attempt(store: Store, session: SessionRecord, *, definition_id: int, timezone: str,
-                  params: dict[str, Any], attempt_name: str | None) -> dict[str, Any]:
-    """Create an attempt for the executor to pick up; returns it as a catalog row."""
-    record = store.create_attempt(session, timezone=timezone, params=params, attempt_name=attempt_name,
-                                  workflow_definition_id=definition_id)
-    with store.conn.begin():
-        return catalog.get_attempt(store.conn, record.id)

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from digpy.core.plugin_manager import load_registry
     from digpy.core.project import Project
-    from digpy.core.schedule import parse_schedule
+    from digpy.core.workflow.schedule import parse_schedule
 
     project = Project(Path(args.project) if args.project else Path.cwd())
     registry = load_registry()

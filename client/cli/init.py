@@ -51,7 +51,7 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from digpy.core.errors import ConfigError
-    from digpy.core.language.dig.compiler import check_workflow_name
+    from digpy.core.workflow.tree import check_workflow_name
 
     directory = Path(args.directory)
     name = directory.resolve().name

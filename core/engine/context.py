@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from digpy.core.engine.process import LocalProcessExecutor
 from digpy.core.errors import ConfigError, TaskError
 from digpy.core.project import load_called_workflow
-from digpy.core.spi import AttemptStatus, CalledWorkflow, SecretProvider, Secrets
+from digpy.core.spi import CalledWorkflow, SecretProvider, Secrets
 from digpy.core.workflow.model import Task
 
 if TYPE_CHECKING:
@@ -70,16 +70,6 @@ class ProviderSecrets:
             raise ConfigError(f"secret {shown} is not set",
                               hint=f"set it with `digpy secrets --local --set {name}`")
         return value
-
-
-class NoSessions:
-    """Sessions where none can be started (a runner without a local run or a server around it)."""
-
-    def require(self, workflow: str, **_: Any) -> AttemptStatus:
-        raise ConfigError(f"require> {workflow}: this runner cannot start other sessions")
-
-    def status(self, attempt_id: int) -> AttemptStatus:
-        raise ConfigError(f"attempt {attempt_id} is unknown here")
 
 
 class TaskContext:

@@ -19,19 +19,21 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from digpy.core.engine.assembly import AttemptInfo, assemble, failures, new_graph, run_attempt
 from digpy.core.engine.runner import AttemptRunner, Output, RunSettings, may_overlap
+from digpy.core.engine.sessions import RequiredSessions
 from digpy.core.errors import ConfigError
-from digpy.core.language.builtins import format_session_time, parse_session_option, session_variables
+from digpy.core.language.builtins import format_session_time, parse_session_option
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
-from digpy.core.project import Project, only_subtree, select_task
-from digpy.core.schedule import check_timezone, parse_schedule
-from digpy.core.spi import AttemptStatus, FailedAttempt
-from digpy.core.store.sql import LOCAL_DIR, AttemptRecord, Store
+from digpy.core.project import Project
+from digpy.core.spi import AttemptStatus
+from digpy.core.store.sql import LOCAL_DIR, Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan, ended_tasks, forced_tasks
+from digpy.core.workflow.schedule import check_timezone, parse_schedule
+from digpy.core.workflow.select import only_subtree, select_task
 from digpy.core.workflow.spec import TaskSpec, Workflow
-from digpy.core.workflow.state_machine import AttemptGraph
 
 log = logging.getLogger("digpy.run")
 LOCAL_POLL_SECONDS = 0.2  # a required attempt runs in this process: asking often costs nothing
@@ -74,17 +76,16 @@ def check_options(options: LocalRunOptions) -> None:
 
 
 class _Started(NamedTuple):
-    attempt: AttemptRecord
+    info: AttemptInfo
     runner: AttemptRunner
     workflow: Workflow
-    session_time: datetime
     note: str
 
 
 class LocalEngine:
     """What the attempts of one `digpy run` share: project, store, plugins and output.
 
-    It is also the `Sessions` of their tasks: `require>` starts further attempts through it.
+    It is also the `SessionBackend` of their tasks: `require>` starts further attempts through it.
     """
 
     def __init__(self, project: Project, store: Store, registry: Registry, output: Output,
@@ -108,19 +109,19 @@ class LocalEngine:
         check_timezone(workflow.timezone, workflow.location)
         return workflow
 
-    def start(
+    def begin(
         self, workflow: Workflow, *, session: str | datetime, params: Mapping[str, Any],
         specs: list[TaskSpec] | None = None, forced: Callable[[str], bool] | None = None,
         ended: frozenset[str] = frozenset(),
     ) -> _Started:
         """Create the session and attempt of `workflow` and a runner for it (not yet running)."""
         tz = ZoneInfo(workflow.timezone)
-        schedule = (parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
-                    if workflow.schedule is not None else None)
         if isinstance(session, datetime):
             session_time = session.astimezone(tz)
             note = f"Using session time {format_session_time(session_time)} for {workflow.name}."
         else:
+            schedule = (parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
+                        if workflow.schedule is not None else None)
             last = self.store.latest_session_time(self.project_id, workflow.name)
             session_time, note = parse_session_option(
                 session, workflow.timezone, now=datetime.now(tz), schedule=schedule,
@@ -130,27 +131,20 @@ class LocalEngine:
         record = self.store.session_for(self.project_id, workflow.name, epoch)
         attempt = self.store.create_attempt(record, timezone=workflow.timezone, params=dict(params))
         executed = self.store.last_executed_session_time(self.project_id, workflow.name, epoch)
-        builtins = session_variables(
-            session_time, workflow.timezone, schedule=schedule,
-            last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
-        )
-        builtins.update(
+        info = AttemptInfo(
             attempt_id=attempt.id, session_id=record.id, session_uuid=record.session_uuid,
-            project_id=self.project_id, retry_attempt_name=None,
+            project_id=self.project_id, project_name=self.project.name, session_time=session_time,
+            params=params, last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
         )
         plan = ResumePlan()
         if not self.options.rerun:
             plan = ResumePlan(self.store.prior_actions(record.id, attempt.id), forced or (lambda _n: False))
         max_tasks = self.options.max_tasks or RunSettings().max_tasks
         self._overlap = self._overlap or (max_tasks > 1 and may_overlap(specs or workflow.tasks))
-        graph = AttemptGraph.new(specs or workflow.tasks, time.time())
-        graph.no_op_names = ended
-        runner = AttemptRunner(
-            store=self.store, attempt_id=attempt.id, graph=graph, registry=self.registry,
-            templates=self.templates, base_params=params, builtins=builtins, timezone=workflow.timezone,
-            project_dir=self.project.directory, output=self.output, plan=plan,
-            secret_providers=self.registry.secret_providers(), project_name=None,
-            sessions=_RequiredBy(self, attempt.id),
+        runner = assemble(
+            workflow, info, new_graph(specs or workflow.tasks, ended=ended), store=self.store,
+            registry=self.registry, templates=self.templates, project_dir=self.project.directory,
+            output=self.output, plan=plan, sessions=RequiredSessions(self, attempt.id),
             settings=RunSettings(
                 max_tasks=max_tasks, dry_run=self.options.dry_run,
                 show_params=self.options.show_params, passthrough=not self._overlap,
@@ -159,22 +153,15 @@ class LocalEngine:
         self._runners.append(runner)
         self._by_session[(workflow.name, epoch)] = attempt.id
         self._status[attempt.id] = AttemptStatus(attempt.id, record.id, False, False, LOCAL_POLL_SECONDS)
-        return _Started(attempt, runner, workflow, session_time, note)
+        return _Started(info, runner, workflow, note)
 
     async def run(self, started: _Started) -> TaskState:
         """Run a started attempt to its end and record how it ended."""
-        root = await started.runner.run()
-        success = root.state == TaskState.SUCCESS
-        self.store.finish_attempt(started.attempt.id, success=success, canceled=root.state == TaskState.CANCELED)
-        self._status[started.attempt.id] = AttemptStatus(
-            started.attempt.id, started.attempt.session_id, True, success, LOCAL_POLL_SECONDS)
-        if not success:
-            self.registry.notify_failure(FailedAttempt(
-                project=self.project.name, workflow=started.workflow.name,
-                session_time=format_session_time(started.session_time), attempt_id=started.attempt.id,
-                state=root.state.label, failures=tuple(_failures(started.runner.graph)),
-            ))
-        return root.state
+        info = started.info
+        state = await run_attempt(started.runner, started.workflow, info, store=self.store, registry=self.registry)
+        self._status[info.attempt_id] = AttemptStatus(
+            info.attempt_id, info.session_id, True, state == TaskState.SUCCESS, LOCAL_POLL_SECONDS)
+        return state
 
     def request_cancel(self) -> None:
         for runner in self._runners:
@@ -185,51 +172,28 @@ class LocalEngine:
         while self._nested:
             await asyncio.gather(*list(self._nested.values()), return_exceptions=True)
 
-    # -- Sessions (the SPI require> uses)
+    # -- SessionBackend (where require> finds and starts attempts: in this process)
 
-    def require(self, workflow: str, *, session_time: str, params: Mapping[str, Any], rerun_on: str = "none",
-                project_name: str | None = None, retry_attempt_name: str | None = None,
-                by: int | None = None) -> AttemptStatus:
+    def target(self, workflow: str, project_name: str | None) -> Workflow:
         if project_name is not None and project_name != self.project.name:
             raise ConfigError(f"require> project_name '{project_name}': local runs know only this project "
                               f"('{self.project.name}')")
-        target = self.load(workflow)
-        when = datetime.fromisoformat(session_time.replace("Z", "+00:00"))
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=ZoneInfo(target.timezone))
-        key = (target.name, int(when.timestamp()))
-        existing = self._by_session.get(key)
-        if existing is not None:
-            status = self._status[existing]
-            if rerun_on == "none" or not status.done or (rerun_on == "failed" and status.success):
-                if not status.done and by is not None:
-                    if self._would_wait_for(existing, by):  # it waits, maybe through others, for us
-                        raise ConfigError(f"require> {target.name} for session {format_session_time(when)} "
-                                          "waits for the attempt that requires it (a cycle)")
-                    self._waits_for.setdefault(by, set()).add(existing)
-                return status
-        started = self.start(target, session=when, params=params)
-        if by is not None:
-            self._waits_for.setdefault(by, set()).add(started.attempt.id)
-        log.info("%s: starting %s for session %s (attempt %d)", "require>", target.name,
-                 format_session_time(started.session_time), started.attempt.id)
-        task = asyncio.ensure_future(self.run(started))
-        self._nested[started.attempt.id] = task
-        task.add_done_callback(lambda _t, aid=started.attempt.id: self._nested.pop(aid, None))
-        return self._status[started.attempt.id]
+        return self.load(workflow)
 
-    def _would_wait_for(self, attempt_id: int, other: int) -> bool:
-        """Whether `attempt_id` waits, through the require> of unfinished attempts, for `other`."""
-        stack, seen = [attempt_id], set()
-        while stack:
-            current = stack.pop()
-            if current == other:
-                return True
-            if current in seen or self._status[current].done:
-                continue
-            seen.add(current)
-            stack.extend(self._waits_for.get(current, ()))
-        return False
+    def latest(self, target: Workflow, session_time: datetime) -> AttemptStatus | None:
+        existing = self._by_session.get((target.name, int(session_time.timestamp())))
+        return None if existing is None else self._status[existing]
+
+    def start(self, target: Workflow, session_time: datetime, params: Mapping[str, Any],
+              attempt_name: str | None, *, retry: bool) -> AttemptStatus:
+        started = self.begin(target, session=session_time, params=params)
+        attempt_id = started.info.attempt_id
+        log.info("%s: starting %s for session %s (attempt %d)", "require>", target.name,
+                 format_session_time(started.info.session_time), attempt_id)
+        task = asyncio.ensure_future(self.run(started))
+        self._nested[attempt_id] = task
+        task.add_done_callback(lambda _t, aid=attempt_id: self._nested.pop(aid, None))
+        return self._status[attempt_id]
 
     def status(self, attempt_id: int) -> AttemptStatus:
         status = self._status.get(attempt_id)
@@ -237,19 +201,11 @@ class LocalEngine:
             raise ConfigError(f"attempt {attempt_id} was not started by this run")
         return status
 
+    def record_wait(self, attempt_id: int, waits_for: int) -> None:
+        self._waits_for.setdefault(attempt_id, set()).add(waits_for)
 
-class _RequiredBy:
-    """The Sessions one attempt's tasks see: the engine's, knowing which attempt asks."""
-
-    def __init__(self, engine: LocalEngine, attempt_id: int) -> None:
-        self.engine = engine
-        self.attempt_id = attempt_id
-
-    def require(self, workflow: str, **options: Any) -> AttemptStatus:
-        return self.engine.require(workflow, by=self.attempt_id, **options)
-
-    def status(self, attempt_id: int) -> AttemptStatus:
-        return self.engine.status(attempt_id)
+    def waits_of(self, attempt_id: int) -> set[int]:
+        return self._waits_for.get(attempt_id, set())
 
 
 def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
@@ -267,15 +223,15 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
         specs = workflow.tasks
         if options.task:
             specs = only_subtree(specs, specs.index(select_task(specs, options.task)))
-        started = engine.start(workflow, session=options.session, params=options.params, specs=specs,
+        started = engine.begin(workflow, session=options.session, params=options.params, specs=specs,
                                forced=forced_tasks(specs, start=options.start, goal=options.goal),
                                ended=ended_tasks(specs, end=options.end, goal=options.goal))
         log.info(started.note)
         state = _run_to_end(engine, started)
         return LocalRunResult(
-            workflow=workflow.name, session_time=format_session_time(started.session_time),
-            attempt_id=started.attempt.id, state=state,
-            failures=_failures(started.runner.graph), state_dir=project.directory / LOCAL_DIR,
+            workflow=workflow.name, session_time=format_session_time(started.info.session_time),
+            attempt_id=started.info.attempt_id, state=state,
+            failures=failures(started.runner.graph), state_dir=project.directory / LOCAL_DIR,
             skipped=started.runner.skipped, elapsed=time.monotonic() - started_at,
         )
     finally:
@@ -298,17 +254,6 @@ def _run_to_end(engine: LocalEngine, started: _Started) -> TaskState:
                     loop.remove_signal_handler(sig)
 
     return asyncio.run(main())
-
-
-def _failures(graph: AttemptGraph) -> list[tuple[str, str]]:
-    """(name, message) of each task that ended in error; a task that a group `_retry` ran again is
-    listed once, with its last error."""
-    found: dict[str, str] = {}
-    for t in sorted(graph.tasks.values(), key=lambda t: t.id):
-        if t.state == TaskState.ERROR:
-            found.pop(t.full_name, None)  # a later copy: its place in the list moves too
-            found[t.full_name] = (t.error or {}).get("message", "")
-    return list(found.items())
 
 
 __all__ = ["LocalEngine", "LocalRunOptions", "LocalRunResult", "run_local"]

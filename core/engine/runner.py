@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from digpy.core.engine.context import Masker, NoSessions, TaskContext, env_value
+from digpy.core.engine.context import Masker, TaskContext, env_value
+from digpy.core.engine.sessions import NoSessions
 from digpy.core.errors import ConfigError, DigpyError, TaskError
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digpy.core.errors import ConfigError
-from digpy.core.schedule import Schedule, check_timezone
+from digpy.core.workflow.schedule import Schedule, check_timezone
 
 _FORMS = 'last, daily, hourly, schedule, "yyyy-MM-dd", "yyyy-MM-dd HH:mm:ss" or an ISO-8601 time with offset'
 

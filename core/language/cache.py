@@ -82,7 +82,7 @@ def _code_stamp() -> str:
     core = Path(__file__).resolve().parents[1]
     parts = [__version__, sys.version]
     modules = [*sorted((core / "language").rglob("*.py")), *sorted((core / "workflow").glob("*.py")),
-               core / "project.py", core / "schedule.py"]
+               core / "project.py"]
     for module in modules:
         try:
             stat = module.stat()

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from digpy.core.errors import Conflict, NotFound
 from digpy.core.store import CANCEL_REQUESTED, DONE
 from digpy.core.store import schema as s
-from digpy.core.workflow.model import TaskState
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -306,21 +305,6 @@ def cancel_requested(conn: Connection, attempt_ids: Sequence[int]) -> list[int]:
 def list_task_rows(conn: Connection, attempt_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(select(s.tasks).where(s.tasks.c.attempt_id == attempt_id).order_by(s.tasks.c.id)).all()
     return [_row(r) for r in rows]
-
-
-def required_attempts(conn: Connection, attempt_id: int) -> list[int]:
-    """The attempts that an attempt's waiting `require>` tasks wait for (their poll state names them)."""
-    rows = conn.execute(select(s.tasks.c.config, s.tasks.c.state_params).where(
-        s.tasks.c.attempt_id == attempt_id,
-        s.tasks.c.state.in_([int(TaskState.RUNNING), int(TaskState.RETRY_WAITING)]))).all()
-    waited = []
-    for config, state in rows:
-        if '"require"' not in config:  # most tasks: no JSON to read
-            continue
-        target = json.loads(state or "{}").get("attempt_id")
-        if json.loads(config).get("_type") == "require" and isinstance(target, int):
-            waited.append(target)
-    return waited
 
 
 # ----------------------------------------------------------------------------- secrets

@@ -142,3 +142,11 @@ secrets = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("project_id", "key", name="uq_secrets_project_key"),
 )
+
+# The attempts an attempt's `require>` tasks wait for (digpy.core.engine.sessions checks for cycles).
+attempt_waits = Table(
+    "attempt_waits",
+    metadata,
+    Column("attempt_id", BigInteger, ForeignKey("attempts.id"), primary_key=True, autoincrement=False),
+    Column("waits_for", BigInteger, ForeignKey("attempts.id"), primary_key=True, autoincrement=False),
+)

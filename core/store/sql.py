@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from digpy.core.errors import ConfigError
 from digpy.core.store import CANCEL_REQUESTED, DONE, SCHEMA_REVISION, SUCCESS
 from digpy.core.workflow.model import Task, TaskFlags, TaskState
+from digpy.core.workflow.resume import ActionRecord
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -79,15 +80,6 @@ class AttemptRecord(NamedTuple):
     state_flags: int
     created_at: float
     finished_at: float | None
-
-
-class ActionRecord(NamedTuple):
-    """The recorded result of a task's own action, replayed when a later run skips the task."""
-
-    store_params: dict[str, Any]
-    export_params: dict[str, Any]
-    reset_store: list[str]
-    subtask_config: dict[str, Any] | None
 
 
 _PRAGMAS = (

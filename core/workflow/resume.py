@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from digpy.core.project import ancestor_indexes, select_task, subtree_indexes
-from digpy.core.store.sql import ActionRecord
+from digpy.core.workflow.select import ancestor_indexes, select_task, subtree_indexes
 from digpy.core.workflow.spec import TaskSpec
+
+
+class ActionRecord(NamedTuple):
+    """The recorded result of a task's own action, replayed when a later run skips the task."""
+
+    store_params: dict[str, Any]
+    export_params: dict[str, Any]
+    reset_store: list[str]
+    subtask_config: dict[str, Any] | None
 
 
 class ResumePlan:

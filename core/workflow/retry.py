@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from digpy.core.errors import ConfigError, Location
+from digpy.core.options import number, whole_number
 
 _KEYS = ("limit", "interval", "interval_type", "max_interval")
 
@@ -47,36 +48,10 @@ def parse_retry(value: Any, location: Location | None = None) -> RetryPolicy:
             )
         max_interval = value.get("max_interval")
         return RetryPolicy(
-            limit=_count(value["limit"], "_retry limit", location),
-            interval=_seconds(value.get("interval", 0), "_retry interval", location),
+            limit=whole_number(value["limit"], "_retry limit", minimum=0, location=location),
+            interval=number(value.get("interval", 0), "_retry interval", minimum=0, location=location),
             exponential=kind == "exponential",
-            max_interval=None if max_interval is None else _seconds(max_interval, "_retry max_interval", location),
+            max_interval=None if max_interval is None else number(max_interval, "_retry max_interval", minimum=0,
+                                                                  location=location),
         )
-    return RetryPolicy(limit=_count(value, "_retry", location))
-
-
-def _count(value: Any, what: str, location: Location | None) -> int:
-    number = _number(value, what, location)
-    if number != int(number) or number < 0:
-        raise ConfigError(f"{what} must be a whole number >= 0, got {value!r}", location=location)
-    return int(number)
-
-
-def _seconds(value: Any, what: str, location: Location | None) -> float:
-    number = _number(value, what, location)
-    if number < 0:
-        raise ConfigError(f"{what} must be >= 0 seconds, got {value!r}", location=location)
-    return number
-
-
-def _number(value: Any, what: str, location: Location | None) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{what} must be a number, got {value!r}", location=location)
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise ConfigError(f"{what} must be a number, got {value!r}", location=location)
+    return RetryPolicy(limit=whole_number(value, "_retry", minimum=0, location=location))

@@ -1,4 +1,4 @@
-"""Compile a task tree config into task specs: the engine's own tree format, whatever file it came from.
+"""Compile workflow and task tree configs into task specs: the engine's own format, whatever file it came from.
 
 A task tree config is the mapping a `.dig` group holds (`+name` children, `op>:` operators, `_`
 directives) and the format in which operators hand generated tasks back (`TaskResult.subtasks`).
@@ -17,10 +17,12 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from digpy.core import options
 from digpy.core.errors import ConfigError, Location
-from digpy.core.workflow.located import key_location, location_of, to_plain, value_location
+from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.retry import parse_retry
-from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec
+from digpy.core.workflow.schedule import check_timezone
+from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec, Workflow
 
 GROUP_KEYS = (
     "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_retry",
@@ -32,6 +34,58 @@ MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
 _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 # Keys whose presence gives a task directives (most tasks have none: their Directives are shared).
 _DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_disable")
+
+
+TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "_export", "_error", "_check", "_retry", "_parallel")
+_WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
+
+
+def check_workflow_name(name: str, location: Location | None = None) -> None:
+    """Workflow names come from file names: no leading digit, none of `+ ^ @ / \\ : * ? " < > |`."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"workflow name '{name[:40]}...' is longer than {MAX_NAME_LENGTH} characters",
+                          location=location)
+    if not name or name[0].isdigit() or _WORKFLOW_NAME_BAD.search(name) or name.strip() != name:
+        raise ConfigError(
+            f"invalid workflow name '{name}'",
+            location=location,
+            hint='a workflow name must not start with a digit or contain + ^ @ / \\ : * ? " < > |',
+        )
+
+
+def compile_workflow(
+    name: str, config: Mapping[str, Any], *, operators: Collection[str] | None = None
+) -> Workflow:
+    """Compile a whole workflow file; `operators` (if given) are the known operator names."""
+    root_loc = location_of(config)
+    check_workflow_name(name, root_loc)
+    for key in config:
+        if not key.startswith("+") and key not in TOP_LEVEL_KEYS and not key.startswith("!"):
+            raise ConfigError(
+                f"unknown top-level key '{key}' in workflow '{name}'",
+                location=key_location(config, key),
+                hint=did_you_mean(key, TOP_LEVEL_KEYS) or "top-level keys are tasks (+name) and "
+                + ", ".join(TOP_LEVEL_KEYS),
+            )
+    timezone = config.get("timezone", "UTC")
+    if not isinstance(timezone, str) or not timezone:
+        raise ConfigError("timezone must be a time zone name such as UTC or Asia/Tokyo",
+                          location=value_location(config, "timezone"))
+    check_timezone(timezone, value_location(config, "timezone"))
+    schedule = config.get("schedule")
+    if schedule is not None and not isinstance(schedule, dict):
+        raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
+                          location=value_location(config, "schedule"))
+    body = without_keys(dict(config) if not isinstance(config, dict) else config, ("timezone", "schedule", "sla"))
+    return Workflow(
+        name=name,
+        timezone=timezone,
+        tasks=compile_tree(f"+{name}", f"+{name}", body, operators=operators, group=True),
+        config=to_plain(config),
+        schedule=to_plain(schedule) if schedule is not None else None,
+        schedule_location=value_location(config, "schedule") if schedule is not None else None,
+        location=root_loc,
+    )
 
 
 def compile_tree(
@@ -268,24 +322,14 @@ class _Compiler:
 
 
 def parse_parallel(value: Any, location: Location | None, *, allow_template: bool = False) -> tuple[bool, int | None]:
-    """`_parallel: true|false|{limit: N}` → (parallel, limit)."""
-    if value is None or value is False:
-        return False, None
-    if value is True:
-        return True, None
-    if isinstance(value, str) and "${" in value and allow_template:
-        return False, None
-    if isinstance(value, dict) and set(value) == {"limit"}:
-        limit = value["limit"]
-        if isinstance(limit, str) and "${" in limit and allow_template:
-            return True, None
-        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
-            return True, limit
-        raise ConfigError(f"_parallel limit must be a whole number > 0, got {limit!r}", location=location)
-    if isinstance(value, str) and "${" in value:
+    """`_parallel: true|false|{limit: N}` → (parallel, limit); an operator's may be `${...}`
+    (`allow_template`: read by the operator once evaluated)."""
+    if _templated(value):
+        if allow_template:
+            return isinstance(value, dict), None
         raise ConfigError("_parallel of a group must be a literal true, false or {limit: N}", location=location,
                           hint="${...} is only evaluated in loop>, for_each> and for_range>")
-    raise ConfigError(f"_parallel must be true, false or {{limit: N}}, got {value!r}", location=location)
+    return options.parallel(value, "_parallel", location)
 
 
 def _normalize_operator(own: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +377,10 @@ def describe(value: Any) -> str:
 __all__ = [
     "GROUP_KEYS",
     "MAX_NAME_LENGTH",
+    "TOP_LEVEL_KEYS",
+    "check_workflow_name",
     "compile_tree",
+    "compile_workflow",
     "describe",
     "did_you_mean",
     "directives_of",

@@ -9,13 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from digpy.core.errors import ConfigError, Conflict, NotFound
-from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.store import SUCCESS, catalog
 from digpy.core.workflow.resume import forced_tasks
+from digpy.core.workflow.tree import compile_workflow
 from digpy.server.api import models
 from digpy.server.api.params import int_id, json_body, parse_id, query_bool, query_int
 from digpy.server.app import STORE, wake_executor
-from digpy.server.executor import start_attempt
+from digpy.server.sessions import start_attempt
 
 routes = web.RouteTableDef()
 MAX_PAGE = 1000

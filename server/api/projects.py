@@ -13,8 +13,8 @@ from aiohttp import web
 from digpy.core.errors import ConfigError, NotFound
 from digpy.core.language.builtins import format_session_time, parse_time
 from digpy.core.project import Project
-from digpy.core.schedule import parse_schedule
 from digpy.core.store import catalog
+from digpy.core.workflow.schedule import parse_schedule
 from digpy.server.api import models
 from digpy.server.api.params import int_id, json_body, query_bool, query_int
 from digpy.server.app import BOX, REGISTRY, SETTINGS, STORE

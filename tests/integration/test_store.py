@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from digpy.core.engine.runner import AttemptRunner, NullOutput
-from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.dig.loader import load_text
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import load_registry
@@ -20,6 +19,7 @@ from digpy.core.store import SCHEMA_REVISION, migrate, schema
 from digpy.core.store.sql import Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.state_machine import AttemptGraph
+from digpy.core.workflow.tree import compile_workflow
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.dig.loader import load_text
 from digpy.core.spi import TaskResult
 from digpy.core.workflow.model import Task
 from digpy.core.workflow.state_machine import AttemptGraph
+from digpy.core.workflow.tree import compile_workflow
 
 Outcome = TaskResult | dict[str, Any] | Callable[[Task], Any] | None
 

@@ -13,7 +13,7 @@ from digpy.core.language.builtins import (
     parse_session_option,
     session_variables,
 )
-from digpy.core.schedule import parse_schedule
+from digpy.core.workflow.schedule import parse_schedule
 
 LA = "America/Los_Angeles"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from digpy.core.errors import ConfigError
-from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.dig.loader import load_text
-from digpy.core.workflow.tree import compile_tree
+from digpy.core.workflow.tree import compile_tree, compile_workflow
 
 OPERATORS = ["echo", "fail", "sh", "py", "loop", "if", "call"]
 

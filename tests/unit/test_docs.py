@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.dig.loader import load_text
 from digpy.core.plugin_manager import load_registry
 from digpy.core.spi import Hookspecs
+from digpy.core.workflow.tree import compile_workflow
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)

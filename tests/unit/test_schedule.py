@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digpy.core.errors import ConfigError, Location
-from digpy.core.schedule import parse_duration, parse_schedule
+from digpy.core.workflow.schedule import parse_duration, parse_schedule
 
 LA = ZoneInfo("America/Los_Angeles")
 UTC = ZoneInfo("UTC")

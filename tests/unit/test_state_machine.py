@@ -268,8 +268,8 @@ def test_disabled_and_no_op_tasks_succeed_without_running():
     text = "+a: {echo>: a, _disable: true}\n+b: {echo>: b}\n+c: {echo>: c}\n"
     g = graph_of(text)
     assert drive(g) == ["+wf+b", "+wf+c"]
-    from digpy.core.language.dig.compiler import compile_workflow
     from digpy.core.language.dig.loader import load_text
+    from digpy.core.workflow.tree import compile_workflow
 
     specs = compile_workflow("wf", load_text(text)).tasks
     g2 = AttemptGraph.new(specs, 0)

@@ -11,13 +11,13 @@ match and the run time is the session time plus the delay (`daily>: 07:00:00` ha
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digpy.core.errors import ConfigError, Location
+from digpy.core.options import duration
 
 KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron", "seconds_interval")
 OPTIONS = ("skip_on_overtime", "skip_delayed_by", "start", "end", "delay")
@@ -25,8 +25,6 @@ _WEEKDAYS = {
     "sun": 0, "sunday": 0, "mon": 1, "monday": 1, "tue": 2, "tuesday": 2, "wed": 3, "wednesday": 3,
     "thu": 4, "thursday": 4, "fri": 5, "friday": 5, "sat": 6, "saturday": 6,
 }
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$",
-                       re.IGNORECASE)  # units in either case, as Digdag's DurationParam reads them
 _FAR = 20000  # slots searched at most when start/end clamp a schedule
 
 
@@ -46,17 +44,7 @@ def check_timezone(name: str, location: Location | None = None) -> ZoneInfo:
 
 def parse_duration(text: Any, location: Location | None = None) -> int:
     """`10s`, `1m`, `1h30m`, `1d` (`1D` too), `90` (seconds) → seconds."""
-    if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
-        return text
-    if isinstance(text, str):
-        if text.strip().isdigit():
-            return int(text.strip())
-        match = _DURATION.match(text)
-        if match and any(match.groups()):
-            d, h, m, s = (int(g or 0) for g in match.groups())
-            return ((d * 24 + h) * 60 + m) * 60 + s
-    raise ConfigError(f"invalid duration {text!r}", location=location,
-                      hint="write it like 30s, 5m, 1h30m or 1d")
+    return duration(text, "duration", location)
 
 
 class Schedule(NamedTuple):

@@ -1,0 +1,111 @@
+"""One attempt assembly for every caller: `digpy run`, the server's executor and the scheduler.
+
+A caller knows where an attempt comes from (a local session, a claimed row, a schedule slot) and
+where its output goes; everything else is the same for all of them and is done here: the
+session's built-in variables, the task graph (new, or the stored one of an attempt taken over),
+the runner, and what happens when the attempt ends (its state stored, failure hooks called).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from digpy.core.engine.runner import AttemptRunner, Output, RunSettings
+from digpy.core.language.builtins import format_session_time, session_variables
+from digpy.core.language.expression import TemplateEngine
+from digpy.core.plugin_manager import Registry
+from digpy.core.spi import FailedAttempt, SecretProvider, Sessions
+from digpy.core.store.sql import Store
+from digpy.core.workflow.model import TaskState
+from digpy.core.workflow.resume import ResumePlan
+from digpy.core.workflow.schedule import parse_schedule
+from digpy.core.workflow.spec import TaskSpec, Workflow
+from digpy.core.workflow.state_machine import AttemptGraph
+
+
+class AttemptInfo(NamedTuple):
+    """The stored facts of an attempt that its tasks see as built-in variables."""
+
+    attempt_id: int
+    session_id: int
+    session_uuid: str
+    project_id: int
+    project_name: str  # the project's name (local runs: the directory's)
+    session_time: datetime  # in the workflow's time zone
+    params: Mapping[str, Any]
+    attempt_name: str | None = None  # `retry_attempt_name`
+    last_executed_session_time: datetime | None = None
+
+
+def builtins(workflow: Workflow, info: AttemptInfo) -> dict[str, Any]:
+    """The built-in variables of an attempt (`session_time`, `next_session_time`, `attempt_id`, ...)."""
+    schedule = (parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
+                if workflow.schedule is not None else None)
+    out = session_variables(info.session_time, workflow.timezone, schedule=schedule,
+                            last_executed_session_time=info.last_executed_session_time)
+    out.update(attempt_id=info.attempt_id, session_id=info.session_id, session_uuid=info.session_uuid,
+               project_id=info.project_id, retry_attempt_name=info.attempt_name)
+    return out
+
+
+def new_graph(specs: Sequence[TaskSpec], *, ended: frozenset[str] = frozenset()) -> AttemptGraph:
+    """The task graph of a new attempt; tasks named in `ended` count as done without running."""
+    graph = AttemptGraph.new(specs, time.time())
+    graph.no_op_names = ended
+    return graph
+
+
+def stored_graph(store: Store, attempt_id: int, specs: Sequence[TaskSpec]) -> AttemptGraph:
+    """The graph of an attempt as stored (one taken over from another runner), or a new one."""
+    if store.has_tasks(attempt_id):
+        return AttemptGraph.load(store.load_tasks(attempt_id), time.time())
+    return new_graph(specs)
+
+
+def assemble(
+    workflow: Workflow, info: AttemptInfo, graph: AttemptGraph, *, store: Store, registry: Registry,
+    templates: TemplateEngine, project_dir: Path, output: Output, plan: ResumePlan | None = None,
+    secret_providers: Sequence[SecretProvider] | None = None, sessions: Sessions | None = None,
+    settings: RunSettings | None = None, secrets_project: str | None = None,
+) -> AttemptRunner:
+    """A runner for an attempt, ready to `run()`. `secrets_project` is the project name secret
+    providers are asked for (None for local runs, whose secrets belong to the user)."""
+    return AttemptRunner(
+        store=store, attempt_id=info.attempt_id, graph=graph, registry=registry, templates=templates,
+        base_params=info.params, builtins=builtins(workflow, info), timezone=workflow.timezone,
+        project_dir=project_dir, output=output, plan=plan,
+        secret_providers=registry.secret_providers() if secret_providers is None else secret_providers,
+        project_name=secrets_project, sessions=sessions, settings=settings,
+    )
+
+
+async def run_attempt(runner: AttemptRunner, workflow: Workflow, info: AttemptInfo, *, store: Store,
+                      registry: Registry) -> TaskState:
+    """Run an assembled attempt to its end, store how it ended and tell the failure hooks."""
+    root = await runner.run()
+    success = root.state == TaskState.SUCCESS
+    store.finish_attempt(info.attempt_id, success=success, canceled=root.state == TaskState.CANCELED)
+    if not success:
+        registry.notify_failure(FailedAttempt(
+            project=info.project_name, workflow=workflow.name, session_time=format_session_time(info.session_time),
+            attempt_id=info.attempt_id, state=root.state.label, failures=tuple(failures(runner.graph)),
+        ))
+    return root.state
+
+
+def failures(graph: AttemptGraph) -> list[tuple[str, str]]:
+    """(name, message) of each task that ended in error; a task that a group `_retry` ran again is
+    listed once, with its last error."""
+    found: dict[str, str] = {}
+    for t in sorted(graph.tasks.values(), key=lambda t: t.id):
+        if t.state == TaskState.ERROR:
+            found.pop(t.full_name, None)  # a later copy: its place in the list moves too
+            found[t.full_name] = (t.error or {}).get("message", "")
+    return list(found.items())
+
+
+__all__ = ["AttemptInfo", "assemble", "builtins", "failures", "new_graph", "run_attempt", "stored_graph"]
