@@ -4,7 +4,7 @@ the checkout, run from temporary directories.
     python3 .ci/smoke_wheel.py [--keep]
 
 Builds the wheel from the checkout's files (what `git ls-files` lists, so a stale build/ cannot help),
-installs it into a venv in a temporary directory, then runs `digpy --version`, `digpy plugins`,
+checks that it holds every file of the package folders, installs it into a venv in a temporary directory, then runs `digpy --version`, `digpy plugins`,
 `digpy run` of projects/hello, and a `digpy server` on a free port with its own data directory,
 against which it runs `digpy push`, `digpy start` and `digpy log -f`. The server is stopped at the
 end. On the first failure it prints one line saying what failed (and what the command printed) and
@@ -23,10 +23,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_FOLDERS = ("digpy", "core", "plugins", "server", "client", "migrations")  # → digpy, digpy.core, ...
 
 
 class SmokeFailure(Exception):
@@ -84,7 +86,8 @@ def checkout_files() -> list[str]:
 def build_wheel(tmp: Path) -> Path:
     step("build the wheel")
     source = tmp / "src"
-    for name in checkout_files():
+    files = checkout_files()
+    for name in files:
         target = source / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
@@ -93,6 +96,12 @@ def build_wheel(tmp: Path) -> Path:
         cwd=tmp, env=dict(os.environ), what="pip wheel", timeout=300)
     wheels = sorted(dist.glob("digpy-*.whl"))
     expect(len(wheels) == 1, f"pip wheel made {[w.name for w in wheels]}, expected one digpy wheel")
+    step("every file of the package folders is in the wheel")
+    shipped = set(zipfile.ZipFile(wheels[0]).namelist())
+    wanted = {name if name.startswith("digpy/") else f"digpy/{name}"
+              for name in files if name.split("/")[0] in PACKAGE_FOLDERS}
+    missing = sorted(wanted - shipped)
+    expect(not missing, f"the wheel lacks {len(missing)} file(s) of the package folders: {', '.join(missing[:10])}")
     return wheels[0]
 
 
