@@ -48,6 +48,7 @@ def docker_host() -> str:
 
 
 def _first_line(error: Exception) -> str:
+    error = getattr(error, "orig", None) or error  # the driver's error under SQLAlchemy's wrapper
     lines = str(error).strip().splitlines()
     return f"{error.__class__.__name__}: {lines[0] if lines else ''}"
 
