@@ -1,7 +1,13 @@
-"""Shared fixtures: a real `digpy` process in a temporary project."""
+"""Shared fixtures: a real `digpy` process in a temporary project, real databases, a real server.
+
+Tests that need a component a machine may lack carry its marker (`postgres`, `docker`). Where the
+component is missing they are skipped with the reason (listed at the end of the run); with
+DIGPY_TEST_REQUIRE_ALL=1 (set by .ci/run) they fail instead, so CI cannot pass without running them.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -23,6 +29,86 @@ def pytest_configure(config: pytest.Config) -> None:
     import tempfile
 
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="digpy-test-cache-")
+
+
+# ----------------------------------------------------------------------------- components
+
+REQUIRE_ALL = "DIGPY_TEST_REQUIRE_ALL"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_DOCKER_HOST = "unix:///tmp/digpy-docker/docker.sock"  # where .ci/services.sh starts the engine
+DOCKER_IMAGE = "digpy-test/busybox:latest"  # built by .ci/services.sh (there is no registry here)
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("DIGPY_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+
+
+def _first_line(error: Exception) -> str:
+    error = getattr(error, "orig", None) or error  # the driver's error under SQLAlchemy's wrapper
+    lines = str(error).strip().splitlines()
+    return f"{error.__class__.__name__}: {lines[0] if lines else ''}"
+
+
+@functools.cache
+def _postgres_problem() -> str | None:
+    url = postgres_admin_url()
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception as e:
+        shown = make_url(url).render_as_string(hide_password=True)
+        return f"PostgreSQL at {shown} is not reachable ({_first_line(e)})"
+    return None
+
+
+@functools.cache
+def _docker_problem() -> str | None:
+    import docker
+
+    host = docker_host()
+    try:
+        client = docker.DockerClient(base_url=host, timeout=10)
+        try:
+            client.images.get(DOCKER_IMAGE)
+        finally:
+            client.close()
+    except Exception as e:
+        return f"no Docker engine with the image {DOCKER_IMAGE} at {host} ({_first_line(e)})"
+    return None
+
+
+# marker → (what is wrong with the component here, or None; how to get it)
+COMPONENTS: dict[str, tuple[Callable[[], str | None], str]] = {
+    "postgres": (_postgres_problem, "start it with .ci/services.sh or set DIGPY_TEST_POSTGRES_URL"),
+    "docker": (_docker_problem, "start it with .ci/services.sh or set DOCKER_HOST"),
+}
+
+
+def require(component: str) -> None:
+    """Skip the test unless `component` (a key of COMPONENTS) is here; under DIGPY_TEST_REQUIRE_ALL=1
+    fail it instead. Other skips (a doc fragment that is not a workflow) are not affected."""
+    problem_of, hint = COMPONENTS[component]
+    problem = problem_of()
+    if problem is None:
+        return
+    if os.environ.get(REQUIRE_ALL) == "1":
+        pytest.fail(f"{problem}; {hint} ({REQUIRE_ALL}=1: no test may skip for a missing component)", pytrace=False)
+    pytest.skip(f"{problem}; {hint}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for component in COMPONENTS:
+        if item.get_closest_marker(component) is not None:
+            require(component)
 
 
 class Project:
@@ -71,19 +157,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str =
 
 # ----------------------------------------------------------------------------- databases
 
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    admin_url = os.environ.get("DIGPY_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    require("postgres")
+    admin_url = postgres_admin_url()
     name = f"digpy_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as e:  # pragma: no cover - depends on the machine
-        pytest.fail(f"PostgreSQL at {admin_url} is not reachable ({e}); start it (.ci/services.sh) or set "
+        pytest.fail(f"cannot create a database on the PostgreSQL at {admin_url} ({e}); set "
                     "DIGPY_TEST_POSTGRES_URL to a database URL whose user may create databases")
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
@@ -96,14 +181,15 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def scratch_postgres_url() -> Iterator[str]:
     """A PostgreSQL database of its own for one test (for tests that create arbitrary tables)."""
-    admin_url = os.environ.get("DIGPY_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    require("postgres")
+    admin_url = postgres_admin_url()
     name = f"digpy_scratch_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as e:  # pragma: no cover - depends on the machine
-        pytest.fail(f"PostgreSQL at {admin_url} is not reachable ({e})")
+        pytest.fail(f"cannot create a database on the PostgreSQL at {admin_url} ({e})")
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:

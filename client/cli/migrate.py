@@ -15,24 +15,24 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from digpy.client.cli.server import _safe
+    from digpy.client.cli.server import read_schema
     from digpy.core.store import SCHEMA_REVISION, migrate
     from digpy.core.store.sql import Store
+    from digpy.core.store.url import safe_url
 
     store = Store.open(args.database)
+    current, _empty = read_schema(store, args.database)
+    shown = safe_url(args.database)
     try:
-        with store.conn.begin():
-            current = migrate.current_revision(store.conn)
         if args.action == "check":
             if current == SCHEMA_REVISION:
-                print(f"{_safe(args.database)} is at the current schema ({SCHEMA_REVISION}).")
+                print(f"{shown} is at the current schema ({SCHEMA_REVISION}).")
                 return 0
-            print(f"{_safe(args.database)} is at {current or '(no schema)'}; "
-                  f"`digpy migrate run` brings it to {SCHEMA_REVISION}.")
+            print(f"{shown} is at {current or '(no schema)'}; `digpy migrate run` brings it to {SCHEMA_REVISION}.")
             return 1
         store.conn.close()
         migrate.upgrade(store.engine)
-        print(f"{_safe(args.database)}: migrated from {current or '(no schema)'} to {SCHEMA_REVISION}.", file=sys.stderr)
+        print(f"{shown}: migrated from {current or '(no schema)'} to {SCHEMA_REVISION}.", file=sys.stderr)
         return 0
     finally:
         store.engine.dispose()

@@ -80,20 +80,13 @@ def settings_from(args: argparse.Namespace) -> Any:
 
 def open_database(url: str, *, create_if_empty: bool) -> Any:
     """The store, refusing a database whose schema is not the current one."""
-    from sqlalchemy import inspect
-
     from digpy.core.errors import ConfigError
     from digpy.core.store import SCHEMA_REVISION, migrate
     from digpy.core.store.sql import Store
+    from digpy.core.store.url import safe_url
 
     store = Store.open(url)
-    try:
-        with store.conn.begin():
-            current = migrate.current_revision(store.conn)
-            empty = not inspect(store.conn).get_table_names()
-    except Exception as e:
-        store.close()
-        raise ConfigError(f"can't open the database {_safe(url)}: {e.__class__.__name__}: {e}") from None
+    current, empty = read_schema(store, url)
     if current is None and empty and create_if_empty:
         store.conn.close()
         migrate.upgrade(store.engine)
@@ -101,19 +94,27 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
     elif current != SCHEMA_REVISION:
         store.close()
         raise ConfigError(
-            f"the database {_safe(url)} is at schema {current or '(none)'}; this digpy needs {SCHEMA_REVISION}",
-            hint=f"migrate it with `digpy migrate run --database '{_safe(url)}'`",
+            f"the database {safe_url(url)} is at schema {current or '(none)'}; this digpy needs {SCHEMA_REVISION}",
+            hint=f"migrate it with `digpy migrate run --database '{safe_url(url)}'`",
         )
     return store
 
 
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
+def read_schema(store: Any, url: str) -> tuple[str | None, bool]:
+    """The database's schema revision (None: none) and whether it has no tables; closes the store
+    and raises a one-line ConfigError if they cannot be read."""
+    from sqlalchemy import inspect
+
+    from digpy.core.errors import ConfigError
+    from digpy.core.store import migrate
+    from digpy.core.store.url import error_line, safe_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+        with store.conn.begin():
+            return migrate.current_revision(store.conn), not inspect(store.conn).get_table_names()
+    except Exception as e:
+        store.close()
+        raise ConfigError(f"can't open the database {safe_url(url)}: {error_line(e)}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from digpy.client.cli.output import configure_logging
     from digpy.core.engine.runner import tune_gc
     from digpy.core.plugin_manager import load_registry
+    from digpy.core.store.url import safe_url
     from digpy.server.app import create_app
 
     settings, bind, port = settings_from(args)
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     tune_gc()
     logging.getLogger("digpy.server").info(
         "digpy server listening on http://%s:%d (database %s, task logs %s, executor %s)", bind, port,
-        _safe(settings.database_url), settings.task_log_dir, "on" if settings.executor else "off")
+        safe_url(settings.database_url), settings.task_log_dir, "on" if settings.executor else "off")
     try:
         web.run_app(app, host=bind, port=port, print=None, handle_signals=True, access_log=None)
     finally:

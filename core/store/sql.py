@@ -145,7 +145,10 @@ class Store:
     def open(cls, url: str) -> Store:
         """Open a database through SQLAlchemy (the server); it must be at the current schema
         (see digpy.core.store.migrate)."""
-        from sqlalchemy import create_engine, event
+        from sqlalchemy import event
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from digpy.core.store.url import create_engine, error_line, safe_url
 
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
@@ -153,7 +156,11 @@ class Store:
         engine = create_engine(url, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        return cls(dialect=engine.dialect.name, engine=engine)
+        try:
+            return cls(dialect=engine.dialect.name, engine=engine)
+        except SQLAlchemyError as e:  # refused, unknown host or user, a file that cannot be opened
+            engine.dispose()
+            raise ConfigError(f"can't open the database {safe_url(url)}: {error_line(e)}") from None
 
     @classmethod
     def open_local(cls, project_dir: Path) -> Store:
