@@ -28,7 +28,7 @@ log = logging.getLogger("digpy.plugins")
 # Built-in plugins with hooks besides operators: registered with pluggy at start, through the same
 # hooks as third-party packages.
 DEFAULT_PLUGINS = (
-    "digpy.plugins.local_secrets",
+    "digpy.core.local_secrets",
     "digpy.plugins.docker",
 )
 # Built-in operators whose module has no other hook, imported the first time a task uses them:

@@ -286,7 +286,11 @@ class CommandExecutor(Protocol):
 
 
 class SecretProvider(Protocol):
-    """A source of secret values (an encrypted file, a vault, the server's database)."""
+    """A source of secret values (an encrypted file, a vault, the server's database).
+
+    A provider may set the class attribute ``local_only = True``: it holds a user's own secrets and
+    is asked by local runs (`digpy run`) only, never by a server's attempts.
+    """
 
     name: ClassVar[str]
 

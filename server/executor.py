@@ -179,7 +179,7 @@ class Executor:
                 if attempt["resume_mode"] == "from" else (lambda _n: False)
             plan = ResumePlan(self.store.attempt_actions(attempt["resume_attempt_id"]), forced)
         providers = [ProjectSecretProvider(self.store, self.box, attempt["project_id"]),
-                     *[p for p in self.registry.secret_providers() if p.name != "local"]]
+                     *[p for p in self.registry.secret_providers() if not getattr(p, "local_only", False)]]
         runner = assemble(
             workflow, info, stored_graph(self.store, attempt_id, workflow.tasks), store=self.store,
             registry=self.registry, templates=self.templates, project_dir=project_dir,

@@ -28,7 +28,8 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from digpy.core.errors import ConfigError
-    from digpy.plugins.local_secrets import LocalSecretStore, check_key
+    from digpy.core.local_secrets import LocalSecretStore
+    from digpy.core.secrets import check_key
 
     if args.local == bool(args.project):
         raise ConfigError("say whose secrets: --local (local runs) or --project NAME (a server project)")

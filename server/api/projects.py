@@ -13,6 +13,7 @@ from aiohttp import web
 from digpy.core.errors import ConfigError, NotFound
 from digpy.core.language.builtins import format_session_time, parse_time
 from digpy.core.project import Project
+from digpy.core.secrets import check_key, check_value
 from digpy.core.store import catalog
 from digpy.core.workflow.schedule import parse_schedule
 from digpy.server.api import models
@@ -22,7 +23,6 @@ from digpy.server.archive import read_archive, unpack
 
 routes = web.RouteTableDef()
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
-_SECRET_KEY = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
 
 
 def _project_json(conn, row) -> dict:
@@ -197,8 +197,7 @@ async def list_secrets(request: web.Request) -> web.Response:
 
 def _secret_key(request: web.Request) -> str:
     key = request.match_info["key"]
-    if len(key) > 255 or not _SECRET_KEY.match(key):
-        raise ConfigError(f"invalid secret key '{key}'")
+    check_key(key)
     return key
 
 
@@ -209,8 +208,7 @@ async def put_secret(request: web.Request) -> web.Response:
     value = body.get("value")
     if not isinstance(value, str):
         raise ConfigError('the body must be {"value": "..."}')
-    if len(value.encode()) > 16 * 1024:
-        raise ConfigError("a secret value may be at most 16 KiB")
+    check_value(key, value)
     conn = request.app[STORE].conn
     with conn.begin():
         project = catalog.get_project(conn, int_id(request, "id"))

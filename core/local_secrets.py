@@ -1,25 +1,20 @@
 """Secrets for local runs: AES-GCM encrypted in the user's config directory (`digpy secrets --local`).
 
-Files: `secret.key` (a random 256-bit key, readable by the user only) and `secrets.json` (each
-value encrypted with its own nonce; the key name is authenticated data, so a value cannot be
-moved to another name). The directory is `$DIGPY_CONFIG_DIR`, else `$XDG_CONFIG_HOME/digpy`, else
-`~/.config/digpy`.
+Files: `secret.key` (a random 256-bit key, readable by the user only) and `secrets.json` (each value
+encrypted by digpy.core.secrets.SecretBox). The directory is `$DIGPY_CONFIG_DIR`, else
+`$XDG_CONFIG_HOME/digpy`, else `~/.config/digpy`. Registered as a default plugin (its provider is
+asked first, and only by local runs: `local_only`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
 from pathlib import Path
-from typing import Any
 
-from digpy.core.spi import ConfigError, hookimpl
-
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
-MAX_KEY_LENGTH = 255
-MAX_VALUE_BYTES = 16 * 1024
+from digpy.core.errors import ConfigError
+from digpy.core.secrets import SecretBox, check_key, check_value
+from digpy.core.spi import hookimpl
 
 
 def config_dir() -> Path:
@@ -28,12 +23,6 @@ def config_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "digpy"
-
-
-def check_key(key: str) -> None:
-    if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.match(key):
-        raise ConfigError(f"invalid secret key '{key}'",
-                          hint="use letters, digits, _ and -, in dot-separated parts (e.g. pg.password)")
 
 
 class LocalSecretStore:
@@ -61,28 +50,11 @@ class LocalSecretStore:
             json.dump(data, f, indent=1, sort_keys=True)
         os.replace(temporary, self.data_file)  # never a half-written file
 
-    def _cipher(self, create: bool) -> Any:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when secrets are used
-
-        if not self.key_file.exists():
-            if not create:
-                return None
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode() + "\n")
-        return AESGCM(base64.b64decode(self.key_file.read_text().strip()))
-
     def set(self, key: str, value: str) -> None:
         check_key(key)
-        raw = value.encode("utf-8")
-        if len(raw) > MAX_VALUE_BYTES:
-            raise ConfigError(f"secret '{key}' is {len(raw)} bytes; the limit is {MAX_VALUE_BYTES}")
-        cipher = self._cipher(create=True)
-        assert cipher is not None
-        nonce = os.urandom(12)
+        check_value(key, value)
         data = self._load()
-        data[key] = base64.b64encode(nonce + cipher.encrypt(nonce, raw, key.encode())).decode()
+        data[key] = SecretBox.from_key_file(self.key_file).encrypt(key, value)
         self._save(data)
 
     def delete(self, key: str) -> bool:
@@ -100,20 +72,12 @@ class LocalSecretStore:
         blob = self._load().get(key)
         if blob is None:
             return None
-        cipher = self._cipher(create=False)
-        if cipher is None:
-            raise ConfigError(f"the key file {self.key_file} is missing; the local secrets can't be read")
-        from cryptography.exceptions import InvalidTag
-
-        raw = base64.b64decode(blob)
-        try:
-            return cipher.decrypt(raw[:12], raw[12:], key.encode()).decode("utf-8")
-        except InvalidTag:
-            raise ConfigError(f"secret '{key}' does not decrypt with {self.key_file}") from None
+        return SecretBox.from_key_file(self.key_file, create=False).decrypt(key, blob)
 
 
 class LocalSecretProvider:
     name = "local"
+    local_only = True  # the user's own secrets: never given to a server's attempts
 
     def __init__(self) -> None:
         self.store = LocalSecretStore()
