@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -68,6 +69,7 @@ class Executor:
         self.templates = TemplateEngine()
         self.jobs: dict[int, asyncio.Task[None]] = {}
         self.runners: dict[int, AttemptRunner] = {}
+        self._checkouts: dict[int, Path] = {}  # revision id -> its files (ids of this database)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -206,13 +208,20 @@ class Executor:
         return runner, attempt, workflow.name, format_session_time(session_time)
 
     def _checkout(self, revision_id: int) -> Path:
-        """The project files of a revision, unpacked once under the data directory."""
-        target = self.settings.data_dir / "projects" / str(revision_id)
-        if target.is_dir():
-            return target
+        """The project files of a revision, unpacked once under the data directory.
+
+        A checkout is named by the SHA-256 of its archive, never by the revision id: servers on
+        other databases may share the data directory, and their revision 1 is another project.
+        It appears complete or not at all (see unpack), so one left by a crash is never used."""
+        known = self._checkouts.get(revision_id)
+        if known is not None and known.is_dir():
+            return known
         with self.store.conn.begin():
-            revision = catalog.get_revision_by_id(self.store.conn, revision_id)
-        unpack(read_archive(revision["archive"] or b""), target)
+            archive = catalog.get_revision_by_id(self.store.conn, revision_id)["archive"] or b""
+        target = self.settings.data_dir / "projects" / hashlib.sha256(archive).hexdigest()
+        if not target.is_dir():
+            unpack(read_archive(archive), target)  # False: another process unpacked it first
+        self._checkouts[revision_id] = target
         return target
 
 

@@ -154,7 +154,8 @@ def _special(name: str, kind: bytes, link: str = "") -> tuple[tarfile.TarInfo, N
     ([_file("wf.dig"), _special("hard", tarfile.LNKTYPE, "../x")], "points outside the archive"),
     ([_file("wf.dig"), _special("dev", tarfile.CHRTYPE)], "device file"),
     ([_file("wf.dig"), _special("fifo", tarfile.FIFOTYPE)], "device file or a FIFO"),
-], ids=["dotdot", "absolute", "symlink-out", "hardlink-out", "device", "fifo"])
+    ([_file("wf.dig"), _file("d/x.txt"), _file("d")], "d is both a file and a directory in the archive"),
+], ids=["dotdot", "absolute", "symlink-out", "hardlink-out", "device", "fifo", "file-and-directory"])
 def test_unsafe_archives_are_refused_and_nothing_is_stored(server, members, message):
     status, body = api(server, "PUT", "/api/projects?project=bad&revision=r1", _tar(members), "application/gzip")
     assert status == 400 and message in body["message"], body
@@ -172,6 +173,20 @@ def test_archive_size_limit_and_garbage(tmp_path):
         assert status == 400 and "not a tar.gz" in body["message"]
     finally:
         running.stop()
+
+
+def test_unpacking_is_all_or_nothing_and_keeps_what_another_process_unpacked(tmp_path):
+    from digpy.server.archive import ArchiveFile, read_archive, unpack
+
+    checkouts = tmp_path / "projects"
+    target = checkouts / "x"
+    with pytest.raises(OSError):  # unchecked members that fail half way
+        unpack([ArchiveFile("wf.dig", b"", 0o644), ArchiveFile("wf.dig/y", b"", 0o644)], target)
+    assert list(checkouts.iterdir()) == [], "nothing is left behind, not even the temporary directory"
+    assert unpack(read_archive(_tar([_file("wf.dig")])), target) is True
+    assert unpack(read_archive(_tar([_file("wf.dig", b"other")])), target) is False
+    assert (target / "wf.dig").read_bytes() == b"+a:\n  echo>: x\n"
+    assert [p.name for p in checkouts.iterdir()] == ["x"]
 
 
 def test_a_broken_workflow_is_refused_at_push_with_its_location(server, tmp_path):
@@ -419,3 +434,27 @@ def test_require_waits_for_a_session_that_is_still_running(server, tmp_path):
     go.touch()
     assert wait_done(server, attempt["id"])["status"] == "success"
     assert "main done" in server.digpy("log", attempt["id"]).stdout
+
+
+def test_servers_on_two_databases_sharing_a_data_directory_each_run_their_own_files(tmp_path):
+    """Revision 1 of one database is not revision 1 of another: a checkout is named by its archive's digest."""
+    data = tmp_path / "data"
+    servers = [Server(data, f"sqlite:///{tmp_path / name}.db") for name in ("a", "b")]
+    try:
+        for server, name in zip(servers, ("a", "b"), strict=True):
+            write_project(tmp_path / f"project-{name}", {
+                "wf.dig": "+mod:\n  py>: tasks.run\n+file:\n  sh>: cat message.txt >> ${out}\n",
+                "tasks.py": f"def run(out):\n    open(out, 'a').write('module of {name}\\n')\n",
+                "message.txt": f"file of {name}\n",
+            })
+            server.start()
+            pushed = server.digpy("push", "p", "--project", str(tmp_path / f"project-{name}"), "-r", "r1", "--json")
+            assert pushed.returncode == 0, pushed.stderr
+            out = tmp_path / f"out-{name}.txt"
+            attempt = json.loads(server.digpy("start", "p", "wf", "-p", f"out={out}", "--json").stdout)
+            assert attempt["id"] == "1", "both databases number their first attempt (and revision) 1"
+            assert wait_done(server, attempt["id"])["status"] == "success"
+            assert out.read_text() == f"module of {name}\nfile of {name}\n"
+    finally:
+        for server in servers:
+            server.stop()
