@@ -32,7 +32,7 @@ from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.schedule import parse_schedule
 from digpy.core.spi import AttemptStatus, FailedAttempt
-from digpy.core.store import DONE, SUCCESS, catalog
+from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS, catalog
 from digpy.core.store.sql import SessionRecord, Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan, forced_tasks
@@ -136,6 +136,8 @@ class Executor:
             self._finish_broken(attempt_id, str(e))
             return
         self.runners[attempt_id] = runner
+        if attempt["state_flags"] & CANCEL_REQUESTED:  # killed before this node took it: run nothing
+            runner.request_cancel()
         handed_back = False
         try:
             root = await runner.run()

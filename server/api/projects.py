@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from digpy.core.errors import ConfigError, NotFound
-from digpy.core.language.builtins import format_session_time, parse_time
+from digpy.core.language.builtins import format_session_time
 from digpy.core.project import Project
 from digpy.core.schedule import parse_schedule
 from digpy.core.store import catalog
 from digpy.server.api import models
-from digpy.server.api.params import int_id, json_body, query_bool, query_int
+from digpy.server.api.params import int_id, json_body, local_time_or_instant, query_bool, query_int
 from digpy.server.app import BOX, REGISTRY, SETTINGS, STORE
 from digpy.server.archive import read_archive, unpack
 
@@ -164,7 +164,7 @@ async def truncated_session_time(request: web.Request) -> web.Response:
     text = request.query.get("session_time")
     if not text:
         raise ConfigError("session_time is required, e.g. 2026-01-31 00:00:00 or 2026-01-31T00:00:00Z")
-    at = parse_time(text, zone, "session_time")
+    at = local_time_or_instant(text, zone, "session_time")
     mode = request.query.get("mode", "second")
     if mode in _TRUNCATE:  # zero every field below the mode's
         at = at.replace(microsecond=0, **dict.fromkeys(_TRUNCATE[:_TRUNCATE.index(mode)], 0))

@@ -10,6 +10,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -458,3 +459,64 @@ def test_servers_on_two_databases_sharing_a_data_directory_each_run_their_own_fi
     finally:
         for server in servers:
             server.stop()
+
+
+def test_what_digdags_own_client_sends_and_reads(server, tmp_path):
+    """The requests of `digdag start P W --session 2016-01-01`, `digdag tasks`, `digdag sessions`, and
+    the fields Digdag's client reads from the answers (its RestProject, RestTask, RestSession)."""
+    import base64
+    import hashlib
+
+    from digpy.client.http import Client
+
+    write_project(tmp_path / "p", {"wf.dig": "timezone: Asia/Tokyo\n_export:\n  n: 1\n"
+                                             "+a:\n  _export:\n    k: v\n  sh>: echo hi\n  _retry: 2\n"})
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p"), "-r", "r1").returncode == 0
+    project = api(server, "GET", "/api/projects?name=p")[1]["projects"][0]
+    archive = Client(server.endpoint).archive(project["id"])
+    md5 = base64.b64encode(hashlib.md5(archive).digest()).decode()
+    assert project["archiveMd5"] == md5, "a byte array in Digdag's JSON: base64"
+    assert api(server, "GET", f"/api/projects/{project['id']}/revisions")[1]["revisions"][0]["archiveMd5"] == md5
+    workflow = api(server, "GET", f"/api/projects/{project['id']}/workflows?name=wf")[1]["workflows"][0]
+    # LocalDateTime.toString() leaves out zero seconds: that is what the client sends for 2016-01-01.
+    for sent in ("2016-01-01T00:00", "2016-01-01T00:00:00.000000001", "2015-12-31T15:00Z", "2015-12-31t16:00+01:00"):
+        status, truncated = api(server, "GET", f"/api/workflows/{workflow['id']}/truncated_session_time?"
+                                + urllib.parse.urlencode({"session_time": sent}))
+        assert status == 200 and truncated["sessionTime"] == "2016-01-01T00:00:00+09:00", (sent, truncated)
+    status, attempt = api(server, "PUT", "/api/attempts", json.dumps(
+        {"workflowId": workflow["id"], "sessionTime": "2015-12-31T15:00:00Z", "params": {}}).encode())
+    assert status == 200, attempt
+    assert wait_done(server, attempt["id"])["status"] == "success"
+    tasks = {t["fullName"]: t for t in api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")[1]["tasks"]}
+    assert tasks["+wf+a"]["config"] == {"_retry": 2, "_type": "sh", "_command": "echo hi", "_export": {"k": "v"}}
+    assert tasks["+wf+a"]["exportParams"] == {"k": "v"}
+    assert tasks["+wf"]["config"] == {"_export": {"n": 1}} and tasks["+wf"]["exportParams"] == {"n": 1}
+
+    # The sessions of a deleted project keep its name (Digdag's client requires it).
+    assert api(server, "DELETE", f"/api/projects/{project['id']}")[0] == 200
+    sessions = api(server, "GET", "/api/sessions")[1]["sessions"]
+    assert [s["project"] for s in sessions] == [{"id": project["id"], "name": "p"}]
+    assert api(server, "GET", f"/api/sessions/{sessions[0]['id']}")[1]["project"]["name"] == "p"
+    listed = server.digpy("sessions")
+    assert listed.returncode == 0 and " p " in listed.stdout.splitlines()[1], listed.stdout
+
+
+def test_an_attempt_killed_before_any_node_ran_it_ends_killed_and_runs_nothing(server, tmp_path):
+    marker = tmp_path / "ran"
+    write_project(tmp_path / "p", {"wf.dig": f"+a:\n  sh>: touch {marker}\n"})
+    server.stop()
+    server.extra = ("--disable-executor",)
+    server.start()
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "wf", "--json").stdout)
+    assert server.digpy("kill", attempt["id"]).returncode == 0
+    fields = ("done", "success", "cancelRequested", "status")
+    rest = api(server, "GET", f"/api/attempts/{attempt['id']}")[1]
+    assert [rest[k] for k in fields] == [False, False, True, "killing"]
+    server.stop()
+    server.extra = ()
+    server.start()
+    wait_done(server, attempt["id"])
+    rest = api(server, "GET", f"/api/attempts/{attempt['id']}")[1]
+    assert [rest[k] for k in fields] == [True, False, True, "killed"], "Digdag's flags: the kill stays requested"
+    assert not marker.exists()
