@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digpy.core.engine.runner import AttemptRunner, RunSettings
-from digpy.core.errors import ConfigError, DigpyError
+from digpy.core.errors import ConfigError, DigpyError, UnknownOperator
 from digpy.core.language.builtins import format_session_time, session_variables
 from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.expression import TemplateEngine
@@ -39,6 +39,7 @@ from digpy.core.workflow.resume import ResumePlan, forced_tasks
 from digpy.core.workflow.state_machine import AttemptGraph
 from digpy.server.archive import read_archive, unpack
 from digpy.server.logs import LogStore, TaskLogWriter
+from digpy.server.plugins import unknown_operator
 from digpy.server.secrets import ProjectSecretProvider, SecretBox
 
 log = logging.getLogger("digpy.server.executor")
@@ -176,8 +177,11 @@ class Executor:
                 raise ConfigError(f"attempt {attempt_id} has no workflow definition")
             definition = catalog.get_workflow(conn, attempt["workflow_definition_id"])
         project_dir = self._checkout(definition["revision_id"])
-        workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
-                                    operators=self.registry.names())
+        try:
+            workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
+                                        operators=self.registry.names())
+        except UnknownOperator as e:  # known where it was pushed, not on this node (or since a restart)
+            raise unknown_operator(e) from None
         tz = ZoneInfo(workflow.timezone)
         session_time = datetime.fromtimestamp(attempt["session_time"], tz)
         schedule = (parse_schedule(workflow.schedule, workflow.timezone)

@@ -108,8 +108,17 @@ def get_revision(conn: Connection, project_id: int, name: str | None) -> dict[st
     query = query.where(s.revisions.c.name == name) if name else query.order_by(s.revisions.c.id.desc())
     row = conn.execute(query.limit(1)).first()
     if row is None:
-        raise NotFound(f"revision {name or '(latest)'} of project {project_id} not found")
+        project = _project_name(conn, project_id)
+        raise NotFound(f"revision '{name}' of project '{project}' not found" if name
+                       else f"project '{project}' has no revision")
     return _row(row)
+
+
+def _project_name(conn: Connection, project_id: int) -> str:
+    """A project's name for a message (a deleted project's too); its id if there is none."""
+    row = conn.execute(select(func.coalesce(s.projects.c.name, s.projects.c.deleted_name))
+                       .where(s.projects.c.id == project_id)).first()
+    return row[0] if row is not None and row[0] is not None else str(project_id)
 
 
 def get_revision_by_id(conn: Connection, revision_id: int) -> dict[str, Any]:

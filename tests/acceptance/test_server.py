@@ -240,6 +240,10 @@ def test_rest_shapes_and_errors(server, tmp_path):
     found = api(server, "GET", "/api/workflows?name_pattern=p2&search_project_name=true")[1]["workflows"]
     assert [w["name"] for w in found] == ["other"]
     assert api(server, "GET", "/api/workflows?order=sideways")[0] == 400
+    assert api(server, "GET", f"/api/projects/{project['id']}/workflows/nosuch") == (
+        404, {"message": "workflow 'nosuch' not found in project 'p'", "status": 404})
+    assert api(server, "GET", f"/api/projects/{project['id']}/workflows?revision=r9")[1]["message"] == (
+        "revision 'r9' of project 'p' not found")
     base = f"/api/workflows/{workflow['id']}/truncated_session_time?session_time="
     status, truncated = api(server, "GET", base + "2026-02-01%2010:20:30&mode=hour")
     assert status == 200 and truncated == {"project": {"id": project["id"], "name": "p"}, "revision": "r1",
