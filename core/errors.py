@@ -47,6 +47,17 @@ class ConfigError(DigpyError):
         return f"{self.location}: {text}" if self.location else text
 
 
+class UnknownOperator(ConfigError):
+    """A task names an operator that no installed plugin provides; `suggestion` is a known
+    operator with a close name, if any (the caller words the hint for where it runs)."""
+
+    def __init__(self, operator: str, *, location: Location | None = None, suggestion: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(f"unknown operator '{operator}>'", location=location, hint=hint)
+        self.operator = operator
+        self.suggestion = suggestion
+
+
 class TaskError(DigpyError):
     """An expected failure of a task (a command exited non-zero, fail>): stored, shown without a traceback."""
 

@@ -7,11 +7,13 @@ unpacked size is over the limit. Members are read into memory first and checked 
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import posixpath
 import shutil
 import tarfile
+import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +69,19 @@ def read_archive(blob: bytes, *, max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES) -> 
                 files.append(ArchiveFile(path, None, 0o644, link=_link_target(member, path)))
             else:
                 raise ArchiveError(f"{member.name} is a device file or a FIFO; only files and directories are allowed")
+    _check_kinds(files)
     return files
+
+
+def _check_kinds(files: list[ArchiveFile]) -> None:
+    """No path may be both a file (or link) and a directory, which could not be unpacked."""
+    is_dir: dict[str, bool] = {}
+    for f in files:
+        parts = f.path.split("/")
+        for path, directory in [*(("/".join(parts[:i]), True) for i in range(1, len(parts))),
+                                (f.path, f.data is None and f.link is None)]:
+            if is_dir.setdefault(path, directory) != directory:
+                raise ArchiveError(f"{path} is both a file and a directory in the archive")
 
 
 def _link_target(member: tarfile.TarInfo, path: str) -> str:
@@ -107,23 +121,37 @@ def _safe_path(name: str) -> str | None:
     return normalized
 
 
-def unpack(files: list[ArchiveFile], target: Path) -> None:
-    """Write checked members under `target` (created fresh; an existing one is replaced)."""
-    temporary = target.with_name(target.name + ".unpacking")
-    shutil.rmtree(temporary, ignore_errors=True)
+def unpack(files: list[ArchiveFile], target: Path) -> bool:
+    """Write checked members to the new directory `target`, all or nothing: they go to a temporary
+    directory beside it, renamed to `target` once complete, so a crash never leaves a partial
+    `target`. False (and nothing written) if `target` exists: another process made it first."""
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.unpacking")
     temporary.mkdir(parents=True)
-    for f in sorted(files, key=lambda f: f.link is not None):  # links after what they point to
-        destination = temporary / f.path
-        if f.data is None and f.link is None:
-            destination.mkdir(parents=True, exist_ok=True)
-            continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if f.link is not None:
-            source = temporary / f.link
-            if source.is_file():
-                shutil.copyfile(source, destination)
-            continue
-        destination.write_bytes(f.data or b"")
-        destination.chmod(0o755 if f.mode & 0o111 else 0o644)
-    shutil.rmtree(target, ignore_errors=True)
-    temporary.rename(target)
+    try:
+        for f in sorted(files, key=lambda f: f.link is not None):  # links after what they point to
+            destination = temporary / f.path
+            if f.data is None and f.link is None:
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if f.link is not None:
+                source = temporary / f.link
+                if source.is_file():
+                    shutil.copyfile(source, destination)
+                continue
+            destination.write_bytes(f.data or b"")
+            destination.chmod(0o755 if f.mode & 0o111 else 0o644)
+        if target.exists():
+            shutil.rmtree(temporary)
+            return False
+        try:
+            temporary.rename(target)
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            shutil.rmtree(temporary)
+            return False
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -25,16 +26,17 @@ from zoneinfo import ZoneInfo
 from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
 from digpy.core.engine.runner import AttemptRunner, RunSettings
 from digpy.core.engine.sessions import RequiredSessions
-from digpy.core.errors import ConfigError, DigpyError
+from digpy.core.errors import ConfigError, DigpyError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
-from digpy.core.store import catalog
+from digpy.core.store import CANCEL_REQUESTED, catalog
 from digpy.core.store.sql import Store
 from digpy.core.workflow.resume import ResumePlan, forced_tasks
 from digpy.core.workflow.spec import Workflow
 from digpy.core.workflow.tree import compile_workflow
 from digpy.server.archive import read_archive, unpack
 from digpy.server.logs import LogStore, TaskLogWriter
+from digpy.server.plugins import unknown_operator
 from digpy.server.secrets import ProjectSecretProvider, SecretBox
 from digpy.server.sessions import ServerSessionBackend
 
@@ -66,6 +68,7 @@ class Executor:
         self.templates = TemplateEngine()
         self.jobs: dict[int, asyncio.Task[None]] = {}
         self.runners: dict[int, AttemptRunner] = {}
+        self._checkouts: dict[int, Path] = {}  # revision id -> its files (ids of this database)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -159,8 +162,11 @@ class Executor:
                 raise ConfigError(f"attempt {attempt_id} has no workflow definition")
             definition = catalog.get_workflow(conn, attempt["workflow_definition_id"])
         project_dir = self._checkout(definition["revision_id"])
-        workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
-                                    operators=self.registry.names())
+        try:
+            workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
+                                        operators=self.registry.names())
+        except UnknownOperator as e:  # known where it was pushed, not on this node (or since a restart)
+            raise unknown_operator(e) from None
         tz = ZoneInfo(workflow.timezone)
         executed = self.store.last_executed_session_time(attempt["project_id"], workflow.name,
                                                          attempt["session_time"])
@@ -184,17 +190,27 @@ class Executor:
             workflow, info, stored_graph(self.store, attempt_id, workflow.tasks), store=self.store,
             registry=self.registry, templates=self.templates, project_dir=project_dir,
             output=TaskLogWriter(self.logs, attempt_id), plan=plan, secret_providers=providers,
-            sessions=RequiredSessions(ServerSessionBackend(self.store, self.wake, default_project=attempt["project_id"]), attempt_id), settings=RunSettings(max_tasks=self.settings.max_tasks),
-            secrets_project=project_name,
+            sessions=RequiredSessions(ServerSessionBackend(self.store, self.wake, default_project=attempt["project_id"]),
+                                      attempt_id),
+            settings=RunSettings(max_tasks=self.settings.max_tasks), secrets_project=project_name,
         )
+        if attempt["state_flags"] & CANCEL_REQUESTED:  # killed before this node took it: run nothing
+            runner.request_cancel()
         return runner, workflow, info
 
     def _checkout(self, revision_id: int) -> Path:
-        """The project files of a revision, unpacked once under the data directory."""
-        target = self.settings.data_dir / "projects" / str(revision_id)
-        if target.is_dir():
-            return target
+        """The project files of a revision, unpacked once under the data directory.
+
+        A checkout is named by the SHA-256 of its archive, never by the revision id: servers on
+        other databases may share the data directory, and their revision 1 is another project.
+        It appears complete or not at all (see unpack), so one left by a crash is never used."""
+        known = self._checkouts.get(revision_id)
+        if known is not None and known.is_dir():
+            return known
         with self.store.conn.begin():
-            revision = catalog.get_revision_by_id(self.store.conn, revision_id)
-        unpack(read_archive(revision["archive"] or b""), target)
+            archive = catalog.get_revision_by_id(self.store.conn, revision_id)["archive"] or b""
+        target = self.settings.data_dir / "projects" / hashlib.sha256(archive).hexdigest()
+        if not target.is_dir():
+            unpack(read_archive(archive), target)  # False: another process unpacked it first
+        self._checkouts[revision_id] = target
         return target

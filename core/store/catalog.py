@@ -107,8 +107,17 @@ def get_revision(conn: Connection, project_id: int, name: str | None) -> dict[st
     query = query.where(s.revisions.c.name == name) if name else query.order_by(s.revisions.c.id.desc())
     row = conn.execute(query.limit(1)).first()
     if row is None:
-        raise NotFound(f"revision {name or '(latest)'} of project {project_id} not found")
+        project = _project_name(conn, project_id)
+        raise NotFound(f"revision '{name}' of project '{project}' not found" if name
+                       else f"project '{project}' has no revision")
     return _row(row)
+
+
+def _project_name(conn: Connection, project_id: int) -> str:
+    """A project's name for a message (a deleted project's too); its id if there is none."""
+    row = conn.execute(select(func.coalesce(s.projects.c.name, s.projects.c.deleted_name))
+                       .where(s.projects.c.id == project_id)).first()
+    return row[0] if row is not None and row[0] is not None else str(project_id)
 
 
 def get_revision_by_id(conn: Connection, revision_id: int) -> dict[str, Any]:
@@ -221,10 +230,15 @@ def find_attempt(conn: Connection, session_id: int, attempt_name: str | None) ->
     return _row(row) if row else None
 
 
+def _session_query() -> Any:
+    """Sessions with their project's name; a deleted project's in `project_deleted_name`."""
+    return (select(s.sessions, s.projects.c.name.label("project_name"),
+                   s.projects.c.deleted_name.label("project_deleted_name"))
+            .join(s.projects, s.projects.c.id == s.sessions.c.project_id))
+
+
 def get_session(conn: Connection, session_id: int) -> dict[str, Any]:
-    row = conn.execute(select(s.sessions, s.projects.c.name.label("project_name"))
-                       .join(s.projects, s.projects.c.id == s.sessions.c.project_id)
-                       .where(s.sessions.c.id == session_id)).first()
+    row = conn.execute(_session_query().where(s.sessions.c.id == session_id)).first()
     if row is None:
         raise NotFound(f"session {session_id} not found")
     return _row(row)
@@ -232,9 +246,7 @@ def get_session(conn: Connection, session_id: int) -> dict[str, Any]:
 
 def list_sessions(conn: Connection, *, project_id: int | None = None, workflow: str | None = None,
                   last_id: int | None = None, page_size: int = 100) -> list[dict[str, Any]]:
-    query = (select(s.sessions, s.projects.c.name.label("project_name"))
-             .join(s.projects, s.projects.c.id == s.sessions.c.project_id)
-             .where(s.sessions.c.last_attempt_id.is_not(None)))
+    query = _session_query().where(s.sessions.c.last_attempt_id.is_not(None))
     if project_id is not None:
         query = query.where(s.sessions.c.project_id == project_id)
     if workflow is not None:

@@ -331,8 +331,9 @@ class Store:
 
     def finish_attempt(self, attempt_id: int, *, success: bool, canceled: bool) -> None:
         flags = DONE | (SUCCESS if success else 0) | (CANCEL_REQUESTED if canceled else 0)
-        with self._tx() as cursor:
-            cursor.execute(self._sql("UPDATE attempts SET state_flags = :f, finished_at = :now WHERE id = :a"),
+        with self._tx() as cursor:  # added to the flags: a kill requested before stays visible, as in Digdag
+            cursor.execute(self._sql("UPDATE attempts SET state_flags = state_flags | :f, finished_at = :now "
+                                     "WHERE id = :a"),
                            {"f": flags, "now": time.time(), "a": attempt_id})
 
     def latest_session_time(self, project_id: int, workflow_name: str) -> int | None:

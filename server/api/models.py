@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 from digpy.core.language.builtins import format_session_time
 from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS
 from digpy.core.workflow.model import TaskFlags, TaskState
+from digpy.core.workflow.params import deep_merge
 
 
 def instant(epoch: float | None) -> str | None:
@@ -26,6 +28,16 @@ def _json(text: Any) -> Any:
     return json.loads(text) if isinstance(text, str) else text
 
 
+def _md5(hex_digest: str | None) -> str | None:
+    """The archive's MD5 as Digdag sends it (its bytes in base64); stored as hex."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii") if hex_digest else None
+
+
+def _project_ref(row: dict[str, Any]) -> dict[str, Any]:
+    """{id, name} of a row's project; a deleted project keeps its name, as in Digdag."""
+    return {"id": str(row["project_id"]), "name": row.get("project_name") or row.get("project_deleted_name")}
+
+
 def project(row: dict[str, Any], revision: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
@@ -35,14 +47,14 @@ def project(row: dict[str, Any], revision: dict[str, Any] | None) -> dict[str, A
         "updatedAt": instant(row["updated_at"]),
         "deletedAt": instant(row.get("deleted_at")),
         "archiveType": "db",
-        "archiveMd5": revision["archive_md5"] if revision else None,
+        "archiveMd5": _md5(revision["archive_md5"]) if revision else None,
     }
 
 
 def revision(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "revision": row["name"], "createdAt": instant(row["created_at"]), "archiveType": "db",
-        "archiveMd5": row["archive_md5"], "userInfo": _json(row.get("user_info") or "{}"),
+        "archiveMd5": _md5(row["archive_md5"]), "userInfo": _json(row.get("user_info") or "{}"),
     }
 
 
@@ -62,7 +74,7 @@ def attempt(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "index": row["attempt_index"],
-        "project": {"id": str(row["project_id"]), "name": row.get("project_name") or row.get("project_deleted_name")},
+        "project": _project_ref(row),
         "workflow": {"name": row["workflow_name"],
                      "id": str(row["workflow_definition_id"]) if row["workflow_definition_id"] else None},
         "sessionId": str(row["session_id"]),
@@ -92,7 +104,7 @@ def session(row: dict[str, Any], last_attempt: dict[str, Any] | None) -> dict[st
     timezone = last_attempt["timezone"] if last_attempt else "UTC"
     out: dict[str, Any] = {
         "id": str(row["id"]),
-        "project": {"id": str(row["project_id"]), "name": row.get("project_name")},
+        "project": _project_ref(row),
         "workflow": {"name": row["workflow_name"],
                      "id": str(last_attempt["workflow_definition_id"]) if last_attempt else None},
         "sessionUuid": row["session_uuid"],
@@ -108,17 +120,19 @@ def session(row: dict[str, Any], last_attempt: dict[str, Any] | None) -> dict[st
 
 
 def task(row: dict[str, Any]) -> dict[str, Any]:
-    config = _json(row["config"])
+    """As Digdag's RestTask: `config` is the task's own keys with its `_export` (if any), and
+    `exportParams` that `_export` with what the task exported at run time merged onto it."""
+    config, export = _json(row["config"]), _json(row["export"])
     return {
         "id": str(row["id"]),
         "fullName": row["full_name"],
         "parentId": str(row["parent_id"]) if row["parent_id"] is not None else None,
-        "config": {"local": config, "export": _json(row["export"])},
+        "config": {**config, "_export": export} if export else config,
         "upstreams": [str(u) for u in _json(row["upstreams"])],
         "isGroup": bool(row["is_group"]),
         "state": TaskState(row["state"]).label,
         "cancelRequested": bool(row["flags"] & TaskFlags.CANCEL_REQUESTED),
-        "exportParams": _json(row["export_params"]),
+        "exportParams": deep_merge(export, _json(row["export_params"])),
         "storeParams": _json(row["store_params"]),
         "stateParams": _json(row["state_params"]),
         "updatedAt": instant(row["updated_at"]),

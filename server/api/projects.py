@@ -10,16 +10,17 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from digpy.core.errors import ConfigError, NotFound
-from digpy.core.language.builtins import format_session_time, parse_time
+from digpy.core.errors import ConfigError, NotFound, UnknownOperator
+from digpy.core.language.builtins import format_session_time
 from digpy.core.project import Project
 from digpy.core.secrets import check_key, check_value
 from digpy.core.store import catalog
 from digpy.core.workflow.schedule import parse_schedule
 from digpy.server.api import models
-from digpy.server.api.params import int_id, json_body, query_bool, query_int
+from digpy.server.api.params import int_id, json_body, local_time_or_instant, query_bool, query_int
 from digpy.server.app import BOX, REGISTRY, SETTINGS, STORE
 from digpy.server.archive import read_archive, unpack
+from digpy.server.plugins import unknown_operator
 
 routes = web.RouteTableDef()
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
@@ -78,7 +79,10 @@ async def put_project(request: web.Request) -> web.Response:
         workflow_files = project.workflow_files()
         if not workflow_files:
             raise ConfigError("the archive has no .dig workflow at its top level")
-        workflows = [project.load(path, operators=registry.names(), cache=False) for path in workflow_files]
+        try:
+            workflows = [project.load(path, operators=registry.names(), cache=False) for path in workflow_files]
+        except UnknownOperator as e:
+            raise unknown_operator(e) from None
     conn = request.app[STORE].conn
     with conn.begin():
         row = catalog.put_revision(conn, project=name, revision=revision, archive=blob,
@@ -121,10 +125,10 @@ async def list_project_workflows(request: web.Request) -> web.Response:
 async def get_project_workflow(request: web.Request) -> web.Response:
     conn = request.app[STORE].conn
     with conn.begin():
-        project_id = catalog.get_project(conn, int_id(request, "id"))["id"]
-        rows = catalog.list_workflows(conn, project_id, request.query.get("revision"), request.match_info["name"])
+        project = catalog.get_project(conn, int_id(request, "id"))
+        rows = catalog.list_workflows(conn, project["id"], request.query.get("revision"), request.match_info["name"])
     if not rows:
-        raise NotFound(f"workflow {request.match_info['name']} not found in project {project_id}")
+        raise NotFound(f"workflow '{request.match_info['name']}' not found in project '{project['name']}'")
     return web.json_response(models.workflow(rows[0]))
 
 
@@ -164,7 +168,7 @@ async def truncated_session_time(request: web.Request) -> web.Response:
     text = request.query.get("session_time")
     if not text:
         raise ConfigError("session_time is required, e.g. 2026-01-31 00:00:00 or 2026-01-31T00:00:00Z")
-    at = parse_time(text, zone, "session_time")
+    at = local_time_or_instant(text, zone, "session_time")
     mode = request.query.get("mode", "second")
     if mode in _TRUNCATE:  # zero every field below the mode's
         at = at.replace(microsecond=0, **dict.fromkeys(_TRUNCATE[:_TRUNCATE.index(mode)], 0))

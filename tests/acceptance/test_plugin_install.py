@@ -3,6 +3,7 @@ through its entry point, exactly as a user installs one."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import venv
@@ -91,3 +92,52 @@ def test_two_operators_with_one_name_is_an_error_naming_both(project):
         load_registry(extra=(Plugin(),))
     assert "two plugins register the operator 'echo>'" in str(e.value)
     assert "digpy.plugins.echo" in str(e.value) and "my_echo_plugin" in str(e.value)
+
+
+def _install_by_hand(site: Path) -> None:
+    """What `pip install` leaves in site-packages: the package and its metadata with the entry point."""
+    shutil.copytree(EXAMPLE / "digpy_greet", site / "digpy_greet")
+    info = site / "digpy_greet-1.2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: digpy-greet\nVersion: 1.2.0\n")
+    (info / "entry_points.txt").write_text("[digpy]\ngreet = digpy_greet\n")
+
+
+def test_a_plugin_installed_after_the_server_started_is_unknown_to_it_until_it_restarts(tmp_path, monkeypatch):
+    from tests.acceptance.test_server import wait_done
+    from tests.conftest import Server
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    server = Server(tmp_path / "server", None)
+    server.start()
+    try:
+        project = tmp_path / "project"
+        project.mkdir()
+        shutil.copy(EXAMPLE / "example.dig", project / "example.dig")
+        _install_by_hand(site)
+        assert any(line.startswith("greet>") for line in server.digpy("plugins").stdout.splitlines())
+        pushed = server.digpy("push", "p", "--project", str(project))
+        assert pushed.returncode == 1
+        assert pushed.stderr.strip() == (
+            "error: example.dig:2:3: unknown operator 'greet>'; the server sees the plugins installed when it "
+            "started: install the plugin where the server runs, then restart the server")
+        server.stop()
+        server.start()
+        assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+        attempt = json.loads(server.digpy("start", "p", "example", "--json").stdout)
+        assert wait_done(server, attempt["id"])["status"] == "success"
+        assert "Hello, Ada!" in server.digpy("log", attempt["id"]).stdout
+
+        # Uninstalled, and the server restarted: the attempts of the pushed project say why they can't run.
+        shutil.rmtree(site / "digpy_greet")
+        shutil.rmtree(site / "digpy_greet-1.2.0.dist-info")
+        server.stop()
+        server.start()
+        attempt = json.loads(server.digpy("start", "p", "example", "--session", "2026-01-01", "--json").stdout)
+        assert wait_done(server, attempt["id"])["status"] == "error"
+        assert ("attempt could not start: unknown operator 'greet>'; the server sees the plugins installed when "
+                "it started") in server.digpy("log", attempt["id"]).stdout
+    finally:
+        server.stop()

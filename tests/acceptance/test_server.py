@@ -10,6 +10,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -154,7 +155,8 @@ def _special(name: str, kind: bytes, link: str = "") -> tuple[tarfile.TarInfo, N
     ([_file("wf.dig"), _special("hard", tarfile.LNKTYPE, "../x")], "points outside the archive"),
     ([_file("wf.dig"), _special("dev", tarfile.CHRTYPE)], "device file"),
     ([_file("wf.dig"), _special("fifo", tarfile.FIFOTYPE)], "device file or a FIFO"),
-], ids=["dotdot", "absolute", "symlink-out", "hardlink-out", "device", "fifo"])
+    ([_file("wf.dig"), _file("d/x.txt"), _file("d")], "d is both a file and a directory in the archive"),
+], ids=["dotdot", "absolute", "symlink-out", "hardlink-out", "device", "fifo", "file-and-directory"])
 def test_unsafe_archives_are_refused_and_nothing_is_stored(server, members, message):
     status, body = api(server, "PUT", "/api/projects?project=bad&revision=r1", _tar(members), "application/gzip")
     assert status == 400 and message in body["message"], body
@@ -172,6 +174,20 @@ def test_archive_size_limit_and_garbage(tmp_path):
         assert status == 400 and "not a tar.gz" in body["message"]
     finally:
         running.stop()
+
+
+def test_unpacking_is_all_or_nothing_and_keeps_what_another_process_unpacked(tmp_path):
+    from digpy.server.archive import ArchiveFile, read_archive, unpack
+
+    checkouts = tmp_path / "projects"
+    target = checkouts / "x"
+    with pytest.raises(OSError):  # unchecked members that fail half way
+        unpack([ArchiveFile("wf.dig", b"", 0o644), ArchiveFile("wf.dig/y", b"", 0o644)], target)
+    assert list(checkouts.iterdir()) == [], "nothing is left behind, not even the temporary directory"
+    assert unpack(read_archive(_tar([_file("wf.dig")])), target) is True
+    assert unpack(read_archive(_tar([_file("wf.dig", b"other")])), target) is False
+    assert (target / "wf.dig").read_bytes() == b"+a:\n  echo>: x\n"
+    assert [p.name for p in checkouts.iterdir()] == ["x"]
 
 
 def test_a_broken_workflow_is_refused_at_push_with_its_location(server, tmp_path):
@@ -224,6 +240,10 @@ def test_rest_shapes_and_errors(server, tmp_path):
     found = api(server, "GET", "/api/workflows?name_pattern=p2&search_project_name=true")[1]["workflows"]
     assert [w["name"] for w in found] == ["other"]
     assert api(server, "GET", "/api/workflows?order=sideways")[0] == 400
+    assert api(server, "GET", f"/api/projects/{project['id']}/workflows/nosuch") == (
+        404, {"message": "workflow 'nosuch' not found in project 'p'", "status": 404})
+    assert api(server, "GET", f"/api/projects/{project['id']}/workflows?revision=r9")[1]["message"] == (
+        "revision 'r9' of project 'p' not found")
     base = f"/api/workflows/{workflow['id']}/truncated_session_time?session_time="
     status, truncated = api(server, "GET", base + "2026-02-01%2010:20:30&mode=hour")
     assert status == 200 and truncated == {"project": {"id": project["id"], "name": "p"}, "revision": "r1",
@@ -419,3 +439,88 @@ def test_require_waits_for_a_session_that_is_still_running(server, tmp_path):
     go.touch()
     assert wait_done(server, attempt["id"])["status"] == "success"
     assert "main done" in server.digpy("log", attempt["id"]).stdout
+
+
+def test_servers_on_two_databases_sharing_a_data_directory_each_run_their_own_files(tmp_path):
+    """Revision 1 of one database is not revision 1 of another: a checkout is named by its archive's digest."""
+    data = tmp_path / "data"
+    servers = [Server(data, f"sqlite:///{tmp_path / name}.db") for name in ("a", "b")]
+    try:
+        for server, name in zip(servers, ("a", "b"), strict=True):
+            write_project(tmp_path / f"project-{name}", {
+                "wf.dig": "+mod:\n  py>: tasks.run\n+file:\n  sh>: cat message.txt >> ${out}\n",
+                "tasks.py": f"def run(out):\n    open(out, 'a').write('module of {name}\\n')\n",
+                "message.txt": f"file of {name}\n",
+            })
+            server.start()
+            pushed = server.digpy("push", "p", "--project", str(tmp_path / f"project-{name}"), "-r", "r1", "--json")
+            assert pushed.returncode == 0, pushed.stderr
+            out = tmp_path / f"out-{name}.txt"
+            attempt = json.loads(server.digpy("start", "p", "wf", "-p", f"out={out}", "--json").stdout)
+            assert attempt["id"] == "1", "both databases number their first attempt (and revision) 1"
+            assert wait_done(server, attempt["id"])["status"] == "success"
+            assert out.read_text() == f"module of {name}\nfile of {name}\n"
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_what_digdags_own_client_sends_and_reads(server, tmp_path):
+    """The requests of `digdag start P W --session 2016-01-01`, `digdag tasks`, `digdag sessions`, and
+    the fields Digdag's client reads from the answers (its RestProject, RestTask, RestSession)."""
+    import base64
+    import hashlib
+
+    from digpy.client.http import Client
+
+    write_project(tmp_path / "p", {"wf.dig": "timezone: Asia/Tokyo\n_export:\n  n: 1\n"
+                                             "+a:\n  _export:\n    k: v\n  sh>: echo hi\n  _retry: 2\n"})
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p"), "-r", "r1").returncode == 0
+    project = api(server, "GET", "/api/projects?name=p")[1]["projects"][0]
+    archive = Client(server.endpoint).archive(project["id"])
+    md5 = base64.b64encode(hashlib.md5(archive).digest()).decode()
+    assert project["archiveMd5"] == md5, "a byte array in Digdag's JSON: base64"
+    assert api(server, "GET", f"/api/projects/{project['id']}/revisions")[1]["revisions"][0]["archiveMd5"] == md5
+    workflow = api(server, "GET", f"/api/projects/{project['id']}/workflows?name=wf")[1]["workflows"][0]
+    # LocalDateTime.toString() leaves out zero seconds: that is what the client sends for 2016-01-01.
+    for sent in ("2016-01-01T00:00", "2016-01-01T00:00:00.000000001", "2015-12-31T15:00Z", "2015-12-31t16:00+01:00"):
+        status, truncated = api(server, "GET", f"/api/workflows/{workflow['id']}/truncated_session_time?"
+                                + urllib.parse.urlencode({"session_time": sent}))
+        assert status == 200 and truncated["sessionTime"] == "2016-01-01T00:00:00+09:00", (sent, truncated)
+    status, attempt = api(server, "PUT", "/api/attempts", json.dumps(
+        {"workflowId": workflow["id"], "sessionTime": "2015-12-31T15:00:00Z", "params": {}}).encode())
+    assert status == 200, attempt
+    assert wait_done(server, attempt["id"])["status"] == "success"
+    tasks = {t["fullName"]: t for t in api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")[1]["tasks"]}
+    assert tasks["+wf+a"]["config"] == {"_retry": 2, "_type": "sh", "_command": "echo hi", "_export": {"k": "v"}}
+    assert tasks["+wf+a"]["exportParams"] == {"k": "v"}
+    assert tasks["+wf"]["config"] == {"_export": {"n": 1}} and tasks["+wf"]["exportParams"] == {"n": 1}
+
+    # The sessions of a deleted project keep its name (Digdag's client requires it).
+    assert api(server, "DELETE", f"/api/projects/{project['id']}")[0] == 200
+    sessions = api(server, "GET", "/api/sessions")[1]["sessions"]
+    assert [s["project"] for s in sessions] == [{"id": project["id"], "name": "p"}]
+    assert api(server, "GET", f"/api/sessions/{sessions[0]['id']}")[1]["project"]["name"] == "p"
+    listed = server.digpy("sessions")
+    assert listed.returncode == 0 and " p " in listed.stdout.splitlines()[1], listed.stdout
+
+
+def test_an_attempt_killed_before_any_node_ran_it_ends_killed_and_runs_nothing(server, tmp_path):
+    marker = tmp_path / "ran"
+    write_project(tmp_path / "p", {"wf.dig": f"+a:\n  sh>: touch {marker}\n"})
+    server.stop()
+    server.extra = ("--disable-executor",)
+    server.start()
+    assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "wf", "--json").stdout)
+    assert server.digpy("kill", attempt["id"]).returncode == 0
+    fields = ("done", "success", "cancelRequested", "status")
+    rest = api(server, "GET", f"/api/attempts/{attempt['id']}")[1]
+    assert [rest[k] for k in fields] == [False, False, True, "killing"]
+    server.stop()
+    server.extra = ()
+    server.start()
+    wait_done(server, attempt["id"])
+    rest = api(server, "GET", f"/api/attempts/{attempt['id']}")[1]
+    assert [rest[k] for k in fields] == [True, False, True, "killed"], "Digdag's flags: the kill stays requested"
+    assert not marker.exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digpy.core.errors import ConfigError
+from digpy.core.errors import ConfigError, UnknownOperator
 from digpy.core.language.dig.loader import load_text
 from digpy.core.workflow.tree import compile_tree, compile_workflow
 
@@ -73,6 +73,13 @@ def test_operator_task_with_subtasks():
 
 def test_unknown_operator_with_a_suggestion():
     assert error_of("+a:\n  shh>: x\n") == "wf.dig:2:3: unknown operator 'shh>'; did you mean 'sh>'?"
+
+
+def test_unknown_operator_without_a_suggestion_points_to_digpy_plugins():
+    with pytest.raises(UnknownOperator) as e:  # the server words its own hint from operator and suggestion
+        compile_text("+a:\n  zzz>: x\n")
+    assert str(e.value) == "wf.dig:2:3: unknown operator 'zzz>'; run `digpy plugins` to list the operators"
+    assert (e.value.operator, e.value.suggestion) == ("zzz", None)
 
 
 def test_bad_task_names():
