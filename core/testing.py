@@ -26,7 +26,7 @@ import pytest
 from digpy.core.engine.runner import AttemptRunner, NullOutput
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import load_registry
-from digpy.core.store.sql import Store
+from digpy.core.store.local import LocalStore
 from digpy.core.workflow.state_machine import AttemptGraph
 from digpy.core.workflow.tree import compile_workflow
 
@@ -63,7 +63,7 @@ def run_operator(
     """
     registry = load_registry(extra=tuple(plugins))
     workflow = compile_workflow("test", {"+task": dict(config)}, operators=registry.names())
-    store = Store.memory()
+    store = LocalStore.memory()
     try:
         project = store.ensure_project("test")
         session = store.session_for(project, "test", 0)

@@ -1,45 +1,24 @@
-"""The server's aiohttp application: shared state, errors as JSON, and the parts it runs."""
+"""The server's aiohttp application: errors as JSON, the API's routes, and the parts it runs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
 from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.plugin_manager import Registry
-from digpy.core.store.sql import Store
+from digpy.core.secrets import SecretBox
+from digpy.core.store.server import ServerStore
 from digpy.server.executor import Executor, ExecutorSettings
+from digpy.server.keys import BOX, DB, EXECUTOR, LOGS, REGISTRY, SETTINGS, STORE, ServerSettings
 from digpy.server.logs import LogStore
-from digpy.server.secrets import SecretBox
 
 log = logging.getLogger("digpy.server")
-
-
-@dataclass
-class ServerSettings:
-    data_dir: Path
-    database_url: str
-    task_log_dir: Path
-    secret_key: str | None = None  # base64 AES key; default: a key file in the data directory
-    max_task_threads: int = 32
-    max_archive_bytes: int = 32 * 1024 * 1024
-    executor: bool = True
-    scheduler: bool = True
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-STORE = web.AppKey("store", Store)
-REGISTRY = web.AppKey("registry", Registry)
-LOGS = web.AppKey("logs", LogStore)
-BOX = web.AppKey("box", SecretBox)
-SETTINGS = web.AppKey("settings", ServerSettings)
-EXECUTOR = web.AppKey("executor", Executor)
 
 
 def error_body(message: str, status: int) -> web.Response:
@@ -50,7 +29,8 @@ def error_body(message: str, status: int) -> web.Response:
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """Every error is JSON `{"message", "status"}`; unexpected ones are logged with a traceback."""
     try:
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
     except web.HTTPException as e:
         if e.status < 400:
             raise
@@ -63,13 +43,7 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return error_body("internal server error (see the server log)", 500)
 
 
-def wake_executor(app: web.Application) -> None:
-    executor = app.get(EXECUTOR)
-    if executor is not None:
-        executor.wake()
-
-
-def create_app(settings: ServerSettings, store: Store, registry: Registry) -> web.Application:
+def create_app(settings: ServerSettings, store: ServerStore, registry: Registry) -> web.Application:
     """The application; the executor starts and stops with it (unless switched off)."""
     from digpy.server.api import attempts, logs, meta, projects
 
@@ -80,21 +54,26 @@ def create_app(settings: ServerSettings, store: Store, registry: Registry) -> we
     app[LOGS] = LogStore(settings.task_log_dir)
     app[BOX] = (SecretBox.from_base64(settings.secret_key) if settings.secret_key
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
+    app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
     for module in (meta, projects, attempts, logs):
         app.router.add_routes(module.routes)
     if settings.executor:
         app[EXECUTOR] = Executor(store, registry, app[LOGS], app[BOX], ExecutorSettings(
-            data_dir=settings.data_dir, max_tasks=settings.max_task_threads))
+            data_dir=settings.data_dir, max_tasks=settings.max_task_threads), app[DB])
 
     async def executor_context(app: web.Application) -> AsyncIterator[None]:
         if not settings.executor:
             yield
-            return
-        executor = app[EXECUTOR]
-        task = asyncio.ensure_future(executor.run())
-        yield
-        await executor.stop()
-        task.cancel()
+        else:
+            executor = app[EXECUTOR]
+            task = asyncio.ensure_future(executor.run())
+            yield
+            await executor.stop()
+            task.cancel()
+        app[DB].shutdown(wait=True)
 
     app.cleanup_ctx.append(executor_context)
     return app
+
+
+__all__ = ["ServerSettings", "create_app", "error_body"]

@@ -18,9 +18,13 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
@@ -30,7 +34,8 @@ from digpy.core.errors import ConfigError, DigpyError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.store import CANCEL_REQUESTED, catalog
-from digpy.core.store.sql import Store
+from digpy.core.store.server import ServerStore
+from digpy.core.store.sql import LeaseLost
 from digpy.core.workflow.resume import ResumePlan, forced_tasks
 from digpy.core.workflow.spec import Workflow
 from digpy.core.workflow.tree import compile_workflow
@@ -40,6 +45,7 @@ from digpy.server.plugins import unknown_operator
 from digpy.server.secrets import ProjectSecretProvider, SecretBox
 from digpy.server.sessions import ServerSessionBackend
 
+T = TypeVar("T")
 log = logging.getLogger("digpy.server.executor")
 LEASE_SECONDS = 15.0
 RENEW_SECONDS = 5.0
@@ -55,15 +61,18 @@ class ExecutorSettings:
 
 
 class Executor:
-    """Runs the attempts this node holds; woken early when an attempt is started or killed here."""
+    """Runs the attempts this node holds; woken early when an attempt is started or killed here.
 
-    def __init__(self, store: Store, registry: Registry, logs: LogStore, box: SecretBox,
-                 settings: ExecutorSettings) -> None:
+    Its database work runs in the server's database threads (`db`), never on the event loop."""
+
+    def __init__(self, store: ServerStore, registry: Registry, logs: LogStore, box: SecretBox,
+                 settings: ExecutorSettings, db: ThreadPoolExecutor) -> None:
         self.store = store
         self.registry = registry
         self.logs = logs
         self.box = box
         self.settings = settings
+        self.db = db
         self.owner = settings.node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.templates = TemplateEngine()
         self.jobs: dict[int, asyncio.Task[None]] = {}
@@ -75,29 +84,42 @@ class Executor:
     def wake(self) -> None:
         self._wake.set()
 
+    async def offload(self, work: Callable[[], T]) -> T:
+        """Run blocking work (SQL, unpacking, compiling) in a database thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.db, work)
+
     async def run(self) -> None:
         last_renew = 0.0
         while not self._stopping:
             now = time.monotonic()
-            with self.store.conn.begin():
-                if now - last_renew >= RENEW_SECONDS:
-                    held = catalog.renew_leases(self.store.conn, owner=self.owner, attempt_ids=list(self.jobs),
-                                                lease_seconds=LEASE_SECONDS)
-                    for lost in set(self.jobs) - set(held):
-                        log.error("lease of attempt %d was taken by another node; stopping it here", lost)
-                        self._abort(lost)
-                    last_renew = now
-                for attempt_id in catalog.cancel_requested(self.store.conn, list(self.runners)):
+            renew = now - last_renew >= RENEW_SECONDS
+            held, to_cancel, claimed = await self.offload(partial(self._tick, renew, list(self.jobs),
+                                                                  list(self.runners)))
+            if renew:
+                for lost in set(self.jobs) - set(held):
+                    log.error("lease of attempt %d was taken by another node; stopping it here", lost)
+                    self._abort(lost)
+                last_renew = now
+            for attempt_id in to_cancel:
+                if attempt_id in self.runners:
                     self.runners[attempt_id].request_cancel()
-                free = self.settings.max_attempts - len(self.jobs)
-                claimed = catalog.claim_attempts(self.store.conn, owner=self.owner, lease_seconds=LEASE_SECONDS,
-                                                 limit=free, exclude=list(self.jobs)) if free > 0 else []
             for attempt_id in claimed:
                 self.jobs[attempt_id] = asyncio.ensure_future(self._run_attempt(attempt_id))
                 self.jobs[attempt_id].add_done_callback(lambda _t, a=attempt_id: self._done(a))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
             self._wake.clear()
+
+    def _tick(self, renew: bool, jobs: list[int], runners: list[int]) -> tuple[list[int], list[int], list[int]]:
+        """One transaction: renew this node's leases, find kill requests, claim free attempts."""
+        with self.store.begin() as conn:
+            held = catalog.renew_leases(conn, owner=self.owner, attempt_ids=jobs,
+                                        lease_seconds=LEASE_SECONDS) if renew else jobs
+            to_cancel = catalog.cancel_requested(conn, runners)
+            free = self.settings.max_attempts - len(jobs)
+            claimed = catalog.claim_attempts(conn, owner=self.owner, lease_seconds=LEASE_SECONDS, limit=free,
+                                             exclude=jobs) if free > 0 and not self._stopping else []
+        return held, to_cancel, claimed
 
     def _done(self, attempt_id: int) -> None:
         self.jobs.pop(attempt_id, None)
@@ -116,47 +138,52 @@ class Executor:
         """Stop claiming; stop the running commands and give the attempts back (not canceled)."""
         self._stopping = True
         self._wake.set()
+        held = list(self.jobs)
         operators = [h for runner in self.runners.values() for h in runner.running.values()]
-        for attempt_id in list(self.jobs):
+        for attempt_id in held:
             self._abort(attempt_id)
         if self.jobs or operators:  # the operators' commands get stopped before we go
             await asyncio.gather(*self.jobs.values(), *operators, return_exceptions=True)
-        with self.store.conn.begin():
-            for attempt_id in list(self.runners) + list(self.jobs):
-                catalog.release_lease(self.store.conn, owner=self.owner, attempt_id=attempt_id)
+        if held:  # also those cancelled before they began
+            await self.offload(partial(self._release, held))
+
+    def _release(self, attempt_ids: list[int]) -> None:
+        with self.store.begin() as conn:
+            for attempt_id in attempt_ids:
+                catalog.release_lease(conn, owner=self.owner, attempt_id=attempt_id)
 
     # ------------------------------------------------------------------ one attempt
 
     async def _run_attempt(self, attempt_id: int) -> None:
         try:
-            runner, workflow, info = self._prepare(attempt_id)
+            runner, workflow, info = await self.offload(partial(self._prepare, attempt_id))
         except DigpyError as e:
             log.error("attempt %d can't run: %s", attempt_id, e)
-            self._finish_broken(attempt_id, str(e))
+            await self.offload(partial(self._finish_broken, attempt_id, str(e)))
             return
         self.runners[attempt_id] = runner
-        handed_back = True
         try:
             state = await run_attempt(runner, workflow, info, store=self.store, registry=self.registry)
-            handed_back = False
-        finally:
-            with self.store.conn.begin():
-                catalog.release_lease(self.store.conn, owner=self.owner, attempt_id=attempt_id)
-            if handed_back:
-                log.info("attempt %d handed back", attempt_id)
+        except LeaseLost:
+            runner.abort()  # another node runs it now: stop the commands, leave its state alone
+            log.error("attempt %d was taken over by another node; stopped here", attempt_id)
+            return
+        except asyncio.CancelledError:  # this node stops: the attempt goes back, unfinished
+            await asyncio.shield(self.offload(partial(self._release, [attempt_id])))
+            log.info("attempt %d handed back", attempt_id)
+            raise
+        await self.offload(partial(self._release, [attempt_id]))
         log.info("attempt %d of %s finished: %s", attempt_id, workflow.name, state.label)
 
     def _finish_broken(self, attempt_id: int, message: str) -> None:
-        with self.store.conn.begin():
-            catalog.release_lease(self.store.conn, owner=self.owner, attempt_id=attempt_id)
-        self.store.finish_attempt(attempt_id, success=False, canceled=False)
+        self.store.finish_attempt(attempt_id, success=False, canceled=False, owner=self.owner)
+        self._release([attempt_id])
         (self.logs.attempt_dir(attempt_id)).mkdir(parents=True, exist_ok=True)
         with open(self.logs.attempt_dir(attempt_id) / "+attempt.log", "a", encoding="utf-8") as f:
             f.write(f"attempt could not start: {message}\n")
 
     def _prepare(self, attempt_id: int) -> tuple[AttemptRunner, Workflow, AttemptInfo]:
-        conn = self.store.conn
-        with conn.begin():
+        with self.store.begin() as conn:
             attempt = catalog.get_attempt(conn, attempt_id)
             if attempt["workflow_definition_id"] is None:
                 raise ConfigError(f"attempt {attempt_id} has no workflow definition")
@@ -193,6 +220,7 @@ class Executor:
             sessions=RequiredSessions(ServerSessionBackend(self.store, self.wake, default_project=attempt["project_id"]),
                                       attempt_id),
             settings=RunSettings(max_tasks=self.settings.max_tasks), secrets_project=project_name,
+            offload=self.offload, owner=self.owner,
         )
         if attempt["state_flags"] & CANCEL_REQUESTED:  # killed before this node took it: run nothing
             runner.request_cancel()
@@ -207,8 +235,8 @@ class Executor:
         known = self._checkouts.get(revision_id)
         if known is not None and known.is_dir():
             return known
-        with self.store.conn.begin():
-            archive = catalog.get_revision_by_id(self.store.conn, revision_id)["archive"] or b""
+        with self.store.begin() as conn:
+            archive = catalog.get_revision_by_id(conn, revision_id)["archive"] or b""
         target = self.settings.data_dir / "projects" / hashlib.sha256(archive).hexdigest()
         if not target.is_dir():
             unpack(read_archive(archive), target)  # False: another process unpacked it first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from digpy.core.secrets import SecretBox
 from digpy.core.store import catalog
-from digpy.core.store.sql import Store
+from digpy.core.store.server import ServerStore
 
 
 class ProjectSecretProvider:
@@ -12,10 +12,10 @@ class ProjectSecretProvider:
 
     name = "project"
 
-    def __init__(self, store: Store, box: SecretBox, project_id: int) -> None:
+    def __init__(self, store: ServerStore, box: SecretBox, project_id: int) -> None:
         self.store, self.box, self.project_id = store, box, project_id
 
     def get(self, key: str, *, project: str | None) -> str | None:
-        with self.store.conn.begin():
-            blob = catalog.secret_value(self.store.conn, self.project_id, key)
+        with self.store.begin() as conn:
+            blob = catalog.secret_value(conn, self.project_id, key)
         return None if blob is None else self.box.decrypt(key, blob)

@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 from digpy.core.errors import ConfigError
 from digpy.core.spi import AttemptStatus
 from digpy.core.store import DONE, SUCCESS, catalog, waits
-from digpy.core.store.sql import Store
+from digpy.core.store.server import ServerStore
+from digpy.server.services import attempts
 
 POLL_SECONDS = 1.0
 
@@ -26,14 +27,13 @@ class _Target(NamedTuple):
 class ServerSessionBackend:
     """The SessionBackend of server attempts; `wake` tells the executor an attempt was started."""
 
-    def __init__(self, store: Store, wake: Callable[[], None], *, default_project: int) -> None:
+    def __init__(self, store: ServerStore, wake: Callable[[], None], *, default_project: int) -> None:
         self.store = store
         self.wake = wake
         self.default_project = default_project
 
     def target(self, workflow: str, project_name: str | None) -> _Target:
-        conn = self.store.conn
-        with conn.begin():
+        with self.store.begin() as conn:
             if project_name:
                 project = catalog.find_project(conn, project_name)
                 if project is None:
@@ -49,42 +49,33 @@ class ServerSessionBackend:
 
     def latest(self, target: _Target, session_time: datetime) -> AttemptStatus | None:
         session = self.store.session_for(target.project_id, target.name, int(session_time.timestamp()))
-        with self.store.conn.begin():
-            latest = catalog.list_attempts(self.store.conn, session_id=session.id, page_size=1)
+        with self.store.begin() as conn:
+            latest = catalog.list_attempts(conn, session_id=session.id, page_size=1)
         return _status(latest[0]) if latest else None
 
     def start(self, target: _Target, session_time: datetime, params: Mapping[str, Any], attempt_name: str | None,
               *, retry: bool) -> AttemptStatus:
         session = self.store.session_for(target.project_id, target.name, int(session_time.timestamp()))
         name = attempt_name or (f"require-{uuid.uuid4().hex[:8]}" if retry else None)
-        attempt = start_attempt(self.store, session, definition_id=target.definition_id, timezone=target.timezone,
-                                params=dict(params), attempt_name=name)
+        attempt = attempts.create(self.store, session, definition_id=target.definition_id,
+                                  timezone=target.timezone, params=dict(params), attempt_name=name)
         self.wake()
         return _status(attempt)
 
     def status(self, attempt_id: int) -> AttemptStatus:
-        with self.store.conn.begin():
-            return _status(catalog.get_attempt(self.store.conn, attempt_id))
+        with self.store.begin() as conn:
+            return _status(catalog.get_attempt(conn, attempt_id))
 
     def record_wait(self, attempt_id: int, waits_for: int) -> None:
-        with self.store.conn.begin():
-            waits.record_wait(self.store.conn, attempt_id, waits_for)
+        with self.store.begin() as conn:
+            waits.record_wait(conn, attempt_id, waits_for)
 
     def waits_of(self, attempt_id: int) -> list[int]:
-        with self.store.conn.begin():
-            return waits.waits_of(self.store.conn, attempt_id)
+        with self.store.begin() as conn:
+            return waits.waits_of(conn, attempt_id)
 
 
 def _status(attempt: dict[str, Any]) -> AttemptStatus:
     flags = attempt["state_flags"]
     return AttemptStatus(int(attempt["id"]), int(attempt["session_id"]), bool(flags & DONE),
                          bool(flags & SUCCESS), poll_seconds=POLL_SECONDS)
-
-
-def start_attempt(store: Store, session: Any, *, definition_id: int, timezone: str,
-                  params: dict[str, Any], attempt_name: str | None) -> dict[str, Any]:
-    """Create an attempt for the executor to pick up; returns it as a catalog row."""
-    record = store.create_attempt(session, timezone=timezone, params=params, attempt_name=attempt_name,
-                                  workflow_definition_id=definition_id)
-    with store.conn.begin():
-        return catalog.get_attempt(store.conn, record.id)

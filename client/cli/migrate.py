@@ -17,10 +17,10 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from digpy.client.cli.server import read_schema
     from digpy.core.store import SCHEMA_REVISION, migrate
-    from digpy.core.store.sql import Store
+    from digpy.core.store.server import ServerStore
     from digpy.core.store.url import safe_url
 
-    store = Store.open(args.database)
+    store = ServerStore.open(args.database)
     current, _empty = read_schema(store, args.database)
     shown = safe_url(args.database)
     try:
@@ -30,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             print(f"{shown} is at {current or '(no schema)'}; `digpy migrate run` brings it to {SCHEMA_REVISION}.")
             return 1
-        store.conn.close()
         migrate.upgrade(store.engine)
         print(f"{shown}: migrated from {current or '(no schema)'} to {SCHEMA_REVISION}.", file=sys.stderr)
         return 0

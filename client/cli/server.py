@@ -61,7 +61,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def settings_from(args: argparse.Namespace) -> Any:
-    from digpy.server.app import ServerSettings
+    from digpy.server.keys import ServerSettings
 
     options = _options(args)
     data_dir = Path(options.get("data_dir") or default_data_dir())
@@ -82,15 +82,13 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
     """The store, refusing a database whose schema is not the current one."""
     from digpy.core.errors import ConfigError
     from digpy.core.store import SCHEMA_REVISION, migrate
-    from digpy.core.store.sql import Store
+    from digpy.core.store.server import ServerStore
     from digpy.core.store.url import safe_url
 
-    store = Store.open(url)
+    store = ServerStore.open(url)
     current, empty = read_schema(store, url)
     if current is None and empty and create_if_empty:
-        store.conn.close()
         migrate.upgrade(store.engine)
-        store.conn = store.engine.connect()
     elif current != SCHEMA_REVISION:
         store.close()
         raise ConfigError(
@@ -110,8 +108,8 @@ def read_schema(store: Any, url: str) -> tuple[str | None, bool]:
     from digpy.core.store.url import error_line, safe_url
 
     try:
-        with store.conn.begin():
-            return migrate.current_revision(store.conn), not inspect(store.conn).get_table_names()
+        with store.begin() as conn:
+            return migrate.current_revision(conn), not inspect(conn).get_table_names()
     except Exception as e:
         store.close()
         raise ConfigError(f"can't open the database {safe_url(url)}: {error_line(e)}") from None

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from digpy.core.engine.runner import AttemptRunner, Output, RunSettings
+from digpy.core.engine.runner import AttemptRunner, Offload, Output, RunSettings
 from digpy.core.language.builtins import format_session_time, session_variables
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
@@ -70,25 +71,32 @@ def assemble(
     workflow: Workflow, info: AttemptInfo, graph: AttemptGraph, *, store: Store, registry: Registry,
     templates: TemplateEngine, project_dir: Path, output: Output, plan: ResumePlan | None = None,
     secret_providers: Sequence[SecretProvider] | None = None, sessions: Sessions | None = None,
-    settings: RunSettings | None = None, secrets_project: str | None = None,
+    settings: RunSettings | None = None, secrets_project: str | None = None, offload: Offload | None = None,
+    owner: str | None = None,
 ) -> AttemptRunner:
     """A runner for an attempt, ready to `run()`. `secrets_project` is the project name secret
-    providers are asked for (None for local runs, whose secrets belong to the user)."""
+    providers are asked for (None for local runs, whose secrets belong to the user); `offload` runs
+    the store's work (in a thread on the server), and `owner` is the node whose lease each write
+    checks (the server)."""
     return AttemptRunner(
         store=store, attempt_id=info.attempt_id, graph=graph, registry=registry, templates=templates,
         base_params=info.params, builtins=builtins(workflow, info), timezone=workflow.timezone,
         project_dir=project_dir, output=output, plan=plan,
         secret_providers=registry.secret_providers() if secret_providers is None else secret_providers,
-        project_name=secrets_project, sessions=sessions, settings=settings,
+        project_name=secrets_project, sessions=sessions, settings=settings, offload=offload, owner=owner,
     )
 
 
 async def run_attempt(runner: AttemptRunner, workflow: Workflow, info: AttemptInfo, *, store: Store,
                       registry: Registry) -> TaskState:
-    """Run an assembled attempt to its end, store how it ended and tell the failure hooks."""
+    """Run an assembled attempt to its end, store how it ended and tell the failure hooks.
+
+    On the server a write may raise LeaseLost (another node took the attempt over): it propagates,
+    and the caller stops the attempt's operators without touching its state."""
     root = await runner.run()
     success = root.state == TaskState.SUCCESS
-    store.finish_attempt(info.attempt_id, success=success, canceled=root.state == TaskState.CANCELED)
+    await runner.offload(partial(store.finish_attempt, info.attempt_id, success=success,
+                                 canceled=root.state == TaskState.CANCELED, owner=runner.owner))
     if not success:
         registry.notify_failure(FailedAttempt(
             project=info.project_name, workflow=workflow.name, session_time=format_session_time(info.session_time),

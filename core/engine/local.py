@@ -28,7 +28,8 @@ from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
 from digpy.core.project import Project
 from digpy.core.spi import AttemptStatus
-from digpy.core.store.sql import LOCAL_DIR, Store
+from digpy.core.store.local import LOCAL_DIR, LocalStore
+from digpy.core.store.sql import Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan, ended_tasks, forced_tasks
 from digpy.core.workflow.schedule import check_timezone, parse_schedule
@@ -216,7 +217,7 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
     registry = registry or load_registry()
     project = Project(project_dir)
     project.resolve(options.workflow)  # a workflow that is not there leaves no .digpy behind
-    store = Store.local_copy(project.directory) if options.dry_run else Store.open_local(project.directory)
+    store = LocalStore.local_copy(project.directory) if options.dry_run else LocalStore.open_local(project.directory)
     try:
         engine = LocalEngine(project, store, registry, output, options)
         workflow = engine.load(options.workflow)

@@ -13,7 +13,8 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -75,6 +76,15 @@ class NullOutput:
         return None
 
 
+# Runs blocking work (SQL) and returns its result: inline for local runs, in a thread on the server.
+Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
+async def inline(work: Callable[[], Any]) -> Any:
+    """The Offload of local runs: the work runs right here (a local SQLite commit takes microseconds)."""
+    return work()
+
+
 class RunSettings(NamedTuple):
     max_tasks: int = DEFAULT_MAX_TASKS
     dry_run: bool = False
@@ -93,8 +103,11 @@ class AttemptRunner:
         timezone: str, project_dir: Path, output: Output, secret_providers: Sequence[SecretProvider] = (),
         project_name: str | None = None,
         plan: ResumePlan | None = None, settings: RunSettings | None = None, sessions: Sessions | None = None,
+        offload: Offload | None = None, owner: str | None = None,
     ) -> None:
         self.store = store
+        self.offload = offload or inline
+        self.owner = owner  # the node whose lease every write checks (the server), or None
         self.attempt_id = attempt_id
         self.graph = graph
         self.registry = registry
@@ -163,7 +176,9 @@ class AttemptRunner:
             # What the tasks printed is out before their success is recorded: a run killed between
             # the two would otherwise skip those tasks next time, their output never shown.
             self.output.flush()
-            self.store.write_tasks(self.attempt_id, created, changed)
+            if created or changed:
+                await self.offload(partial(self.store.write_tasks, self.attempt_id, created, changed,
+                                           owner=self.owner))
             for tasks in (created, changed):  # a task can end in the turn that creates it
                 for task in tasks:
                     if task.is_done and task.id not in self._finished:

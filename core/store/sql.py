@@ -1,11 +1,11 @@
-"""The SQL store: projects, sessions, attempts and their tasks, on a DB-API connection.
+"""The store's queries: projects, sessions, attempts and their tasks, on a DB-API cursor.
 
 Every statement here is plain SQL that SQLite and PostgreSQL both accept, run on the driver's
-connection: local runs open SQLite through the standard library and never import SQLAlchemy
-(0.15 s of start-up, measured in docs/performance.md). The server opens its database through
-SQLAlchemy (`Store.open`) for the catalog's queries and migrations, and this store then works on
-the same connection. The runner writes task changes in batches through `write_tasks`, one
-transaction per batch, and acts on a transition only after the batch that holds it is committed.
+cursor (the hot path skips SQLAlchemy's statement layer). Two stores implement the transaction:
+digpy.core.store.local (one sqlite3 connection, for `digpy run`) and digpy.core.store.server (a
+SQLAlchemy pool, for the server). The runner writes task changes in batches through `write_tasks`,
+one transaction per batch, and acts on a transition only after the batch that holds it is
+committed; on the server each write first checks that this node still holds the attempt's lease.
 """
 
 from __future__ import annotations
@@ -14,20 +14,15 @@ import functools
 import json
 import os
 import re
-import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple
 
-from digpy.core.errors import ConfigError
-from digpy.core.store import CANCEL_REQUESTED, DONE, SCHEMA_REVISION, SUCCESS
+from digpy.core.errors import ConfigError, DigpyError
+from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS
 from digpy.core.workflow.model import Task, TaskFlags, TaskState
 from digpy.core.workflow.resume import ActionRecord
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
@@ -41,8 +36,6 @@ def _dumps(value: Any) -> str:
             return "[]"
     return _encode(value)
 _loads = json.loads
-LOCAL_DIR = ".digpy"
-LOCAL_DB = "state.db"
 
 
 def random_uuid() -> str:
@@ -103,178 +96,44 @@ def _pyformat(text: str) -> str:
     return _NAMED.sub(r"%(\1)s", text)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+    """Set on every SQLite connection: WAL, NORMAL sync (a commit survives a killed process), a busy timeout."""
     for pragma in _PRAGMAS:
         dbapi_connection.execute(pragma)
 
 
-def _connect_sqlite(path: str) -> sqlite3.Connection:
-    raw = sqlite3.connect(path, check_same_thread=False)
-    _sqlite_pragmas(raw)
-    return raw
+def _same(text: str) -> str:
+    return text
+
+
+class LeaseLost(DigpyError):
+    """This node's lease on an attempt was taken by another node: it must stop running it."""
 
 
 class Store:
-    """One database (SQLite file or PostgreSQL) holding projects, sessions, attempts and tasks.
+    """The queries every store answers: projects, sessions, attempts and their tasks.
 
-    `engine` and `conn` (SQLAlchemy) exist only on a store opened with `Store.open`.
+    Subclasses say how a transaction is had (`_tx`): LocalStore on one sqlite3 connection (local
+    runs), ServerStore on a pool of SQLAlchemy connections (the server, SQLite or PostgreSQL).
     """
 
-    def __init__(self, raw: Any = None, *, dialect: str = "sqlite", engine: Engine | None = None) -> None:
-        self.engine = engine
-        self.conn: Connection | None = engine.connect() if engine is not None else None
-        self._raw = raw
+    dialect = "sqlite"
+
+    def __init__(self, dialect: str = "sqlite") -> None:
         self.dialect = dialect
         if dialect == "sqlite":
-            self._sql = lambda text: text
+            self._sql: Callable[[str], str] = _same
             self._insert_task, self._update_task = _INSERT_TASK, _UPDATE_TASK
         else:  # psycopg: pyformat parameters
             self._sql = _pyformat
             self._insert_task, self._update_task = _INSERT_TASK.replace("?", "%s"), _UPDATE_TASK.replace("?", "%s")
 
-    @property
-    def raw(self) -> Any:
-        """The DB-API connection (the one under `conn` on a store opened with `Store.open`)."""
-        if self.conn is not None:
-            return self.conn.connection.dbapi_connection
-        return self._raw
-
-    # ------------------------------------------------------------------ opening
-
-    @classmethod
-    def open(cls, url: str) -> Store:
-        """Open a database through SQLAlchemy (the server); it must be at the current schema
-        (see digpy.core.store.migrate)."""
-        from sqlalchemy import event
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from digpy.core.store.url import create_engine, error_line, safe_url
-
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False}
-        engine = create_engine(url, **kwargs)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        try:
-            return cls(dialect=engine.dialect.name, engine=engine)
-        except SQLAlchemyError as e:  # refused, unknown host or user, a file that cannot be opened
-            engine.dispose()
-            raise ConfigError(f"can't open the database {safe_url(url)}: {error_line(e)}") from None
-
-    @classmethod
-    def open_local(cls, project_dir: Path) -> Store:
-        """The store of local runs: `.digpy/state.db` in the project, created or upgraded as needed."""
-        directory = project_dir / LOCAL_DIR
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"cannot keep the local state in {directory}: {e.strerror or e}",
-                              hint=f"{LOCAL_DIR} must be a directory digpy may write to") from None
-        path = str(directory / LOCAL_DB)
-        try:
-            return cls._sqlite(path)
-        except sqlite3.OperationalError as e:  # locked, read-only, disk full
-            raise ConfigError(f"cannot use {path}: {e}") from None
-        except sqlite3.DatabaseError as e:
-            raise ConfigError(f"{path} is not a digpy state database ({e})",
-                              hint=f"move {directory} away to start a new local state") from None
-
-    @classmethod
-    def memory(cls) -> Store:
-        """A throw-away store (tests)."""
-        return cls._sqlite(":memory:")
-
-    @classmethod
-    def local_copy(cls, project_dir: Path) -> Store:
-        """A throw-away copy of the local store in memory, for a dry run: it sees the saved sessions
-        and results (the same session is reused, succeeded tasks are skipped), and the file is left
-        as it was."""
-        path = project_dir / LOCAL_DIR / LOCAL_DB
-        if not path.is_file():
-            return cls.memory()
-        copy = sqlite3.connect(":memory:", check_same_thread=False)
-        try:
-            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                source.backup(copy)
-            finally:
-                source.close()
-        except sqlite3.Error as e:
-            copy.close()
-            raise ConfigError(f"cannot read {path}: {e}") from None
-        store = cls(copy)
-        if store._ensure_sqlite_schema():
-            return store
-        store.close()  # a store of another schema revision: start from nothing, as before
-        return cls.memory()
-
-    @classmethod
-    def _sqlite(cls, path: str) -> Store:
-        store = cls(_connect_sqlite(path))
-        if store._ensure_sqlite_schema():
-            return store
-        store.close()
-        from alembic.util import CommandError
-        from sqlalchemy import create_engine
-
-        from digpy.core.store import migrate
-
-        engine = create_engine(f"sqlite:///{path}")
-        try:
-            migrate.upgrade(engine)
-        except CommandError as e:  # e.g. a revision this digpy does not know: written by a newer one
-            raise ConfigError(f"{path}: cannot bring the store to schema {SCHEMA_REVISION} ({e})",
-                              hint="it was probably written by a newer digpy: upgrade digpy, or move "
-                                   f"{Path(path).parent} away to start a new local state") from None
-        finally:
-            engine.dispose()
-        return cls(_connect_sqlite(path))
-
-    def _ensure_sqlite_schema(self) -> bool:
-        """Create the schema in an empty SQLite database; False if an existing one needs an upgrade."""
-        from digpy.core.store.sqlite_ddl import STATEMENTS
-
-        raw = self._raw
-        raw.execute("BEGIN IMMEDIATE")  # two first runs at once: the second waits, then sees the tables
-        try:
-            tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not tables:
-                for statement in STATEMENTS:
-                    raw.execute(statement)
-                raw.execute(f"CREATE TABLE {_VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
-                raw.execute(f"INSERT INTO {_VERSION_TABLE} (version_num) VALUES (?)", (SCHEMA_REVISION,))
-                raw.commit()
-                return True
-            row = raw.execute(f"SELECT version_num FROM {_VERSION_TABLE}").fetchone() \
-                if _VERSION_TABLE in tables else None
-            raw.rollback()
-        except BaseException:
-            raw.rollback()
-            raise
-        return row is not None and row[0] == SCHEMA_REVISION
+    def _tx(self) -> AbstractContextManager[Any]:
+        """A DB-API cursor in a transaction that commits on success and rolls back on an error."""
+        raise NotImplementedError
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        if self.engine is not None:
-            self.engine.dispose()
-        if self._raw is not None:
-            self._raw.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        """A cursor in a transaction that commits on success and rolls back on an error."""
-        raw = self.raw
-        cursor = raw.cursor()
-        try:
-            yield cursor
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            cursor.close()
+        raise NotImplementedError
 
     def _one(self, sql: str, params: dict[str, Any]) -> Any:
         with self._tx() as cursor:
@@ -329,12 +188,23 @@ class Store:
         return AttemptRecord(attempt_id, session.id, session.project_id, session.workflow_name, attempt_name,
                              index, timezone, params, 0, now, None)
 
-    def finish_attempt(self, attempt_id: int, *, success: bool, canceled: bool) -> None:
+    def finish_attempt(self, attempt_id: int, *, success: bool, canceled: bool, owner: str | None = None) -> None:
+        """Mark an attempt done (its flags are added to those already set: a kill request stays);
+        with `owner`, only while that node holds its lease."""
         flags = DONE | (SUCCESS if success else 0) | (CANCEL_REQUESTED if canceled else 0)
-        with self._tx() as cursor:  # added to the flags: a kill requested before stays visible, as in Digdag
+        with self._tx() as cursor:
+            if owner is not None:
+                self._hold(cursor, attempt_id, owner)
             cursor.execute(self._sql("UPDATE attempts SET state_flags = state_flags | :f, finished_at = :now "
-                                     "WHERE id = :a"),
-                           {"f": flags, "now": time.time(), "a": attempt_id})
+                                     "WHERE id = :a"), {"f": flags, "now": time.time(), "a": attempt_id})
+
+    def _hold(self, cursor: Any, attempt_id: int, owner: str) -> None:
+        """Compare-and-set on the attempt's lease, in the caller's transaction: the row stays locked
+        (PostgreSQL) until it commits, so a node that takes the attempt over waits for this write."""
+        cursor.execute(self._sql("UPDATE attempts SET lease_owner = lease_owner WHERE id = :a AND lease_owner = :o"),
+                       {"a": attempt_id, "o": owner})
+        if cursor.rowcount != 1:
+            raise LeaseLost(f"attempt {attempt_id} is no longer held by {owner}")
 
     def latest_session_time(self, project_id: int, workflow_name: str) -> int | None:
         """The newest session time of a workflow (what `--session last` reuses)."""
@@ -380,12 +250,16 @@ class Store:
 
     # ------------------------------------------------------------------ tasks (the hot path)
 
-    def write_tasks(self, attempt_id: int, created: Sequence[Task], changed: Iterable[Task]) -> None:
-        """Persist new and changed tasks of an attempt in one transaction."""
+    def write_tasks(self, attempt_id: int, created: Sequence[Task], changed: Iterable[Task], *,
+                    owner: str | None = None) -> None:
+        """Persist new and changed tasks of an attempt in one transaction; with `owner`, only while
+        that node holds the attempt's lease (LeaseLost otherwise, and nothing is written)."""
         changed = list(changed)
         if not created and not changed:
             return
         with self._tx() as cursor:
+            if owner is not None:
+                self._hold(cursor, attempt_id, owner)
             if created:
                 cursor.executemany(self._insert_task, [_insert_row(attempt_id, t) for t in created])
             if changed:
@@ -412,7 +286,6 @@ class Store:
         ]
 
 
-_VERSION_TABLE = "alembic_version"
 
 
 def _insert_row(attempt_id: int, t: Task) -> tuple[Any, ...]:

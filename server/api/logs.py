@@ -7,10 +7,10 @@ import gzip
 from aiohttp import web
 
 from digpy.core.errors import NotFound
-from digpy.core.store import catalog
-from digpy.server.api import models
+from digpy.server import rest
 from digpy.server.api.params import int_id, query_int
-from digpy.server.app import LOGS, STORE
+from digpy.server.keys import LOGS, STORE, off_loop
+from digpy.server.services import attempts
 
 routes = web.RouteTableDef()
 MAX_READ = 8 * 1024 * 1024
@@ -18,12 +18,10 @@ MAX_READ = 8 * 1024 * 1024
 
 @routes.get("/api/logs/{id}/files")
 async def list_files(request: web.Request) -> web.Response:
-    conn = request.app[STORE].conn
-    with conn.begin():
-        attempt_id = catalog.get_attempt(conn, int_id(request, "id"))["id"]
-    files = request.app[LOGS].files(attempt_id, request.query.get("task"))
+    attempt = await off_loop(request.app, attempts.get_attempt, request.app[STORE], int_id(request, "id"))
+    files = request.app[LOGS].files(int(attempt["id"]), request.query.get("task"))
     return web.json_response({"files": [
-        {**f, "fileTime": models.instant(f["fileTime"]), "agentId": "local", "direct": None} for f in files
+        {**f, "fileTime": rest.instant(f["fileTime"]), "agentId": "local", "direct": None} for f in files
     ]})
 
 

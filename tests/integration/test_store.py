@@ -16,7 +16,8 @@ from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import load_registry
 from digpy.core.spi import TaskResult
 from digpy.core.store import SCHEMA_REVISION, migrate, schema
-from digpy.core.store.sql import Store
+from digpy.core.store.local import LocalStore
+from digpy.core.store.server import ServerStore
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.state_machine import AttemptGraph
 from digpy.core.workflow.tree import compile_workflow
@@ -32,7 +33,7 @@ def store(database_url):
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     migrate.upgrade(engine)
     engine.dispose()
-    s = Store.open(database_url)
+    s = ServerStore.open(database_url)
     yield s
     s.close()
 
@@ -122,10 +123,10 @@ def test_a_whole_attempt_runs_on_the_store(store, tmp_path: Path):
 
 
 def test_local_store_is_created_and_reopened(tmp_path):
-    first = Store.open_local(tmp_path)
+    first = LocalStore.open_local(tmp_path)
     first.ensure_project("x")
     first.close()
-    second = Store.open_local(tmp_path)
+    second = LocalStore.open_local(tmp_path)
     assert second.ensure_project("x") == 1
     assert second.raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     second.close()
@@ -139,7 +140,7 @@ def test_the_generated_sqlite_ddl_is_schema_py():
 
 
 def test_a_local_store_made_without_sqlalchemy_equals_the_migrated_schema(tmp_path):
-    Store.open_local(tmp_path).close()
+    LocalStore.open_local(tmp_path).close()
     engine = create_engine(f"sqlite:///{tmp_path / '.digpy' / 'state.db'}")
     with engine.connect() as conn:
         from alembic.autogenerate import compare_metadata
@@ -155,7 +156,7 @@ def test_a_local_store_at_an_older_revision_is_upgraded(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / '.digpy' / 'state.db'}")
     migrate.upgrade(engine, "0001_initial")
     engine.dispose()
-    store = Store.open_local(tmp_path)
+    store = LocalStore.open_local(tmp_path)
     assert store.raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == SCHEMA_REVISION
     assert store.ensure_project("x") == 1
     store.close()
@@ -164,7 +165,7 @@ def test_a_local_store_at_an_older_revision_is_upgraded(tmp_path):
 def test_a_local_store_from_a_newer_digpy_is_one_clear_error(tmp_path):
     from digpy.core.errors import ConfigError
 
-    Store.open_local(tmp_path).close()
+    LocalStore.open_local(tmp_path).close()
     import sqlite3
 
     db = sqlite3.connect(tmp_path / ".digpy" / "state.db")
@@ -172,7 +173,7 @@ def test_a_local_store_from_a_newer_digpy_is_one_clear_error(tmp_path):
     db.commit()
     db.close()
     with pytest.raises(ConfigError) as e:
-        Store.open_local(tmp_path)
+        LocalStore.open_local(tmp_path)
     assert "Can't locate revision identified by '0099_future'" in str(e.value)
     assert "written by a newer digpy" in str(e.value)
 

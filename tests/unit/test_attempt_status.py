@@ -7,7 +7,7 @@ import pytest
 
 from digpy.client.http import Attempt
 from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS
-from digpy.server.api import models
+from digpy.server import rest as models
 
 
 @pytest.mark.parametrize("flags", range(8))

@@ -1,0 +1,73 @@
+"""The server's store: SQLite or PostgreSQL through a pool of SQLAlchemy connections.
+
+Each unit of work takes a connection from the pool for one transaction (`begin()` for the catalog's
+queries, the shared SQL of digpy.core.store.sql for the hot path), so that any thread may use the
+store: the server runs its database work in a thread pool, off the event loop that serves the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from digpy.core.errors import ConfigError
+from digpy.core.store.sql import Store, sqlite_pragmas
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+POOL_SIZE = 16
+
+
+class ServerStore(Store):
+    """A store over a SQLAlchemy engine and its connection pool."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine.dialect.name)
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> ServerStore:
+        """Open a database through SQLAlchemy (the server); it must be at the current schema
+        (see digpy.core.store.migrate)."""
+        from sqlalchemy import event
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from digpy.core.store.url import create_engine, error_line, safe_url
+
+        kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False}
+        engine = create_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", sqlite_pragmas)
+        try:
+            with engine.connect():
+                pass
+            return cls(engine)
+        except SQLAlchemyError as e:  # refused, unknown host or user, a file that cannot be opened
+            engine.dispose()
+            raise ConfigError(f"can't open the database {safe_url(url)}: {error_line(e)}") from None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A pooled connection in a transaction that commits at the end of the block (the catalog's
+        functions take it and never commit)."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self.engine.begin() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["ServerStore"]

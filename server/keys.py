@@ -1,0 +1,63 @@
+"""The server's shared state: its settings, the application keys every part reads, and running
+database work off the event loop.
+
+Every part of the server (API handlers, the executor, the scheduler, the UI) reads what it shares
+from here, so that none of them imports another to reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+
+from digpy.core.plugin_manager import Registry
+from digpy.core.secrets import SecretBox
+from digpy.core.store.server import ServerStore
+from digpy.server.logs import LogStore
+
+if TYPE_CHECKING:
+    pass
+
+T = TypeVar("T")
+
+
+@dataclass
+class ServerSettings:
+    data_dir: Path
+    database_url: str
+    task_log_dir: Path
+    secret_key: str | None = None  # base64 AES key; default: a key file in the data directory
+    max_task_threads: int = 32
+    max_archive_bytes: int = 32 * 1024 * 1024
+    executor: bool = True
+    scheduler: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+    db_threads: int = 16  # threads that run database work (the API's and the executor's)
+
+
+STORE = web.AppKey("store", ServerStore)
+REGISTRY = web.AppKey("registry", Registry)
+LOGS = web.AppKey("logs", LogStore)
+BOX = web.AppKey("box", SecretBox)
+SETTINGS = web.AppKey("settings", ServerSettings)
+EXECUTOR = web.AppKey("executor", "Executor")
+DB = web.AppKey("db", ThreadPoolExecutor)
+
+
+async def off_loop(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking work (SQL, unpacking, compiling) in the server's database threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(app[DB], functools.partial(fn, *args, **kwargs))
+
+
+def wake_executor(app: web.Application) -> None:
+    executor = app.get(EXECUTOR)
+    if executor is not None:
+        executor.wake()

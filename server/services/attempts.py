@@ -1,0 +1,130 @@
+"""Sessions and attempts: list, read, start (new, retried, resumed) and kill."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from digpy.core.errors import ConfigError, Conflict, NotFound
+from digpy.core.store import SUCCESS, catalog
+from digpy.core.store.server import ServerStore
+from digpy.core.store.sql import SessionRecord
+from digpy.core.workflow.resume import forced_tasks
+from digpy.core.workflow.tree import compile_workflow
+from digpy.server import rest
+
+MAX_PAGE = 1000
+
+
+def _sessions(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        last = catalog.get_attempt(conn, row["last_attempt_id"]) if row["last_attempt_id"] else None
+        out.append(rest.session(row, last))
+    return out
+
+
+def list_sessions(store: ServerStore, *, project_id: int | None = None, workflow: str | None = None,
+                  last_id: int | None = None, page_size: int = 100) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        if project_id is not None:
+            project_id = catalog.get_project(conn, project_id)["id"]
+        rows = catalog.list_sessions(conn, project_id=project_id, workflow=workflow, last_id=last_id,
+                                     page_size=page_size)
+        return _sessions(conn, rows)
+
+
+def get_session(store: ServerStore, session_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        return _sessions(conn, [catalog.get_session(conn, session_id)])[0]
+
+
+def session_attempts(store: ServerStore, session_id: int, *, last_id: int | None = None,
+                     page_size: int = 100) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        session_id = catalog.get_session(conn, session_id)["id"]
+        rows = catalog.list_attempts(conn, session_id=session_id, last_id=last_id, page_size=page_size)
+        return [rest.attempt(r) for r in rows]
+
+
+def list_attempts(store: ServerStore, *, project: str | None = None, workflow: str | None = None,
+                  include_retried: bool = False, last_id: int | None = None,
+                  page_size: int = 100) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        project_id = None
+        if project:
+            found = catalog.find_project(conn, project)
+            if found is None:
+                raise NotFound(f"project '{project}' not found")
+            project_id = found["id"]
+        rows = catalog.list_attempts(conn, project_id=project_id, workflow=workflow,
+                                     include_retried=include_retried, last_id=last_id, page_size=page_size)
+        return [rest.attempt(r) for r in rows]
+
+
+def get_attempt(store: ServerStore, attempt_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        return rest.attempt(catalog.get_attempt(conn, attempt_id))
+
+
+def attempt_retries(store: ServerStore, attempt_id: int) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        attempt = catalog.get_attempt(conn, attempt_id)
+        rows = catalog.list_attempts(conn, session_id=attempt["session_id"], page_size=MAX_PAGE)
+        return [rest.attempt(r) for r in reversed(rows)]
+
+
+def attempt_tasks(store: ServerStore, attempt_id: int) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        attempt_id = catalog.get_attempt(conn, attempt_id)["id"]
+        return [rest.task(r) for r in catalog.list_task_rows(conn, attempt_id)]
+
+
+def create(store: ServerStore, session: SessionRecord, *, definition_id: int, timezone: str,
+           params: dict[str, Any], attempt_name: str | None) -> dict[str, Any]:
+    """Create an attempt of a session for the executor to pick up; returns it as a catalog row."""
+    record = store.create_attempt(session, timezone=timezone, params=params, attempt_name=attempt_name,
+                                  workflow_definition_id=definition_id)
+    with store.begin() as conn:
+        return catalog.get_attempt(conn, record.id)
+
+
+def start(store: ServerStore, *, workflow_id: int, session_time: datetime, params: dict[str, Any],
+          attempt_name: str | None = None, resume: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+    """Start an attempt of a workflow's session: (the attempt, True); if the session already has an
+    attempt of that name: (that attempt, False)."""
+    with store.begin() as conn:
+        definition = catalog.get_workflow(conn, workflow_id)
+    session = store.session_for(int(definition["project_id"]), definition["name"], int(session_time.timestamp()))
+    with store.begin() as conn:
+        existing = catalog.find_attempt(conn, session.id, attempt_name)
+        if existing is not None:
+            return rest.attempt(existing), False
+        resume_from = _resume(conn, resume, session.id, definition) if resume else None
+    attempt = create(store, session, definition_id=int(definition["id"]), timezone=definition["timezone"],
+                     params=params, attempt_name=attempt_name)
+    if resume_from is not None:
+        with store.begin() as conn:
+            catalog.set_resume(conn, int(attempt["id"]), **resume_from)
+    return rest.attempt(attempt), True
+
+
+def _resume(conn: Connection, resume: dict[str, Any], session_id: int, definition: dict[str, Any]) -> dict[str, Any]:
+    """Check a resume request ({mode: failed|from, attemptId: int, from: +task}) against the session."""
+    source = catalog.get_attempt(conn, resume["attemptId"])
+    if source["session_id"] != session_id:
+        raise ConfigError(f"attempt {source['id']} belongs to another session")
+    if resume["mode"] == "failed" and source["state_flags"] & SUCCESS:
+        raise Conflict(f"attempt {source['id']} succeeded; there is nothing failed to resume")
+    if resume["mode"] == "from":
+        workflow = compile_workflow(definition["name"], json.loads(definition["config"]))
+        forced_tasks(workflow.tasks, start=resume["from"])  # a task that is not there: 400 now, not a failed attempt
+    return {"from_attempt": int(source["id"]), "mode": resume["mode"], "task": resume.get("from")}
+
+
+def kill(store: ServerStore, attempt_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        return rest.attempt(catalog.request_kill(conn, attempt_id))

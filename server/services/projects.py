@@ -1,0 +1,146 @@
+"""Projects, their revisions and archives, and the workflows of a revision."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from digpy.core.errors import ConfigError, NotFound, UnknownOperator
+from digpy.core.language.builtins import format_session_time
+from digpy.core.plugin_manager import Registry
+from digpy.core.project import Project
+from digpy.core.store import catalog
+from digpy.core.store.server import ServerStore
+from digpy.core.workflow.schedule import parse_schedule
+from digpy.server import rest
+from digpy.server.archive import read_archive, unpack
+from digpy.server.plugins import unknown_operator
+
+TRUNCATE = ("second", "minute", "hour", "day")
+
+
+def _project(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
+    return rest.project(row, catalog.latest_revision(conn, row["id"]))
+
+
+def list_projects(store: ServerStore, *, name: str | None = None, name_pattern: str | None = None,
+                  last_id: int | None = None, count: int = 100) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        rows = catalog.list_projects(conn, name=name, last_id=last_id, count=count)
+        if name_pattern:
+            rows = [r for r in rows if name_pattern in (r["name"] or "")]
+        return [_project(conn, r) for r in rows]
+
+
+def get_project(store: ServerStore, project_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        return _project(conn, catalog.get_project(conn, project_id))
+
+
+def delete_project(store: ServerStore, project_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        revision = catalog.latest_revision(conn, project_id)
+        return rest.project(catalog.delete_project(conn, project_id), revision)
+
+
+def push(store: ServerStore, registry: Registry, *, name: str, revision: str, archive: bytes,
+         max_bytes: int) -> dict[str, Any]:
+    """Store a new revision of a project: its archive is unpacked and every workflow compiled first,
+    so that a revision with a broken workflow is refused with the first error."""
+    files = read_archive(archive, max_bytes=max_bytes)
+    with tempfile.TemporaryDirectory(prefix="digpy-push-") as tmp:
+        root = Path(tmp) / "project"
+        unpack(files, root)
+        project = Project(root)
+        workflow_files = project.workflow_files()
+        if not workflow_files:
+            raise ConfigError("the archive has no .dig workflow at its top level")
+        try:
+            workflows = [project.load(path, operators=registry.names(), cache=False) for path in workflow_files]
+        except UnknownOperator as e:
+            raise unknown_operator(e) from None
+    with store.begin() as conn:
+        row = catalog.put_revision(conn, project=name, revision=revision, archive=archive,
+                                   workflows=[(w.name, w.timezone, w.config) for w in workflows])
+        return _project(conn, row)
+
+
+def list_revisions(store: ServerStore, project_id: int, *, name: str | None = None) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        project_id = catalog.get_project(conn, project_id)["id"]
+        rows = catalog.list_revisions(conn, project_id)
+    return [rest.revision(r) for r in rows if not name or r["name"] == name]
+
+
+def archive(store: ServerStore, project_id: int, revision: str | None) -> tuple[str, bytes]:
+    """(the project's name, the revision's archive)."""
+    with store.begin() as conn:
+        project = catalog.get_project(conn, project_id)
+        found = catalog.get_revision(conn, project["id"], revision)
+    return project["name"], found["archive"] or b""
+
+
+def project_workflows(store: ServerStore, project_id: int, *, revision: str | None = None,
+                      name: str | None = None) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        project_id = catalog.get_project(conn, project_id)["id"]
+        return [rest.workflow(r) for r in catalog.list_workflows(conn, project_id, revision, name)]
+
+
+def project_workflow(store: ServerStore, project_id: int, name: str, *, revision: str | None = None) -> dict[str, Any]:
+    with store.begin() as conn:
+        project = catalog.get_project(conn, project_id)
+        rows = catalog.list_workflows(conn, project["id"], revision, name)
+    if not rows:
+        raise NotFound(f"workflow '{name}' not found in project '{project['name']}'")
+    return rest.workflow(rows[0])
+
+
+def latest_workflows(store: ServerStore, *, last_id: int | None = None, count: int = 100,
+                     name_pattern: str | None = None, descending: bool = False,
+                     search_project_name: bool = False) -> list[dict[str, Any]]:
+    with store.begin() as conn:
+        rows = catalog.list_latest_workflows(conn, last_id=last_id, count=count, name_pattern=name_pattern,
+                                             descending=descending, search_project_name=search_project_name)
+        return [rest.workflow(r) for r in rows]
+
+
+def get_workflow(store: ServerStore, workflow_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        return rest.workflow(catalog.get_workflow(conn, workflow_id))
+
+
+def workflow_row(store: ServerStore, workflow_id: int) -> dict[str, Any]:
+    with store.begin() as conn:
+        return catalog.get_workflow(conn, workflow_id)
+
+
+def truncated_session_time(row: dict[str, Any], at: Any, mode: str, text: str) -> dict[str, Any]:
+    """`at` (in the workflow's zone) truncated by `mode`: second, minute, hour, day, schedule (the
+    newest session of the schedule at or before it) or next_schedule."""
+    zone = ZoneInfo(row["timezone"])
+    if mode in TRUNCATE:  # zero every field below the mode's
+        at = at.replace(microsecond=0, **dict.fromkeys(TRUNCATE[:TRUNCATE.index(mode)], 0))
+    elif mode in ("schedule", "next_schedule"):
+        config = json.loads(row["config"]) if isinstance(row["config"], str) else row["config"]
+        if not isinstance(config, dict) or not isinstance(config.get("schedule"), dict):
+            raise ConfigError(f"workflow {row['name']} has no schedule: mode {mode} needs one")
+        schedule = parse_schedule(config["schedule"], row["timezone"])
+        slot = schedule.slot_at_or_before(at) if mode == "schedule" else schedule.next_slot(at)
+        if slot is None:
+            where = "at or before" if mode == "schedule" else "after"
+            raise NotFound(f"the schedule of {row['name']} has no session {where} {text}")
+        at = slot.session_time
+    else:
+        raise ConfigError(f"mode must be second, minute, hour, day, schedule or next_schedule, got '{mode}'")
+    return {
+        "project": {"id": str(row["project_id"]), "name": row["project_name"]},
+        "revision": row["revision"],
+        "sessionTime": format_session_time(at.astimezone(zone)),
+        "timezone": row["timezone"],
+    }
