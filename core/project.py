@@ -10,6 +10,7 @@ from digpy.core.errors import ConfigError
 from digpy.core.language.cache import cached
 from digpy.core.language.dig.compiler import compile_workflow
 from digpy.core.language.dig.loader import load_file
+from digpy.core.language.expression.syntax import expression_errors
 from digpy.core.schedule import parse_schedule
 from digpy.core.spi import CalledWorkflow
 from digpy.core.workflow.located import to_plain, without_keys
@@ -68,7 +69,8 @@ class Project:
         )
 
     def load(self, path: Path, *, operators: Collection[str] | None = None, cache: bool = True) -> Workflow:
-        """Load and compile one workflow file; its schedule is validated too. Unchanged files come
+        """Load and compile one workflow file; its schedule is validated too, and the syntax of its
+        `${...}` checked (`Workflow.expression_errors`: the caller decides). Unchanged files come
         from the compiled-workflow cache (digpy.core.language.cache), unless `cache` is false (a
         project unpacked once, such as a pushed archive, would only fill the cache)."""
         if not cache:
@@ -82,6 +84,7 @@ class Project:
         check_calls(self.directory, workflow, operators, (path.resolve(),))
         if workflow.schedule is not None:
             parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
+        workflow.expression_errors = [str(e) for e in expression_errors(config)]
         return workflow
 
 

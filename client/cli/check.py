@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digpy.client.cli.params import add_param_options, collect_params
+
+if TYPE_CHECKING:
+    from digpy.core.project import Project
+    from digpy.core.workflow.spec import Workflow
 
 
 def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help="check workflow definitions", description="Load and compile workflows; show "
-        "their tasks, params and schedules. Exits 2 with a located error if a file is invalid.")
+        name, help="check workflow definitions", description="Load and compile workflows and check the "
+        "syntax of their ${...}; show their tasks, params and schedules. Every invalid file is reported "
+        "(each error located), then the command exits 2.")
     parser.add_argument("workflow", nargs="?", help="check only this workflow")
     parser.add_argument("--project", metavar="DIR", help="the project directory (default: current)")
     add_param_options(parser)
@@ -29,10 +35,17 @@ def run(args: argparse.Namespace) -> int:
     from digpy.core.schedule import parse_schedule
 
     project = Project(Path(args.project) if args.project else Path.cwd())
+    params = collect_params(args)
     registry = load_registry()
     files = [project.resolve(args.workflow)] if args.workflow else project.workflow_files()
-    workflows = [project.load(path, operators=registry.names()) for path in files]
-    params = collect_params(args)
+    workflows: list[Workflow] = []
+    errors: list[list[str]] = []  # per invalid file, its errors
+    for path in files:
+        found = _load(project, path, registry.names())
+        if isinstance(found, list):
+            errors.append(found)
+        else:
+            workflows.append(found)
     print(f"  System default timezone: {datetime.now().astimezone().tzname()}")
     print()
     print(f"  Definitions ({len(workflows)} workflows):")
@@ -59,4 +72,24 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"      first session time: {slot.session_time:%Y-%m-%d %H:%M:%S %z}")
             print(f"      first runs at: {slot.run_time:%Y-%m-%d %H:%M:%S %z}")
-    return 0
+    sys.stdout.flush()
+    for message in (m for messages in errors for m in messages):
+        print(f"error: {message}", file=sys.stderr)
+    if len(files) > 1 and errors:
+        verb = "has" if len(errors) == 1 else "have"
+        print(f"error: {len(errors)} of {len(files)} workflow files {verb} errors", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def _load(project: Project, path: Path, operators: list[str]) -> Workflow | list[str]:
+    """The workflow of one file, or every error found in it (the first error of its structure,
+    then each ${...} that does not compile)."""
+    from digpy.core.errors import ConfigError
+
+    try:
+        workflow = project.load(path, operators=operators)
+    except ConfigError as e:
+        return [str(e) if e.location else f"{path.relative_to(project.directory)}: {e}"]
+    except OSError as e:
+        return [f"{path.relative_to(project.directory)}: {e.strerror or e}"]
+    return workflow.expression_errors or workflow

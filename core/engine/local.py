@@ -109,6 +109,8 @@ class LocalEngine:
     def load(self, name: str) -> Workflow:
         workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
         check_timezone(workflow.timezone, workflow.location)
+        for message in workflow.expression_errors:  # evaluated when their task runs, as in Digdag
+            log.warning("%s; its task will fail when it runs", message)
         return workflow
 
     def start(
