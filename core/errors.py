@@ -47,6 +47,14 @@ class ConfigError(DigpyError):
         return f"{self.location}: {text}" if self.location else text
 
 
+class UnknownOperator(ConfigError):
+    """A task names an operator that no plugin registers."""
+
+    def __init__(self, operator: str, *, location: Location | None = None, hint: str | None = None) -> None:
+        super().__init__(f"unknown operator '{operator}>'", location=location, hint=hint)
+        self.operator = operator
+
+
 class TaskError(DigpyError):
     """An expected failure of a task (a command exited non-zero, fail>): stored, shown without a traceback."""
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from digpy.client.cli.params import add_param_options, collect_params
 
 if TYPE_CHECKING:
+    from digpy.core.plugin_manager import Registry
     from digpy.core.project import Project
     from digpy.core.workflow.spec import Workflow
 
@@ -37,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
     project = Project(Path(args.project) if args.project else Path.cwd())
     params = collect_params(args)
     registry = load_registry()
+    for plugin in registry.broken:
+        print(f"warning: {plugin}", file=sys.stderr)
     files = [project.resolve(args.workflow)] if args.workflow else project.workflow_files()
     workflows: list[Workflow] = []
     errors: list[list[str]] = []  # per invalid file, its errors
     for path in files:
-        found = _load(project, path, registry.names())
+        found = _load(project, path, registry)
         if isinstance(found, list):
             errors.append(found)
         else:
@@ -81,13 +84,15 @@ def run(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
-def _load(project: Project, path: Path, operators: list[str]) -> Workflow | list[str]:
+def _load(project: Project, path: Path, registry: Registry) -> Workflow | list[str]:
     """The workflow of one file, or every error found in it (the first error of its structure,
     then each ${...} that does not compile)."""
-    from digpy.core.errors import ConfigError
+    from digpy.core.errors import ConfigError, UnknownOperator
 
     try:
-        workflow = project.load(path, operators=operators)
+        workflow = project.load(path, operators=registry.names())
+    except UnknownOperator as e:
+        return [str(registry.explain(e))]
     except ConfigError as e:
         return [str(e) if e.location else f"{path.relative_to(project.directory)}: {e}"]
     except OSError as e:

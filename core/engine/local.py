@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from digpy.core.engine.runner import AttemptRunner, Output, RunSettings, may_overlap
 from digpy.core.engine.session_lock import SessionBusy, SessionLock
-from digpy.core.errors import ConfigError, Conflict
+from digpy.core.errors import ConfigError, Conflict, UnknownOperator
 from digpy.core.language.builtins import format_session_time, parse_session_option, session_variables
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
@@ -107,7 +107,10 @@ class LocalEngine:
         self._locks: dict[int, SessionLock] = {}  # attempt -> the lock of its session
 
     def load(self, name: str) -> Workflow:
-        workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
+        try:
+            workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
+        except UnknownOperator as e:
+            raise self.registry.explain(e) from None
         check_timezone(workflow.timezone, workflow.location)
         for message in workflow.expression_errors:  # evaluated when their task runs, as in Digdag
             log.warning("%s; its task will fail when it runs", message)
@@ -298,6 +301,8 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
     started_at = time.monotonic()
     check_options(options)
     registry = registry or load_registry()
+    for plugin in registry.broken:
+        log.warning("%s", plugin)
     project = Project(project_dir)
     project.resolve(options.workflow)  # a workflow that is not there leaves no .digpy behind
     store = Store.local_copy(project.directory) if options.dry_run else Store.open_local(project.directory)

@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from digpy.core.errors import ConfigError, Location
+from digpy.core.errors import ConfigError, Location, UnknownOperator
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location
 from digpy.core.workflow.retry import parse_retry
 from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec
@@ -151,8 +151,8 @@ class _Compiler:
             raise ConfigError(f"task {full_name}: _type must be an operator name", location=loc)
         if self.operators is not None and "$" not in op and op not in self.operators:
             close = difflib.get_close_matches(op, list(self.operators), n=1)
-            raise ConfigError(
-                f"unknown operator '{op}>'", location=loc,
+            raise UnknownOperator(
+                op, location=loc,
                 hint=f"did you mean '{close[0]}>'?" if close else "run `digpy plugins` to list the operators",
             )
         for key in SUBTASK_KEYS:
