@@ -25,6 +25,9 @@ class Project:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory.resolve()
+        if self.directory.is_file():
+            raise ConfigError(f"{directory} is a file, not a project directory",
+                              hint="--project takes a directory: the one that holds the .dig files")
         if not self.directory.is_dir():
             raise ConfigError(f"project directory {directory} does not exist")
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"  Definitions ({len(workflows)} workflows):")
     for wf in workflows:
-        print(f"    {wf.name} ({wf.task_count} tasks)")
+        print(f"    {wf.name} ({wf.task_count} tasks)" if wf.task_count > 1 else f"    {wf.name} (no tasks: nothing to run)")
         required = [t.config.get("_command") for t in wf.tasks if t.config.get("_type") == "require"]
         for name in dict.fromkeys(str(r) for r in required if r is not None):  # each once, in order
             print(f"      -> {name}")

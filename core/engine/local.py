@@ -310,6 +310,9 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
     try:
         engine = LocalEngine(project, store, registry, output, options)
         workflow = engine.load(options.workflow)
+        if len(workflow.tasks) == 1:  # the root alone
+            where = f"{workflow.location}: " if workflow.location else ""
+            log.warning("%sworkflow %s has no tasks (no +name: keys); nothing to run", where, workflow.name)
         specs = workflow.tasks
         if options.task:
             specs = only_subtree(specs, specs.index(select_task(specs, options.task)))

@@ -21,7 +21,8 @@ async def list_files(request: web.Request) -> web.Response:
     conn = request.app[STORE].conn
     with conn.begin():
         attempt_id = catalog.get_attempt(conn, int_id(request, "id"))["id"]
-    files = request.app[LOGS].files(attempt_id, request.query.get("task"))
+        started = catalog.task_start_times(conn, attempt_id)
+    files = request.app[LOGS].files(attempt_id, request.query.get("task"), started)  # in the order they ran
     return web.json_response({"files": [
         {**f, "fileTime": models.instant(f["fileTime"]), "agentId": "local", "direct": None} for f in files
     ]})
