@@ -36,7 +36,7 @@ from digpy.core.workflow.state_machine import AttemptGraph
 
 log = logging.getLogger("digpy.run")
 LOCAL_POLL_SECONDS = 0.2  # a required attempt runs in this process: asking often costs nothing
-LOCKS_DIR = "locks"  # under .digpy: one lock file per session being run (digpy.core.session_lock)
+LOCKS_DIR = "locks"  # under .digpy: one lock file per session being run (digpy.core.engine.session_lock)
 
 
 class LocalRunOptions(NamedTuple):
