@@ -1,5 +1,9 @@
 """The plugin manager: built-in plugins and the packages registered under the entry-point group `digpy`.
 
+A plugin package that fails to import (or whose operator hook fails) is set aside, not fatal: every
+other operator keeps working, the commands report it (`Registry.broken`), and a task that names an
+operator no plugin registers fails with the plugins' errors (`Registry.explain`).
+
 Finding entry points means importing importlib.metadata and reading every installed package's
 metadata (~20 ms of every start, measured in docs/performance.md), so the list found is kept in
 `~/.cache/digpy/entry-points.json`, keyed by the interpreter and the name and modification time of
@@ -19,7 +23,7 @@ from typing import Any, NamedTuple
 
 import pluggy
 
-from digpy.core.errors import PluginError
+from digpy.core.errors import PluginError, UnknownOperator
 from digpy.core.paths import cache_dir, replace_private
 from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, SecretProvider
 
@@ -64,14 +68,35 @@ class OperatorInfo(NamedTuple):
     version: str
 
 
+class BrokenPlugin(NamedTuple):
+    """An installed plugin that could not be loaded, and why."""
+
+    name: str  # the entry point's name
+    distribution: str
+    version: str
+    problem: str  # "failed to import: ModuleNotFoundError: No module named 'x'"
+
+    def __str__(self) -> str:
+        return (f"plugin '{self.name}' of package {self.distribution} {self.version} {self.problem}; "
+                f"fix or uninstall {self.distribution} (pip uninstall {self.distribution})")
+
+
 class Registry:
     """Every operator known to this process, by name; built-in ones are loaded on first use."""
 
     def __init__(self, operators: dict[str, OperatorInfo], manager: pluggy.PluginManager,
-                 lazy: dict[str, str] | None = None) -> None:
+                 lazy: dict[str, str] | None = None, broken: list[BrokenPlugin] | None = None) -> None:
         self._operators = operators
         self._lazy = dict(lazy or {})  # operator name -> built-in module not imported yet
         self.manager = manager
+        self.broken = list(broken or [])  # installed plugins that failed to load
+
+    def explain(self, error: UnknownOperator) -> UnknownOperator:
+        """`error`, saying which plugins failed to load if any did: the operator may be theirs."""
+        if not self.broken:
+            return error
+        return UnknownOperator(error.operator, location=error.location,
+                               hint="; ".join(str(b) for b in self.broken))
 
     def names(self) -> list[str]:
         return sorted({*self._operators, *self._lazy})
@@ -123,18 +148,18 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
         module = importlib.import_module(module_name)
         manager.register(_hooks_of(module), name=module_name)
         sources[module_name] = ("digpy", _own_version())
+    broken: list[BrokenPlugin] = []
+    entry_names: dict[str, str] = {}  # plugin name -> entry point name
     if entry_points:
         for name, value, dist, version in installed_entry_points():
             try:
                 plugin = _load_entry_point(value)
-            except Exception as e:
-                raise PluginError(
-                    f"plugin '{name}' of package {dist} {version} failed to import: "
-                    f"{type(e).__name__}: {e}",
-                    hint=f"fix or uninstall {dist} (pip uninstall {dist})",
-                ) from None
+            except (Exception, SystemExit) as e:  # a broken package must not stop the others
+                broken.append(BrokenPlugin(name, dist, version, f"failed to import: {_describe(e)}"))
+                continue
             manager.register(plugin, name=f"{dist}:{name}")
             sources[f"{dist}:{name}"] = (dist, version)
+            entry_names[f"{dist}:{name}"] = name
     for plugin in extra:
         if manager.is_registered(plugin):  # already installed through its entry point
             continue
@@ -148,7 +173,12 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
         try:
             classes = impl.function() or []
         except Exception as e:
-            raise PluginError(f"plugin {plugin_name} ({dist}) failed to register operators: {e}") from None
+            if plugin_name not in entry_names:  # a built-in one, or one a caller passed: a bug to show
+                raise PluginError(f"plugin {plugin_name} ({dist}) failed to register operators: {e}") from None
+            broken.append(BrokenPlugin(entry_names[plugin_name], dist, version,
+                                       f"failed to register its operators: {_describe(e)}"))
+            manager.unregister(name=plugin_name)
+            continue
         for cls in classes:
             name = getattr(cls, "name", None)
             if not isinstance(name, str) or not name:
@@ -163,7 +193,12 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
                     hint="uninstall one of the two packages",
                 )
             operators[name] = OperatorInfo(name, cls(), plugin_name, dist, version)
-    return Registry(operators, manager, BUILTIN_OPERATORS)
+    return Registry(operators, manager, BUILTIN_OPERATORS, broken)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _hooks_of(module: Any) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 from digpy.core.errors import ConfigError
 from digpy.core.language.cache import cached
 from digpy.core.language.dig.loader import load_file
+from digpy.core.language.expression.syntax import expression_errors
 from digpy.core.spi import CalledWorkflow
 from digpy.core.workflow.located import to_plain, without_keys
 from digpy.core.workflow.schedule import parse_schedule
@@ -24,6 +25,9 @@ class Project:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory.resolve()
+        if self.directory.is_file():
+            raise ConfigError(f"{directory} is a file, not a project directory",
+                              hint="--project takes a directory: the one that holds the .dig files")
         if not self.directory.is_dir():
             raise ConfigError(f"project directory {directory} does not exist")
 
@@ -68,7 +72,8 @@ class Project:
         )
 
     def load(self, path: Path, *, operators: Collection[str] | None = None, cache: bool = True) -> Workflow:
-        """Load and compile one workflow file; its schedule is validated too. Unchanged files come
+        """Load and compile one workflow file; its schedule is validated too, and the syntax of its
+        `${...}` checked (`Workflow.expression_errors`: the caller decides). Unchanged files come
         from the compiled-workflow cache (digpy.core.language.cache), unless `cache` is false (a
         project unpacked once, such as a pushed archive, would only fill the cache)."""
         if not cache:
@@ -82,6 +87,7 @@ class Project:
         check_calls(self.directory, workflow, operators, (path.resolve(),))
         if workflow.schedule is not None:
             parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
+        workflow.expression_errors = [str(e) for e in expression_errors(config)]
         return workflow
 
 

@@ -7,8 +7,10 @@ can be read and followed while its task is still running.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +37,16 @@ class LogStore:
     def attempt_dir(self, attempt_id: int) -> Path:
         return self.directory / str(attempt_id)
 
-    def files(self, attempt_id: int, task_prefix: str | None = None) -> list[dict[str, Any]]:
+    def files(self, attempt_id: int, task_prefix: str | None = None,
+              started: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+        """The attempt's log files in the order their tasks started (`started`: task full name →
+        first start), then those of tasks not in `started`, by name."""
         folder = self.attempt_dir(attempt_id)
         if not folder.is_dir():
             return []
+        order = {file_name(name): at for name, at in (started or {}).items()}
         out = []
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        for entry in sorted(os.scandir(folder), key=lambda e: (order.get(e.name, math.inf), e.name)):
             if not entry.name.endswith(".log"):
                 continue
             task = entry.name[: -len(".log")].replace("%2F", "/")

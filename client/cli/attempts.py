@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import uuid
 from datetime import datetime
@@ -99,9 +100,10 @@ def _show(args: argparse.Namespace, a: Any, headline: str) -> None:
         emit_json(a)
         return
     print(headline)
+    params = json.dumps(a.params, ensure_ascii=False)  # as the user writes them (-P FILE, the REST API)
     for label, value in (("id", a.id), ("project", a.project_name), ("workflow", a.workflow_name),
                          ("session id", a.session_id), ("session time", a.session_time),
-                         ("retry name", a.retry_attempt_name), ("status", a.status), ("params", a.params),
+                         ("retry name", a.retry_attempt_name), ("status", a.status), ("params", params),
                          ("created at", a.created_at), ("finished at", a.finished_at)):
         print(f"  {label + ':':<14}{'' if value is None else value}")
 

@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
 def push(args: argparse.Namespace) -> int:
     from digpy.client.archive import pack
     from digpy.core.errors import ConfigError
+    from digpy.core.project import Project
 
     directory = Path(args.project)
-    if not directory.is_dir():
-        raise ConfigError(f"project directory {directory} does not exist")
+    Project(directory)  # it is a directory, or one line saying what it is
     data, names = pack(directory)
     if not any(n.endswith(".dig") and "/" not in n for n in names):
         raise ConfigError(f"{directory} has no .dig workflow file at its top level")

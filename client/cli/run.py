@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Success (dry run: nothing ran, nothing was recorded; {result.elapsed:.2f}s).", file=sys.stderr)
         return 0
     if result.success:
-        print(f"Success. Task state is saved at {result.state_dir} directory"
-              f" ({result.elapsed:.2f}s" + (f", {result.skipped} tasks skipped" if result.skipped else "") + ").",
+        skipped = f", {result.skipped} task{'' if result.skipped == 1 else 's'} skipped" if result.skipped else ""
+        print(f"Success. Task state is saved at {result.state_dir} directory ({result.elapsed:.2f}s{skipped}).",
               file=sys.stderr)
         for hint in HINTS:
             print(hint, file=sys.stderr)

@@ -129,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
     settings, bind, port = settings_from(args)
     configure_logging("info")
     store = open_database(settings.database_url, create_if_empty=True)
-    app = create_app(settings, store, load_registry())
+    registry = load_registry()
+    for plugin in registry.broken:
+        logging.getLogger("digpy.server").warning("%s", plugin)
+    app = create_app(settings, store, registry)
     tune_gc()
     logging.getLogger("digpy.server").info(
         "digpy server listening on http://%s:%d (database %s, task logs %s, executor %s)", bind, port,

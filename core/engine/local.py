@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, failures, new_graph, run_attempt
 from digpy.core.engine.runner import AttemptRunner, Output, RunSettings, may_overlap
+from digpy.core.engine.session_lock import SessionBusy, SessionLock
 from digpy.core.engine.sessions import RequiredSessions
-from digpy.core.errors import ConfigError
+from digpy.core.errors import ConfigError, Conflict, UnknownOperator
 from digpy.core.language.builtins import format_session_time, parse_session_option
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
@@ -38,6 +39,7 @@ from digpy.core.workflow.spec import TaskSpec, Workflow
 
 log = logging.getLogger("digpy.run")
 LOCAL_POLL_SECONDS = 0.2  # a required attempt runs in this process: asking often costs nothing
+LOCKS_DIR = "locks"  # under .digpy: one lock file per session being run (digpy.core.engine.session_lock)
 
 
 class LocalRunOptions(NamedTuple):
@@ -104,10 +106,16 @@ class LocalEngine:
         self._runners: list[AttemptRunner] = []
         self._waits_for: dict[int, set[int]] = {}  # attempt -> the attempts its require> tasks wait for
         self._overlap = False  # whether commands of this run's attempts may run at the same time
+        self._locks: dict[int, SessionLock] = {}  # attempt -> the lock of its session
 
     def load(self, name: str) -> Workflow:
-        workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
+        try:
+            workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
+        except UnknownOperator as e:
+            raise self.registry.explain(e) from None
         check_timezone(workflow.timezone, workflow.location)
+        for message in workflow.expression_errors:  # evaluated when their task runs, as in Digdag
+            log.warning("%s; its task will fail when it runs", message)
         return workflow
 
     def begin(
@@ -130,7 +138,15 @@ class LocalEngine:
             )
         epoch = int(session_time.timestamp())
         record = self.store.session_for(self.project_id, workflow.name, epoch)
-        attempt = self.store.create_attempt(record, timezone=workflow.timezone, params=dict(params))
+        lock = self._lock_session(record.id, workflow.name, session_time)
+        try:
+            attempt = self.store.create_attempt(record, timezone=workflow.timezone, params=dict(params))
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        if lock is not None:
+            self._locks[attempt.id] = lock
         executed = self.store.last_executed_session_time(self.project_id, workflow.name, epoch)
         info = AttemptInfo(
             attempt_id=attempt.id, session_id=record.id, session_uuid=record.session_uuid,
@@ -156,10 +172,37 @@ class LocalEngine:
         self._status[attempt.id] = AttemptStatus(attempt.id, record.id, False, False, LOCAL_POLL_SECONDS)
         return _Started(info, runner, workflow, note)
 
+    def _lock_session(self, session_id: int, workflow: str, session_time: datetime) -> SessionLock | None:
+        """Hold the session for this process, or refuse: two runs of one session would run the same
+        tasks. A dry run records nothing and takes no lock."""
+        if self.options.dry_run:
+            return None
+        try:
+            return SessionLock.take(self.project.directory / LOCAL_DIR / LOCKS_DIR / f"session-{session_id}.lock")
+        except SessionBusy as busy:
+            by = f"digpy run pid {busy.pid}" if busy.pid is not None else "another digpy run"
+            raise Conflict(f"session {format_session_time(session_time)} of {workflow} is running ({by})",
+                           hint="wait for that run to end, or stop it, and run again") from None
+        except OSError as e:
+            raise ConfigError(f"cannot lock the session in {self.project.directory / LOCAL_DIR}: "
+                              f"{e.strerror or e}") from None
+
+    def release_locks(self) -> None:
+        """Let other runs take the sessions this run held."""
+        for lock in self._locks.values():
+            lock.release()
+        self._locks.clear()
+
     async def run(self, started: _Started) -> TaskState:
-        """Run a started attempt to its end and record how it ended."""
+        """Run a started attempt to its end, record how it ended, and let go of its session."""
         info = started.info
-        state = await run_attempt(started.runner, started.workflow, info, store=self.store, registry=self.registry)
+        try:
+            state = await run_attempt(started.runner, started.workflow, info, store=self.store,
+                                      registry=self.registry)
+        finally:
+            lock = self._locks.pop(info.attempt_id, None)
+            if lock is not None:
+                lock.release()
         self._status[info.attempt_id] = AttemptStatus(
             info.attempt_id, info.session_id, True, state == TaskState.SUCCESS, LOCAL_POLL_SECONDS)
         return state
@@ -215,12 +258,18 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
     started_at = time.monotonic()
     check_options(options)
     registry = registry or load_registry()
+    for plugin in registry.broken:
+        log.warning("%s", plugin)
     project = Project(project_dir)
     project.resolve(options.workflow)  # a workflow that is not there leaves no .digpy behind
     store = LocalStore.local_copy(project.directory) if options.dry_run else LocalStore.open_local(project.directory)
+    engine: LocalEngine | None = None
     try:
         engine = LocalEngine(project, store, registry, output, options)
         workflow = engine.load(options.workflow)
+        if len(workflow.tasks) == 1:  # the root alone
+            where = f"{workflow.location}: " if workflow.location else ""
+            log.warning("%sworkflow %s has no tasks (no +name: keys); nothing to run", where, workflow.name)
         specs = workflow.tasks
         if options.task:
             specs = only_subtree(specs, specs.index(select_task(specs, options.task)))
@@ -236,6 +285,8 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
             skipped=started.runner.skipped, elapsed=time.monotonic() - started_at,
         )
     finally:
+        if engine is not None:
+            engine.release_locks()
         store.close()
 
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 from digpy.core.engine.context import Masker, TaskContext, env_value
 from digpy.core.engine.sessions import NoSessions
-from digpy.core.errors import ConfigError, DigpyError, TaskError
+from digpy.core.errors import DigpyError, TaskError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
@@ -266,7 +266,7 @@ class AttemptRunner:
             operator = self.registry.get(op_name) if isinstance(op_name, str) else None
             if operator is None:
                 known = ", ".join(f"{n}>" for n in self.registry.names())
-                raise ConfigError(f"unknown operator '{op_name}>'", hint=f"known operators: {known}")
+                raise self.registry.explain(UnknownOperator(str(op_name), hint=f"known operators: {known}"))
             context = TaskContext(self, task, params)
         except DigpyError as e:
             self.graph.fail(task, {"message": self.masker(str(e))}, now, allow_retry=False)

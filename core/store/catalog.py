@@ -319,6 +319,14 @@ def list_task_rows(conn: Connection, attempt_id: int) -> list[dict[str, Any]]:
     return [_row(r) for r in rows]
 
 
+def task_start_times(conn: Connection, attempt_id: int) -> dict[str, float]:
+    """When each task of an attempt (by full name) first started; tasks that never started are absent."""
+    t = s.tasks.c
+    rows = conn.execute(select(t.full_name, func.min(t.started_at)).where(
+        t.attempt_id == attempt_id, t.started_at.is_not(None)).group_by(t.full_name)).all()
+    return {str(name): float(started) for name, started in rows}
+
+
 # ----------------------------------------------------------------------------- secrets
 
 

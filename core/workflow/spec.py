@@ -66,6 +66,8 @@ class Workflow:
     schedule: dict[str, Any] | None = None
     schedule_location: Location | None = None
     location: Location | None = None
+    # `file:LINE:COL: message` of each ${...} that does not compile (filled by Project.load)
+    expression_errors: list[str] = field(default_factory=list)
 
     @property
     def task_count(self) -> int:

@@ -18,8 +18,9 @@ MAX_READ = 8 * 1024 * 1024
 
 @routes.get("/api/logs/{id}/files")
 async def list_files(request: web.Request) -> web.Response:
-    attempt = await off_loop(request.app, attempts.get_attempt, request.app[STORE], int_id(request, "id"))
-    files = request.app[LOGS].files(int(attempt["id"]), request.query.get("task"))
+    attempt_id = int_id(request, "id")
+    started = await off_loop(request.app, attempts.task_start_times, request.app[STORE], attempt_id)
+    files = request.app[LOGS].files(attempt_id, request.query.get("task"), started)  # in the order they ran
     return web.json_response({"files": [
         {**f, "fileTime": rest.instant(f["fileTime"]), "agentId": "local", "direct": None} for f in files
     ]})

@@ -83,6 +83,13 @@ def attempt_tasks(store: ServerStore, attempt_id: int) -> list[dict[str, Any]]:
         return [rest.task(r) for r in catalog.list_task_rows(conn, attempt_id)]
 
 
+def task_start_times(store: ServerStore, attempt_id: int) -> dict[str, float]:
+    """When each task of an attempt (by full name) first started (NotFound for an unknown attempt)."""
+    with store.begin() as conn:
+        attempt_id = catalog.get_attempt(conn, attempt_id)["id"]
+        return catalog.task_start_times(conn, attempt_id)
+
+
 def create(store: ServerStore, session: SessionRecord, *, definition_id: int, timezone: str,
            params: dict[str, Any], attempt_name: str | None) -> dict[str, Any]:
     """Create an attempt of a session for the executor to pick up; returns it as a catalog row."""

@@ -62,12 +62,70 @@ def test_pip_installed_plugin_is_picked_up_by_digpy(tmp_path):
         '[project.entry-points.digpy]\nbroken = "digpy_broken"\n[tool.setuptools]\npackages = ["digpy_broken"]\n'
     )
     assert _run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(broken)], cwd=tmp_path).returncode == 0
-    failed = _run([digpy, "run", "example", "--output", "plain"], cwd=project)
-    assert failed.returncode == 2
-    assert failed.stderr.strip().splitlines() == [
-        "error: plugin 'broken' of package digpy-broken 0.0.1 failed to import: ModuleNotFoundError: No module "
-        "named 'no_such_module'; fix or uninstall digpy-broken (pip uninstall digpy-broken)"
-    ]
+    # It is reported, and every other operator keeps working (issue 10: it used to stop every run).
+    problem = ("plugin 'broken' of package digpy-broken 0.0.1 failed to import: ModuleNotFoundError: No module "
+               "named 'no_such_module'; fix or uninstall digpy-broken (pip uninstall digpy-broken)")
+    run = _run([digpy, "run", "example", "--rerun", "--output", "plain"], cwd=project)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "Hello, Ada!\nlast greeted Ada\n"
+    assert f"[WARNING] {problem}" in run.stderr
+    listing = _run([digpy, "plugins"], cwd=tmp_path)
+    assert listing.returncode == 1
+    assert any(line.split()[:3] == ["greet>", "digpy-greet", "1.2.0"] for line in listing.stdout.splitlines())
+    assert ("  digpy-broken 0.0.1 (digpy-broken:broken): failed to import: ModuleNotFoundError: No module named "
+            "'no_such_module'") in listing.stdout
+
+
+def _broken_package(root: Path, code: str = "raise RuntimeError('broken on purpose')\n") -> dict[str, str]:
+    """A package on PYTHONPATH, as pip lays one out, whose `digpy` entry point raises when imported."""
+    (root / "digpy_broken").mkdir(parents=True)
+    (root / "digpy_broken" / "__init__.py").write_text(code)
+    info = root / "digpy_broken-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: digpy-broken\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text("[digpy]\nbroken = digpy_broken\n")
+    return {"PYTHONPATH": str(root)}
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_other_operators_work(project, tmp_path):
+    env = _broken_package(tmp_path / "site")
+    problem = ("plugin 'broken' of package digpy-broken 0.0.1 failed to import: RuntimeError: broken on purpose; "
+               "fix or uninstall digpy-broken (pip uninstall digpy-broken)")
+    listing = project.digpy("plugins", env=env)
+    assert listing.returncode == 1, listing.stderr
+    assert any(line.split()[:2] == ["echo>", "digpy"] for line in listing.stdout.splitlines())
+    assert listing.stdout.endswith(
+        "\nPlugins that failed to load (their operators are unavailable):\n"
+        "  digpy-broken 0.0.1 (digpy-broken:broken): failed to import: RuntimeError: broken on purpose\n")
+    rows = json.loads(project.digpy("plugins", "--json", env=env).stdout)
+    assert {"operator": None, "package": "digpy-broken", "version": "0.0.1", "plugin": "digpy-broken:broken",
+            "error": "failed to import: RuntimeError: broken on purpose"} in rows
+
+    project.write("ok.dig", "+a:\n  echo>: still works\n")
+    run = project.run("ok", env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "still works\n"
+    assert f"[WARNING] {problem}" in run.stderr.splitlines()[0], "a warning at start"
+
+    project.write("uses.dig", "+a:\n  broken>: x\n")
+    uses = project.run("uses", env=env)
+    assert uses.returncode != 0
+    assert f"unknown operator 'broken>'; {problem}" in uses.stderr, uses.stderr
+    check = project.digpy("check", env=env)
+    assert check.returncode == 2
+    assert check.stderr.splitlines() == [f"warning: {problem}", f"error: uses.dig:2:3: unknown operator 'broken>'; "
+                                         f"{problem}", "error: 1 of 2 workflow files has errors"]
+
+
+def test_a_plugin_whose_operator_hook_fails_is_set_aside(project, tmp_path):
+    env = _broken_package(tmp_path / "site", "from digpy.core.spi import hookimpl\n\n\n@hookimpl\n"
+                                             "def digpy_register_operators():\n    raise ValueError('none today')\n")
+    listing = project.digpy("plugins", env=env)
+    assert listing.returncode == 1
+    assert "  digpy-broken 0.0.1 (digpy-broken:broken): failed to register its operators: ValueError: none today\n" \
+        in listing.stdout
+    project.write("ok.dig", "+a:\n  echo>: fine\n")
+    assert project.run("ok", env=env).stdout == "fine\n"
 
 
 def test_two_operators_with_one_name_is_an_error_naming_both(project):

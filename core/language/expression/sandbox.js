@@ -8,6 +8,7 @@
 //   api(2, key, string), api(3, key, json)  replace one top-level key of the scope
 //   api(4, zone, tableJson)         load a zone table ("null" marks an unknown zone)
 //   api(5)                          the zone the last evaluation was missing
+//   api(6, code)                    compile an expression without running it (a syntax check)
 (function (factory) {
   "use strict";
   var g = globalThis;
@@ -148,7 +149,7 @@
   seen = null;
 
   var compiled = new Map();
-  function run(code) {
+  function compile(code) {  // parses only: a SyntaxError is thrown here, and nothing of the code runs
     var fn = compiled.get(code);
     if (fn === undefined) {
       fn = new Function("with (this) { return (" + code + "\n); }");
@@ -157,7 +158,10 @@
       if (compiled.size >= 2048) compiled.clear();
       compiled.set(code, fn);
     }
-    var v = fn.call(state.scope);
+    return fn;
+  }
+  function run(code) {
+    var v = compile(code).call(state.scope);
     if (v === null || v === undefined) return "";
     if (typeof v === "object" && typeof v.then === "function") {
       throw new TypeError("the value is a Promise; import() and asynchronous code are not available");
@@ -188,6 +192,7 @@
       case 3: return setKey(a, JSON.parse(b));
       case 4: zones.set(a, JSON.parse(b)); return null;
       case 5: return state.missing;
+      case 6: compile(a); return null;
     }
     throw new TypeError("unknown operation");
   };

@@ -229,6 +229,17 @@ class _Sandbox:
 
 _REFERENCE = re.compile(r"\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*")
 _SAFE_INTEGER = 2**53
+# Words that cannot start an expression in sloppy-mode JavaScript (`this`, `null`, `true` and
+# `false` can: they are values).
+_RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends finally for "
+    "function if import in instanceof new return super switch throw try typeof var void while with".split())
+
+
+def _plain_reference(code: str) -> bool:
+    """`name` or `a.b.c`: an expression that always compiles (no need to ask JavaScript)."""
+    match = _REFERENCE.fullmatch(code)
+    return match is not None and match.group(1).split(".", 1)[0] not in _RESERVED
 
 
 def _simple_reference(code: str, scope: Mapping[str, Any]) -> str | None:
@@ -435,8 +446,36 @@ class TemplateEngine:
         """Drop this thread's sandbox; the next evaluation starts a fresh one."""
         self._local.sandbox = None
 
+    def syntax_errors(self, text: str) -> list[tuple[str, str]]:
+        """(the `${...}` as written, why) for each expression of `text` that does not compile.
+
+        Nothing of an expression runs: it is only parsed, which takes time in proportion to its
+        length (no loop of the expression can hang it), under the sandbox's memory limit.
+        """
+        found: list[tuple[str, str]] = []
+        for segment in _parse(text) if "$" in text else ():
+            if isinstance(segment, str) or _plain_reference(segment.code):
+                continue
+            if not _passable(segment.code):
+                found.append((segment.text, "it contains a NUL character or a lone surrogate"))
+                continue
+            sandbox = self._sandbox()
+            try:
+                sandbox.api(6, segment.code)
+            except quickjs.JSException as exc:
+                reason, broken = self._reason(exc)
+                if broken:
+                    self._discard()
+                found.append((segment.text, reason))
+        return found
+
     def _failure(self, expr: _Expr, exc: quickjs.JSException) -> tuple[TemplateError, bool]:
         """The error for a failed expression, and whether the sandbox hit a limit (then it goes)."""
+        reason, broken = self._reason(exc)
+        return TemplateError(f"Failed to evaluate a variable {expr.text} ({reason})"), broken
+
+    def _reason(self, exc: quickjs.JSException) -> tuple[str, bool]:
+        """Why JavaScript failed, for a user, and whether the sandbox hit a limit."""
         reason = _first_line(exc)
         broken = True
         if isinstance(exc, quickjs.StackOverflow) or reason == "InternalError: stack overflow":
@@ -450,4 +489,4 @@ class TemplateEngine:
             match = _QUICKJS_REFERENCE_ERROR.fullmatch(reason)
             if match:  # QuickJS quotes the name; Digdag's engines do not
                 reason = f"ReferenceError: {match[1]} is not defined"
-        return TemplateError(f"Failed to evaluate a variable {expr.text} ({reason})"), broken
+        return reason, broken
