@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 from digpy.core.errors import ConfigError
-from digpy.core.secrets import SecretBox, check_key, check_value
 from digpy.core.spi import hookimpl
 
 
@@ -51,6 +50,8 @@ class LocalSecretStore:
         os.replace(temporary, self.data_file)  # never a half-written file
 
     def set(self, key: str, value: str) -> None:
+        from digpy.core.secrets import SecretBox, check_key, check_value
+
         check_key(key)
         check_value(key, value)
         data = self._load()
@@ -72,6 +73,8 @@ class LocalSecretStore:
         blob = self._load().get(key)
         if blob is None:
             return None
+        from digpy.core.secrets import SecretBox  # only when a secret is used
+
         return SecretBox.from_key_file(self.key_file, create=False).decrypt(key, blob)
 
 

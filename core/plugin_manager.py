@@ -6,8 +6,9 @@ operator no plugin registers fails with the plugins' errors (`Registry.explain`)
 
 Finding entry points means importing importlib.metadata and reading every installed package's
 metadata (~20 ms of every start, measured in docs/performance.md), so the list found is kept in
-`~/.cache/digpy/entry-points.json`, keyed by the interpreter and the name and modification time of
-every package metadata directory on sys.path: installing, upgrading or removing a package changes them.
+`~/.cache/digpy/entry-points.json`, keyed by the interpreter and the modification time of every
+directory on sys.path: installing, upgrading or removing a package adds or removes a metadata
+directory in one of them, which changes its time.
 """
 
 from __future__ import annotations
@@ -25,36 +26,19 @@ import pluggy
 
 from digpy.core.errors import PluginError, UnknownOperator
 from digpy.core.paths import cache_dir, replace_private
-from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, SecretProvider
+from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, OperatorRef, SecretProvider
+from digpy.core.workflow.spec import OperatorSet
 
 log = logging.getLogger("digpy.plugins")
 
-# Built-in plugins with hooks besides operators: registered with pluggy at start, through the same
-# hooks as third-party packages.
-DEFAULT_PLUGINS = (
-    "digpy.core.local_secrets",
-    "digpy.plugins.docker",
-)
-# Built-in operators whose module has no other hook, imported the first time a task uses them:
-# importing and registering all of them cost 9 % of a local run's start-up (measured in
-# docs/performance.md). tests/unit/test_plugins.py keeps this table equal to what the modules register.
-BUILTIN_OPERATORS = {
-    "echo": "digpy.plugins.echo",
-    "fail": "digpy.plugins.fail",
-    "sh": "digpy.plugins.sh",
-    "py": "digpy.plugins.py",
-    "call": "digpy.plugins.call",
-    "require": "digpy.plugins.require",
-    "loop": "digpy.plugins.loop",
-    "for_each": "digpy.plugins.for_each",
-    "for_range": "digpy.plugins.for_range",
-    "if": "digpy.plugins.if_",
-    "wait": "digpy.plugins.wait",
-    "http": "digpy.plugins.http",
-    "http_call": "digpy.plugins.http_call",
-    "mail": "digpy.plugins.mail",
-    "pg": "digpy.plugins.pg",
-}
+# Default plugins, registered first through the same hooks as third-party packages: the built-in
+# operators (by reference, imported on first use), the local secret file and running commands here
+# (one registration: pluggy's inspection of each costs ~1 % of a local run's start-up), and Docker.
+# Their hooks are asked last where order matters, so that a plugin can replace each of them.
+DEFAULTS = ("digpy.plugins.builtin", "digpy.core.local_secrets", "digpy.core.engine.local_commands")
+DEFAULT_PLUGINS = (*DEFAULTS, "digpy.plugins.docker")
+DEFAULT_NAME = "digpy"  # the registration of DEFAULTS
+
 ENTRY_POINT_GROUP = "digpy"
 
 
@@ -82,12 +66,14 @@ class BrokenPlugin(NamedTuple):
 
 
 class Registry:
-    """Every operator known to this process, by name; built-in ones are loaded on first use."""
+    """Every operator known to this process, by name; those registered by reference (OperatorRef,
+    as the built-in ones are) are imported on first use."""
 
     def __init__(self, operators: dict[str, OperatorInfo], manager: pluggy.PluginManager,
-                 lazy: dict[str, str] | None = None, broken: list[BrokenPlugin] | None = None) -> None:
+                 lazy: dict[str, tuple[OperatorRef, str, str, str]] | None = None,
+                 broken: list[BrokenPlugin] | None = None) -> None:
         self._operators = operators
-        self._lazy = dict(lazy or {})  # operator name -> built-in module not imported yet
+        self._lazy = dict(lazy or {})  # name -> (reference, plugin, distribution, version), not imported yet
         self.manager = manager
         self.broken = list(broken or [])  # installed plugins that failed to load
 
@@ -98,8 +84,13 @@ class Registry:
         return UnknownOperator(error.operator, location=error.location,
                                hint="; ".join(str(b) for b in self.broken))
 
-    def names(self) -> list[str]:
-        return sorted({*self._operators, *self._lazy})
+    def names(self) -> OperatorSet:
+        """Every operator's name, with the traits loading and running a workflow act on."""
+        adds = {n for n, i in self._operators.items() if getattr(i.operator, "adds_tasks", False)}
+        calls = {n for n, i in self._operators.items() if getattr(i.operator, "calls_workflow", False)}
+        adds.update(n for n, (ref, *_rest) in self._lazy.items() if ref.adds_tasks)
+        calls.update(n for n, (ref, *_rest) in self._lazy.items() if ref.calls_workflow)
+        return OperatorSet({*self._operators, *self._lazy}, adds_tasks=adds, calls_workflow=calls)
 
     def get(self, name: str) -> Operator | None:
         info = self._operators.get(name) or self._load(name)
@@ -107,21 +98,24 @@ class Registry:
 
     @property
     def operators(self) -> dict[str, OperatorInfo]:
-        """Every operator, the built-in ones loaded."""
+        """Every operator, those registered by reference loaded."""
         for name in list(self._lazy):
             self._load(name)
         return self._operators
 
     def _load(self, name: str) -> OperatorInfo | None:
-        module_name = self._lazy.get(name)
-        if module_name is None:
+        found = self._lazy.pop(name, None)
+        if found is None:
             return None
-        module = importlib.import_module(module_name)
+        ref, plugin, dist, version = found
+        module = importlib.import_module(ref.module)
         for cls in module.digpy_register_operators():
-            if self._lazy.get(cls.name) == module_name:
-                del self._lazy[cls.name]
-                self._operators[cls.name] = OperatorInfo(cls.name, cls(), module_name, "digpy", _own_version())
-        return self._operators.get(name)
+            if getattr(cls, "name", None) == name and not isinstance(cls, OperatorRef):
+                self._operators[name] = OperatorInfo(name, cls(), ref.module if dist == "digpy" else plugin,
+                                                     dist, version)
+                return self._operators[name]
+        raise PluginError(f"plugin {plugin} ({dist}) registered the operator '{name}>' in {ref.module}, "
+                          "which does not register it")
 
     def secret_providers(self) -> list[SecretProvider]:
         """Every registered secret provider, built-in ones first."""
@@ -144,9 +138,10 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(Hookspecs)
     sources: dict[str, tuple[str, str]] = {}
-    for module_name in DEFAULT_PLUGINS:
-        module = importlib.import_module(module_name)
-        manager.register(_hooks_of(module), name=module_name)
+    manager.register(_hooks_of(*(importlib.import_module(m) for m in DEFAULTS)), name=DEFAULT_NAME)
+    sources[DEFAULT_NAME] = ("digpy", _own_version())
+    for module_name in DEFAULT_PLUGINS[len(DEFAULTS):]:
+        manager.register(_hooks_of(importlib.import_module(module_name)), name=module_name)
         sources[module_name] = ("digpy", _own_version())
     broken: list[BrokenPlugin] = []
     entry_names: dict[str, str] = {}  # plugin name -> entry point name
@@ -167,11 +162,17 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
         manager.register(plugin, name=name)
         sources[name] = (name, "")
     operators: dict[str, OperatorInfo] = {}
-    for impl in manager.hook.digpy_register_operators.get_hookimpls():
+    lazy: dict[str, tuple[OperatorRef, str, str, str]] = {}
+    origin: dict[str, tuple[str, str]] = {}  # name -> (distribution, plugin) that registered it
+    # Plugins first, defaults (the built-in operators) last: a plugin's operator replaces a default one.
+    impls = sorted(manager.hook.digpy_register_operators.get_hookimpls(),
+                   key=lambda impl: impl.plugin_name in (DEFAULT_NAME, *DEFAULT_PLUGINS))
+    for impl in impls:
         plugin_name = impl.plugin_name
         dist, version = sources.get(plugin_name, (plugin_name, ""))
+        default = plugin_name in (DEFAULT_NAME, *DEFAULT_PLUGINS)
         try:
-            classes = impl.function() or []
+            found = impl.function() or []
         except Exception as e:
             if plugin_name not in entry_names:  # a built-in one, or one a caller passed: a bug to show
                 raise PluginError(f"plugin {plugin_name} ({dist}) failed to register operators: {e}") from None
@@ -179,21 +180,26 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
                                        f"failed to register its operators: {_describe(e)}"))
             manager.unregister(name=plugin_name)
             continue
-        for cls in classes:
-            name = getattr(cls, "name", None)
+        for item in found:
+            name = getattr(item, "name", None)
             if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {plugin_name} ({dist}) registered {cls!r} without a name")
-            if name in operators or name in BUILTIN_OPERATORS:
-                first = operators.get(name)
-                first_dist, first_plugin = (
-                    ("digpy", BUILTIN_OPERATORS[name]) if first is None else (first.distribution, first.plugin))
+                raise PluginError(f"plugin {plugin_name} ({dist}) registered {item!r} without a name")
+            if name in origin:
+                if default:
+                    log.debug("operator %s> of %s replaces the built-in one", name, origin[name][0])
+                    continue
+                first_dist, first_plugin = origin[name]
                 raise PluginError(
                     f"two plugins register the operator '{name}>': {first_dist} ({first_plugin}) "
                     f"and {dist} ({plugin_name})",
                     hint="uninstall one of the two packages",
                 )
-            operators[name] = OperatorInfo(name, cls(), plugin_name, dist, version)
-    return Registry(operators, manager, BUILTIN_OPERATORS, broken)
+            origin[name] = (dist, plugin_name)
+            if isinstance(item, OperatorRef):
+                lazy[name] = (item, plugin_name, dist, version)
+            else:
+                operators[name] = OperatorInfo(name, item(), plugin_name, dist, version)
+    return Registry(operators, manager, lazy, broken)
 
 
 def _describe(error: BaseException) -> str:
@@ -201,12 +207,13 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _hooks_of(module: Any) -> Any:
-    """Only the hook implementations of a built-in plugin module: pluggy inspects every attribute
-    of what it registers, and a module's imports are most of them (3 ms of each start-up)."""
+def _hooks_of(*modules: Any) -> Any:
+    """Only the hook implementations of built-in plugin modules, as one object: pluggy inspects
+    every attribute of what it registers, and a module's imports are most of them (3 ms of each
+    start-up)."""
     marker = f"{PROJECT_NAME}_impl"
-    found = {name: value for name, value in vars(module).items() if hasattr(value, marker)}
-    return type(module.__name__, (), {name: staticmethod(value) for name, value in found.items()})
+    found = {name: value for module in modules for name, value in vars(module).items() if hasattr(value, marker)}
+    return type(modules[0].__name__, (), {name: staticmethod(value) for name, value in found.items()})
 
 
 def installed_entry_points() -> list[tuple[str, str, str, str]]:
@@ -239,22 +246,15 @@ def installed_entry_points() -> list[tuple[str, str, str, str]]:
 
 
 def _path_key() -> str:
-    """What the entry points depend on: the interpreter and each package's metadata directory
-    (a package installed again gets a new directory, with a new time)."""
+    """What the entry points depend on: the interpreter and the time of each directory on sys.path.
+    Installing, upgrading, reinstalling or removing a package adds or removes a metadata directory
+    (`name-version.dist-info`) in one of them, which changes that directory's time."""
     parts = [sys.executable]
     for entry in sys.path:
-        directory = entry or "."
         try:
-            names = sorted(os.listdir(directory))
+            parts.append(f"{entry}={os.stat(entry or '.').st_mtime_ns}")
         except OSError:
             continue
-        for name in names:
-            if name.endswith((".dist-info", ".egg-info")):
-                try:
-                    stamp = os.stat(os.path.join(directory, name)).st_mtime_ns
-                except OSError:
-                    stamp = 0
-                parts.append(f"{directory}/{name}={stamp}")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from digpy.core.errors import ConfigError
+from digpy.core.language import registry
 from digpy.core.language.cache import cached
-from digpy.core.language.dig.loader import load_file
-from digpy.core.language.expression.syntax import expression_errors
 from digpy.core.spi import CalledWorkflow
-from digpy.core.workflow.located import to_plain, without_keys
-from digpy.core.workflow.schedule import parse_schedule
-from digpy.core.workflow.spec import Workflow
-from digpy.core.workflow.tree import compile_workflow
+from digpy.core.workflow.spec import OperatorSet, Workflow
 
-WORKFLOW_SUFFIX = ".dig"
 IGNORE_FILES = (".digpyignore", ".digdagignore")
 
 
 class Project:
-    """The directory that holds a project's `.dig` files (top level only, as in Digdag)."""
+    """The directory that holds a project's workflow files (top level only, as in Digdag): `.dig`
+    files and those of the other front ends (digpy.core.language.registry).
+
+    Loading and compiling are imported on first use: a run whose workflow comes from the
+    compiled-workflow cache needs neither."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory.resolve()
@@ -47,11 +47,11 @@ class Project:
         return patterns
 
     def workflow_files(self) -> list[Path]:
-        """Every top-level `*.dig` file that is not hidden or ignored, sorted by name."""
+        """Every top-level workflow file (`*.dig`, ...) that is not hidden or ignored, sorted by name."""
         patterns = self.ignore_patterns()
         return sorted(
-            path for path in self.directory.glob("*" + WORKFLOW_SUFFIX)
-            if path.is_file() and not path.name.startswith(".")
+            path for path in self.directory.iterdir()
+            if registry.is_workflow_file(path) and path.is_file() and not path.name.startswith(".")
             and not any(fnmatch.fnmatch(path.name, p) for p in patterns)
         )
 
@@ -60,11 +60,12 @@ class Project:
         candidate = Path(name)
         if not candidate.name or candidate.name in (".", ".."):
             raise ConfigError(f"'{name}' is not a workflow", hint="name one: wf, wf.dig or dir/wf.dig")
-        if candidate.suffix != WORKFLOW_SUFFIX:
-            candidate = candidate.with_name(candidate.name + WORKFLOW_SUFFIX)
-        path = candidate if candidate.is_absolute() else self.directory / candidate
-        if path.is_file():
-            return path
+        base = candidate if candidate.is_absolute() else self.directory / candidate
+        tried = [base] if registry.is_workflow_file(base) else [
+            base.with_name(base.name + suffix) for suffix in registry.suffixes()]
+        for path in tried:
+            if path.is_file():
+                return path
         names = ", ".join(p.stem for p in self.workflow_files()) or "none"
         raise ConfigError(
             f"workflow '{name}' does not exist in {self.directory}",
@@ -82,6 +83,10 @@ class Project:
         return cached(path, f"{self.directory}\0{names}", lambda: self._load(path, operators))
 
     def _load(self, path: Path, operators: Collection[str] | None) -> Workflow:
+        from digpy.core.language.expression.syntax import expression_errors
+        from digpy.core.workflow.schedule import parse_schedule
+        from digpy.core.workflow.tree import compile_workflow
+
         config = load_file(path, display_root=self.directory)
         workflow = compile_workflow(path.stem, config, operators=operators)
         check_calls(self.directory, workflow, operators, (path.resolve(),))
@@ -91,10 +96,15 @@ class Project:
         return workflow
 
 
+def load_file(path: Path, *, display_root: Path) -> Any:
+    """A workflow file read by the front end of its suffix (digpy.core.language.registry)."""
+    return registry.load_file(path, display_root=display_root)
+
+
 def _called_file(project_dir: Path, workdir: Path, path: str) -> Path:
     target = workdir / path
-    if target.suffix != WORKFLOW_SUFFIX:
-        target = target.with_name(target.name + WORKFLOW_SUFFIX)
+    if not registry.is_workflow_file(target):  # `call>: name` means name.dig
+        target = target.with_name(target.name + registry.suffixes()[0])
     target = target.resolve()
     if not target.is_relative_to(project_dir.resolve()):
         raise ConfigError(f"call> '{path}' points outside the project directory")
@@ -106,6 +116,9 @@ def _called_file(project_dir: Path, workdir: Path, path: str) -> Path:
 def load_called_workflow(project_dir: Path, workdir: Path, path: str,
                          operators: Collection[str] | None = None) -> CalledWorkflow:
     """A workflow file of the project as a task config for `call>` (see CalledWorkflow)."""
+    from digpy.core.workflow.located import to_plain, without_keys
+    from digpy.core.workflow.tree import compile_workflow
+
     root = project_dir.resolve()
     target = _called_file(root, workdir, path)
     config = load_file(target, display_root=root)
@@ -119,12 +132,16 @@ def load_called_workflow(project_dir: Path, workdir: Path, path: str,
 
 def check_calls(project_dir: Path, workflow: Workflow, operators: Collection[str] | None = None,
                 chain: tuple[Path, ...] = (), workdir: Path | None = None) -> None:
-    """Every `call>` with a literal target names a workflow file that exists, loads, and does not
-    call back into a file of the chain that led to it."""
+    """Every task of an operator that calls a workflow file (`call>`: its `calls_workflow` trait in
+    `operators`) with a literal target names a file that exists, loads, and does not call back into
+    a file of the chain that led to it."""
+    from digpy.core.workflow.tree import compile_workflow
+
     root = project_dir.resolve()
+    calling = operators.calls_workflow if isinstance(operators, OperatorSet) else frozenset()
     for spec in workflow.tasks:
         target = spec.config.get("_command")
-        if spec.config.get("_type") != "call" or not isinstance(target, str) or "${" in target:
+        if spec.config.get("_type") not in calling or not isinstance(target, str) or "${" in target:
             continue
         own_dir = spec.config.get("_workdir")
         base = root / own_dir if isinstance(own_dir, str) else (workdir or root)

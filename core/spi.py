@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import pluggy
 
@@ -56,6 +56,7 @@ __all__ = [
     "Location",
     "Operator",
     "OperatorContext",
+    "OperatorRef",
     "PluginError",
     "SecretProvider",
     "Secrets",
@@ -105,6 +106,19 @@ class TaskResult:
     def poll(cls, seconds: float, state: Mapping[str, Any] | None = None) -> TaskResult:
         """Ask to be run again in ``seconds`` with ``state`` in ``ctx.state``."""
         return cls(poll_after=seconds, state=dict(state or {}))
+
+
+class OperatorRef(NamedTuple):
+    """An operator registered without importing its module (``digpy_register_operators`` may return
+    these besides classes): the module is imported, and its ``digpy_register_operators`` asked for
+    the class named ``name``, the first time a task uses the operator. ``adds_tasks`` and
+    ``calls_workflow`` repeat the class's attributes (see Operator), so that loading a workflow
+    needs no import."""
+
+    name: str
+    module: str
+    adds_tasks: bool = False
+    calls_workflow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +274,12 @@ class Operator(Protocol):
     One instance serves every task that uses the operator, so ``run`` must keep its state in
     the context and the result, not on ``self``. Raise ``TaskError`` for an expected failure
     (shown without a traceback) and ``ConfigError`` for a bad parameter.
+
+    Optional class attributes the engine reads (both default to False):
+    ``adds_tasks``: the operator adds tasks, or starts attempts, that are not in the compiled
+    workflow (``py>``, ``call>``, ``require>``): their commands may run at the same time as others.
+    ``calls_workflow``: the main argument names a workflow file of the project (``call>``), checked
+    when the workflow is loaded.
     """
 
     name: ClassVar[str]
@@ -281,7 +301,8 @@ class CommandExecutor(Protocol):
     ) -> int:
         """Run `argv` with environment `env` in `cwd`, send its output lines to `sink(text, stream)`
         ("stdout"/"stderr"), and return its exit code. If the task is canceled, stop the command
-        before CancelledError propagates."""
+        before CancelledError propagates. (`sink.passthrough`, when not None, is a pair of file
+        descriptors a command on this machine may write to directly.)"""
         ...
 
 
@@ -315,11 +336,14 @@ class Hookspecs:
     """The hooks a digpy plugin may implement (each takes only the arguments it names)."""
 
     @hookspec
-    def digpy_register_operators(self) -> list[type[Operator]]:  # type: ignore[empty-body]
+    def digpy_register_operators(self) -> list[type[Operator] | OperatorRef]:  # type: ignore[empty-body]
         """Called once when the plugin manager starts.
 
-        Return a list of operator classes; each is instantiated once with no arguments.
-        Two operators with one name is an error that names both plugins.
+        Return a list of operator classes (each is instantiated once with no arguments), or
+        OperatorRef for operators whose module is imported on first use. The built-in operators are
+        registered the same way, by digpy's default plugin, asked last: a plugin's operator of the
+        same name replaces the built-in one. Two plugins registering one name is an error that
+        names both.
         """
 
     @hookspec
@@ -338,8 +362,8 @@ class Hookspecs:
 
         params: the task's evaluated params (e.g. `docker: {image: ...}` exported by the workflow).
         operator: the operator's name (`sh`, `py`, ...).
-        Return an executor to run the command, or None to let the next plugin (and finally the
-        local process executor) decide. The first non-None answer wins.
+        Return an executor to run the command, or None to let the next plugin decide. The first
+        non-None answer wins; digpy's default plugin, asked last, runs the command on this machine.
         """
 
     @hookspec

@@ -14,6 +14,8 @@ CHAIN = "_call_chain"  # files being called, outermost first (exported to the ca
 
 class CallOperator:
     name = "call"
+    adds_tasks = True  # the called workflow runs as its children
+    calls_workflow = True  # its argument is a workflow file of the project, checked at load time
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
         target = ctx.command

@@ -15,6 +15,7 @@ from digpy.plugins.http import options, request
 
 class HttpCallOperator:
     name = "http_call"
+    adds_tasks = True  # the fetched workflow runs as its children
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
         answer = await request(ctx, ctx.command)

@@ -21,6 +21,7 @@ RUNTIME = Path(__file__).with_name("py_runtime.py")
 
 class PyOperator:
     name = "py"
+    adds_tasks = True  # add_subtask: tasks not in the compiled workflow
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
         command = ctx.command

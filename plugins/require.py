@@ -19,6 +19,7 @@ MAX_POLL_SECONDS = 10.0
 
 class RequireOperator:
     name = "require"
+    adds_tasks = True  # starts attempts of other workflows in the same run
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
         workflow = ctx.command

@@ -16,12 +16,13 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
 
 def collect_params(args: argparse.Namespace) -> dict[str, Any]:
     from digpy.core.errors import ConfigError
-    from digpy.core.language.dig.loader import load_file
-    from digpy.core.workflow.located import to_plain
     from digpy.core.workflow.params import deep_merge, set_dotted
 
     params: dict[str, Any] = {}
     for file in args.params_file:
+        from digpy.core.language.dig.loader import load_file
+        from digpy.core.workflow.located import to_plain
+
         path = Path(file)
         if not path.is_file():
             raise ConfigError(f"params file {file} not found")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from digpy.core.engine.runner import AttemptRunner, Offload, Output, RunSettings
 from digpy.core.language.builtins import format_session_time, session_variables
@@ -23,27 +23,34 @@ from digpy.core.spi import FailedAttempt, SecretProvider, Sessions
 from digpy.core.store.sql import Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan
-from digpy.core.workflow.schedule import parse_schedule
 from digpy.core.workflow.spec import TaskSpec, Workflow
 from digpy.core.workflow.state_machine import AttemptGraph
 
 
-class AttemptInfo(NamedTuple):
+class AttemptInfo:
     """The stored facts of an attempt that its tasks see as built-in variables."""
 
-    attempt_id: int
-    session_id: int
-    session_uuid: str
-    project_id: int
-    project_name: str  # the project's name (local runs: the directory's)
-    session_time: datetime  # in the workflow's time zone
-    params: Mapping[str, Any]
-    attempt_name: str | None = None  # `retry_attempt_name`
-    last_executed_session_time: datetime | None = None
+    __slots__ = ("attempt_id", "attempt_name", "last_executed_session_time", "params", "project_id",
+                 "project_name", "session_id", "session_time", "session_uuid")
+
+    def __init__(self, *, attempt_id: int, session_id: int, session_uuid: str, project_id: int,
+                 project_name: str, session_time: datetime, params: Mapping[str, Any],
+                 attempt_name: str | None = None, last_executed_session_time: datetime | None = None) -> None:
+        self.attempt_id = attempt_id
+        self.session_id = session_id
+        self.session_uuid = session_uuid
+        self.project_id = project_id
+        self.project_name = project_name  # the project's name (local runs: the directory's)
+        self.session_time = session_time  # in the workflow's time zone
+        self.params = params
+        self.attempt_name = attempt_name  # `retry_attempt_name`
+        self.last_executed_session_time = last_executed_session_time
 
 
 def builtins(workflow: Workflow, info: AttemptInfo) -> dict[str, Any]:
     """The built-in variables of an attempt (`session_time`, `next_session_time`, `attempt_id`, ...)."""
+    from digpy.core.workflow.schedule import parse_schedule
+
     schedule = (parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
                 if workflow.schedule is not None else None)
     out = session_variables(info.session_time, workflow.timezone, schedule=schedule,

@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from digpy.core.engine.process import LocalProcessExecutor
 from digpy.core.errors import ConfigError, TaskError
 from digpy.core.project import load_called_workflow
-from digpy.core.spi import CalledWorkflow, SecretProvider, Secrets
+from digpy.core.spi import CalledWorkflow, CommandExecutor, SecretProvider, Secrets
 from digpy.core.workflow.model import Task
 
 if TYPE_CHECKING:
@@ -72,6 +71,20 @@ class ProviderSecrets:
         return value
 
 
+class _Sink:
+    """Where a command's output lines go (the task's output); `passthrough` is the pair of file
+    descriptors a local command may write to directly, when the runner allows it."""
+
+    __slots__ = ("context", "passthrough")
+
+    def __init__(self, context: TaskContext, passthrough: tuple[int, int] | None) -> None:
+        self.context = context
+        self.passthrough = passthrough
+
+    def __call__(self, text: str, stream: str) -> None:
+        self.context._sink(text, stream)
+
+
 class TaskContext:
     """The OperatorContext of one run of one task."""
 
@@ -109,19 +122,24 @@ class TaskContext:
         if self._runner.output_error:
             raise TaskError(self._runner.output_error)
 
+    def _executor(self) -> CommandExecutor:
+        """Where the task's commands run: the first plugin that answers (the local machine last)."""
+        hook = self._runner.registry.manager.hook
+        executor: CommandExecutor = hook.digpy_command_executor(params=self.params, operator=str(self.params.get("_type")))
+        return executor
+
     async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                           cwd: Path | None = None) -> int:
         task_env = dict(self.env)
         if env:
             task_env.update(env)
-        operator = str(self.params.get("_type"))
-        executor = self._runner.registry.manager.hook.digpy_command_executor(params=self.params, operator=operator)
-        if executor is None:
-            executor = LocalProcessExecutor(self._runner.base_env, self._runner.passthrough())
-        code = int(await executor.run(
-            argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir, sink=self._sink,
+        code = int(await self._executor().run(
+            argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir, sink=self._sink_of(),
         ))
         return self._delivered(code)
+
+    def _sink_of(self) -> _Sink:
+        return _Sink(self, self._runner.passthrough())
 
     def _sink(self, text: str, stream: str) -> None:
         self._runner.emit(self._task, text, stream)
@@ -139,15 +157,14 @@ class TaskContext:
         task_env = dict(self.env)
         if env:
             task_env.update(env)
-        operator = str(self.params.get("_type"))
-        executor = self._runner.registry.manager.hook.digpy_command_executor(params=self.params, operator=operator)
-        if executor is None and python is None:
-            local = LocalProcessExecutor(self._runner.base_env, self._runner.passthrough())
-            return self._delivered(await local.run_python(
-                script, args, env=task_env, cwd=cwd or self.workdir, sink=self._sink,
+        executor = self._executor()
+        local = getattr(executor, "local", False)
+        if local and python is None and hasattr(executor, "run_python"):
+            return self._delivered(await executor.run_python(
+                script, args, env=task_env, cwd=cwd or self.workdir, sink=self._sink_of(),
             ))
         # Under another executor (a container) digpy's own interpreter path means nothing.
-        interpreter = python or (["python3"] if executor is not None else [sys.executable])
+        interpreter = python or ([sys.executable] if local else ["python3"])
         return await self.run_command([*interpreter, str(script), *args], env=env, cwd=cwd)
 
     def render(self, text: str) -> str:

@@ -34,7 +34,6 @@ from digpy.core.store.sql import Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan, ended_tasks, forced_tasks
 from digpy.core.workflow.schedule import check_timezone, parse_schedule
-from digpy.core.workflow.select import only_subtree, select_task
 from digpy.core.workflow.spec import TaskSpec, Workflow
 
 log = logging.getLogger("digpy.run")
@@ -100,6 +99,7 @@ class LocalEngine:
         self.options = options
         self.templates = TemplateEngine()
         self.project_id = store.ensure_project(project.name)
+        self.operators = registry.names()
         self._nested: dict[int, asyncio.Task[None]] = {}
         self._status: dict[int, AttemptStatus] = {}
         self._by_session: dict[tuple[str, int], int] = {}
@@ -110,7 +110,7 @@ class LocalEngine:
 
     def load(self, name: str) -> Workflow:
         try:
-            workflow = self.project.load(self.project.resolve(name), operators=self.registry.names())
+            workflow = self.project.load(self.project.resolve(name), operators=self.operators)
         except UnknownOperator as e:
             raise self.registry.explain(e) from None
         check_timezone(workflow.timezone, workflow.location)
@@ -157,7 +157,7 @@ class LocalEngine:
         if not self.options.rerun:
             plan = ResumePlan(self.store.prior_actions(record.id, attempt.id), forced or (lambda _n: False))
         max_tasks = self.options.max_tasks or RunSettings().max_tasks
-        self._overlap = self._overlap or (max_tasks > 1 and may_overlap(specs or workflow.tasks))
+        self._overlap = self._overlap or (max_tasks > 1 and may_overlap(specs or workflow.tasks, self.operators.adds_tasks))
         runner = assemble(
             workflow, info, new_graph(specs or workflow.tasks, ended=ended), store=self.store,
             registry=self.registry, templates=self.templates, project_dir=self.project.directory,
@@ -272,6 +272,8 @@ def run_local(project_dir: Path, options: LocalRunOptions, output: Output,
             log.warning("%sworkflow %s has no tasks (no +name: keys); nothing to run", where, workflow.name)
         specs = workflow.tasks
         if options.task:
+            from digpy.core.workflow.select import only_subtree, select_task
+
             specs = only_subtree(specs, specs.index(select_task(specs, options.task)))
         started = engine.begin(workflow, session=options.session, params=options.params, specs=specs,
                                forced=forced_tasks(specs, start=options.start, goal=options.goal),

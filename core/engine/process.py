@@ -369,21 +369,29 @@ async def _stop(pid: int, exited: asyncio.Future[int]) -> None:
             continue
 
 
-class LocalProcessExecutor:
-    """The default CommandExecutor: a process on this machine, with the engine's environment."""
+@functools.cache
+def _base_env() -> dict[str, str]:
+    """The engine's environment, decoded once (os.environ decodes on every read)."""
+    return dict(os.environ)
 
-    def __init__(self, base_env: Mapping[str, str], passthrough: tuple[int, int] | None) -> None:
-        self.base_env = base_env
-        self.passthrough = passthrough
+
+class LocalProcessExecutor:
+    """The default CommandExecutor: a process on this machine, with the engine's environment.
+
+    Its output goes to the sink line by line, or straight to the descriptors in the sink's
+    `passthrough` attribute when the runner allows it (nothing to mask, no other command at once)."""
+
+    local = True  # digpy's own interpreter runs Python scripts here
 
     def _env(self, env: Mapping[str, str]) -> dict[str, str]:
-        full = dict(self.base_env)
+        full = dict(_base_env())
         full.update(env)
         return full
 
     async def run(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path,
                   sink: Sink) -> int:
-        return await run_process(argv, env=self._env(env), cwd=cwd, sink=sink, passthrough=self.passthrough)
+        return await run_process(argv, env=self._env(env), cwd=cwd, sink=sink,
+                                 passthrough=getattr(sink, "passthrough", None))
 
     async def run_python(self, script: Path, args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
                          sink: Sink) -> int:
@@ -397,6 +405,8 @@ class LocalProcessExecutor:
             pid, exited = await python.spawn(script, args, env=full_env, cwd=cwd, stdout=out, stderr=err)
             return pid, exited, functools.partial(python.exit_again, pid)
 
-        return await supervise(start, sink, self.passthrough)
+        return await supervise(start, sink, getattr(sink, "passthrough", None))
 
+
+LOCAL = LocalProcessExecutor()
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -123,7 +122,6 @@ class AttemptRunner:
         self.plan = plan or ResumePlan()
         self.sessions: Sessions = sessions or NoSessions()
         self.settings = settings or RunSettings()
-        self.base_env = dict(os.environ)  # decoded once: os.environ decodes on every read
         self.running: dict[int, asyncio.Task[None]] = {}
         self._completed: list[tuple[int, str, Any]] = []
         self._wakeup = asyncio.Event()
@@ -265,7 +263,7 @@ class AttemptRunner:
             op_name = params.get("_type")
             operator = self.registry.get(op_name) if isinstance(op_name, str) else None
             if operator is None:
-                known = ", ".join(f"{n}>" for n in self.registry.names())
+                known = ", ".join(f"{n}>" for n in sorted(self.registry.names()))
                 raise self.registry.explain(UnknownOperator(str(op_name), hint=f"known operators: {known}"))
             context = TaskContext(self, task, params)
         except DigpyError as e:
@@ -302,17 +300,13 @@ class AttemptRunner:
         self._wakeup.set()
 
 
-# Operators that add tasks or attempts whose config is not in the compiled workflow.
-_UNSEEN_TASKS = frozenset({"py", "call", "http_call", "require"})
-
-
-def may_overlap(specs: Sequence[Any]) -> bool:
+def may_overlap(specs: Sequence[Any], adds_tasks: Collection[str]) -> bool:
     """Whether two commands of a workflow (compiled TaskSpecs) may run at the same time: some task
     or generated `_do` is `_parallel` or `_background`, or an operator brings in tasks this cannot
-    see. Commands that run one at a time may write straight to digpy's stdout; others go through
+    see (`adds_tasks`: the operators with that trait). Commands that run one at a time may write straight to digpy's stdout; others go through
     pipes, so that every output line arrives whole (a command writes in 4-8 KB blocks when its
     output is not a terminal, and two such blocks would cut each other's lines)."""
-    return any(spec.config.get("_type") in _UNSEEN_TASKS or _concurrent(spec.config) for spec in specs)
+    return any(spec.config.get("_type") in adds_tasks or _concurrent(spec.config) for spec in specs)
 
 
 def _concurrent(value: Any) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from digpy.core.workflow.select import ancestor_indexes, select_task, subtree_indexes
 from digpy.core.workflow.spec import TaskSpec
 
 
@@ -50,6 +49,7 @@ def forced_tasks(specs: list[TaskSpec], *, start: str | None = None,
     target = start or goal
     if not target:
         return lambda _name: False
+    from digpy.core.workflow.select import ancestor_indexes, select_task, subtree_indexes
     index = specs.index(select_task(specs, target))
     if start:
         ancestors = ancestor_indexes(specs, index)
@@ -61,14 +61,16 @@ def forced_tasks(specs: list[TaskSpec], *, start: str | None = None,
 
 def ended_tasks(specs: list[TaskSpec], *, end: str | None = None, goal: str | None = None) -> frozenset[str]:
     """Tasks treated as done without running (--end: it and all after it; --goal: all after it)."""
+    if not end and not goal:
+        return frozenset()
+    from digpy.core.workflow.select import ancestor_indexes, select_task, subtree_indexes
+
     if end:
         index = specs.index(select_task(specs, end))
         first = index
-    elif goal:
+    else:
         index = specs.index(select_task(specs, goal))
         first = max(subtree_indexes(specs, index)) + 1
-    else:
-        return frozenset()
     ancestors = ancestor_indexes(specs, index)
     return frozenset(s.full_name for i, s in enumerate(specs) if i >= first and i not in ancestors)
 

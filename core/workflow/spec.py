@@ -9,27 +9,39 @@ indexes of earlier siblings. What a task's directives ask of the state machine (
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import Location
-from digpy.core.workflow.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from digpy.core.workflow.retry import RetryPolicy
 
 
-class Directives(NamedTuple):
-    """The directives of one task that the state machine acts on.
+class Directives:
+    """The directives of one task that the state machine acts on (read-only once made).
 
     retry: the literal retry policy (`_retry`), or None when there is none or when it is an
         expression (`retry_templated`: the runner evaluates it with the task's params).
     error / check: the compiled `_error` / `_check` subtree (root first), or None.
     disable: `_disable: true`: the task succeeds without running.
+    (A plain class: a NamedTuple costs ~0.7 M instructions to create, at every start-up.)
     """
 
-    retry: RetryPolicy | None = None
-    retry_templated: bool = False
-    error: tuple[TaskSpec, ...] | None = None
-    check: tuple[TaskSpec, ...] | None = None
-    disable: bool = False
+    __slots__ = ("check", "disable", "error", "retry", "retry_templated")
+
+    def __init__(self, retry: RetryPolicy | None = None, retry_templated: bool = False,
+                 error: tuple[TaskSpec, ...] | None = None, check: tuple[TaskSpec, ...] | None = None,
+                 disable: bool = False) -> None:
+        self.retry = retry
+        self.retry_templated = retry_templated
+        self.error = error
+        self.check = check
+        self.disable = disable
+
+    def __reduce__(self) -> Any:  # the compiled-workflow cache pickles specs
+        return (Directives, (self.retry, self.retry_templated, self.error, self.check, self.disable))
 
 
 NO_DIRECTIVES = Directives()
@@ -74,4 +86,26 @@ class Workflow:
         return len(self.tasks)
 
 
-__all__ = ["NO_DIRECTIVES", "Directives", "TaskSpec", "Workflow"]
+class OperatorSet(frozenset[str]):
+    """The names of the operators a compiler knows, and which of them have the traits the engine acts
+    on (see digpy.core.spi.Operator): `adds_tasks` and `calls_workflow`."""
+
+    adds_tasks: frozenset[str]
+    calls_workflow: frozenset[str]
+
+    def __new__(cls, names: Iterable[str], *, adds_tasks: Iterable[str] = (),
+                calls_workflow: Iterable[str] = ()) -> OperatorSet:
+        self = super().__new__(cls, names)
+        self.adds_tasks = frozenset(adds_tasks)
+        self.calls_workflow = frozenset(calls_workflow)
+        return self
+
+    def __reduce__(self) -> Any:
+        return (_operator_set, (sorted(self), sorted(self.adds_tasks), sorted(self.calls_workflow)))
+
+
+def _operator_set(names: list[str], adds_tasks: list[str], calls_workflow: list[str]) -> OperatorSet:
+    return OperatorSet(names, adds_tasks=adds_tasks, calls_workflow=calls_workflow)
+
+
+__all__ = ["NO_DIRECTIVES", "Directives", "OperatorSet", "TaskSpec", "Workflow"]

@@ -28,7 +28,6 @@ from digpy.core.spi import TaskResult
 from digpy.core.workflow.model import FAILED_STATES, Task, TaskFlags, TaskState
 from digpy.core.workflow.retry import NO_RETRY, RetryPolicy
 from digpy.core.workflow.spec import TaskSpec
-from digpy.core.workflow.tree import compile_tree, directives_of
 
 # Our own flag, above Digdag's: an older copy of a child, replaced by a retry.
 SUPERSEDED = 16
@@ -68,6 +67,8 @@ class AttemptGraph:
         graph = cls()
         graph._now = now
         ordered = sorted(tasks, key=lambda t: t.id)
+        from digpy.core.workflow.tree import directives_of
+
         for task in ordered:
             task.children, task.downstreams = [], []
             task.directives = directives_of(task.config, task.full_name)
@@ -196,6 +197,8 @@ class AttemptGraph:
         self._expect(task, TaskState.RUNNING)
         specs = None
         if result.subtasks is not None:
+            from digpy.core.workflow.tree import compile_tree  # only operators that generate tasks need it
+
             try:
                 specs = compile_tree("^sub", task.full_name + "^sub", dict(result.subtasks))
             except DigpyError as e:

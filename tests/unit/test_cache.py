@@ -6,6 +6,7 @@ import pytest
 
 from digpy.core.errors import ConfigError
 from digpy.core.project import Project
+from digpy.core.workflow.spec import OperatorSet
 
 WF = "+a:\n  echo>: hello\n+b:\n  !include : part.dig\n+c:\n  call>: called\n"
 
@@ -32,7 +33,7 @@ def load(project, calls):
 
     module.load_file = counting
     try:
-        return project.load(project.directory / "wf.dig", operators=["echo", "call"])
+        return project.load(project.directory / "wf.dig", operators=OperatorSet(["echo", "call"], calls_workflow=["call"]))
     finally:
         module.load_file = original
 

@@ -170,9 +170,12 @@ def test_schedule_and_sla_are_not_task_keys():
 
 def test_may_overlap_finds_every_way_two_commands_can_run_at_once():
     from digpy.core.engine.runner import may_overlap
+    from digpy.core.plugin_manager import load_registry
+
+    adds_tasks = load_registry(entry_points=False).names().adds_tasks
 
     def overlap(text: str) -> bool:
-        return may_overlap(compile_workflow("wf", load_text(text, "wf.dig")).tasks)
+        return may_overlap(compile_workflow("wf", load_text(text, "wf.dig")).tasks, adds_tasks)
 
     assert not overlap("+a:\n  sh>: a\n+b:\n  +c:\n    sh>: c\n")
     assert not overlap("+g:\n  _parallel: false\n  +a:\n    sh>: a\n")

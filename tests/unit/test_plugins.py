@@ -8,7 +8,10 @@ import subprocess
 import sys
 
 import digpy.plugins
-from digpy.core.plugin_manager import BUILTIN_OPERATORS, DEFAULT_PLUGINS, load_registry
+from digpy.core.plugin_manager import DEFAULT_PLUGINS, load_registry
+from digpy.plugins.builtin import BUILTIN
+
+BUILTIN_OPERATORS = {ref.name: ref.module for ref in BUILTIN}
 
 MARKER = "digpy_impl"
 
@@ -22,9 +25,14 @@ def test_the_table_is_what_the_built_in_modules_register():
     for name, module_name in BUILTIN_OPERATORS.items():
         hooks = _hooks(module_name)
         assert set(hooks) == {"digpy_register_operators"}, f"{module_name} has other hooks: list it in DEFAULT_PLUGINS"
-        registered = {cls.name for cls in hooks["digpy_register_operators"]()}
+        classes = {cls.name: cls for cls in hooks["digpy_register_operators"]()}
+        registered = set(classes)
         assert name in registered, f"{module_name} does not register {name}>"
         assert {n for n, m in BUILTIN_OPERATORS.items() if m == module_name} == registered
+    for ref in BUILTIN:  # the traits the reference repeats are the class's
+        cls = {c.name: c for c in _hooks(ref.module)["digpy_register_operators"]()}[ref.name]
+        assert (ref.adds_tasks, ref.calls_workflow) == (getattr(cls, "adds_tasks", False),
+                                                        getattr(cls, "calls_workflow", False)), ref.name
 
 
 def test_every_built_in_plugin_module_is_registered():
@@ -54,3 +62,30 @@ def test_the_listing_shows_every_operator_with_its_module():
     assert set(BUILTIN_OPERATORS) <= set(operators)
     assert operators["if"].plugin == "digpy.plugins.if_" and operators["if"].distribution == "digpy"
     assert operators["docker"].plugin == "digpy.plugins.docker"
+
+
+def test_a_plugin_replaces_a_built_in_operator_of_the_same_name_but_two_plugins_collide():
+    import types
+
+    import pytest
+
+    from digpy.core.errors import PluginError
+    from digpy.core.spi import TaskResult, hookimpl
+
+    class LoudEcho:
+        name = "echo"
+
+        async def run(self, ctx):
+            ctx.output(str(ctx.command).upper() + "\n")
+            return TaskResult()
+
+    def plugin(module_name: str):
+        module = types.ModuleType(module_name)
+        module.digpy_register_operators = hookimpl(lambda: [LoudEcho])
+        return module
+
+    registry = load_registry(entry_points=False, extra=(plugin("loud"),))
+    assert registry.operators["echo"].plugin == "loud" and isinstance(registry.get("echo"), LoudEcho)
+    assert "sh" in registry.names()  # the other built-ins stay
+    with pytest.raises(PluginError, match="two plugins register the operator 'echo>'"):
+        load_registry(entry_points=False, extra=(plugin("loud"), plugin("louder")))

@@ -8,12 +8,12 @@ file's directory).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import ConfigError, Location
+from digpy.core.language.registry import record_read
 from digpy.core.workflow.located import ConfigList, ConfigMap
 
 if TYPE_CHECKING:
@@ -53,20 +53,6 @@ def _new_yaml() -> Any:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True)
-
-
-_reads: list[list[tuple[Path, str]]] = []
-
-
-@contextmanager
-def recording_reads() -> Iterator[list[tuple[Path, str]]]:
-    """Collect (path, text) of every file loaded inside the block (what a cached result depends on)."""
-    files: list[tuple[Path, str]] = []
-    _reads.append(files)
-    try:
-        yield files
-    finally:
-        _reads.remove(files)
 
 
 def load_file(path: Path, *, display_root: Path | None = None) -> ConfigMap:
@@ -120,10 +106,9 @@ class _Loader:
             raise ConfigError(f"file not found: {self.display(path)}") from None
         except UnicodeDecodeError as e:
             raise ConfigError(f"{self.display(path)} is not UTF-8 text ({e.reason})") from None
-        for files in _reads:
-            files.append((path, text))
-            if link is not None and link != path:  # `!include` of a symlink: re-pointing it is a change
-                files.append((link, text))
+        record_read(path, text)
+        if link is not None and link != path:  # `!include` of a symlink: re-pointing it is a change
+            record_read(link, text)
         return self.from_text(text, self.display(path), path, (*stack, path.resolve()))
 
     def from_text(self, text: str, name: str, path: Path | None, stack: tuple[Path, ...]) -> Any:
