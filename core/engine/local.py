@@ -1,6 +1,6 @@
 """Local runs (`digpy run`): attempts of a project's workflows, with state in the project's `.digpy/`.
 
-A run of a session that ran before skips every task whose own action succeeded then and replays
+A run of a session that ran before skips every operator task that ended in success then and replays
 its result (stores, exports, generated tasks), as Digdag's `.digdag/status` does. Workflows that
 `require>` names run as further attempts in the same process and the same store.
 """

@@ -221,6 +221,54 @@ def test_dry_run_runs_nothing_and_records_nothing(project):
     assert (project.path / "made").exists(), "the dry run left no success record behind"
 
 
+def test_a_failed_generator_runs_again_with_the_current_params(project):
+    """Only tasks that ended in success are skipped: an if> whose `_do` failed ended in group_error,
+    so the next run evaluates it again (with f=0 it generates nothing) instead of replaying the
+    failed child."""
+    project.write("wf.dig", "+a:\n  sh>: echo a >> ran.txt\n"
+                            "+b:\n  if>: ${f == \"1\"}\n  _do:\n    fail>: stop\n"
+                            "+c:\n  echo>: c\n")
+    first = project.run("wf", "--session", "2026-01-01", "-p", "f=1")
+    assert first.returncode == 1 and "+wf+b^sub failed: stop" in first.stderr, first.stderr
+    second = project.run("wf", "--session", "2026-01-01", "-p", "f=0")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "c\n"
+    assert "+wf+a: skipped (succeeded in an earlier attempt)" in second.stderr
+    assert "+wf+b: if>: false" in second.stderr and "stop" not in second.stderr
+    assert (project.path / "ran.txt").read_text() == "a\n"
+
+
+def test_an_edited_generator_runs_again_and_skips_its_children_that_succeeded(project):
+    """A for_each> whose second child failed generates its children again from the edited file;
+    the first child, which succeeded, is skipped and its store replayed."""
+    project.write("steps.py", "import os\nimport digdag\n\n"
+                              "def step(n):\n"
+                              "    with open('ran.txt', 'a') as f:\n"
+                              "        f.write(f'{n}\\n')\n"
+                              "    if n == 2 and not os.path.exists('fixed'):\n"
+                              "        raise ValueError('not yet')\n"
+                              "    digdag.env.store({f'seen{n}': f'saw {n}'})\n")
+    body = "  _do:\n    py>: steps.step\n+after:\n  echo>: ${seen1}, ${seen2}, ${seen3}\n"
+    project.write("wf.dig", "+gen:\n  for_each>: {n: [1, 2]}\n" + body)
+    first = project.run("wf", "--session", "2026-01-01")
+    assert first.returncode == 1 and "ValueError: not yet" in first.stderr, first.stderr
+    project.write("wf.dig", "+gen:\n  for_each>: {n: [1, 2, 3]}\n" + body)
+    (project.path / "fixed").touch()
+    second = project.run("wf", "--session", "2026-01-01")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "saw 1, saw 2, saw 3\n"
+    assert "+wf+gen^sub+for-0=n=0=1: skipped (succeeded in an earlier attempt)" in second.stderr
+    assert (project.path / "ran.txt").read_text().split() == ["1", "2", "2", "3"]
+
+
+def test_tasks_left_out_by_end_run_next_time(project):
+    """--end leaves no success record for the tasks it left out, as docs/differences.md says."""
+    project.write("wf.dig", "".join(f"+{n}:\n  echo>: {n}\n" for n in "abc"))
+    assert project.run("wf", "--session", "2026-01-01", "--end", "+b").stdout == "a\n"
+    again = project.run("wf", "--session", "2026-01-01")
+    assert again.returncode == 0 and again.stdout == "b\nc\n", again.stderr
+
+
 def test_a_run_killed_with_sigkill_resumes_without_rerunning_succeeded_tasks(project):
     project.write("wf.dig", "+a:\n  sh>: echo a >> ran.txt\n+b:\n  sh>: echo b >> ran.txt; "
                             "test -f second || sleep 60\n+c:\n  sh>: echo c >> ran.txt\n")

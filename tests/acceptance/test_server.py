@@ -99,6 +99,26 @@ def test_push_start_watch_retry(server, tmp_path):
         assert expected in server.digpy("log", retried["id"]).stdout, option
 
 
+def test_retry_resume_runs_a_failed_generator_again_with_the_new_params(server, tmp_path):
+    """`retry --resume` skips only tasks that ended in success: the if> whose `_do` failed is
+    evaluated again with the retry's params instead of replaying its failed child."""
+    project = write_project(tmp_path / "p", {
+        "wf.dig": "+a:\n  echo>: a ran\n+b:\n  if>: ${f == \"1\"}\n  _do:\n    fail>: stop\n"
+                  "+c:\n  echo>: c ran\n",
+    })
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "wf", "--session", "2026-01-01", "-p", "f=1", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "error"
+    retried = server.digpy("retry", attempt["id"], "--resume", "-p", "f=0", "--json")
+    assert retried.returncode == 0, retried.stderr
+    second = json.loads(retried.stdout)
+    assert wait_done(server, second["id"])["status"] == "success"
+    tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", second["id"], "--json").stdout)}
+    assert tasks == {"+wf": "success", "+wf+a": "success", "+wf+b": "success", "+wf+c": "success"}
+    log = server.digpy("log", second["id"]).stdout
+    assert "a ran" not in log and "+wf+b: if>: false" in log and "c ran" in log
+
+
 def test_log_follow_shows_output_while_the_task_runs_and_kill_stops_it(server, tmp_path):
     marker = tmp_path / "go"
     project = write_project(tmp_path / "p", {
