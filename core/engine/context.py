@@ -79,7 +79,7 @@ class TaskContext:
         self._runner = runner
         self._task = task
         self.params = params
-        self.command = params.get("_command")
+        self.command = main_argument(params.get("_command"))
         self.state = task.state_params
         self.retry_count = task.retry_count
         self.task_name = task.full_name
@@ -197,6 +197,14 @@ def _workdir(project_dir: Path, workdir: Any) -> Path:
         raise ConfigError(f"_workdir '{workdir}' is not a directory of the project",
                           hint="create it, or fix the path (it is relative to the project directory)")
     return path
+
+
+def main_argument(value: Any) -> Any:
+    """An operator's main argument as operators read it: a scalar (`sh>: true`, `echo>: 12`) as its
+    text, as Digdag reads it (`true`, not Python's `True`); None, mappings and lists as they are."""
+    if value is None or isinstance(value, str | dict | list):
+        return value
+    return env_value(value)
 
 
 def env_value(value: Any) -> str:

@@ -82,6 +82,18 @@ def test_exit_codes_are_kept_when_digpy_is_started_with_sigchld_ignored(project)
     assert result.returncode == 1 and "Command failed with code 3" in result.stderr
 
 
+def test_a_scalar_main_argument_is_its_text(project):
+    """`sh>: true` runs the command `true`: a YAML boolean or number given to an operator is read
+    as its text, as in Digdag (`true`, not Python's `True`)."""
+    project.write("wf.dig", "+t:\n  sh>: true\n+e:\n  echo>: false\n+n:\n  echo>: 12\n+f:\n  echo>: 1.5\n"
+                            "+w:\n  wait>: 0.1\n+l:\n  loop>: 2\n  _do:\n    echo>: ${i}\n"
+                            "+i:\n  if>: true\n  _do:\n    echo>: yes\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "false\n12\n1.5\n0\n1\nyes\n"
+    assert "+wf+t: sh>: true\n" in result.stderr
+
+
 def test_workdir_is_checked_and_a_groups_workdir_is_its_tasks(project):
     project.write("sub/marker.txt", "in sub\n")
     project.write("afile", "")
