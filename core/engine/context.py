@@ -154,7 +154,7 @@ class TaskContext:
         return self._runner.templates.render(text, self.params, self._runner.timezone)
 
     def load_workflow(self, path: str) -> CalledWorkflow:
-        return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
+        return load_called_workflow(self.project_dir, self.workdir, path)
 
     def parse_workflow(self, text: str, source: str) -> dict[str, Any]:
         from digpy.core.language.dig.loader import load_text

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from digpy.core.errors import Location
+from digpy.core.errors import Location, UnknownOperator
 from digpy.core.workflow.retry import RetryPolicy
 
 
@@ -68,6 +68,8 @@ class Workflow:
     location: Location | None = None
     # `file:LINE:COL: message` of each ${...} that does not compile (filled by Project.load)
     expression_errors: list[str] = field(default_factory=list)
+    # Compiled leniently: the operators no plugin provides (see tree.unknown_operator_warning).
+    unknown_operators: list[UnknownOperator] = field(default_factory=list)
 
     @property
     def task_count(self) -> int:

@@ -42,7 +42,7 @@ def test_a_cycle_through_a_computed_name_fails_at_run_time(project):
 def test_an_invalid_called_file_is_reported_with_its_own_location(project):
     project.write("a.dig", "+x:\n  call>: b\n")
     project.write("b.dig", "+y:\n  ech>: hi\n")
-    result = project.run("a")
+    result = project.digpy("check", "a")
     assert result.stderr.strip() == "error: b.dig:2:3: unknown operator 'ech>'; did you mean 'echo>'?"
 
 

@@ -165,13 +165,39 @@ def test_retry_runs_the_command_again(project):
 
 def test_bad_files_give_one_located_line_and_exit_2(project):
     project.write("wf.dig", "+a:\n  echo>: x\n+b:\n  shh>: y\n")
-    result = project.run("wf")
+    result = project.digpy("check", "wf")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: wf.dig:4:3: unknown operator 'shh>'; did you mean 'sh>'?"
+    project.write("key.dig", "+a:\n  echo>: x\n+g:\n  _paralel: true\n  +b:\n    echo>: y\n")
+    result = project.run("key")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: key.dig:4:3: group +key+g has an invalid key '_paralel'; " \
+        "did you mean '_parallel'?"
     project.write("dup.dig", "+a:\n  echo>: 1\n+a:\n  echo>: 2\n")
     result = project.run("dup")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: dup.dig:3:1: duplicated key '+a' (first at line 1)"
+
+
+def test_an_unknown_operator_fails_its_task_when_it_is_reached(project):
+    """As in Digdag, a workflow with an operator no plugin provides runs: a warning with the
+    location at the start, and the task fails when it is reached with Digdag's message (no retry),
+    so its `_error` runs and parallel siblings finish; in a branch not taken it does nothing.
+    `digpy check` still refuses it."""
+    project.write("wf.dig", "_parallel: true\n+a:\n  td>: q.sql\n  _retry: 2\n"
+                            "  _error:\n    echo>: handled ${error.message}\n+b:\n  echo>: sibling done\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert sorted(result.stdout.splitlines()) == ["handled Unknown task type: td", "sibling done"]
+    assert "[WARNING] wf.dig:3:3: unknown operator 'td>'; run `digpy plugins` to list the operators " \
+           "(a task using it fails when it is reached)\n" in result.stderr
+    assert "  * +wf+a:\n    Unknown task type: td\n" in result.stderr
+    project.write("branch.dig", "+c:\n  if>: ${use_td}\n  _do:\n    shh>: q.sql\n+d:\n  echo>: done\n")
+    branch = project.run("branch", "-p", "use_td=false")
+    assert branch.returncode == 0 and branch.stdout == "done\n", branch.stderr
+    assert "branch.dig:4:5: unknown operator 'shh>'; did you mean 'sh>'?" in branch.stderr
+    check = project.digpy("check", "branch")
+    assert check.returncode == 2 and check.stderr.startswith("error: branch.dig:4:5: unknown operator 'shh>'")
 
 
 def test_usage_errors_exit_2_without_a_traceback(project):
