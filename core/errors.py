@@ -49,13 +49,15 @@ class ConfigError(DigpyError):
 
 class UnknownOperator(ConfigError):
     """A task names an operator that no installed plugin provides; `suggestion` is a known
-    operator with a close name, if any (the caller words the hint for where it runs)."""
+    operator with a close name, if any (the caller words the hint for where it runs); `task` is
+    the full name of the task (what names it where there is no location)."""
 
     def __init__(self, operator: str, *, location: Location | None = None, suggestion: str | None = None,
-                 hint: str | None = None) -> None:
+                 hint: str | None = None, task: str | None = None) -> None:
         super().__init__(f"unknown operator '{operator}>'", location=location, hint=hint)
         self.operator = operator
         self.suggestion = suggestion
+        self.task = task
 
 
 class TaskError(DigpyError):

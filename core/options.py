@@ -78,11 +78,16 @@ def duration(value: Any, what: str = "duration", location: Location | None = Non
 
 
 def seconds(value: Any, what: str) -> float:
-    """A duration in seconds where fractions are kept: a number of seconds, or `30s`, `1h30m`, `1d`."""
+    """A duration in seconds where fractions are kept: a number of seconds (or its text: `wait>: 1.5`
+    reaches the operator as "1.5"), or `30s`, `1h30m`, `1d`."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return number(value, what, minimum=0)
     try:
         return float(duration(value, what))
+    except ConfigError:
+        pass
+    try:
+        return number(value, what, minimum=0)
     except ConfigError:
         raise ConfigError(f"{what} expects a duration like 30s, 5m, 1h30m or 1d, got {value!r}") from None
 

@@ -72,24 +72,27 @@ class Project:
             hint=f"workflows here: {names}; change directory or pass --project DIR",
         )
 
-    def load(self, path: Path, *, operators: Collection[str] | None = None, cache: bool = True) -> Workflow:
+    def load(self, path: Path, *, operators: Collection[str] | None = None, cache: bool = True,
+             lenient: bool = False) -> Workflow:
         """Load and compile one workflow file; its schedule is validated too, and the syntax of its
         `${...}` checked (`Workflow.expression_errors`: the caller decides). Unchanged files come
         from the compiled-workflow cache (digpy.core.language.cache), unless `cache` is false (a
-        project unpacked once, such as a pushed archive, would only fill the cache)."""
+        project unpacked once, such as a pushed archive, would only fill the cache). With
+        `lenient`, unknown operators (here and in called files) are listed in
+        `Workflow.unknown_operators` instead of refused (see compile_workflow)."""
         if not cache:
-            return self._load(path, operators)
+            return self._load(path, operators, lenient)
         names = "*" if operators is None else ",".join(sorted(operators))
-        return cached(path, f"{self.directory}\0{names}", lambda: self._load(path, operators))
+        return cached(path, f"{self.directory}\0{names}\0{lenient}", lambda: self._load(path, operators, lenient))
 
-    def _load(self, path: Path, operators: Collection[str] | None) -> Workflow:
+    def _load(self, path: Path, operators: Collection[str] | None, lenient: bool) -> Workflow:
         from digpy.core.language.expression.syntax import expression_errors
         from digpy.core.workflow.schedule import parse_schedule
         from digpy.core.workflow.tree import compile_workflow
 
         config = load_file(path, display_root=self.directory)
-        workflow = compile_workflow(path.stem, config, operators=operators)
-        check_calls(self.directory, workflow, operators, (path.resolve(),))
+        workflow = compile_workflow(path.stem, config, operators=operators, lenient=lenient)
+        check_calls(self.directory, workflow, operators, (path.resolve(),), lenient=lenient)
         if workflow.schedule is not None:
             parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
         workflow.expression_errors = [str(e) for e in expression_errors(config)]
@@ -113,16 +116,16 @@ def _called_file(project_dir: Path, workdir: Path, path: str) -> Path:
     return target
 
 
-def load_called_workflow(project_dir: Path, workdir: Path, path: str,
-                         operators: Collection[str] | None = None) -> CalledWorkflow:
-    """A workflow file of the project as a task config for `call>` (see CalledWorkflow)."""
+def load_called_workflow(project_dir: Path, workdir: Path, path: str) -> CalledWorkflow:
+    """A workflow file of the project as a task config for `call>` (see CalledWorkflow). Operators
+    are not looked up: a task whose operator is unknown fails when it is reached, as in Digdag."""
     from digpy.core.workflow.located import to_plain, without_keys
     from digpy.core.workflow.tree import compile_workflow
 
     root = project_dir.resolve()
     target = _called_file(root, workdir, path)
     config = load_file(target, display_root=root)
-    compile_workflow(target.stem, config, operators=operators)
+    compile_workflow(target.stem, config)
     plain = to_plain(without_keys(config, ("timezone", "schedule", "sla")))
     relative_dir = target.parent.relative_to(root)
     if str(relative_dir) != ".":
@@ -131,10 +134,11 @@ def load_called_workflow(project_dir: Path, workdir: Path, path: str,
 
 
 def check_calls(project_dir: Path, workflow: Workflow, operators: Collection[str] | None = None,
-                chain: tuple[Path, ...] = (), workdir: Path | None = None) -> None:
+                chain: tuple[Path, ...] = (), workdir: Path | None = None, *, lenient: bool = False) -> None:
     """Every task of an operator that calls a workflow file (`call>`: its `calls_workflow` trait in
     `operators`) with a literal target names a file that exists, loads, and does not call back into
-    a file of the chain that led to it."""
+    a file of the chain that led to it. With `lenient`, the unknown operators of called files are
+    added to the calling workflow's `unknown_operators`."""
     from digpy.core.workflow.tree import compile_workflow
 
     root = project_dir.resolve()
@@ -150,9 +154,12 @@ def check_calls(project_dir: Path, workflow: Workflow, operators: Collection[str
             if path in chain:
                 names = " → ".join(str(p.relative_to(root)) for p in (*chain, path))
                 raise ConfigError(f"call> makes a cycle: {names}")
-            called = compile_workflow(path.stem, load_file(path, display_root=root), operators=operators)
+            called = compile_workflow(path.stem, load_file(path, display_root=root), operators=operators,
+                                      lenient=lenient)
         except ConfigError as e:
             if e.location is None:
                 raise ConfigError(e.message, location=spec.location, hint=e.hint) from None
             raise
-        check_calls(root, called, operators, (*chain, path), path.parent)
+        check_calls(root, called, operators, (*chain, path), path.parent, lenient=lenient)
+        seen = {str(u) for u in workflow.unknown_operators}
+        workflow.unknown_operators.extend(u for u in called.unknown_operators if str(u) not in seen)

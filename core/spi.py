@@ -183,7 +183,8 @@ class OperatorContext(Protocol):
 
     params: the task's parameters after merging and ``${...}`` evaluation: session params,
         exports, stores, built-ins (``session_time``, ``task_name``, ...) and the task's own keys.
-    command: the operator's main argument (the value of ``op>:``), or None.
+    command: the operator's main argument (the value of ``op>:``): a string (a YAML scalar such as
+        ``true`` or ``12`` as its text, ``"true"``, ``"12"``, as in Digdag), a mapping, a list, or None.
     state: what the previous poll of this task returned in ``TaskResult.state`` (empty at first).
     retry_count: how many times this task has been retried after an error.
     task_name: the full task name, e.g. ``+wf+step``.

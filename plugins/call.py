@@ -1,7 +1,8 @@
 """`call>: FILE[.dig]` runs another workflow file of the project as this task's `^sub`.
 
-The path is relative to the task's working directory. The called workflow sees the caller's
-params, applies its own `_export` inside, and its stores flow to the tasks after the call.
+The path is relative to the task's working directory. The called workflow sees what the call
+task passes down (its inherited params and its `_export`, not its plain keys, as in Digdag),
+applies its own `_export` inside, and its stores flow to the tasks after the call.
 A chain of calls that comes back to a file already being called is an error.
 """
 

@@ -2,7 +2,7 @@
 
 The working directory is on sys.path; the method's arguments are bound by name from the params;
 inside the task `import digdag` (or `import digpy`) gives `env.params`, `env.store(...)`,
-`env.export(...)` and `env.add_subtask(...)`. The interpreter is the one digpy runs on, or the
+`env.export(...)`, `env.add_subtask(...)`, `env.subtask_config` and `env.set_state(...)`. The interpreter is the one digpy runs on, or the
 `python` option (a path or an argv list, also as `_export: {py: {python: ...}}`).
 """
 

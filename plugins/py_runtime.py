@@ -2,7 +2,7 @@
 
 Run as a script: `python py_runtime.py REQUEST.json RESULT.json`. It puts the working directory
 on sys.path, makes `digdag` and `digpy` importable with the task API (`env.params`, `env.store`,
-`env.export`, `env.add_subtask`), imports `[module.][Class.]method`, binds the method's arguments
+`env.export`, `env.add_subtask`, `env.subtask_config`, `env.set_state`), imports `[module.][Class.]method`, binds the method's arguments
 by name from the params, calls it, and writes the stores, exports and subtasks to RESULT.json.
 Any Python exception is written there too, and the process exits with code 1.
 """
@@ -30,7 +30,12 @@ class Env:
         self.params = params
         self.store_params: dict[str, Any] = {}
         self.export_params: dict[str, Any] = {}
-        self.subtask_configs: list[dict[str, Any]] = []
+        # The generated group `^sub`: add_subtask adds `+subtaskN` to it; a script may also set its
+        # directives (`subtask_config["_parallel"] = True`) or tasks itself, as in Digdag.
+        self.subtask_config: dict[str, Any] = {}
+        # As in Digdag's runner: kept during this call only (Digdag does not hand it back).
+        self.state_params: dict[str, Any] = {}
+        self._subtask_index = 0
 
     def store(self, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Make params visible to the tasks that run after this one."""
@@ -39,6 +44,10 @@ class Env:
     def export(self, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Make params visible to this task's generated subtasks."""
         _merge(self.export_params, _json_params(params, kwargs))
+
+    def set_state(self, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Update `state_params` (Digdag's API; the state does not outlive the call)."""
+        _merge(self.state_params, _json_params(params, kwargs))
 
     def add_subtask(self, function: Any = None, **params: Any) -> None:
         """Add a generated subtask: a function or method (run with py>) or a task config mapping."""
@@ -50,7 +59,8 @@ class Env:
             config = {"py>": _qualified_name(function), **params}
         else:
             raise TypeError(f"add_subtask takes a function, a method or a mapping, got {type(function).__name__}")
-        self.subtask_configs.append(_json_params(config, {}))
+        self.subtask_config[f"+subtask{self._subtask_index}"] = _json_params(config, {})
+        self._subtask_index += 1
 
 
 def _json_params(params: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -156,9 +166,7 @@ def run(request: dict[str, Any], env: Env) -> None:
 
 
 def _result(env: Env) -> dict[str, Any]:
-    subtasks = None
-    if env.subtask_configs:
-        subtasks = {f"+subtask{i}": config for i, config in enumerate(env.subtask_configs)}
+    subtasks = dict(env.subtask_config) if env.subtask_config else None  # nothing set: no `^sub`
     return {"store": env.store_params, "export": env.export_params, "subtasks": subtasks}
 
 

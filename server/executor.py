@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
 from digpy.core.engine.runner import AttemptRunner, RunSettings
 from digpy.core.engine.sessions import RequiredSessions
-from digpy.core.errors import ConfigError, DigpyError, UnknownOperator
+from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.store import CANCEL_REQUESTED, catalog
@@ -38,7 +38,7 @@ from digpy.core.store.server import ServerStore
 from digpy.core.store.sql import LeaseLost
 from digpy.core.workflow.resume import ResumePlan, forced_tasks
 from digpy.core.workflow.spec import Workflow
-from digpy.core.workflow.tree import compile_workflow
+from digpy.core.workflow.tree import compile_workflow, unknown_operator_warning
 from digpy.server.archive import read_archive, unpack
 from digpy.server.logs import LogStore, TaskLogWriter
 from digpy.server.plugins import unknown_operator
@@ -178,9 +178,13 @@ class Executor:
     def _finish_broken(self, attempt_id: int, message: str) -> None:
         self.store.finish_attempt(attempt_id, success=False, canceled=False, owner=self.owner)
         self._release([attempt_id])
+        self._attempt_log(attempt_id, f"attempt could not start: {message}\n")
+
+    def _attempt_log(self, attempt_id: int, text: str) -> None:
+        """Add to the attempt's own log (`+attempt.log`), which `digpy log` shows with its tasks'."""
         (self.logs.attempt_dir(attempt_id)).mkdir(parents=True, exist_ok=True)
         with open(self.logs.attempt_dir(attempt_id) / "+attempt.log", "a", encoding="utf-8") as f:
-            f.write(f"attempt could not start: {message}\n")
+            f.write(text)
 
     def _prepare(self, attempt_id: int) -> tuple[AttemptRunner, Workflow, AttemptInfo]:
         with self.store.begin() as conn:
@@ -189,11 +193,8 @@ class Executor:
                 raise ConfigError(f"attempt {attempt_id} has no workflow definition")
             definition = catalog.get_workflow(conn, attempt["workflow_definition_id"])
         project_dir = self._checkout(definition["revision_id"])
-        try:
-            workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
-                                        operators=self.registry.names())
-        except UnknownOperator as e:  # known where it was pushed, not on this node (or since a restart)
-            raise unknown_operator(e) from None
+        workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
+                                    operators=self.registry.names(), lenient=True)
         tz = ZoneInfo(workflow.timezone)
         executed = self.store.last_executed_session_time(attempt["project_id"], workflow.name,
                                                          attempt["session_time"])
@@ -206,6 +207,11 @@ class Executor:
             attempt_name=attempt["attempt_name"],
             last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
         )
+        if workflow.unknown_operators and not self.store.has_tasks(attempt_id):  # said once, at its start
+            for error in workflow.unknown_operators:  # known where it was pushed, not on this node?
+                warning = unknown_operator_warning(unknown_operator(error))
+                log.warning("attempt %d: %s", attempt_id, warning)
+                self._attempt_log(attempt_id, f"warning: {warning}\n")
         plan = ResumePlan()
         if attempt["resume_attempt_id"] is not None:
             forced = forced_tasks(workflow.tasks, start=attempt["resume_from"]) \

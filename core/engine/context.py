@@ -92,7 +92,7 @@ class TaskContext:
         self._runner = runner
         self._task = task
         self.params = params
-        self.command = params.get("_command")
+        self.command = main_argument(params.get("_command"))
         self.state = task.state_params
         self.retry_count = task.retry_count
         self.task_name = task.full_name
@@ -171,7 +171,7 @@ class TaskContext:
         return self._runner.templates.render(text, self.params, self._runner.timezone)
 
     def load_workflow(self, path: str) -> CalledWorkflow:
-        return load_called_workflow(self.project_dir, self.workdir, path, self._runner.registry.names())
+        return load_called_workflow(self.project_dir, self.workdir, path)
 
     def parse_workflow(self, text: str, source: str) -> dict[str, Any]:
         from digpy.core.language.dig.loader import load_text
@@ -214,6 +214,14 @@ def _workdir(project_dir: Path, workdir: Any) -> Path:
         raise ConfigError(f"_workdir '{workdir}' is not a directory of the project",
                           hint="create it, or fix the path (it is relative to the project directory)")
     return path
+
+
+def main_argument(value: Any) -> Any:
+    """An operator's main argument as operators read it: a scalar (`sh>: true`, `echo>: 12`) as its
+    text, as Digdag reads it (`true`, not Python's `True`); None, mappings and lists as they are."""
+    if value is None or isinstance(value, str | dict | list):
+        return value
+    return env_value(value)
 
 
 def env_value(value: Any) -> str:

@@ -1,6 +1,6 @@
 """Local runs (`digpy run`): attempts of a project's workflows, with state in the project's `.digpy/`.
 
-A run of a session that ran before skips every task whose own action succeeded then and replays
+A run of a session that ran before skips every operator task that ended in success then and replays
 its result (stores, exports, generated tasks), as Digdag's `.digdag/status` does. Workflows that
 `require>` names run as further attempts in the same process and the same store.
 """
@@ -23,7 +23,7 @@ from digpy.core.engine.assembly import AttemptInfo, assemble, failures, new_grap
 from digpy.core.engine.runner import AttemptRunner, Output, RunSettings, may_overlap
 from digpy.core.engine.session_lock import SessionBusy, SessionLock
 from digpy.core.engine.sessions import RequiredSessions
-from digpy.core.errors import ConfigError, Conflict, UnknownOperator
+from digpy.core.errors import ConfigError, Conflict
 from digpy.core.language.builtins import format_session_time, parse_session_option
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
@@ -35,6 +35,7 @@ from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan, ended_tasks, forced_tasks
 from digpy.core.workflow.schedule import check_timezone, parse_schedule
 from digpy.core.workflow.spec import TaskSpec, Workflow
+from digpy.core.workflow.tree import unknown_operator_warning
 
 log = logging.getLogger("digpy.run")
 LOCAL_POLL_SECONDS = 0.2  # a required attempt runs in this process: asking often costs nothing
@@ -109,11 +110,10 @@ class LocalEngine:
         self._locks: dict[int, SessionLock] = {}  # attempt -> the lock of its session
 
     def load(self, name: str) -> Workflow:
-        try:
-            workflow = self.project.load(self.project.resolve(name), operators=self.operators)
-        except UnknownOperator as e:
-            raise self.registry.explain(e) from None
+        workflow = self.project.load(self.project.resolve(name), operators=self.operators, lenient=True)
         check_timezone(workflow.timezone, workflow.location)
+        for error in workflow.unknown_operators:  # the task fails when it is reached, as in Digdag
+            log.warning("%s", unknown_operator_warning(self.registry.explain(error)))
         for message in workflow.expression_errors:  # evaluated when their task runs, as in Digdag
             log.warning("%s; its task will fail when it runs", message)
         return workflow

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 from digpy.core.engine.context import Masker, TaskContext, env_value
 from digpy.core.engine.sessions import NoSessions
-from digpy.core.errors import DigpyError, TaskError, UnknownOperator
+from digpy.core.errors import ConfigError, DigpyError, TaskError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
@@ -262,9 +262,9 @@ class AttemptRunner:
             retry = parse_retry(params["_retry"]) if task.directives.retry_templated else None
             op_name = params.get("_type")
             operator = self.registry.get(op_name) if isinstance(op_name, str) else None
-            if operator is None:
-                known = ", ".join(f"{n}>" for n in sorted(self.registry.names()))
-                raise self.registry.explain(UnknownOperator(str(op_name), hint=f"known operators: {known}"))
+            if operator is None:  # Digdag's words (and why, if a plugin failed to load); warned at the start
+                raise ConfigError(f"Unknown task type: {op_name}",
+                                  hint=self.registry.explain(UnknownOperator(str(op_name))).hint)
             context = TaskContext(self, task, params)
         except DigpyError as e:
             self.graph.fail(task, {"message": self.masker(str(e))}, now, allow_retry=False)

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS
-from digpy.core.workflow.model import Task, TaskFlags, TaskState
+from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.resume import ActionRecord
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
@@ -86,7 +86,6 @@ _TASK_COLUMNS = ("attempt_id", "id", "parent_id", "name", "full_name", "is_group
                  "store_params", "export_params", "reset_store", "subtask_config", "error")
 _INSERT_TASK = f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})"
 _UPDATE_TASK = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _UPDATED)} WHERE attempt_id = ? AND id = ?"
-_ACTION_STATES = ", ".join(str(int(s)) for s in (TaskState.SUCCESS, TaskState.PLANNED, TaskState.GROUP_ERROR))
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
 
@@ -221,26 +220,28 @@ class Store:
         return None if row[0] is None else int(row[0])
 
     def prior_actions(self, session_id: int, before_attempt: int) -> dict[str, ActionRecord]:
-        """Operator tasks of earlier attempts of a session whose own action succeeded, by full name."""
+        """Operator tasks that ran and ended in success in earlier attempts of a session, by full name
+        (what a local run skips)."""
         return self._actions("a.session_id = :s AND a.id < :b", {"s": session_id, "b": before_attempt})
 
     def attempt_actions(self, attempt_id: int) -> dict[str, ActionRecord]:
-        """Operator tasks of one attempt whose own action succeeded (what a resumed retry skips)."""
+        """Operator tasks that ran and ended in success in one attempt (what a resumed retry skips)."""
         return self._actions("a.id = :a", {"a": attempt_id})
 
     def _actions(self, which: str, params: dict[str, Any]) -> dict[str, ActionRecord]:
+        # Only success counts, as in Digdag: a generator whose children failed ended in group_error
+        # and runs again with the current definitions and params. A task that never started (after
+        # --end, or disabled) has no result to replay.
         query = (
-            "SELECT t.full_name, t.flags, t.store_params, t.export_params, t.reset_store, t.subtask_config "
+            "SELECT t.full_name, t.store_params, t.export_params, t.reset_store, t.subtask_config "
             "FROM tasks t JOIN attempts a ON a.id = t.attempt_id "
-            f"WHERE {which} AND t.is_group = :no AND t.error IS NULL AND t.state IN ({_ACTION_STATES}) "
-            "ORDER BY t.attempt_id, t.id"
+            f"WHERE {which} AND t.is_group = :no AND t.state = {int(TaskState.SUCCESS)} "
+            "AND t.started_at IS NOT NULL ORDER BY t.attempt_id, t.id"
         )
         out: dict[str, ActionRecord] = {}
         with self._tx() as cursor:
             cursor.execute(self._sql(query), {**params, "no": False})
-            for full_name, flags, store, export, reset, subtasks in cursor.fetchall():
-                if flags & TaskFlags.DELAYED_ERROR:
-                    continue
+            for full_name, store, export, reset, subtasks in cursor.fetchall():
                 out[full_name] = ActionRecord(_loads(store), _loads(export), _loads(reset),
                                               _loads(subtasks) if subtasks else None)
         return out

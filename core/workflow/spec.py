@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from digpy.core.errors import Location
 
 if TYPE_CHECKING:
+    from digpy.core.errors import UnknownOperator
     from digpy.core.workflow.retry import RetryPolicy
 
 
@@ -80,6 +81,8 @@ class Workflow:
     location: Location | None = None
     # `file:LINE:COL: message` of each ${...} that does not compile (filled by Project.load)
     expression_errors: list[str] = field(default_factory=list)
+    # Compiled leniently: the operators no plugin provides (see tree.unknown_operator_warning).
+    unknown_operators: list[UnknownOperator] = field(default_factory=list)
 
     @property
     def task_count(self) -> int:

@@ -54,9 +54,12 @@ def check_workflow_name(name: str, location: Location | None = None) -> None:
 
 
 def compile_workflow(
-    name: str, config: Mapping[str, Any], *, operators: Collection[str] | None = None
+    name: str, config: Mapping[str, Any], *, operators: Collection[str] | None = None, lenient: bool = False,
 ) -> Workflow:
-    """Compile a whole workflow file; `operators` (if given) are the known operator names."""
+    """Compile a whole workflow file; `operators` (if given) are the known operator names.
+
+    An unknown operator is an error, or with `lenient` (what a run does: such a task fails when it
+    is reached, as in Digdag) listed in `Workflow.unknown_operators`."""
     root_loc = location_of(config)
     check_workflow_name(name, root_loc)
     for key in config:
@@ -77,31 +80,34 @@ def compile_workflow(
         raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
                           location=value_location(config, "schedule"))
     body = without_keys(dict(config) if not isinstance(config, dict) else config, ("timezone", "schedule", "sla"))
+    unknown: list[UnknownOperator] | None = [] if lenient else None
     return Workflow(
         name=name,
         timezone=timezone,
-        tasks=compile_tree(f"+{name}", f"+{name}", body, operators=operators, group=True),
+        tasks=compile_tree(f"+{name}", f"+{name}", body, operators=operators, group=True, unknown=unknown),
         config=to_plain(config),
         schedule=to_plain(schedule) if schedule is not None else None,
         schedule_location=value_location(config, "schedule") if schedule is not None else None,
         location=root_loc,
+        unknown_operators=unknown or [],
     )
 
 
 def compile_tree(
     name: str, full_name: str, config: Mapping[str, Any], *, operators: Collection[str] | None = None,
-    group: bool = False,
+    group: bool = False, unknown: list[UnknownOperator] | None = None,
 ) -> list[TaskSpec]:
     """Compile a task tree config rooted at `full_name` (a workflow body, or a generated `^sub`,
     `^error`, `^check`); `operators` (if given) are the known operator names.
 
     `group=True` makes the root a group even if it has no children (a workflow body, generated
-    `^sub` configs).
+    `^sub` configs). An unknown operator is an error, or, given an `unknown` list (what a run
+    does: such a task fails when it is reached, as in Digdag), added to it.
     """
     if not isinstance(config, dict):
         raise ConfigError(f"{full_name}: a task must be a mapping, got {type(config).__name__}",
                           location=location_of(config))
-    compiler = _Compiler(operators)
+    compiler = _Compiler(operators, unknown)
     compiler.compile_task(name, full_name, config, None, location_of(config), force_group=group)
     return compiler.tasks
 
@@ -113,14 +119,21 @@ def directives_of(config: Mapping[str, Any], full_name: str) -> Directives:
     return _Compiler(None).directives(full_name, dict(config), is_operator="_type" in config)
 
 
+def unknown_operator_warning(error: UnknownOperator) -> str:
+    """What a run says at its start of an operator it let through (see compile_workflow's `lenient`)."""
+    where = "" if error.location is not None else f"{error.task}: "
+    return f"{where}{error} (a task using it fails when it is reached)"
+
+
 def is_operator_config(config: Mapping[str, Any]) -> bool:
     """An operator task has `_type` or a key ending in `>`."""
     return "_type" in config or any(isinstance(k, str) and k.endswith(">") for k in config)
 
 
 class _Compiler:
-    def __init__(self, operators: Collection[str] | None) -> None:
+    def __init__(self, operators: Collection[str] | None, unknown: list[UnknownOperator] | None = None) -> None:
         self.operators = operators
+        self.unknown = unknown  # None: an unknown operator is an error; else it is collected here
         self.tasks: list[TaskSpec] = []
 
     def compile_task(
@@ -205,10 +218,13 @@ class _Compiler:
             raise ConfigError(f"task {full_name}: _type must be an operator name", location=loc)
         if self.operators is not None and "$" not in op and op not in self.operators:
             close = difflib.get_close_matches(op, list(self.operators), n=1)
-            raise UnknownOperator(
-                op, location=loc, suggestion=close[0] if close else None,
+            error = UnknownOperator(
+                op, location=loc, suggestion=close[0] if close else None, task=full_name,
                 hint=f"did you mean '{close[0]}>'?" if close else "run `digpy plugins` to list the operators",
             )
+            if self.unknown is None:
+                raise error
+            self.unknown.append(error)
         for key in SUBTASK_KEYS:
             if key not in config:
                 continue
@@ -217,7 +233,7 @@ class _Compiler:
                 raise ConfigError(f"task {full_name}: {key} must be a task (a mapping), got {describe(value)}",
                                   location=value_location(config, key), hint=f"write {key}: {{echo>: hi}}")
             if isinstance(value, dict) and "$" not in repr(to_plain(value)):
-                compile_tree("^sub", full_name + "^sub", value, operators=self.operators)
+                compile_tree("^sub", full_name + "^sub", value, operators=self.operators, unknown=self.unknown)
 
     def _check_group(self, full_name: str, config: dict[str, Any]) -> None:
         for key in config:
@@ -253,7 +269,8 @@ class _Compiler:
                 if not isinstance(sub, dict):
                     raise ConfigError(f"{full_name}: {key} must be a task (a mapping)",
                                       location=value_location(config, key))
-                subtrees[key] = tuple(compile_tree(generated, full_name + generated, sub, operators=self.operators))
+                subtrees[key] = tuple(compile_tree(generated, full_name + generated, sub, operators=self.operators,
+                                                   unknown=self.unknown))
         if "_parallel" in config:
             parse_parallel(config["_parallel"], value_location(config, "_parallel"), allow_template=is_operator)
         for key in ("_background", "_disable"):

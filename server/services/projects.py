@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,17 +11,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from digpy.core.errors import ConfigError, NotFound, UnknownOperator
+from digpy.core.errors import ConfigError, NotFound
 from digpy.core.language.builtins import format_session_time
 from digpy.core.plugin_manager import Registry
 from digpy.core.project import Project
 from digpy.core.store import catalog
 from digpy.core.store.server import ServerStore
 from digpy.core.workflow.schedule import parse_schedule
+from digpy.core.workflow.tree import unknown_operator_warning
 from digpy.server import rest
 from digpy.server.archive import read_archive, unpack
 from digpy.server.plugins import unknown_operator
 
+log = logging.getLogger("digpy.server.projects")
 TRUNCATE = ("second", "minute", "hour", "day")
 
 
@@ -51,7 +54,9 @@ def delete_project(store: ServerStore, project_id: int) -> dict[str, Any]:
 def push(store: ServerStore, registry: Registry, *, name: str, revision: str, archive: bytes,
          max_bytes: int) -> dict[str, Any]:
     """Store a new revision of a project: its archive is unpacked and every workflow compiled first,
-    so that a revision with a broken workflow is refused with the first error."""
+    so that a revision with a broken workflow is refused with the first error. An operator the
+    server does not know is let in, as in Digdag (a task using it fails when it is reached), with
+    a warning in the server log."""
     files = read_archive(archive, max_bytes=max_bytes)
     with tempfile.TemporaryDirectory(prefix="digpy-push-") as tmp:
         root = Path(tmp) / "project"
@@ -60,10 +65,10 @@ def push(store: ServerStore, registry: Registry, *, name: str, revision: str, ar
         workflow_files = project.workflow_files()
         if not workflow_files:
             raise ConfigError("the archive has no .dig workflow at its top level")
-        try:
-            workflows = [project.load(path, operators=registry.names(), cache=False) for path in workflow_files]
-        except UnknownOperator as e:
-            raise unknown_operator(e) from None
+        workflows = [project.load(path, operators=registry.names(), cache=False, lenient=True)
+                     for path in workflow_files]
+    for error in (e for workflow in workflows for e in workflow.unknown_operators):
+        log.warning("project %s revision %s: %s", name, revision, unknown_operator_warning(unknown_operator(error)))
     with store.begin() as conn:
         row = catalog.put_revision(conn, project=name, revision=revision, archive=archive,
                                    workflows=[(w.name, w.timezone, w.config) for w in workflows])

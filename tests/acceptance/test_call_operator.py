@@ -42,5 +42,24 @@ def test_a_cycle_through_a_computed_name_fails_at_run_time(project):
 def test_an_invalid_called_file_is_reported_with_its_own_location(project):
     project.write("a.dig", "+x:\n  call>: b\n")
     project.write("b.dig", "+y:\n  ech>: hi\n")
-    result = project.run("a")
+    result = project.digpy("check", "a")
     assert result.stderr.strip() == "error: b.dig:2:3: unknown operator 'ech>'; did you mean 'echo>'?"
+
+
+def test_the_called_workflow_sees_the_call_tasks_export_not_its_own_keys(project):
+    """As in Digdag, a task's own keys are its alone: the tasks it generates (a called workflow,
+    py> subtasks) see its `_export` and what it inherits, not its plain keys."""
+    project.write("steps.py", "import digdag\n\ndef plan():\n    digdag.env.add_subtask({'echo>': '${shown}'})\n")
+    project.write("called.dig", "+t:\n  echo>: ${shown}\n")
+    project.write("wf.dig", "_export:\n  inherited: from the workflow\n"
+                            "+exported:\n  call>: called\n  _export:\n    shown: exported\n"
+                            "+inherits:\n  call>: called\n  _export:\n    shown: ${inherited}\n"
+                            "+py:\n  py>: steps.plan\n  _export:\n    shown: to py children\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["exported", "from the workflow", "to py children"]
+    project.write("own.dig", "+own:\n  call>: called\n  shown: own key\n")
+    own = project.run("own")
+    assert own.returncode == 1
+    assert "+own+own^sub+t failed: Failed to evaluate a variable ${shown} (ReferenceError: shown is not defined)" \
+        in own.stderr

@@ -145,3 +145,41 @@ def test_stores_of_generated_tasks_merge_in_declaration_order_not_finishing_orde
     result = project.run("wf")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "k=B\n"
+
+
+def test_digdags_parallel_subtasks_example_and_the_state_api(project):
+    """Digdag's examples/tasks/generate_subtasks.py sets `digdag.env.subtask_config["_parallel"]`:
+    the generated children run in parallel (subtask 0 waits for subtask 1 to have run). Tasks can
+    also be put into subtask_config directly; set_state() and state_params exist, as in Digdag."""
+    project.write("tasks.py", """\
+import os
+import time
+
+import digdag
+
+
+class ParallelProcess(object):
+    def run(self, task_count):
+        for i in range(task_count):
+            digdag.env.add_subtask(ParallelProcess.subtask, index=i)
+        digdag.env.subtask_config["_parallel"] = True
+        digdag.env.subtask_config["+direct"] = {"echo>": "added directly"}
+        digdag.env.set_state({"planned": task_count}, step=1)
+        print("state", sorted(digdag.env.state_params.items()))
+
+    def subtask(self, index):
+        if index == 0:  # only returns if subtask 1 runs meanwhile
+            deadline = time.monotonic() + 30
+            while not os.path.exists("one.done") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert os.path.exists("one.done"), "subtask 1 did not run in parallel"
+        else:
+            open("one.done", "w").close()
+        print("Processing " + str(index))
+""")
+    project.write("wf.dig", "+split:\n  py>: tasks.ParallelProcess.run\n  task_count: 2\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "state [('planned', 2), ('step', 1)]"
+    assert sorted(result.stdout.splitlines()[1:]) == ["Processing 0", "Processing 1", "added directly"]
+    assert "+wf+split^sub+subtask1: py>: tasks.ParallelProcess.subtask" in result.stderr

@@ -82,6 +82,18 @@ def test_exit_codes_are_kept_when_digpy_is_started_with_sigchld_ignored(project)
     assert result.returncode == 1 and "Command failed with code 3" in result.stderr
 
 
+def test_a_scalar_main_argument_is_its_text(project):
+    """`sh>: true` runs the command `true`: a YAML boolean or number given to an operator is read
+    as its text, as in Digdag (`true`, not Python's `True`)."""
+    project.write("wf.dig", "+t:\n  sh>: true\n+e:\n  echo>: false\n+n:\n  echo>: 12\n+f:\n  echo>: 1.5\n"
+                            "+w:\n  wait>: 0.1\n+l:\n  loop>: 2\n  _do:\n    echo>: ${i}\n"
+                            "+i:\n  if>: true\n  _do:\n    echo>: yes\n")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "false\n12\n1.5\n0\n1\nyes\n"
+    assert "+wf+t: sh>: true\n" in result.stderr
+
+
 def test_workdir_is_checked_and_a_groups_workdir_is_its_tasks(project):
     project.write("sub/marker.txt", "in sub\n")
     project.write("afile", "")
@@ -153,13 +165,39 @@ def test_retry_runs_the_command_again(project):
 
 def test_bad_files_give_one_located_line_and_exit_2(project):
     project.write("wf.dig", "+a:\n  echo>: x\n+b:\n  shh>: y\n")
-    result = project.run("wf")
+    result = project.digpy("check", "wf")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: wf.dig:4:3: unknown operator 'shh>'; did you mean 'sh>'?"
+    project.write("key.dig", "+a:\n  echo>: x\n+g:\n  _paralel: true\n  +b:\n    echo>: y\n")
+    result = project.run("key")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: key.dig:4:3: group +key+g has an invalid key '_paralel'; " \
+        "did you mean '_parallel'?"
     project.write("dup.dig", "+a:\n  echo>: 1\n+a:\n  echo>: 2\n")
     result = project.run("dup")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: dup.dig:3:1: duplicated key '+a' (first at line 1)"
+
+
+def test_an_unknown_operator_fails_its_task_when_it_is_reached(project):
+    """As in Digdag, a workflow with an operator no plugin provides runs: a warning with the
+    location at the start, and the task fails when it is reached with Digdag's message (no retry),
+    so its `_error` runs and parallel siblings finish; in a branch not taken it does nothing.
+    `digpy check` still refuses it."""
+    project.write("wf.dig", "_parallel: true\n+a:\n  td>: q.sql\n  _retry: 2\n"
+                            "  _error:\n    echo>: handled ${error.message}\n+b:\n  echo>: sibling done\n")
+    result = project.run("wf")
+    assert result.returncode == 1
+    assert sorted(result.stdout.splitlines()) == ["handled Unknown task type: td", "sibling done"]
+    assert "[WARNING] wf.dig:3:3: unknown operator 'td>'; run `digpy plugins` to list the operators " \
+           "(a task using it fails when it is reached)\n" in result.stderr
+    assert "  * +wf+a:\n    Unknown task type: td\n" in result.stderr
+    project.write("branch.dig", "+c:\n  if>: ${use_td}\n  _do:\n    shh>: q.sql\n+d:\n  echo>: done\n")
+    branch = project.run("branch", "-p", "use_td=false")
+    assert branch.returncode == 0 and branch.stdout == "done\n", branch.stderr
+    assert "branch.dig:4:5: unknown operator 'shh>'; did you mean 'sh>'?" in branch.stderr
+    check = project.digpy("check", "branch")
+    assert check.returncode == 2 and check.stderr.startswith("error: branch.dig:4:5: unknown operator 'shh>'")
 
 
 def test_usage_errors_exit_2_without_a_traceback(project):
@@ -219,6 +257,54 @@ def test_dry_run_runs_nothing_and_records_nothing(project):
     assert not (project.path / "made").exists()
     assert project.run("wf").returncode == 0
     assert (project.path / "made").exists(), "the dry run left no success record behind"
+
+
+def test_a_failed_generator_runs_again_with_the_current_params(project):
+    """Only tasks that ended in success are skipped: an if> whose `_do` failed ended in group_error,
+    so the next run evaluates it again (with f=0 it generates nothing) instead of replaying the
+    failed child."""
+    project.write("wf.dig", "+a:\n  sh>: echo a >> ran.txt\n"
+                            "+b:\n  if>: ${f == \"1\"}\n  _do:\n    fail>: stop\n"
+                            "+c:\n  echo>: c\n")
+    first = project.run("wf", "--session", "2026-01-01", "-p", "f=1")
+    assert first.returncode == 1 and "+wf+b^sub failed: stop" in first.stderr, first.stderr
+    second = project.run("wf", "--session", "2026-01-01", "-p", "f=0")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "c\n"
+    assert "+wf+a: skipped (succeeded in an earlier attempt)" in second.stderr
+    assert "+wf+b: if>: false" in second.stderr and "stop" not in second.stderr
+    assert (project.path / "ran.txt").read_text() == "a\n"
+
+
+def test_an_edited_generator_runs_again_and_skips_its_children_that_succeeded(project):
+    """A for_each> whose second child failed generates its children again from the edited file;
+    the first child, which succeeded, is skipped and its store replayed."""
+    project.write("steps.py", "import os\nimport digdag\n\n"
+                              "def step(n):\n"
+                              "    with open('ran.txt', 'a') as f:\n"
+                              "        f.write(f'{n}\\n')\n"
+                              "    if n == 2 and not os.path.exists('fixed'):\n"
+                              "        raise ValueError('not yet')\n"
+                              "    digdag.env.store({f'seen{n}': f'saw {n}'})\n")
+    body = "  _do:\n    py>: steps.step\n+after:\n  echo>: ${seen1}, ${seen2}, ${seen3}\n"
+    project.write("wf.dig", "+gen:\n  for_each>: {n: [1, 2]}\n" + body)
+    first = project.run("wf", "--session", "2026-01-01")
+    assert first.returncode == 1 and "ValueError: not yet" in first.stderr, first.stderr
+    project.write("wf.dig", "+gen:\n  for_each>: {n: [1, 2, 3]}\n" + body)
+    (project.path / "fixed").touch()
+    second = project.run("wf", "--session", "2026-01-01")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "saw 1, saw 2, saw 3\n"
+    assert "+wf+gen^sub+for-0=n=0=1: skipped (succeeded in an earlier attempt)" in second.stderr
+    assert (project.path / "ran.txt").read_text().split() == ["1", "2", "2", "3"]
+
+
+def test_tasks_left_out_by_end_run_next_time(project):
+    """--end leaves no success record for the tasks it left out, as docs/differences.md says."""
+    project.write("wf.dig", "".join(f"+{n}:\n  echo>: {n}\n" for n in "abc"))
+    assert project.run("wf", "--session", "2026-01-01", "--end", "+b").stdout == "a\n"
+    again = project.run("wf", "--session", "2026-01-01")
+    assert again.returncode == 0 and again.stdout == "b\nc\n", again.stderr
 
 
 def test_a_run_killed_with_sigkill_resumes_without_rerunning_succeeded_tasks(project):

@@ -99,6 +99,26 @@ def test_push_start_watch_retry(server, tmp_path):
         assert expected in server.digpy("log", retried["id"]).stdout, option
 
 
+def test_retry_resume_runs_a_failed_generator_again_with_the_new_params(server, tmp_path):
+    """`retry --resume` skips only tasks that ended in success: the if> whose `_do` failed is
+    evaluated again with the retry's params instead of replaying its failed child."""
+    project = write_project(tmp_path / "p", {
+        "wf.dig": "+a:\n  echo>: a ran\n+b:\n  if>: ${f == \"1\"}\n  _do:\n    fail>: stop\n"
+                  "+c:\n  echo>: c ran\n",
+    })
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "wf", "--session", "2026-01-01", "-p", "f=1", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "error"
+    retried = server.digpy("retry", attempt["id"], "--resume", "-p", "f=0", "--json")
+    assert retried.returncode == 0, retried.stderr
+    second = json.loads(retried.stdout)
+    assert wait_done(server, second["id"])["status"] == "success"
+    tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", second["id"], "--json").stdout)}
+    assert tasks == {"+wf": "success", "+wf+a": "success", "+wf+b": "success", "+wf+c": "success"}
+    log = server.digpy("log", second["id"]).stdout
+    assert "a ran" not in log and "+wf+b: if>: false" in log and "c ran" in log
+
+
 def test_log_follow_shows_output_while_the_task_runs_and_kill_stops_it(server, tmp_path):
     marker = tmp_path / "go"
     project = write_project(tmp_path / "p", {
@@ -191,11 +211,30 @@ def test_unpacking_is_all_or_nothing_and_keeps_what_another_process_unpacked(tmp
 
 
 def test_a_broken_workflow_is_refused_at_push_with_its_location(server, tmp_path):
-    project = write_project(tmp_path / "p", {"wf.dig": "+a:\n  echo>: fine\n+b:\n  shh>: oops\n"})
+    project = write_project(tmp_path / "p", {"wf.dig": "+a:\n  echo>: fine\n+b:\n  sh>: oops\n  _retry: {limt: 1}\n"})
     result = server.digpy("push", "p", "--project", str(project))
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: wf.dig:4:3: unknown operator 'shh>'; did you mean 'sh>'?"
+    assert result.stderr.strip().startswith("error: wf.dig:5:")
     assert api(server, "GET", "/api/projects")[1] == {"projects": []}
+
+
+def test_an_unknown_operator_is_pushed_and_fails_its_task_when_it_is_reached(server, tmp_path):
+    """As in Digdag (and digpy run): the workflow runs; the attempt's log warns with the task's name
+    and the task fails with Digdag's message, its parallel sibling and `_error` still run."""
+    project = write_project(tmp_path / "p", {
+        "wf.dig": "_parallel: true\n+a:\n  td>: q.sql\n  _error:\n    echo>: handled ${error.message}\n"
+                  "+b:\n  echo>: sibling done\n",
+    })
+    pushed = server.digpy("push", "p", "--project", str(project))
+    assert pushed.returncode == 0, pushed.stderr
+    attempt = json.loads(server.digpy("start", "p", "wf", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "error"
+    tasks = {t["full_name"]: t for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
+    assert tasks["+wf+a"]["state"] == "error" and tasks["+wf+a"]["error"]["message"] == "Unknown task type: td"
+    assert tasks["+wf+b"]["state"] == "success" and tasks["+wf+a^error"]["state"] == "success"
+    log = server.digpy("log", attempt["id"]).stdout
+    assert "warning: +wf+a: unknown operator 'td>'" in log
+    assert "handled Unknown task type: td" in log and "sibling done" in log
 
 
 def test_rest_shapes_and_errors(server, tmp_path):

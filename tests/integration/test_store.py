@@ -89,8 +89,13 @@ def test_tasks_round_trip_and_prior_actions(store):
     assert loaded["+wf+c"].config == {"_type": "echo", "_command": "ü"}
     assert loaded["+wf+b"].upstreams == [a.id]
     later = store.create_attempt(session, timezone="UTC", params={})
+    assert store.prior_actions(session.id, later.id) == {}, "a generator whose children have not ended is not done"
+    s = graph.take_ready()
+    graph.mark_running(s, 3)
+    graph.succeed(s, TaskResult(), 4)
+    store.write_tasks(attempt.id, *graph.take_changes())
     prior = store.prior_actions(session.id, later.id)
-    assert set(prior) == {"+wf+a"}
+    assert set(prior) == {"+wf+a", "+wf+a^sub+s"}
     assert prior["+wf+a"].subtask_config == {"+s": {"echo>": 1}}
 
 

@@ -76,6 +76,9 @@ def test_another_operator_set_or_a_damaged_entry_loads_again(project, tmp_path):
     calls: list[str] = []
     load(project, calls)
     assert calls == ["wf.dig", "called.dig"]
+    lenient = project.load(project.directory / "wf.dig", operators=["echo"], lenient=True)
+    assert [str(e).split(": ", 1)[1] for e in lenient.unknown_operators] == [
+        "unknown operator 'call>'; run `digpy plugins` to list the operators"]
     with pytest.raises(ConfigError, match="unknown operator 'call>'"):
         project.load(project.directory / "wf.dig", operators=["echo"])
 

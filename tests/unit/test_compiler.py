@@ -6,7 +6,7 @@ import pytest
 
 from digpy.core.errors import ConfigError, UnknownOperator
 from digpy.core.language.dig.loader import load_text
-from digpy.core.workflow.tree import compile_tree, compile_workflow
+from digpy.core.workflow.tree import compile_tree, compile_workflow, unknown_operator_warning
 
 OPERATORS = ["echo", "fail", "sh", "py", "loop", "if", "call"]
 
@@ -141,6 +141,25 @@ def test_error_and_check_subtrees_are_validated_at_compile_time():
 
 def test_do_subtree_is_validated_when_it_has_no_templates():
     assert "unknown operator 'ehco>'" in error_of("+a:\n  loop>: 2\n  _do:\n    ehco>: x\n")
+
+
+def test_lenient_compiling_lists_every_unknown_operator_with_its_location():
+    text = "+a:\n  td>: q\n  _error:\n    ech>: bad\n+b:\n  loop>: 2\n  _do:\n    ehco>: x\n+c:\n  _type: ${t}\n"
+    wf = compile_workflow("wf", load_text(text, "wf.dig"), operators=OPERATORS, lenient=True)
+    assert [t.full_name for t in wf.tasks] == ["+wf", "+wf+a", "+wf+b", "+wf+c"]
+    suffix = " (a task using it fails when it is reached)"
+    assert [unknown_operator_warning(e) for e in wf.unknown_operators] == [
+        "wf.dig:2:3: unknown operator 'td>'; run `digpy plugins` to list the operators" + suffix,
+        "wf.dig:4:5: unknown operator 'ech>'; did you mean 'echo>'?" + suffix,
+        "wf.dig:8:5: unknown operator 'ehco>'; did you mean 'echo>'?" + suffix,
+    ]
+    assert [(e.operator, e.suggestion, e.task) for e in wf.unknown_operators] == [
+        ("td", None, "+wf+a"), ("ech", "echo", "+wf+a^error"), ("ehco", "echo", "+wf+b^sub")]
+    stored = compile_workflow("wf", wf.config, operators=OPERATORS, lenient=True)  # plain JSON: no locations
+    assert unknown_operator_warning(stored.unknown_operators[0]) == \
+        "+wf+a: unknown operator 'td>'; run `digpy plugins` to list the operators" + suffix
+    assert compile_text("+a: {echo>: x}\n").unknown_operators == []
+    assert error_of(text).startswith("wf.dig:2:3: unknown operator 'td>'")
 
 
 def test_workflow_names():
