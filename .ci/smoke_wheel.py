@@ -4,7 +4,8 @@ the checkout, run from temporary directories.
     python3 .ci/smoke_wheel.py [--keep]
 
 Builds the wheel from the checkout's files (what `git ls-files` lists, so a stale build/ cannot help),
-checks that it holds every file of the package folders, installs it into a venv in a temporary directory, then runs `digpy --version`, `digpy plugins`,
+checks that it holds every file of the package folders, installs it into a venv in a temporary directory,
+checks the installed package's import contracts (import-linter) and types (mypy), then runs `digpy --version`, `digpy plugins`,
 `digpy run` of projects/hello, and a `digpy server` on a free port with its own data directory,
 against which it runs `digpy push`, `digpy start` and `digpy log -f`. The server is stopped at the
 end. On the first failure it prints one line saying what failed (and what the command printed) and
@@ -130,11 +131,27 @@ def check_commands(tmp: Path, env: dict[str, str]) -> Path:
     expect({"echo>", "sh>", "py>"} <= listed, f"digpy plugins does not list echo>, sh> and py>:\n{plugins}")
     step("digpy run hello.dig (projects/hello, copied)")
     hello = tmp / "hello"
-    shutil.copytree(ROOT / "projects" / "hello", hello)
+    shutil.copytree(ROOT / "projects" / "hello", hello, ignore=shutil.ignore_patterns(".digpy"))
     out = run(["digpy", "run", "hello.dig", "--session", "2026-01-31", "--output", "plain"], cwd=hello, env=env,
               what="digpy run hello.dig")
     expect("hello, data team. Session 2026-01-31" in out, f"digpy run hello.dig printed:\n{out}")
     return hello
+
+
+def check_architecture(tmp: Path, env: dict[str, str]) -> None:
+    """The import contracts (import-linter) and the types (mypy) of the package as installed: the
+    checkout maps its folders onto digpy.* only through the editable install, which neither tool
+    follows. The tools come from the environment that runs this script (the project's .venv)."""
+    venv_python = tmp / "venv" / "bin" / "python"
+    site = run([str(venv_python), "-c", "import digpy, os; print(os.path.dirname(os.path.dirname(digpy.__file__)))"],
+               cwd=tmp, env=env, what="locating the installed package").strip()
+    tools = Path(sys.executable).parent
+    checks = {"lint-imports (the layers of DESIGN.md)": [str(tools / "lint-imports"), str(ROOT / "pyproject.toml")],
+              "mypy": [str(tools / "mypy"), "--config-file", str(ROOT / "pyproject.toml"),
+                       "--python-executable", str(venv_python), "-p", "digpy"]}
+    for what, argv in checks.items():
+        step(f"{what}, on the installed package")
+        run(argv, cwd=tmp, env={**os.environ, "PYTHONPATH": site}, what=what, timeout=600)
 
 
 class Server:
@@ -200,6 +217,7 @@ def check_server(server: Server, hello: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--no-static", action="store_true", help="skip import-linter and mypy")
     args = parser.parse_args()
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="digpy-smoke-"))
@@ -207,6 +225,8 @@ def main() -> int:
     ok = False
     try:
         env = install(tmp, build_wheel(tmp))
+        if not args.no_static:
+            check_architecture(tmp, env)
         hello = check_commands(tmp, env)
         server = Server(tmp, env)
         server.start(tmp / "work")

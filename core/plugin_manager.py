@@ -172,7 +172,7 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
         dist, version = sources.get(plugin_name, (plugin_name, ""))
         default = plugin_name in (DEFAULT_NAME, *DEFAULT_PLUGINS)
         try:
-            found = impl.function() or []
+            found: Any = impl.function() or []
         except Exception as e:
             if plugin_name not in entry_names:  # a built-in one, or one a caller passed: a bug to show
                 raise PluginError(f"plugin {plugin_name} ({dist}) failed to register operators: {e}") from None
@@ -181,24 +181,24 @@ def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> 
             manager.unregister(name=plugin_name)
             continue
         for item in found:
-            name = getattr(item, "name", None)
-            if not isinstance(name, str) or not name:
+            op_name = getattr(item, "name", None)
+            if not isinstance(op_name, str) or not op_name:
                 raise PluginError(f"plugin {plugin_name} ({dist}) registered {item!r} without a name")
-            if name in origin:
+            if op_name in origin:
                 if default:
-                    log.debug("operator %s> of %s replaces the built-in one", name, origin[name][0])
+                    log.debug("operator %s> of %s replaces the built-in one", op_name, origin[op_name][0])
                     continue
-                first_dist, first_plugin = origin[name]
+                first_dist, first_plugin = origin[op_name]
                 raise PluginError(
-                    f"two plugins register the operator '{name}>': {first_dist} ({first_plugin}) "
+                    f"two plugins register the operator '{op_name}>': {first_dist} ({first_plugin}) "
                     f"and {dist} ({plugin_name})",
                     hint="uninstall one of the two packages",
                 )
-            origin[name] = (dist, plugin_name)
+            origin[op_name] = (dist, plugin_name)
             if isinstance(item, OperatorRef):
-                lazy[name] = (item, plugin_name, dist, version)
+                lazy[op_name] = (item, plugin_name, dist, version)
             else:
-                operators[name] = OperatorInfo(name, item(), plugin_name, dist, version)
+                operators[op_name] = OperatorInfo(op_name, item(), plugin_name, dist, version)
     return Registry(operators, manager, lazy, broken)
 
 
@@ -229,7 +229,7 @@ def installed_entry_points() -> list[tuple[str, str, str, str]]:
         cached = {}
     found = cached.get(key)
     if isinstance(found, list):
-        return [tuple(item) for item in found]  # type: ignore[misc]
+        return [(str(a), str(b), str(c), str(d)) for a, b, c, d in found]
     from importlib import metadata
 
     found = [

@@ -356,7 +356,7 @@ class Hookspecs:
         """
 
     @hookspec(firstresult=True)
-    def digpy_command_executor(  # type: ignore[empty-body]
+    def digpy_command_executor(
         self, params: Mapping[str, Any], operator: str
     ) -> CommandExecutor | None:
         """Called each time a command operator is about to run a command.

@@ -87,7 +87,7 @@ def run_operator(
         store.close()
 
 
-@pytest.fixture
+@pytest.fixture  # type: ignore[untyped-decorator,unused-ignore]  # untyped where pytest is not installed
 def digpy_operator(tmp_path: Path) -> Iterator[Callable[..., OperatorRun]]:
     """`digpy_operator(config, plugins=[...], params={...})` → OperatorRun, run in tmp_path."""
 

@@ -10,7 +10,7 @@ from digpy.core.store.schema import metadata
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
 
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)

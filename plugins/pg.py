@@ -120,7 +120,7 @@ class PgOperator:
             with engine.begin() as conn:
                 # The driver's own cursor, without parameters: the SQL runs exactly as written
                 # (`%` and `:name` are text, not placeholders).
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
                 # Intervals as PostgreSQL writes them ("1 day 02:00:00", as psql shows), not
                 # Python's timedelta text ("1 day, 2:00:00").
                 cursor.adapters.register_loader("interval", TextLoader)

@@ -69,7 +69,8 @@ def _json_params(params: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"params must be a mapping, got {type(params).__name__}")
     merged = {**(params or {}), **kwargs}
     try:
-        return json.loads(json.dumps(merged, ensure_ascii=False, allow_nan=False))
+        loaded: dict[str, Any] = json.loads(json.dumps(merged, ensure_ascii=False, allow_nan=False))
+        return loaded
     except (TypeError, ValueError) as e:
         raise TypeError(f"Parameters must be serializable using JSON: {e}") from None
 
@@ -219,7 +220,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr,unused-ignore]
     code = main(sys.argv)
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -33,6 +33,8 @@ from digpy.core.engine.sessions import RequiredSessions
 from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
+from digpy.core.secrets import SecretBox
+from digpy.core.spi import SecretProvider
 from digpy.core.store import CANCEL_REQUESTED, catalog
 from digpy.core.store.server import ServerStore
 from digpy.core.store.sql import LeaseLost
@@ -42,7 +44,7 @@ from digpy.core.workflow.tree import compile_workflow, unknown_operator_warning
 from digpy.server.archive import read_archive, unpack
 from digpy.server.logs import LogStore, TaskLogWriter
 from digpy.server.plugins import unknown_operator
-from digpy.server.secrets import ProjectSecretProvider, SecretBox
+from digpy.server.secrets import ProjectSecretProvider
 from digpy.server.sessions import ServerSessionBackend
 
 T = TypeVar("T")
@@ -105,7 +107,7 @@ class Executor:
                     self.runners[attempt_id].request_cancel()
             for attempt_id in claimed:
                 self.jobs[attempt_id] = asyncio.ensure_future(self._run_attempt(attempt_id))
-                self.jobs[attempt_id].add_done_callback(lambda _t, a=attempt_id: self._done(a))
+                self.jobs[attempt_id].add_done_callback(partial(self._done_callback, attempt_id))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
             self._wake.clear()
@@ -120,6 +122,9 @@ class Executor:
             claimed = catalog.claim_attempts(conn, owner=self.owner, lease_seconds=LEASE_SECONDS, limit=free,
                                              exclude=jobs) if free > 0 and not self._stopping else []
         return held, to_cancel, claimed
+
+    def _done_callback(self, attempt_id: int, _job: asyncio.Future[None]) -> None:
+        self._done(attempt_id)
 
     def _done(self, attempt_id: int) -> None:
         self.jobs.pop(attempt_id, None)
@@ -217,7 +222,7 @@ class Executor:
             forced = forced_tasks(workflow.tasks, start=attempt["resume_from"]) \
                 if attempt["resume_mode"] == "from" else (lambda _n: False)
             plan = ResumePlan(self.store.attempt_actions(attempt["resume_attempt_id"]), forced)
-        providers = [ProjectSecretProvider(self.store, self.box, attempt["project_id"]),
+        providers: list[SecretProvider] = [ProjectSecretProvider(self.store, self.box, attempt["project_id"]),
                      *[p for p in self.registry.secret_providers() if not getattr(p, "local_only", False)]]
         runner = assemble(
             workflow, info, stored_graph(self.store, attempt_id, workflow.tasks), store=self.store,

@@ -23,7 +23,7 @@ from digpy.core.store.server import ServerStore
 from digpy.server.logs import LogStore
 
 if TYPE_CHECKING:
-    pass
+    from digpy.server.executor import Executor
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ REGISTRY = web.AppKey("registry", Registry)
 LOGS = web.AppKey("logs", LogStore)
 BOX = web.AppKey("box", SecretBox)
 SETTINGS = web.AppKey("settings", ServerSettings)
-EXECUTOR = web.AppKey("executor", "Executor")
+EXECUTOR: web.AppKey[Executor] = web.AppKey("executor")
 DB = web.AppKey("db", ThreadPoolExecutor)
 
 

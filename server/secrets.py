@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from digpy.core.secrets import SecretBox
 from digpy.core.store import catalog
 from digpy.core.store.server import ServerStore
@@ -10,7 +12,7 @@ from digpy.core.store.server import ServerStore
 class ProjectSecretProvider:
     """The SecretProvider of server attempts: the secrets of the attempt's project."""
 
-    name = "project"
+    name: ClassVar[str] = "project"
 
     def __init__(self, store: ServerStore, box: SecretBox, project_id: int) -> None:
         self.store, self.box, self.project_id = store, box, project_id

@@ -62,7 +62,8 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help="list an attempt's tasks")
         p.add_argument("attempt_id", metavar="ATTEMPT")
     add_client_options(p)
-    return p
+    parser: argparse.ArgumentParser = p
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> logg
 
     Records carry no caller, thread or process: no line shows them, and finding them costs more
     than the rest of a record (logging's documented optimisation switches)."""
-    logging._srcfile = None  # type: ignore[attr-defined]  # skip the stack walk that finds the caller
+    logging._srcfile = None  # skip the stack walk that finds the caller
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from digpy.core.plugin_manager import load_registry
 
     registry = load_registry()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"operator": f"{name}>", "package": info.distribution, "version": info.version, "plugin": info.plugin}
         for name, info in sorted(registry.operators.items())
     ]

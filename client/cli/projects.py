@@ -36,7 +36,8 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
         p.add_argument("project_name", nargs="?", metavar="PROJECT")
         p.add_argument("workflow", nargs="?", metavar="NAME")
     add_client_options(p)
-    return p
+    parser: argparse.ArgumentParser = p
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -177,7 +177,8 @@ class TaskContext:
         from digpy.core.language.dig.loader import load_text
         from digpy.core.workflow.located import to_plain
 
-        return to_plain(load_text(text, source))
+        plain: dict[str, Any] = to_plain(load_text(text, source))
+        return plain
 
     def params_env(self) -> dict[str, str]:
         exported = _exported

@@ -101,7 +101,7 @@ class LocalEngine:
         self.templates = TemplateEngine()
         self.project_id = store.ensure_project(project.name)
         self.operators = registry.names()
-        self._nested: dict[int, asyncio.Task[None]] = {}
+        self._nested: dict[int, asyncio.Task[TaskState]] = {}
         self._status: dict[int, AttemptStatus] = {}
         self._by_session: dict[tuple[str, int], int] = {}
         self._runners: list[AttemptRunner] = []
@@ -236,7 +236,7 @@ class LocalEngine:
                  format_session_time(started.info.session_time), attempt_id)
         task = asyncio.ensure_future(self.run(started))
         self._nested[attempt_id] = task
-        task.add_done_callback(lambda _t, aid=attempt_id: self._nested.pop(aid, None))
+        task.add_done_callback(lambda _t: self._nested.pop(attempt_id, None))
         return self._status[attempt_id]
 
     def status(self, attempt_id: int) -> AttemptStatus:

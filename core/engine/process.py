@@ -383,15 +383,22 @@ class LocalProcessExecutor:
 
     local = True  # digpy's own interpreter runs Python scripts here
 
+    def __init__(self, base_env: Mapping[str, str] | None = None, passthrough: tuple[int, int] | None = None) -> None:
+        self.base_env = base_env  # None: the engine's own environment
+        self.passthrough = passthrough  # used when the sink says nothing
+
     def _env(self, env: Mapping[str, str]) -> dict[str, str]:
-        full = dict(_base_env())
+        full = dict(_base_env() if self.base_env is None else self.base_env)
         full.update(env)
         return full
 
+    def _passthrough(self, sink: Sink) -> tuple[int, int] | None:
+        found: tuple[int, int] | None = getattr(sink, "passthrough", self.passthrough)
+        return found
+
     async def run(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path,
                   sink: Sink) -> int:
-        return await run_process(argv, env=self._env(env), cwd=cwd, sink=sink,
-                                 passthrough=getattr(sink, "passthrough", None))
+        return await run_process(argv, env=self._env(env), cwd=cwd, sink=sink, passthrough=self._passthrough(sink))
 
     async def run_python(self, script: Path, args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
                          sink: Sink) -> int:
@@ -405,7 +412,7 @@ class LocalProcessExecutor:
             pid, exited = await python.spawn(script, args, env=full_env, cwd=cwd, stdout=out, stderr=err)
             return pid, exited, functools.partial(python.exit_again, pid)
 
-        return await supervise(start, sink, getattr(sink, "passthrough", None))
+        return await supervise(start, sink, self._passthrough(sink))
 
 
 LOCAL = LocalProcessExecutor()

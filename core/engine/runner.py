@@ -220,7 +220,7 @@ class AttemptRunner:
                 self.graph.fail(task, error, now, retry=retry)
 
     def _dispatch(self, now: float) -> list[tuple[Task, Any]]:
-        starts = []
+        starts: list[tuple[Task, Any]] = []
         graph = self.graph
         while len(self.running) + len(starts) < self.settings.max_tasks:
             task = graph.take_ready()
@@ -293,9 +293,9 @@ class AttemptRunner:
             outcome = (task.id, "error", ({"message": f"{type(e).__name__}: {e}",
                                            "stacktrace": traceback.format_exc()}, retry))
         if outcome[1] == "error" and self.masker.values:
-            error, retry = outcome[2]
+            failed, retry = outcome[2]  # type: ignore[misc]  # an error outcome holds (error, retry)
             outcome = (task.id, "error", ({k: self.masker(v) if isinstance(v, str) else v
-                                          for k, v in error.items()}, retry))
+                                          for k, v in failed.items()}, retry))
         self._completed.append(outcome)
         self._wakeup.set()
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from digpy.core.errors import ConfigError
@@ -27,22 +27,28 @@ from digpy.core.spi import AttemptStatus
 class Target(Protocol):
     """A workflow that can be required: its name and time zone (what else a backend needs is its own)."""
 
-    name: str
-    timezone: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
 
 
-class SessionBackend(Protocol):
+TargetT = TypeVar("TargetT", bound=Target)
+
+
+class SessionBackend(Protocol[TargetT]):
     """Where the attempts that `require>` starts and waits for live."""
 
-    def target(self, workflow: str, project_name: str | None) -> Target:
+    def target(self, workflow: str, project_name: str | None) -> TargetT:
         """The workflow `require>` names; ConfigError if there is no such project or workflow."""
         ...
 
-    def latest(self, target: Target, session_time: datetime) -> AttemptStatus | None:
+    def latest(self, target: TargetT, session_time: datetime) -> AttemptStatus | None:
         """The newest attempt of the target's session at `session_time`, if there is one."""
         ...
 
-    def start(self, target: Target, session_time: datetime, params: Mapping[str, Any],
+    def start(self, target: TargetT, session_time: datetime, params: Mapping[str, Any],
               attempt_name: str | None, *, retry: bool) -> AttemptStatus:
         """Start an attempt of the target's session (`retry`: the session has attempts already)."""
         ...
@@ -60,10 +66,10 @@ class SessionBackend(Protocol):
         ...
 
 
-class RequiredSessions:
+class RequiredSessions(Generic[TargetT]):
     """The `Sessions` (SPI) that the tasks of one attempt see."""
 
-    def __init__(self, backend: SessionBackend, attempt_id: int) -> None:
+    def __init__(self, backend: SessionBackend[TargetT], attempt_id: int) -> None:
         self.backend = backend
         self.attempt_id = attempt_id
 

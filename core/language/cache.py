@@ -37,7 +37,7 @@ def cached(path: Path, context: str, load: Callable[[], T]) -> T:
     entry = cache_dir() / "compiled" / f"{key.hexdigest()}.pickle"
     found = _read(entry)
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found  # type: ignore[return-value]  # what load() returned for this file and context
     with recording_reads() as reads:
         value = load()
     _write(entry, [(str(p), _digest(text)) for p, text in reads], value)
@@ -55,7 +55,8 @@ def _read(entry: Path) -> object | None:
         for name, digest in files:
             if _digest(Path(name).read_text(encoding="utf-8")) != digest:
                 return None
-        return value
+        found: object = value
+        return found
     except Exception:  # missing, changed, truncated or written by other code: load again
         return None
 

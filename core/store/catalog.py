@@ -57,8 +57,8 @@ def put_revision(
     now = time.time()
     found = find_project(conn, project)
     if found is None:
-        project_id = conn.execute(insert(s.projects).values(name=project, created_at=now, updated_at=now)) \
-            .inserted_primary_key[0]
+        inserted = conn.execute(insert(s.projects).values(name=project, created_at=now, updated_at=now))
+        project_id = inserted.inserted_primary_key[0]  # type: ignore[index]
     else:
         project_id = found["id"]
         conn.execute(update(s.projects).where(s.projects.c.id == project_id).values(updated_at=now))
@@ -69,7 +69,7 @@ def put_revision(
     revision_id = conn.execute(insert(s.revisions).values(
         project_id=project_id, name=revision, archive=archive, archive_md5=hashlib.md5(archive).hexdigest(),
         archive_size=len(archive), default_params="{}", user_info=json.dumps(user_info or {}), created_at=now,
-    )).inserted_primary_key[0]
+    )).inserted_primary_key[0]  # type: ignore[index]
     for name, timezone, config in workflows:
         text = json.dumps(config, ensure_ascii=False)  # key order is task order: never sort
         conn.execute(insert(s.workflow_definitions).values(
@@ -279,7 +279,7 @@ def claim_attempts(conn: Connection, *, owner: str, lease_seconds: float, limit:
     query = select(s.attempts.c.id).where(free).order_by(s.attempts.c.id).limit(limit + len(exclude))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    claimed = []
+    claimed: list[int] = []
     for (attempt_id,) in conn.execute(query).all():
         if attempt_id in exclude or len(claimed) >= limit:
             continue

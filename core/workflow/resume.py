@@ -69,6 +69,7 @@ def ended_tasks(specs: list[TaskSpec], *, end: str | None = None, goal: str | No
         index = specs.index(select_task(specs, end))
         first = index
     else:
+        assert goal is not None
         index = specs.index(select_task(specs, goal))
         first = max(subtree_indexes(specs, index)) + 1
     ancestors = ancestor_indexes(specs, index)

@@ -129,27 +129,32 @@ def test_a_plugin_whose_operator_hook_fails_is_set_aside(project, tmp_path):
 
 
 def test_two_operators_with_one_name_is_an_error_naming_both(project):
+    """Two plugins that register one operator name clash (a plugin may replace a built-in one:
+    tests/unit/test_plugins.py)."""
     from digpy.core.errors import PluginError
     from digpy.core.plugin_manager import load_registry
     from digpy.core.spi import hookimpl
 
-    class Echo2:
-        name = "echo"
+    class Greet:
+        name = "greet"
 
         async def run(self, ctx):  # pragma: no cover - never runs
             raise AssertionError
 
-    class Plugin:
-        __name__ = "my_echo_plugin"
+    def plugin(name: str):
+        class Plugin:
+            __name__ = name
 
-        @hookimpl
-        def digpy_register_operators(self):
-            return [Echo2]
+            @hookimpl
+            def digpy_register_operators(self):
+                return [Greet]
+
+        return Plugin()
 
     with pytest.raises(PluginError) as e:
-        load_registry(extra=(Plugin(),))
-    assert "two plugins register the operator 'echo>'" in str(e.value)
-    assert "digpy.plugins.echo" in str(e.value) and "my_echo_plugin" in str(e.value)
+        load_registry(extra=(plugin("my_greet_plugin"), plugin("your_greet_plugin")))
+    assert "two plugins register the operator 'greet>'" in str(e.value)
+    assert "my_greet_plugin" in str(e.value) and "your_greet_plugin" in str(e.value)
 
 
 def _install_by_hand(site: Path) -> None:

@@ -1,4 +1,5 @@
-"""The import arrows of DESIGN.md: core < plugins < server; the client library stands alone."""
+"""The import arrows of DESIGN.md: core < plugins < server; the client library stands alone; plugins
+import only the SPI. (CI also checks the installed package with import-linter: pyproject.toml.)"""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ def test_imports_point_down_the_layers(module, path):
         if _under(module, prefix):
             bad = sorted(i for i in imported for f in forbidden if _under(i, f))
             assert not bad, f"{module} imports {bad}"
+    if _under(module, "digpy.plugins"):  # an allow-list: a plugin reaches digpy only through the SPI
+        bad = sorted(i for i in imported if _under(i, "digpy") and i != "digpy"  # py>'s `digpy.env` task API
+                     and not any(_under(i, ok) for ok in ("digpy.core.spi", "digpy.plugins")))
+        assert not bad, f"{module} imports {bad}; plugins may import only digpy.core.spi"
     if any(_under(module, p) for p in PURE):
         bad = sorted(i for i in imported for lib in IMPURE_LIBS if _under(i, lib))
         assert not bad, f"{module} is pure but imports {bad}"

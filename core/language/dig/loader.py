@@ -36,7 +36,7 @@ def _composer() -> Callable[[str], Any]:
     """text -> the document's root node (or None). ruamel.yaml is imported here, on the first
     file parsed: a run whose workflow comes from the compiled cache never needs it."""
     try:  # ruamel.yaml.clib: the C parser composes large files ~6x faster than the pure-Python one
-        from ruamel.yaml.cyaml import CParser
+        from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
         from ruamel.yaml.resolver import VersionedResolver
 
         class CComposer(CParser, VersionedResolver):  # type: ignore[misc]
@@ -142,9 +142,9 @@ class _Builder:
         return Location(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def build(self, node: Node) -> Any:
-        if node.id == "mapping":
+        if node.id == "mapping":  # type: ignore[attr-defined]
             return self.mapping(node)  # type: ignore[arg-type]
-        if node.id == "sequence":
+        if node.id == "sequence":  # type: ignore[attr-defined]
             out = ConfigList(self.loc(node))
             for item in node.value:
                 out.append(self.build(item))
@@ -193,7 +193,7 @@ class _Builder:
         loc = self.loc(node)
         if self.path is None:
             raise ConfigError("!include is only available in files", location=loc)
-        target = node.value if node.id == "scalar" else None
+        target = node.value if node.id == "scalar" else None  # type: ignore[attr-defined]
         if not isinstance(target, str) or not target:
             form = "!include : 'file.dig'" if as_key else "key: !include 'file.dig'"
             raise ConfigError("!include needs a file name", location=loc, hint=f"write {form}")
