@@ -43,7 +43,7 @@ def _project_of(row: dict[str, Any]) -> dict[str, Any]:
 
 def project(row: dict[str, Any], revision: dict[str, Any] | None) -> dict[str, Any]:
     return model.Project(
-        id=str(row["id"]), name=row["name"] if row["name"] is not None else row.get("deleted_name"),
+        id=str(row["id"]), name=row["name"] if row["name"] is not None else row["deleted_name"],
         revision=revision["name"] if revision else None, created_at=instant(row["created_at"]),
         updated_at=instant(row["updated_at"]), deleted_at=instant(row.get("deleted_at")), archive_type="db",
         archive_md5=_md5(revision["archive_md5"]) if revision else None,
