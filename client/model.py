@@ -104,7 +104,7 @@ class Resource:
             if value is None and not f.required:
                 continue  # the default
             if value is None and not _nullable(f.hint):
-                raise ClientError(0, f"the server's answer is not a {cls.__name__}: it has no {'.'.join(f.path)}")
+                raise ClientError(0, f"the server's {cls.__name__} has no '{'.'.join(f.path)}'")
             item = _resource_of(f.hint)
             if item is not None and value is not None:
                 value = [item.from_json(v) for v in value] if isinstance(value, list) else item.from_json(value)

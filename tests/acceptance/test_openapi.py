@@ -1,13 +1,24 @@
 """Every JSON answer of a real server validates against the schema its route has in the OpenAPI
-document the server serves (strictly: no key the document does not name), errors included."""
+document the server serves (strictly: no key the document does not name), errors included; and the
+client library's model reads all of it."""
 
 from __future__ import annotations
 
 import json
 
-from digpy.server.api.openapi import BINARY, ENDPOINTS
+from digpy.client.model import Resource
+from digpy.server.api.openapi import BINARY, DOCUMENT, ENDPOINTS, Many
 from tests.acceptance.test_server import api, wait_done, write_project
 from tests.json_schema import errors
+
+ANSWERS = {(method, route): answer for method, route, *_, answer in ENDPOINTS}
+
+
+def _read_and_sent_again(answer: type[Resource] | Many | str, sent: dict) -> dict:
+    """What the client library reads from an answer, as the server would send it."""
+    if isinstance(answer, Many):
+        return answer.of.listing([item.to_json() for item in answer.of.list_from_json(sent)])
+    return sent if answer == DOCUMENT else answer.from_json(sent).to_json()
 
 
 def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path):
@@ -65,6 +76,8 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
         responses = document["paths"][route][method]["responses"]
         schema = (responses.get(str(status)) or responses["default"])["content"]["application/json"]["schema"]
         assert errors(answer, schema, document) == [], (method, path, answer)
+        if status == 200:
+            assert _read_and_sent_again(ANSWERS[(method, route)], answer) == answer, "the client reads all of it"
 
     status, pushed = api(server, "PUT", "/api/projects?project=p&revision=r2", _archive(tmp_path / "p"),
                          "application/gzip")
