@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from digpy.client import model
 from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
@@ -22,7 +23,7 @@ log = logging.getLogger("digpy.server")
 
 
 def error_body(message: str, status: int) -> web.Response:
-    return web.json_response({"message": message, "status": status}, status=status)
+    return web.json_response(model.Error(message=message, status=status).to_json(), status=status)
 
 
 @web.middleware

@@ -1,4 +1,5 @@
-"""Rows → Digdag's REST JSON shapes (camelCase, ids as strings, instants in UTC with Z)."""
+"""Rows → the REST model (digpy.client.model) → the JSON the server sends: ids as strings, instants in
+UTC with Z, session times in the workflow's zone. The shapes themselves are the model's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from digpy.client import model
 from digpy.core.language.builtins import format_session_time
 from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS
 from digpy.core.workflow.model import TaskFlags, TaskState
@@ -33,110 +35,91 @@ def _md5(hex_digest: str | None) -> str | None:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii") if hex_digest else None
 
 
-def _project_ref(row: dict[str, Any]) -> dict[str, Any]:
-    """{id, name} of a row's project; a deleted project keeps its name, as in Digdag."""
-    return {"id": str(row["project_id"]), "name": row.get("project_name") or row.get("project_deleted_name")}
+def _project_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The project fields of a row's resource; a deleted project keeps its name, as in Digdag."""
+    return {"project_id": str(row["project_id"]),
+            "project_name": row.get("project_name") or row.get("project_deleted_name")}
 
 
 def project(row: dict[str, Any], revision: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "name": row["name"] if row["name"] is not None else row.get("deleted_name"),
-        "revision": revision["name"] if revision else None,
-        "createdAt": instant(row["created_at"]),
-        "updatedAt": instant(row["updated_at"]),
-        "deletedAt": instant(row.get("deleted_at")),
-        "archiveType": "db",
-        "archiveMd5": _md5(revision["archive_md5"]) if revision else None,
-    }
+    return model.Project(
+        id=str(row["id"]), name=row["name"] if row["name"] is not None else row["deleted_name"],
+        revision=revision["name"] if revision else None, created_at=instant(row["created_at"]),
+        updated_at=instant(row["updated_at"]), deleted_at=instant(row.get("deleted_at")), archive_type="db",
+        archive_md5=_md5(revision["archive_md5"]) if revision else None,
+    ).to_json()
 
 
 def revision(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "revision": row["name"], "createdAt": instant(row["created_at"]), "archiveType": "db",
-        "archiveMd5": _md5(row["archive_md5"]), "userInfo": _json(row.get("user_info") or "{}"),
-    }
+    return model.Revision(
+        revision=row["name"], created_at=instant(row["created_at"]), archive_type="db",
+        archive_md5=_md5(row["archive_md5"]), user_info=_json(row.get("user_info") or "{}"),
+    ).to_json()
 
 
 def workflow(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "project": {"id": str(row["project_id"]), "name": row["project_name"]},
-        "revision": row["revision"],
-        "timezone": row["timezone"],
-        "config": _json(row["config"]),
-    }
+    return model.Workflow(
+        id=str(row["id"]), name=row["name"], project_id=str(row["project_id"]), project_name=row["project_name"],
+        revision=row["revision"], timezone=row["timezone"], config=_json(row["config"]),
+    ).to_json()
+
+
+def truncated_session_time(row: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A workflow row's session time `at` (already truncated), in the workflow's zone."""
+    return model.TruncatedSessionTime(
+        project_id=str(row["project_id"]), project_name=row["project_name"], revision=row["revision"],
+        session_time=format_session_time(at.astimezone(ZoneInfo(row["timezone"]))), timezone=row["timezone"],
+    ).to_json()
+
+
+def _attempt(row: dict[str, Any]) -> model.Attempt:
+    flags = row["state_flags"]
+    return model.Attempt(
+        id=str(row["id"]), index=row["attempt_index"], **_project_of(row), workflow_name=row["workflow_name"],
+        workflow_id=str(row["workflow_definition_id"]) if row["workflow_definition_id"] else None,
+        session_id=str(row["session_id"]), session_uuid=row["session_uuid"],
+        session_time=session_time(row["session_time"], row["timezone"]), retry_attempt_name=row["attempt_name"],
+        done=bool(flags & DONE), success=bool(flags & SUCCESS), cancel_requested=bool(flags & CANCEL_REQUESTED),
+        params=_json(row["params"]), created_at=instant(row["created_at"]), finished_at=instant(row["finished_at"]),
+    )
 
 
 def attempt(row: dict[str, Any]) -> dict[str, Any]:
-    flags = row["state_flags"]
-    return {
-        "id": str(row["id"]),
-        "index": row["attempt_index"],
-        "project": _project_ref(row),
-        "workflow": {"name": row["workflow_name"],
-                     "id": str(row["workflow_definition_id"]) if row["workflow_definition_id"] else None},
-        "sessionId": str(row["session_id"]),
-        "sessionUuid": row["session_uuid"],
-        "sessionTime": session_time(row["session_time"], row["timezone"]),
-        "retryAttemptName": row["attempt_name"],
-        "done": bool(flags & DONE),
-        "success": bool(flags & SUCCESS),
-        "cancelRequested": bool(flags & CANCEL_REQUESTED),
-        "params": _json(row["params"]),
-        "createdAt": instant(row["created_at"]),
-        "finishedAt": instant(row["finished_at"]),
-        "status": status(flags),
-    }
-
-
-def status(flags: int) -> str:
-    """digpy's one-word summary of an attempt (an addition to Digdag's fields)."""
-    if flags & DONE:
-        if flags & SUCCESS:
-            return "success"
-        return "killed" if flags & CANCEL_REQUESTED else "error"
-    return "killing" if flags & CANCEL_REQUESTED else "running"
+    return _attempt(row).to_json()
 
 
 def session(row: dict[str, Any], last_attempt: dict[str, Any] | None) -> dict[str, Any]:
-    timezone = last_attempt["timezone"] if last_attempt else "UTC"
-    out: dict[str, Any] = {
-        "id": str(row["id"]),
-        "project": _project_ref(row),
-        "workflow": {"name": row["workflow_name"],
-                     "id": str(last_attempt["workflow_definition_id"]) if last_attempt else None},
-        "sessionUuid": row["session_uuid"],
-        "sessionTime": session_time(row["session_time"], timezone),
-        "lastAttempt": None,
-    }
-    if last_attempt:
-        full = attempt(last_attempt)
-        out["lastAttempt"] = {k: full[k] for k in (
-            "id", "retryAttemptName", "done", "success", "cancelRequested", "params", "createdAt", "finishedAt",
-            "status")}
-    return out
+    return model.Session(
+        id=str(row["id"]), **_project_of(row), workflow_name=row["workflow_name"],
+        workflow_id=str(last_attempt["workflow_definition_id"]) if last_attempt else None,
+        session_uuid=row["session_uuid"],
+        session_time=session_time(row["session_time"], last_attempt["timezone"] if last_attempt else "UTC"),
+        last_attempt=_attempt(last_attempt).summary() if last_attempt else None,
+    ).to_json()
 
 
 def task(row: dict[str, Any]) -> dict[str, Any]:
     """As Digdag's RestTask: `config` is the task's own keys with its `_export` (if any), and
     `exportParams` that `_export` with what the task exported at run time merged onto it."""
     config, export = _json(row["config"]), _json(row["export"])
-    return {
-        "id": str(row["id"]),
-        "fullName": row["full_name"],
-        "parentId": str(row["parent_id"]) if row["parent_id"] is not None else None,
-        "config": {**config, "_export": export} if export else config,
-        "upstreams": [str(u) for u in _json(row["upstreams"])],
-        "isGroup": bool(row["is_group"]),
-        "state": TaskState(row["state"]).label,
-        "cancelRequested": bool(row["flags"] & TaskFlags.CANCEL_REQUESTED),
-        "exportParams": deep_merge(export, _json(row["export_params"])),
-        "storeParams": _json(row["store_params"]),
-        "stateParams": _json(row["state_params"]),
-        "updatedAt": instant(row["updated_at"]),
-        "retryAt": instant(row["retry_at"]),
-        "startedAt": instant(row["started_at"]),
-        "error": _json(row["error"]) or {},
-    }
+    return model.Task(
+        id=str(row["id"]), full_name=row["full_name"],
+        parent_id=str(row["parent_id"]) if row["parent_id"] is not None else None,
+        config={**config, "_export": export} if export else config,
+        upstreams=[str(u) for u in _json(row["upstreams"])], is_group=bool(row["is_group"]),
+        state=TaskState(row["state"]).label, cancel_requested=bool(row["flags"] & TaskFlags.CANCEL_REQUESTED),
+        export_params=deep_merge(export, _json(row["export_params"])), store_params=_json(row["store_params"]),
+        state_params=_json(row["state_params"]), updated_at=instant(row["updated_at"]),
+        retry_at=instant(row["retry_at"]), started_at=instant(row["started_at"]), error=_json(row["error"]) or {},
+    ).to_json()
+
+
+def log_file(entry: dict[str, Any]) -> dict[str, Any]:
+    """A task log file of the server's LogStore (`fileTime` an epoch there)."""
+    return model.LogFile(file_name=entry["fileName"], file_size=entry["fileSize"], task_name=entry["taskName"],
+                         file_time=instant(entry["fileTime"]), agent_id="local", direct=None).to_json()
+
+
+def project_secret(key: str, project_row: dict[str, Any]) -> dict[str, Any]:
+    """The answer to setting or deleting a secret of a project."""
+    return model.ProjectSecret(key=key, project_id=str(project_row["id"]), project_name=project_row["name"]).to_json()

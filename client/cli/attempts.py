@@ -162,8 +162,8 @@ def sessions(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(rows)
         return 0
-    table([(s.id, s.project_name, s.workflow_name, s.session_time, (s.last_attempt or {}).get("id"),
-            (s.last_attempt or {}).get("status")) for s in rows],
+    table([(s.id, s.project_name, s.workflow_name, s.session_time, s.last_attempt and s.last_attempt.id,
+            s.last_attempt and s.last_attempt.status) for s in rows],
           ["ID", "PROJECT", "WORKFLOW", "SESSION TIME", "LAST ATTEMPT", "STATUS"])
     return 0
 

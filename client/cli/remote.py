@@ -74,13 +74,12 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 
 
 def emit_json(value: Any) -> None:
+    """`value` as JSON; the REST model's objects (dataclasses), at any depth, by their fields."""
     from dataclasses import asdict, is_dataclass
 
     def plain(v: Any) -> Any:
         if is_dataclass(v) and not isinstance(v, type):
             return asdict(v)
-        if isinstance(v, list):
-            return [plain(x) for x in v]
-        return v
+        raise TypeError(f"{type(v).__name__} is not JSON")
 
-    print(json.dumps(plain(value), indent=2, ensure_ascii=False))
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=plain))

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from digpy.client import model
 from digpy.core.errors import ConfigError
 from digpy.server.api.params import int_id, json_body, parse_id, query_bool, query_int
 from digpy.server.keys import STORE, off_loop, wake_executor
@@ -23,14 +24,14 @@ def _page(request: web.Request) -> dict[str, Any]:
 @routes.get("/api/sessions")
 async def list_sessions(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.list_sessions, request.app[STORE], **_page(request))
-    return web.json_response({"sessions": found})
+    return web.json_response(model.Session.listing(found))
 
 
 @routes.get("/api/projects/{id}/sessions")
 async def list_project_sessions(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.list_sessions, request.app[STORE], project_id=int_id(request, "id"),
                            workflow=request.query.get("workflow"), **_page(request))
-    return web.json_response({"sessions": found})
+    return web.json_response(model.Session.listing(found))
 
 
 @routes.get("/api/sessions/{id}")
@@ -43,7 +44,7 @@ async def get_session(request: web.Request) -> web.Response:
 async def session_attempts(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.session_attempts, request.app[STORE], int_id(request, "id"),
                            **_page(request))
-    return web.json_response({"attempts": found})
+    return web.json_response(model.Attempt.listing(found))
 
 
 @routes.get("/api/attempts")
@@ -51,7 +52,7 @@ async def list_attempts(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.list_attempts, request.app[STORE],
                            project=request.query.get("project") or None, workflow=request.query.get("workflow"),
                            include_retried=query_bool(request, "include_retried"), **_page(request))
-    return web.json_response({"attempts": found})
+    return web.json_response(model.Attempt.listing(found))
 
 
 @routes.get("/api/attempts/{id}")
@@ -63,13 +64,13 @@ async def get_attempt(request: web.Request) -> web.Response:
 @routes.get("/api/attempts/{id}/retries")
 async def attempt_retries(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.attempt_retries, request.app[STORE], int_id(request, "id"))
-    return web.json_response({"attempts": found})
+    return web.json_response(model.Attempt.listing(found))
 
 
 @routes.get("/api/attempts/{id}/tasks")
 async def attempt_tasks(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.attempt_tasks, request.app[STORE], int_id(request, "id"))
-    return web.json_response({"tasks": found})
+    return web.json_response(model.Task.listing(found))
 
 
 @routes.put("/api/attempts")

@@ -6,6 +6,7 @@ import gzip
 
 from aiohttp import web
 
+from digpy.client import model
 from digpy.core.errors import NotFound
 from digpy.server import rest
 from digpy.server.api.params import int_id, query_int
@@ -21,9 +22,7 @@ async def list_files(request: web.Request) -> web.Response:
     attempt_id = int_id(request, "id")
     started = await off_loop(request.app, attempts.task_start_times, request.app[STORE], attempt_id)
     files = request.app[LOGS].files(attempt_id, request.query.get("task"), started)  # in the order they ran
-    return web.json_response({"files": [
-        {**f, "fileTime": rest.instant(f["fileTime"]), "agentId": "local", "direct": None} for f in files
-    ]})
+    return web.json_response(model.LogFile.listing([rest.log_file(f) for f in files]))
 
 
 @routes.get("/api/logs/{id}/files/{name}")

@@ -5,18 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from digpy import __version__
+from digpy.client import model
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/version")
 async def version(request: web.Request) -> web.Response:
-    return web.json_response({"version": __version__})
+    return web.json_response(model.Version(version=__version__).to_json())
 
 
 @routes.get("/api/version/check")
 async def version_check(request: web.Request) -> web.Response:
-    return web.json_response({"serverVersion": __version__, "upgradeRecommended": False, "apiCompatible": True})
+    return web.json_response(model.VersionCheck(server_version=__version__, upgrade_recommended=False,
+                                                 api_compatible=True).to_json())
 
 
 @routes.get("/api/openapi.json")

@@ -1,80 +1,124 @@
-"""The OpenAPI 3.1 document of the REST API (a test keeps it in step with the routes)."""
+"""The OpenAPI 3.1 document of the REST API. The routes are listed here (a test keeps the list in step
+with the handlers); every answer's schema is generated from the REST model (digpy.client.model): its
+keys, their JSON types, nested objects and arrays. Every key is required, as the server always sends
+every key; a field that may be null is typed `[T, "null"]`, and a field Digdag does not send says so."""
 
 from __future__ import annotations
 
-from typing import Any
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from digpy import __version__
+from digpy.client.model import (
+    Attempt,
+    Error,
+    JsonField,
+    LogFile,
+    Project,
+    ProjectSecret,
+    Resource,
+    Revision,
+    SecretKey,
+    Session,
+    Task,
+    TruncatedSessionTime,
+    Version,
+    VersionCheck,
+    Workflow,
+)
 
+
+@dataclass(frozen=True)
+class Many:
+    """An answer that lists resources: {"<collection>": [...]}."""
+
+    of: type[Resource]
+
+
+BINARY: Final = "binary"  # a file (an archive, a log)
+DOCUMENT: Final = "document"  # this document
+
+Answer = type[Resource] | Many | Literal["binary", "document"]
 _ID = {"type": "string", "pattern": "^[0-9]+$"}
 _PAGE = [("last_id", "integer", "return items with ids before (sessions, attempts) or after this one"),
          ("page_size", "integer", "at most this many items (default 100, max 1000)")]
 
-# (method, path, summary, query parameters, request body, response object key or "object")
-ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str, str]], str | None, str]] = [
-    ("get", "/api/version", "Server version", [], None, "object"),
-    ("get", "/api/version/check", "Client/server compatibility", [("client", "string", "client version")], None, "object"),
-    ("get", "/api/openapi.json", "This document", [], None, "object"),
+# (method, path, summary, query parameters, request body, the answer)
+ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str, str]], str | None, Answer]] = [
+    ("get", "/api/version", "Server version", [], None, Version),
+    ("get", "/api/version/check", "Client/server compatibility", [("client", "string", "client version")], None, VersionCheck),
+    ("get", "/api/openapi.json", "This document", [], None, DOCUMENT),
     ("get", "/api/projects", "List projects", [("name", "string", "exact name"), ("name_pattern", "string", "substring"),
                                                ("last_id", "integer", "after this id"), ("count", "integer", "at most")],
-     None, "projects"),
+     None, Many(Project)),
     ("put", "/api/projects", "Push a project revision (tar.gz body)",
-     [("project", "string", "project name"), ("revision", "string", "revision name")], "application/gzip", "object"),
-    ("get", "/api/projects/{id}", "Get a project", [], None, "object"),
-    ("delete", "/api/projects/{id}", "Delete a project (sessions are kept)", [], None, "object"),
+     [("project", "string", "project name"), ("revision", "string", "revision name")], "application/gzip", Project),
+    ("get", "/api/projects/{id}", "Get a project", [], None, Project),
+    ("delete", "/api/projects/{id}", "Delete a project (sessions are kept)", [], None, Project),
     ("get", "/api/projects/{id}/revisions", "List revisions, newest first", [("name", "string", "one revision")], None,
-     "revisions"),
+     Many(Revision)),
     ("get", "/api/projects/{id}/archive", "Download a revision's archive",
-     [("revision", "string", "revision name (default: latest)")], None, "binary"),
+     [("revision", "string", "revision name (default: latest)")], None, BINARY),
     ("get", "/api/projects/{id}/workflows", "Workflows of a revision",
-     [("revision", "string", "default: latest"), ("name", "string", "one workflow")], None, "workflows"),
+     [("revision", "string", "default: latest"), ("name", "string", "one workflow")], None, Many(Workflow)),
     ("get", "/api/projects/{id}/workflows/{name}", "One workflow of a revision", [("revision", "string", "default: latest")],
-     None, "object"),
+     None, Workflow),
     ("get", "/api/projects/{id}/sessions", "Sessions of a project", [("workflow", "string", "one workflow"), *_PAGE],
-     None, "sessions"),
-    ("get", "/api/projects/{id}/secrets", "Secret keys of a project (never values)", [], None, "secrets"),
-    ("put", "/api/projects/{id}/secrets/{key}", "Set a secret", [], "application/json", "object"),
-    ("delete", "/api/projects/{id}/secrets/{key}", "Delete a secret", [], None, "object"),
+     None, Many(Session)),
+    ("get", "/api/projects/{id}/secrets", "Secret keys of a project (never values)", [], None, Many(SecretKey)),
+    ("put", "/api/projects/{id}/secrets/{key}", "Set a secret", [], "application/json", ProjectSecret),
+    ("delete", "/api/projects/{id}/secrets/{key}", "Delete a secret", [], None, ProjectSecret),
     ("get", "/api/workflows", "Latest workflows of every project",
      [("last_id", "integer", "after this id"), ("count", "integer", "at most"), ("name_pattern", "string", "substring"),
       ("order", "string", "asc (default) or desc, by id"),
       ("search_project_name", "boolean", "name_pattern matches project names too")],
-     None, "workflows"),
-    ("get", "/api/workflows/{id}", "A workflow definition", [], None, "object"),
+     None, Many(Workflow)),
+    ("get", "/api/workflows/{id}", "A workflow definition", [], None, Workflow),
     ("get", "/api/workflows/{id}/truncated_session_time", "A session time truncated in the workflow's zone",
      [("session_time", "string", "local (2026-01-31 10:20:30) or an instant with an offset"),
-      ("mode", "string", "second (default), minute, hour, day, schedule, next_schedule")], None, "object"),
-    ("get", "/api/sessions", "Sessions, newest first", _PAGE, None, "sessions"),
-    ("get", "/api/sessions/{id}", "A session with its last attempt", [], None, "object"),
-    ("get", "/api/sessions/{id}/attempts", "Every attempt of a session", _PAGE, None, "attempts"),
+      ("mode", "string", "second (default), minute, hour, day, schedule, next_schedule")], None, TruncatedSessionTime),
+    ("get", "/api/sessions", "Sessions, newest first", _PAGE, None, Many(Session)),
+    ("get", "/api/sessions/{id}", "A session with its last attempt", [], None, Session),
+    ("get", "/api/sessions/{id}/attempts", "Every attempt of a session", _PAGE, None, Many(Attempt)),
     ("get", "/api/attempts", "Attempts, newest first",
      [("project", "string", "project name"), ("workflow", "string", "workflow name"),
-      ("include_retried", "boolean", "all attempts, not only each session's last"), *_PAGE], None, "attempts"),
+      ("include_retried", "boolean", "all attempts, not only each session's last"), *_PAGE], None, Many(Attempt)),
     ("put", "/api/attempts", "Start an attempt (409 with the existing one if the session and name exist)", [],
-     "application/json", "object"),
-    ("get", "/api/attempts/{id}", "An attempt", [], None, "object"),
-    ("get", "/api/attempts/{id}/retries", "Every attempt of the attempt's session, oldest first", [], None, "attempts"),
-    ("get", "/api/attempts/{id}/tasks", "Tasks of an attempt", [], None, "tasks"),
-    ("post", "/api/attempts/{id}/kill", "Kill an attempt: running commands are stopped", [], None, "object"),
+     "application/json", Attempt),
+    ("get", "/api/attempts/{id}", "An attempt", [], None, Attempt),
+    ("get", "/api/attempts/{id}/retries", "Every attempt of the attempt's session, oldest first", [], None, Many(Attempt)),
+    ("get", "/api/attempts/{id}/tasks", "Tasks of an attempt", [], None, Many(Task)),
+    ("post", "/api/attempts/{id}/kill", "Kill an attempt: running commands are stopped", [], None, Attempt),
     ("get", "/api/logs/{id}/files", "Task log files of an attempt", [("task", "string", "task name prefix")], None,
-     "files"),
+     Many(LogFile)),
     ("get", "/api/logs/{id}/files/{name}", "A task log: gzip, or plain text from `offset` (digpy)",
-     [("offset", "integer", "return the plain text from this byte; header X-Digpy-Next-Offset")], None, "binary"),
+     [("offset", "integer", "return the plain text from this byte; header X-Digpy-Next-Offset")], None, BINARY),
 ]
 
 
+# Answers other than 200 that are not errors: (method, path) → {status: (resource, description)}.
+OTHER_ANSWERS: dict[tuple[str, str], dict[str, tuple[type[Resource], str]]] = {
+    ("put", "/api/attempts"): {"409": (Attempt, "the session already has an attempt of that name: that attempt")},
+}
+_SCALARS = {str: "string", int: "integer", bool: "boolean", float: "number"}
+_DIGPY_ONLY = "digpy's addition: Digdag servers do not send it"
+
+
 def document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
-    for method, path, summary, query, body, result in ENDPOINTS:
+    for method, path, summary, query, body, answer in ENDPOINTS:
         parameters = [{"name": name, "in": "path", "required": True, "schema": _ID if name == "id" else {"type": "string"}}
                       for name in _path_names(path)]
         parameters += [{"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
                        for n, t, d in query]
-        operation: dict[str, Any] = {"summary": summary, "parameters": parameters, "responses": {
-            "200": _response(result),
-            "default": {"description": "an error", "content": {"application/json": {"schema": {
-                "$ref": "#/components/schemas/Error"}}}},
-        }}
+        responses = {"200": _response(answer, schemas)}
+        for status, (resource, description) in OTHER_ANSWERS.get((method, path), {}).items():
+            responses[status] = _json_response(description, _reference(resource, schemas))
+        responses["default"] = _json_response("an error", _reference(Error, schemas))
+        operation: dict[str, Any] = {"summary": summary, "parameters": parameters, "responses": responses}
         if body:
             schema = {"type": "string", "format": "binary"} if body == "application/gzip" else {"type": "object"}
             operation["requestBody"] = {"required": True, "content": {body: {"schema": schema}}}
@@ -84,21 +128,84 @@ def document() -> dict[str, Any]:
         "info": {"title": "digpy server API", "version": __version__,
                  "description": "Digdag's REST paths and JSON shapes (camelCase, ids as strings), plus digpy's additions."},
         "paths": paths,
-        "components": {"schemas": {"Error": {"type": "object", "required": ["message", "status"], "properties": {
-            "message": {"type": "string"}, "status": {"type": "integer"}}}}},
+        "components": {"schemas": dict(sorted(schemas.items()))},
     }
+
+
+def schema_of(resource: type[Resource], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of a resource of the model (nested resources go into `schemas`)."""
+    root = _object()
+    doc = resource.__doc__ or ""
+    if doc and not doc.startswith(resource.__name__ + "("):  # not the signature dataclass writes
+        root["description"] = " ".join(doc.split())
+    for f in resource.json_fields():
+        target = root
+        for part in f.path[:-1]:
+            if part not in target["properties"]:
+                target["properties"][part] = _object()
+                target["required"].append(part)
+            target = target["properties"][part]
+        target["properties"][f.path[-1]] = _field_schema(f, schemas)
+        target["required"].append(f.path[-1])
+    return root
+
+
+def _object() -> dict[str, Any]:
+    return {"type": "object", "properties": {}, "required": []}
+
+
+def _field_schema(f: JsonField, schemas: dict[str, Any]) -> dict[str, Any]:
+    schema = _type_schema(f.hint, schemas)
+    return {**schema, "description": _DIGPY_ONLY} if f.digpy else schema
+
+
+def _type_schema(hint: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    if hint is Any:
+        return {}
+    if isinstance(hint, type) and issubclass(hint, Resource):
+        return _reference(hint, schemas)
+    if hint in _SCALARS:
+        return {"type": _SCALARS[hint]}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return {"type": "string", "enum": list(args)}
+    if origin is dict:
+        return {"type": "object"}
+    if origin is list:
+        return {"type": "array", "items": _type_schema(args[0], schemas)}
+    if isinstance(hint, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        schema = _type_schema(inner, schemas)
+        if isinstance(schema.get("type"), str):
+            return {**schema, "type": [schema["type"], "null"]}
+        return {"anyOf": [schema, {"type": "null"}]}
+    raise TypeError(f"no JSON schema for {hint!r}: add it to digpy.server.api.openapi")
+
+
+def _reference(resource: type[Resource], schemas: dict[str, Any]) -> dict[str, Any]:
+    if resource.__name__ not in schemas:
+        schemas[resource.__name__] = {}  # first, so that a resource may refer to itself
+        schemas[resource.__name__] = schema_of(resource, schemas)
+    return {"$ref": f"#/components/schemas/{resource.__name__}"}
 
 
 def _path_names(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
 
-def _response(result: str) -> dict[str, Any]:
-    if result == "binary":
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _response(answer: Answer, schemas: dict[str, Any]) -> dict[str, Any]:
+    if answer == BINARY:
         return {"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                              "format": "binary"}}}}
-    schema: dict[str, Any] = {"type": "object"}
-    if result != "object":
-        schema = {"type": "object", "required": [result], "properties": {result: {"type": "array",
-                                                                                   "items": {"type": "object"}}}}
-    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    if answer == DOCUMENT:
+        return _json_response("this document", {"type": "object"})
+    if isinstance(answer, Many):
+        items = {"type": "array", "items": _reference(answer.of, schemas)}
+        return _json_response("OK", {"type": "object", "required": [answer.of.collection],
+                                     "properties": {answer.of.collection: items}})
+    assert isinstance(answer, type)
+    return _json_response("OK", _reference(answer, schemas))

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from digpy.client import model
 from digpy.core.errors import ConfigError
 from digpy.server.api.params import int_id, json_body, local_time_or_instant, query_bool, query_int
 from digpy.server.keys import BOX, REGISTRY, SETTINGS, STORE, off_loop
@@ -25,7 +26,7 @@ async def list_projects(request: web.Request) -> web.Response:
     found = await off_loop(request.app, projects.list_projects, request.app[STORE], name=request.query.get("name"),
                            name_pattern=request.query.get("name_pattern"), last_id=query_int(request, "last_id"),
                            count=_count(request))
-    return web.json_response({"projects": found})
+    return web.json_response(model.Project.listing(found))
 
 
 @routes.get("/api/projects/{id}")
@@ -60,7 +61,7 @@ async def put_project(request: web.Request) -> web.Response:
 async def list_revisions(request: web.Request) -> web.Response:
     found = await off_loop(request.app, projects.list_revisions, request.app[STORE], int_id(request, "id"),
                            name=request.query.get("name"))
-    return web.json_response({"revisions": found})
+    return web.json_response(model.Revision.listing(found))
 
 
 @routes.get("/api/projects/{id}/archive")
@@ -75,7 +76,7 @@ async def get_archive(request: web.Request) -> web.Response:
 async def list_project_workflows(request: web.Request) -> web.Response:
     found = await off_loop(request.app, projects.project_workflows, request.app[STORE], int_id(request, "id"),
                            revision=request.query.get("revision"), name=request.query.get("name"))
-    return web.json_response({"workflows": found})
+    return web.json_response(model.Workflow.listing(found))
 
 
 @routes.get("/api/projects/{id}/workflows/{name}")
@@ -94,7 +95,7 @@ async def list_workflows(request: web.Request) -> web.Response:
                            last_id=query_int(request, "last_id"), count=_count(request),
                            name_pattern=request.query.get("name_pattern"), descending=order == "desc",
                            search_project_name=query_bool(request, "search_project_name"))
-    return web.json_response({"workflows": found})
+    return web.json_response(model.Workflow.listing(found))
 
 
 @routes.get("/api/workflows/{id}")
@@ -117,7 +118,7 @@ async def truncated_session_time(request: web.Request) -> web.Response:
 @routes.get("/api/projects/{id}/secrets")
 async def list_secrets(request: web.Request) -> web.Response:
     keys = await off_loop(request.app, secrets.keys, request.app[STORE], int_id(request, "id"))
-    return web.json_response({"secrets": [{"key": k} for k in keys]})
+    return web.json_response(model.SecretKey.listing([model.SecretKey(key=k).to_json() for k in keys]))
 
 
 @routes.put("/api/projects/{id}/secrets/{key}")

@@ -7,12 +7,10 @@ import logging
 import tempfile
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from digpy.core.errors import ConfigError, NotFound
-from digpy.core.language.builtins import format_session_time
 from digpy.core.plugin_manager import Registry
 from digpy.core.project import Project
 from digpy.core.store import catalog
@@ -128,7 +126,6 @@ def workflow_row(store: ServerStore, workflow_id: int) -> dict[str, Any]:
 def truncated_session_time(row: dict[str, Any], at: Any, mode: str, text: str) -> dict[str, Any]:
     """`at` (in the workflow's zone) truncated by `mode`: second, minute, hour, day, schedule (the
     newest session of the schedule at or before it) or next_schedule."""
-    zone = ZoneInfo(row["timezone"])
     if mode in TRUNCATE:  # zero every field below the mode's
         at = at.replace(microsecond=0, **dict.fromkeys(TRUNCATE[:TRUNCATE.index(mode)], 0))
     elif mode in ("schedule", "next_schedule"):
@@ -143,9 +140,4 @@ def truncated_session_time(row: dict[str, Any], at: Any, mode: str, text: str) -
         at = slot.session_time
     else:
         raise ConfigError(f"mode must be second, minute, hour, day, schedule or next_schedule, got '{mode}'")
-    return {
-        "project": {"id": str(row["project_id"]), "name": row["project_name"]},
-        "revision": row["revision"],
-        "sessionTime": format_session_time(at.astimezone(zone)),
-        "timezone": row["timezone"],
-    }
+    return rest.truncated_session_time(row, at)

@@ -8,6 +8,7 @@ from digpy.core.errors import NotFound
 from digpy.core.secrets import SecretBox, check_key, check_value
 from digpy.core.store import catalog
 from digpy.core.store.server import ServerStore
+from digpy.server import rest
 
 
 def keys(store: ServerStore, project_id: int) -> list[str]:
@@ -22,7 +23,7 @@ def put(store: ServerStore, box: SecretBox, project_id: int, key: str, value: st
     with store.begin() as conn:
         project = catalog.get_project(conn, project_id)
         catalog.put_secret(conn, project["id"], key, box.encrypt(key, value))
-    return {"key": key, "project": {"id": str(project["id"]), "name": project["name"]}}
+    return rest.project_secret(key, project)
 
 
 def delete(store: ServerStore, project_id: int, key: str) -> dict[str, Any]:
@@ -31,4 +32,4 @@ def delete(store: ServerStore, project_id: int, key: str) -> dict[str, Any]:
         project = catalog.get_project(conn, project_id)
         if not catalog.delete_secret(conn, project["id"], key):
             raise NotFound(f"secret '{key}' not found")
-    return {"key": key, "project": {"id": str(project["id"]), "name": project["name"]}}
+    return rest.project_secret(key, project)

@@ -32,3 +32,16 @@ def test_attempt_shows_params_as_json(server, tmp_path):
     started = server.digpy("start", "p", "p", "--session", "2026-01-31", "-p", "a=1", "-p", "n.x=é")
     assert started.returncode == 0, started.stderr
     assert '  params:       {"a": "1", "n": {"x": "é"}}\n' in started.stdout
+
+
+def test_session_json_prints_the_session_and_its_attempts(server, tmp_path):
+    project = write_project(tmp_path / "p", {"p.dig": "+a:\n  echo>: x\n"})
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "p", "--session", "2026-01-31", "--json").stdout)
+    wait_done(server, attempt["id"])
+    shown = server.digpy("session", attempt["session_id"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    printed = json.loads(shown.stdout)
+    assert printed["session"]["id"] == attempt["session_id"] and printed["session"]["workflow_name"] == "p"
+    assert printed["session"]["last_attempt"]["status"] == "success"
+    assert [a["id"] for a in printed["attempts"]] == [attempt["id"]]

@@ -1,5 +1,6 @@
-"""The import arrows of DESIGN.md: core < plugins < server; the client library stands alone; plugins
-import only the SPI. (CI also checks the installed package with import-linter: pyproject.toml.)"""
+"""The import arrows of DESIGN.md: core < plugins < server; the client library stands alone (the server
+shares only its REST model); plugins import only the SPI. (CI also checks the installed package with
+import-linter: pyproject.toml.)"""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ RULES = [
     ("digpy.plugins", ("digpy.core.language", "digpy.core.workflow", "digpy.core.store", "digpy.core.engine.runner",
                        "digpy.core.workflow.params", "digpy.core.plugin_manager", "digpy.core.engine.local", "digpy.server",
                        "digpy.client")),
-    ("digpy.server", ("digpy.client",)),
+    # The server shares the REST model (digpy.client.model) with the client, and nothing else of it.
+    ("digpy.server", ("digpy.client.http", "digpy.client.archive", "digpy.client.cli")),
     ("digpy.client.http", ("digpy.core", "digpy.server", "digpy.plugins")),
+    ("digpy.client.model", ("digpy.core", "digpy.server", "digpy.plugins", "digpy.client.http", "digpy.client.cli")),
 ]
 # Pure modules: no SQL, no HTTP, no subprocesses.
 PURE = ("digpy.core.workflow", "digpy.core.language")
