@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -203,6 +204,25 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'digpy.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Any]:
+    """A ServerStore on a freshly migrated database (SQLite, and PostgreSQL with its marker)."""
+    from digpy.core.store import migrate, schema
+    from digpy.core.store.server import ServerStore
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # a clean schema for each test (the PostgreSQL database is shared)
+        for table in reversed(schema.metadata.sorted_tables):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE" if engine.dialect.name == "postgresql"
+                              else f"DROP TABLE IF EXISTS {table.name}"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate.upgrade(engine)
+    engine.dispose()
+    s = ServerStore.open(database_url)
+    yield s
+    s.close()
 
 
 # ----------------------------------------------------------------------------- a real server
