@@ -139,7 +139,8 @@ def test_params_that_fail_to_evaluate_fail_the_task_without_retrying_it(make_att
     assert attempt.run() == TaskState.GROUP_ERROR
     stored = attempt.stored()["+wf+a"]
     assert stored.state == TaskState.ERROR and stored.retry_count == 0
-    assert "no_such_param" in stored.error["message"]
+    assert stored.error == {"message": "Failed to evaluate a variable ${no_such_param} "
+                                       "(ReferenceError: no_such_param is not defined)"}
     assert not (tmp_path / "a-ran").exists()
     assert attempt.stored_states()["+wf+b"] == "blocked"
 
@@ -227,3 +228,14 @@ def test_a_runner_that_never_held_the_lease_starts_no_command(make_attempt, tmp_
         attempt.run()
     assert not attempt.store.has_tasks(attempt.attempt_id)
     assert not (Path(tmp_path) / "a-ran").exists()
+
+
+def test_one_operator_through_the_fixture_for_plugin_authors(digpy_operator, secret_store):
+    """core/testing.py's fixture runs one task on this same runner: masking and params errors alike."""
+    secret_store.set("api.token", "tok-123456")
+    run = digpy_operator({"sh>": 'echo "token $T"', "_env": {"T": "${secret:api.token}"}})
+    assert (run.state, run.output) == ("success", "token ***\n")
+    bad = digpy_operator({"echo>": "${no_such_param}", "_retry": 2})
+    assert (bad.state, bad.output) == ("error", "")
+    assert bad.error == ("Failed to evaluate a variable ${no_such_param} "
+                         "(ReferenceError: no_such_param is not defined)")
