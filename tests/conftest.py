@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -205,6 +206,25 @@ def database_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture
+def store(database_url: str) -> Iterator[Any]:
+    """A ServerStore on a freshly migrated database (SQLite, and PostgreSQL with its marker)."""
+    from digpy.core.store import migrate, schema
+    from digpy.core.store.server import ServerStore
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # a clean schema for each test (the PostgreSQL database is shared)
+        for table in reversed(schema.metadata.sorted_tables):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE" if engine.dialect.name == "postgresql"
+                              else f"DROP TABLE IF EXISTS {table.name}"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate.upgrade(engine)
+    engine.dispose()
+    s = ServerStore.open(database_url)
+    yield s
+    s.close()
+
+
 # ----------------------------------------------------------------------------- a real server
 
 
@@ -227,6 +247,11 @@ class Server:
         self.log = data_dir / "server.log"
 
     def start(self) -> None:
+        self.launch()
+        wait_until(self.ready, timeout=30, what=f"the server on port {self.port}")
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to serve (`ready` says when it does)."""
         args = [sys.executable, "-m", "digpy", "server", "--port", str(self.port), "--data-dir", str(self.data_dir),
                 *self.extra]
         if self.database:
@@ -234,7 +259,6 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
-        wait_until(self.ready, timeout=30, what=f"the server on port {self.port}")
 
     def ready(self) -> bool:
         assert self.process is not None
@@ -265,15 +289,20 @@ class Server:
                               capture_output=True, text=True, timeout=timeout)
 
 
+def empty_postgres(url: str) -> None:
+    """A clean schema for a test in the shared PostgreSQL database."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 @pytest.fixture
 def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
     url = None if database_url.startswith("sqlite") else database_url
-    if url is not None:  # a clean schema for each test in the shared PostgreSQL database
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+    if url is not None:
+        empty_postgres(url)
     running = Server(tmp_path / "server", url)
     running.start()
     yield running

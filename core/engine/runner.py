@@ -175,8 +175,13 @@ class AttemptRunner:
             # the two would otherwise skip those tasks next time, their output never shown.
             self.output.flush()
             if created or changed:
-                await self.offload(partial(self.store.write_tasks, self.attempt_id, created, changed,
-                                           owner=self.owner))
+                try:
+                    await self.offload(partial(self.store.write_tasks, self.attempt_id, created, changed,
+                                               owner=self.owner))
+                except BaseException:  # e.g. LeaseLost: the operators taken in this turn never start
+                    for _task, coro in starts:
+                        coro.close()
+                    raise
             for tasks in (created, changed):  # a task can end in the turn that creates it
                 for task in tasks:
                     if task.is_done and task.id not in self._finished:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from digpy.core.engine.runner import AttemptRunner, NullOutput
 from digpy.core.language.dig.loader import load_text
@@ -17,25 +17,9 @@ from digpy.core.plugin_manager import load_registry
 from digpy.core.spi import TaskResult
 from digpy.core.store import SCHEMA_REVISION, migrate, schema
 from digpy.core.store.local import LocalStore
-from digpy.core.store.server import ServerStore
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.state_machine import AttemptGraph
 from digpy.core.workflow.tree import compile_workflow
-
-
-@pytest.fixture
-def store(database_url):
-    engine = create_engine(database_url)
-    with engine.begin() as conn:  # a clean schema for each test (the PostgreSQL database is shared)
-        for table in reversed(schema.metadata.sorted_tables):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE" if engine.dialect.name == "postgresql"
-                              else f"DROP TABLE IF EXISTS {table.name}"))
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    migrate.upgrade(engine)
-    engine.dispose()
-    s = ServerStore.open(database_url)
-    yield s
-    s.close()
 
 
 class Collect(NullOutput):

@@ -1,0 +1,137 @@
+"""Several `digpy server` nodes on one database: each attempt runs on exactly one node, and a node
+whose lease was taken over stops the attempt without writing it again."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.acceptance.test_server import api, write_project
+from tests.conftest import Server, empty_postgres, wait_until
+
+DONE = 2  # the attempt's state flag (digpy.core.store.DONE)
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_nodes_on_one_database_run_every_attempt_exactly_once(postgres_url, tmp_path):
+    """150 attempts wait in the database; two nodes start at once and race for them (a node runs at
+    most 100 at a time). Each attempt's one task appends its id to a file: every id once."""
+    empty_postgres(postgres_url)
+    runs = tmp_path / "runs.txt"
+    project = write_project(tmp_path / "p", {"wf.dig": f"+append:\n  sh>: echo ${{attempt_id}} >> {runs}\n"})
+    front = Server(tmp_path / "front", postgres_url, ("--disable-executor",))
+    nodes = [Server(tmp_path / name, postgres_url) for name in ("node-a", "node-b")]
+    try:
+        front.start()
+        assert front.digpy("push", "p", "--project", str(project)).returncode == 0
+        project_id = api(front, "GET", "/api/projects?name=p")[1]["projects"][0]["id"]
+        workflow_id = api(front, "GET", f"/api/projects/{project_id}/workflows/wf")[1]["id"]
+        base = datetime(2026, 1, 1, tzinfo=UTC)
+
+        def start(i: int) -> str:
+            body = {"workflowId": workflow_id, "sessionTime": (base + timedelta(hours=i)).isoformat()}
+            status, attempt = api(front, "PUT", "/api/attempts", json.dumps(body).encode())
+            assert status == 200, attempt
+            return attempt["id"]
+
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(start, range(150)))
+        assert not runs.exists(), "no node runs yet"
+
+        for node in nodes:
+            node.launch()
+        for node in nodes:
+            wait_until(node.ready, timeout=30, what=f"the node on port {node.port}")
+
+        def attempts() -> list[dict]:
+            return api(front, "GET", "/api/attempts?page_size=1000")[1]["attempts"]
+
+        wait_until(lambda: all(a["done"] for a in attempts()), timeout=120, what="every attempt to end")
+        assert {a["id"]: a["status"] for a in attempts()} == {i: "success" for i in ids}
+        assert sorted(runs.read_text().split()) == sorted(ids), "every attempt ran once, none twice"
+
+        def finished() -> list[list[str]]:  # logged by each node once the attempt's end is stored
+            return [re.findall(r"attempt (\d+) of wf finished: success", node.log.read_text()) for node in nodes]
+
+        wait_until(lambda: sum(map(len, finished())) >= len(ids), what="the nodes to log every attempt's end")
+        assert sorted(finished()[0] + finished()[1]) == sorted(ids), "each attempt finished on one node only"
+        print(f"attempts run by each node: {[len(f) for f in finished()]}")
+    finally:
+        for server in (*nodes, front):
+            server.stop()
+
+
+def _database(server: Server):
+    return create_engine(server.database or f"sqlite:///{server.data_dir / 'digpy.db'}")
+
+
+@pytest.mark.slow
+def test_a_node_whose_attempt_was_taken_over_stops_it_and_writes_nothing_more(server, tmp_path):
+    """The node runs +a (waits for a file) and +b (a long command) at once; another node takes the
+    attempt over in the database; then +a ends. The node's write of that is refused: it stops +b's
+    command, starts nothing (+c, after +a) and leaves the attempt to the node that holds it."""
+    go, pid_file, c_ran = tmp_path / "go", tmp_path / "b.pid", tmp_path / "c-ran"
+    project = write_project(tmp_path / "p", {"wf.dig": (
+        "+work:\n  _parallel: true\n"
+        f"  +first:\n    +a:\n      sh>: while [ ! -f {go} ]; do sleep 0.02; done\n"
+        f"    +c:\n      sh>: touch {c_ran}\n"
+        f"  +b:\n    sh>: echo $$$$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 120\n"
+    )})
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+    attempt_id = int(json.loads(server.digpy("start", "p", "wf", "--json").stdout)["id"])
+    database = _database(server)
+    try:
+        def query(sql: str, **params):
+            with database.begin() as conn:
+                result = conn.execute(text(sql), {"a": attempt_id, **params})
+                return result.all() if result.returns_rows else []
+
+        def tasks() -> list[tuple]:
+            return [tuple(r) for r in query("SELECT id, full_name, state, updated_at, error FROM tasks "
+                                            "WHERE attempt_id = :a ORDER BY id")]
+
+        def running(name: str) -> bool:
+            return any(n == name and state == 4 for _, n, state, _, _ in tasks())  # 4: running
+
+        wait_until(lambda: pid_file.exists() and running("+wf+work+first+a"), what="+a and +b to run")
+        pid = int(pid_file.read_text())
+        (owner, expires), = query("SELECT lease_owner, lease_expires_at FROM attempts WHERE id = :a")
+        assert owner is not None
+        # Right after the node renews its lease, 5 seconds pass before it renews again: the takeover
+        # below is then found by the write, not by the renewal.
+        wait_until(lambda: query("SELECT lease_expires_at FROM attempts WHERE id = :a")[0][0] != expires,
+                   timeout=20, what="the node to renew its lease")
+        query("UPDATE attempts SET lease_owner = 'other-node', lease_expires_at = :t WHERE id = :a",
+              t=time.time() + 3600)
+        before = tasks()
+        go.touch()
+
+        wait_until(lambda: f"attempt {attempt_id} was taken over by another node; stopped here"
+                   in server.log.read_text(), what="the node to stop the attempt")
+        wait_until(lambda: gone(pid), what="+b's command to be stopped")
+        assert tasks() == before, "the node wrote no task state after losing the attempt"
+        (flags, finished_at, owner), = query("SELECT state_flags, finished_at, lease_owner FROM attempts "
+                                             "WHERE id = :a")
+        assert (flags & DONE, finished_at, owner) == (0, None, "other-node")
+        assert not c_ran.exists(), "+c, ready once +a ended, was never started"
+        # Only that line: no warning about the tasks it was about to start, no traceback.
+        assert [line for line in server.log.read_text().splitlines()[1:]] == [
+            line for line in server.log.read_text().splitlines() if "was taken over" in line]
+    finally:
+        database.dispose()
