@@ -18,13 +18,14 @@ import os
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
@@ -52,6 +53,7 @@ log = logging.getLogger("digpy.server.executor")
 LEASE_SECONDS = 15.0
 RENEW_SECONDS = 5.0
 IDLE_SECONDS = 1.0
+COMPILED_KEPT = 256  # compiled workflow definitions kept in memory
 
 
 @dataclass
@@ -80,6 +82,9 @@ class Executor:
         self.jobs: dict[int, asyncio.Task[None]] = {}
         self.runners: dict[int, AttemptRunner] = {}
         self._checkouts: dict[int, Path] = {}  # revision id -> its files (ids of this database)
+        self._workflows: OrderedDict[int, Workflow] = OrderedDict()  # definition id -> compiled (they never change)
+        self.operators = registry.names()
+        self.secret_providers = [p for p in registry.secret_providers() if not getattr(p, "local_only", False)]
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -177,8 +182,7 @@ class Executor:
             await asyncio.shield(self.offload(partial(self._release, [attempt_id])))
             log.info("attempt %d handed back", attempt_id)
             raise
-        await self.offload(partial(self._release, [attempt_id]))
-        log.info("attempt %d of %s finished: %s", attempt_id, workflow.name, state.label)
+        log.info("attempt %d of %s finished: %s", attempt_id, workflow.name, state.label)  # and its lease released
 
     def _finish_broken(self, attempt_id: int, message: str) -> None:
         self.store.finish_attempt(attempt_id, success=False, canceled=False, owner=self.owner)
@@ -192,14 +196,30 @@ class Executor:
             f.write(text)
 
     def _prepare(self, attempt_id: int) -> tuple[AttemptRunner, Workflow, AttemptInfo]:
+        with self.store.begin():  # one transaction for every query below
+            return self._prepare_in(attempt_id)
+
+    def _compiled(self, definition: dict[str, Any]) -> Workflow:
+        """A workflow definition compiled (definitions never change: kept for the next attempts)."""
+        workflow = self._workflows.get(definition["id"])
+        if workflow is None:
+            workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
+                                        operators=self.operators, lenient=True)
+            self._workflows[definition["id"]] = workflow
+            if len(self._workflows) > COMPILED_KEPT:
+                self._workflows.popitem(last=False)
+        else:
+            self._workflows.move_to_end(definition["id"])
+        return workflow
+
+    def _prepare_in(self, attempt_id: int) -> tuple[AttemptRunner, Workflow, AttemptInfo]:
         with self.store.begin() as conn:
             attempt = catalog.get_attempt(conn, attempt_id)
             if attempt["workflow_definition_id"] is None:
                 raise ConfigError(f"attempt {attempt_id} has no workflow definition")
             definition = catalog.get_workflow(conn, attempt["workflow_definition_id"])
         project_dir = self._checkout(definition["revision_id"])
-        workflow = compile_workflow(definition["name"], json.loads(definition["config"]),
-                                    operators=self.registry.names(), lenient=True)
+        workflow = self._compiled(definition)
         tz = ZoneInfo(workflow.timezone)
         executed = self.store.last_executed_session_time(attempt["project_id"], workflow.name,
                                                          attempt["session_time"])
@@ -223,7 +243,7 @@ class Executor:
                 if attempt["resume_mode"] == "from" else (lambda _n: False)
             plan = ResumePlan(self.store.attempt_actions(attempt["resume_attempt_id"]), forced)
         providers: list[SecretProvider] = [ProjectSecretProvider(self.store, self.box, attempt["project_id"]),
-                     *[p for p in self.registry.secret_providers() if not getattr(p, "local_only", False)]]
+                                           *self.secret_providers]
         runner = assemble(
             workflow, info, stored_graph(self.store, attempt_id, workflow.tasks), store=self.store,
             registry=self.registry, templates=self.templates, project_dir=project_dir,

@@ -39,7 +39,7 @@ class ServerSettings:
     executor: bool = True
     scheduler: bool = True
     headers: dict[str, str] = field(default_factory=dict)
-    db_threads: int = 16  # threads that run database work (the API's and the executor's)
+    db_threads: int = 8  # threads that run database work (more only add lock contention: docs/performance.md)
 
 
 STORE = web.AppKey("store", ServerStore)

@@ -21,7 +21,7 @@ class _Target(NamedTuple):
     name: str
     timezone: str
     project_id: int
-    definition_id: int
+    definition: dict[str, Any]  # the workflow definition's catalog row
 
 
 class ServerSessionBackend:
@@ -45,7 +45,7 @@ class ServerSessionBackend:
         if not found:
             raise ConfigError(f"require> workflow '{workflow}' does not exist in the project")
         definition = found[0]
-        return _Target(workflow, definition["timezone"], project_id, int(definition["id"]))
+        return _Target(workflow, definition["timezone"], project_id, definition)
 
     def latest(self, target: _Target, session_time: datetime) -> AttemptStatus | None:
         session = self.store.session_for(target.project_id, target.name, int(session_time.timestamp()))
@@ -57,8 +57,8 @@ class ServerSessionBackend:
               *, retry: bool) -> AttemptStatus:
         session = self.store.session_for(target.project_id, target.name, int(session_time.timestamp()))
         name = attempt_name or (f"require-{uuid.uuid4().hex[:8]}" if retry else None)
-        attempt = attempts.create(self.store, session, definition_id=target.definition_id,
-                                  timezone=target.timezone, params=dict(params), attempt_name=name)
+        attempt = attempts.create(self.store, session, definition=target.definition, params=dict(params),
+                                  attempt_name=name)
         self.wake()
         return _status(attempt)
 

@@ -88,8 +88,17 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
     store = ServerStore.open(url)
     current, empty = read_schema(store, url)
     if current is None and empty and create_if_empty:
-        migrate.upgrade(store.engine)
-    elif current != SCHEMA_REVISION:
+        with migrate.exclusive(store.engine):  # nodes started at once on an empty database: one creates it
+            current, empty = read_schema(store, url)
+            if current is None and empty:
+                try:
+                    migrate.upgrade(store.engine)
+                except Exception:  # SQLite: another process created it meanwhile?
+                    current, _ = read_schema(store, url)
+                    if current != SCHEMA_REVISION:
+                        raise
+                current = SCHEMA_REVISION
+    if current != SCHEMA_REVISION:
         store.close()
         raise ConfigError(
             f"the database {safe_url(url)} is at schema {current or '(none)'}; this digpy needs {SCHEMA_REVISION}",

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from digpy.core.errors import Conflict, NotFound
 from digpy.core.store import CANCEL_REQUESTED, DONE
@@ -173,8 +173,13 @@ def list_latest_workflows(conn: Connection, *, last_id: int | None = None, count
     return [_row(r) for r in conn.execute(query.order_by(wid.desc() if descending else wid).limit(count))]
 
 
+# Statements of the hot paths (starting and running attempts), built once: building a statement
+# costs more than running it (~0.2 ms each, a third of the API's time per start: docs/performance.md).
+_GET_WORKFLOW = _workflow_query().where(s.workflow_definitions.c.id == bindparam("workflow_id"))
+
+
 def get_workflow(conn: Connection, workflow_id: int) -> dict[str, Any]:
-    row = conn.execute(_workflow_query().where(s.workflow_definitions.c.id == workflow_id)).first()
+    row = conn.execute(_GET_WORKFLOW, {"workflow_id": workflow_id}).first()
     if row is None:
         raise NotFound(f"workflow {workflow_id} not found")
     return _row(row)
@@ -197,8 +202,15 @@ def _attempt_query() -> Any:
             .join(s.projects, s.projects.c.id == s.attempts.c.project_id))
 
 
+_GET_ATTEMPT = _attempt_query().where(s.attempts.c.id == bindparam("attempt_id"))
+_FIND_NAMED = _attempt_query().where(s.attempts.c.session_id == bindparam("session_id"),
+                                     s.attempts.c.attempt_name == bindparam("attempt_name"))
+_FIND_FIRST = (_attempt_query().where(s.attempts.c.session_id == bindparam("session_id"))
+               .order_by(s.attempts.c.id).limit(1))
+
+
 def get_attempt(conn: Connection, attempt_id: int) -> dict[str, Any]:
-    row = conn.execute(_attempt_query().where(s.attempts.c.id == attempt_id)).first()
+    row = conn.execute(_GET_ATTEMPT, {"attempt_id": attempt_id}).first()
     if row is None:
         raise NotFound(f"attempt {attempt_id} not found")
     return _row(row)
@@ -223,10 +235,10 @@ def list_attempts(conn: Connection, *, project_id: int | None = None, workflow: 
 
 def find_attempt(conn: Connection, session_id: int, attempt_name: str | None) -> dict[str, Any] | None:
     """The attempt of a session with this retry name; for None, the session's first attempt."""
-    query = _attempt_query().where(s.attempts.c.session_id == session_id)
-    query = query.where(s.attempts.c.attempt_name == attempt_name) if attempt_name is not None \
-        else query.order_by(s.attempts.c.id).limit(1)
-    row = conn.execute(query).first()
+    if attempt_name is not None:
+        row = conn.execute(_FIND_NAMED, {"session_id": session_id, "attempt_name": attempt_name}).first()
+    else:
+        row = conn.execute(_FIND_FIRST, {"session_id": session_id}).first()
     return _row(row) if row else None
 
 

@@ -5,6 +5,8 @@ alembic is imported only when an upgrade or a check needs it (it costs start-up 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, text
@@ -54,6 +56,27 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(_script_location()).get_current_head()
+
+
+@contextmanager
+def exclusive(engine: Engine) -> Iterator[None]:
+    """Hold the database's schema lock (PostgreSQL: an advisory lock; SQLite: an immediate
+    transaction's write lock is taken by the migration itself), so that one process at a time reads
+    and changes the schema."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock({_SCHEMA_LOCK})")
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_SCHEMA_LOCK})")
+            conn.commit()
+
+
+_SCHEMA_LOCK = 7_020_114_985  # the advisory lock key of digpy's schema (any fixed number)
 
 
 def sqlite_ddl_source() -> str:

@@ -7,6 +7,7 @@ store: the server runs its database work in a thread pool, off the event loop th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ class ServerStore(Store):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine.dialect.name)
         self.engine = engine
+        self._local = threading.local()  # the transaction this thread is in, if any
 
     @classmethod
     def open(cls, url: str) -> ServerStore:
@@ -36,7 +38,9 @@ class ServerStore(Store):
 
         from digpy.core.store.url import create_engine, error_line, safe_url
 
-        kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_pre_ping": True}
+        # No pre-ping (a round trip per transaction): a connection the database dropped fails one unit
+        # of work, and the pool replaces it.
+        kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_SIZE, "pool_recycle": 3600}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False}
         engine = create_engine(url, **kwargs)
@@ -53,13 +57,23 @@ class ServerStore(Store):
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A pooled connection in a transaction that commits at the end of the block (the catalog's
-        functions take it and never commit)."""
+        functions take it and never commit). Inside another `begin` of the same thread, the block
+        joins that transaction: a unit of work (start an attempt: its session, the attempt, the
+        session's last attempt) is one transaction, whatever functions it calls."""
+        current: Connection | None = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
         with self.engine.begin() as conn:
-            yield conn
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 yield cursor

@@ -86,6 +86,9 @@ _TASK_COLUMNS = ("attempt_id", "id", "parent_id", "name", "full_name", "is_group
                  "store_params", "export_params", "reset_store", "subtask_config", "error")
 _INSERT_TASK = f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})"
 _UPDATE_TASK = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _UPDATED)} WHERE attempt_id = ? AND id = ?"
+_ATTEMPT_COLUMNS = ("session_id, project_id, workflow_name, workflow_definition_id, attempt_name, attempt_index, "
+                    "timezone, params, state_flags, created_at")
+_ATTEMPT_VALUES = ":s, :p, :w, :d, :n, :i, :tz, :params, 0, :now"
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
 
@@ -155,13 +158,20 @@ class Store:
         processes at once: the unique key decides)."""
         key = {"p": project_id, "w": workflow_name, "t": session_time}
         with self._tx() as cursor:
-            cursor.execute(self._sql(
-                "INSERT INTO sessions (project_id, workflow_name, session_time, session_uuid, created_at) "
-                "VALUES (:p, :w, :t, :u, :now) ON CONFLICT DO NOTHING"),
-                {**key, "u": random_uuid(), "now": time.time()})
-            cursor.execute(self._sql(
-                "SELECT id, session_uuid FROM sessions "
-                "WHERE project_id = :p AND workflow_name = :w AND session_time = :t"), key)
+            if self.dialect == "sqlite":  # in-process: two statements cost nothing
+                cursor.execute(self._sql(
+                    "INSERT INTO sessions (project_id, workflow_name, session_time, session_uuid, created_at) "
+                    "VALUES (:p, :w, :t, :u, :now) ON CONFLICT DO NOTHING"),
+                    {**key, "u": random_uuid(), "now": time.time()})
+                cursor.execute(self._sql(
+                    "SELECT id, session_uuid FROM sessions "
+                    "WHERE project_id = :p AND workflow_name = :w AND session_time = :t"), key)
+            else:  # one round trip; DO UPDATE (a no-op) returns the row a concurrent insert made, too
+                cursor.execute(self._sql(
+                    "INSERT INTO sessions (project_id, workflow_name, session_time, session_uuid, created_at) "
+                    "VALUES (:p, :w, :t, :u, :now) ON CONFLICT (project_id, workflow_name, session_time) "
+                    "DO UPDATE SET project_id = EXCLUDED.project_id RETURNING id, session_uuid"),
+                    {**key, "u": random_uuid(), "now": time.time()})
             row = cursor.fetchone()
         return SessionRecord(int(row[0]), project_id, workflow_name, session_time, row[1])
 
@@ -170,32 +180,38 @@ class Store:
         workflow_definition_id: int | None = None,
     ) -> AttemptRecord:
         now = time.time()
+        values = {"s": session.id, "p": session.project_id, "w": session.workflow_name, "d": workflow_definition_id,
+                  "n": attempt_name, "tz": timezone, "params": _dumps(params), "now": now}
         with self._tx() as cursor:
-            cursor.execute(self._sql("SELECT COUNT(*) FROM attempts WHERE session_id = :s"), {"s": session.id})
-            index = int(cursor.fetchone()[0]) + 1
-            # SQLite's RETURNING needs 3.35 (2021); lastrowid works with every version.
-            returning = "" if self.dialect == "sqlite" else " RETURNING id"
-            cursor.execute(self._sql(
-                "INSERT INTO attempts (session_id, project_id, workflow_name, workflow_definition_id, attempt_name, "
-                "attempt_index, timezone, params, state_flags, created_at) "
-                "VALUES (:s, :p, :w, :d, :n, :i, :tz, :params, 0, :now)" + returning),
-                {"s": session.id, "p": session.project_id, "w": session.workflow_name, "d": workflow_definition_id,
-                 "n": attempt_name, "i": index, "tz": timezone, "params": _dumps(params), "now": now})
-            attempt_id = int(cursor.lastrowid if not returning else cursor.fetchone()[0])
-            cursor.execute(self._sql("UPDATE sessions SET last_attempt_id = :a WHERE id = :s"),
-                           {"a": attempt_id, "s": session.id})
+            if self.dialect == "sqlite":  # in-process; RETURNING needs SQLite 3.35: lastrowid works everywhere
+                cursor.execute(self._sql("SELECT COUNT(*) FROM attempts WHERE session_id = :s"), {"s": session.id})
+                index = int(cursor.fetchone()[0]) + 1
+                cursor.execute(self._sql(f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({_ATTEMPT_VALUES})"),
+                               {**values, "i": index})
+                attempt_id = int(cursor.lastrowid)
+                cursor.execute(self._sql("UPDATE sessions SET last_attempt_id = :a WHERE id = :s"),
+                               {"a": attempt_id, "s": session.id})
+            else:  # one round trip: the index, the attempt and the session's last attempt
+                cursor.execute(self._sql(
+                    f"WITH a AS (INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ("
+                    + _ATTEMPT_VALUES.replace(":i", "(SELECT COUNT(*) + 1 FROM attempts WHERE session_id = :s)")
+                    + ") RETURNING id, attempt_index), "
+                    "u AS (UPDATE sessions SET last_attempt_id = (SELECT id FROM a) WHERE id = :s) "
+                    "SELECT id, attempt_index FROM a"), values)
+                attempt_id, index = (int(v) for v in cursor.fetchone())
         return AttemptRecord(attempt_id, session.id, session.project_id, session.workflow_name, attempt_name,
                              index, timezone, params, 0, now, None)
 
     def finish_attempt(self, attempt_id: int, *, success: bool, canceled: bool, owner: str | None = None) -> None:
         """Mark an attempt done (its flags are added to those already set: a kill request stays);
-        with `owner`, only while that node holds its lease."""
+        with `owner`, only while that node holds its lease, which it gives up in the same transaction."""
         flags = DONE | (SUCCESS if success else 0) | (CANCEL_REQUESTED if canceled else 0)
         with self._tx() as cursor:
             if owner is not None:
                 self._hold(cursor, attempt_id, owner)
-            cursor.execute(self._sql("UPDATE attempts SET state_flags = state_flags | :f, finished_at = :now "
-                                     "WHERE id = :a"), {"f": flags, "now": time.time(), "a": attempt_id})
+            cursor.execute(self._sql("UPDATE attempts SET state_flags = state_flags | :f, finished_at = :now, "
+                                     "lease_owner = NULL, lease_expires_at = NULL WHERE id = :a"),
+                           {"f": flags, "now": time.time(), "a": attempt_id})
 
     def _hold(self, cursor: Any, attempt_id: int, owner: str) -> None:
         """Compare-and-set on the attempt's lease, in the caller's transaction: the row stays locked

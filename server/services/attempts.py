@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from digpy.core.errors import ConfigError, Conflict, NotFound
 from digpy.core.store import SUCCESS, catalog
@@ -90,33 +91,49 @@ def task_start_times(store: ServerStore, attempt_id: int) -> dict[str, float]:
         return catalog.task_start_times(conn, attempt_id)
 
 
-def create(store: ServerStore, session: SessionRecord, *, definition_id: int, timezone: str,
-           params: dict[str, Any], attempt_name: str | None) -> dict[str, Any]:
-    """Create an attempt of a session for the executor to pick up; returns it as a catalog row."""
-    record = store.create_attempt(session, timezone=timezone, params=params, attempt_name=attempt_name,
-                                  workflow_definition_id=definition_id)
-    with store.begin() as conn:
-        return catalog.get_attempt(conn, record.id)
+def create(store: ServerStore, session: SessionRecord, *, definition: dict[str, Any], params: dict[str, Any],
+           attempt_name: str | None) -> dict[str, Any]:
+    """Create an attempt of a session of a workflow definition (a catalog row) for the executor to
+    pick up; returns it as a catalog row (made from what is known: no query)."""
+    record = store.create_attempt(session, timezone=definition["timezone"], params=params, attempt_name=attempt_name,
+                                  workflow_definition_id=int(definition["id"]))
+    return {
+        "id": record.id, "session_id": session.id, "project_id": session.project_id,
+        "workflow_name": session.workflow_name, "workflow_definition_id": int(definition["id"]),
+        "attempt_name": attempt_name, "attempt_index": record.attempt_index, "timezone": record.timezone,
+        "params": params, "state_flags": 0, "created_at": record.created_at, "finished_at": None,
+        "lease_owner": None, "lease_expires_at": None, "resume_attempt_id": None, "resume_mode": None,
+        "resume_from": None, "session_time": session.session_time, "session_uuid": session.session_uuid,
+        "project_name": definition["project_name"], "project_deleted_name": None,
+    }
 
 
 def start(store: ServerStore, *, workflow_id: int, session_time: datetime, params: dict[str, Any],
           attempt_name: str | None = None, resume: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-    """Start an attempt of a workflow's session: (the attempt, True); if the session already has an
-    attempt of that name: (that attempt, False)."""
+    """Start an attempt of a workflow's session, in one transaction: (the attempt, True); if the
+    session already has an attempt of that name: (that attempt, False), also when another request
+    created it at the same moment."""
+    try:
+        return _start(store, workflow_id, session_time, params, attempt_name, resume)
+    except IntegrityError:  # the other request's attempt won the session's unique (session, name)
+        return _start(store, workflow_id, session_time, params, attempt_name, resume)
+
+
+def _start(store: ServerStore, workflow_id: int, session_time: datetime, params: dict[str, Any],
+           attempt_name: str | None, resume: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
     with store.begin() as conn:
         definition = catalog.get_workflow(conn, workflow_id)
-    session = store.session_for(int(definition["project_id"]), definition["name"], int(session_time.timestamp()))
-    with store.begin() as conn:
+        session = store.session_for(int(definition["project_id"]), definition["name"],
+                                    int(session_time.timestamp()))
         existing = catalog.find_attempt(conn, session.id, attempt_name)
         if existing is not None:
             return rest.attempt(existing), False
         resume_from = _resume(conn, resume, session.id, definition) if resume else None
-    attempt = create(store, session, definition_id=int(definition["id"]), timezone=definition["timezone"],
-                     params=params, attempt_name=attempt_name)
-    if resume_from is not None:
-        with store.begin() as conn:
+        attempt = create(store, session, definition=definition, params=params, attempt_name=attempt_name)
+        if resume_from is not None:
             catalog.set_resume(conn, int(attempt["id"]), **resume_from)
-    return rest.attempt(attempt), True
+            attempt = catalog.get_attempt(conn, int(attempt["id"]))
+        return rest.attempt(attempt), True
 
 
 def _resume(conn: Connection, resume: dict[str, Any], session_id: int, definition: dict[str, Any]) -> dict[str, Any]:

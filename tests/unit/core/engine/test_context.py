@@ -4,7 +4,6 @@ secrets and their masking, on a real runner with the real local secret provider.
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 
@@ -213,6 +212,11 @@ def test_parse_workflow_reads_dig_text_as_plain_data(context):
 def test_the_environment_of_digpy_is_the_base_of_every_command(context, monkeypatch):
     monkeypatch.setenv("DIGPY_TEST_INHERITED", "from digpy")
     ctx = context({"_type": "sh"})
-    ctx._runner.base_env = dict(os.environ)  # the runner reads it once, when made
-    assert asyncio.run(ctx.run_command(["sh", "-c", 'echo "$DIGPY_TEST_INHERITED"'])) == 0
+    from digpy.core.engine import process
+
+    process._base_env.cache_clear()  # the process reads it once, at its first command
+    try:
+        assert asyncio.run(ctx.run_command(["sh", "-c", 'echo "$DIGPY_TEST_INHERITED"'])) == 0
+    finally:
+        process._base_env.cache_clear()
     assert ctx._runner.output.output_of("+a") == "from digpy\n"
