@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--executor-node", action="store_true",
                         help="run attempts on a second server process (the same database), not the API's")
     parser.add_argument("--executor-nice", type=int, default=0, help="the executor node's niceness (0-19)")
+    parser.add_argument("--executor-processes", type=int, default=0,
+                        help="the server's --executor-processes (attempts run in its child processes)")
     parser.add_argument("--accept-only", action="store_true",
                         help="a server with --disable-executor: how fast the API accepts starts, nothing runs")
     args = parser.parse_args()
@@ -60,6 +62,8 @@ def main() -> int:
             command += ["--database", args.database]
         if args.accept_only or args.executor_node:
             command += ["--disable-executor"]
+        if args.executor_processes:
+            command += ["--executor-processes", str(args.executor_processes)]
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "log", "w"))
         node = None
         for _ in range(200):  # the API server created the schema: then the executor node may start

@@ -16,8 +16,9 @@ from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.store.server import ServerStore
 from digpy.server.executor import Executor, ExecutorSettings
-from digpy.server.keys import BOX, DB, EXECUTOR, LOGS, REGISTRY, SETTINGS, STORE, ServerSettings
+from digpy.server.keys import BOX, DB, EXECUTOR, LOGS, REGISTRY, SETTINGS, STORE, WORKERS, ServerSettings
 from digpy.server.logs import LogStore
+from digpy.server.workers import ExecutorProcesses, child_argv
 
 log = logging.getLogger("digpy.server")
 
@@ -58,19 +59,25 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
     for module in (meta, projects, attempts, logs):
         app.router.add_routes(module.routes)
-    if settings.executor:
+    if settings.executor and settings.executor_processes > 0:
+        app[WORKERS] = ExecutorProcesses(child_argv(settings), settings.executor_processes, settings.executor_nice)
+    elif settings.executor:
         app[EXECUTOR] = Executor(store, registry, app[LOGS], app[BOX], ExecutorSettings(
             data_dir=settings.data_dir, max_tasks=settings.max_task_threads), app[DB])
 
     async def executor_context(app: web.Application) -> AsyncIterator[None]:
-        if not settings.executor:
+        if WORKERS in app:
+            app[WORKERS].start()
             yield
-        else:
+            await app[WORKERS].stop()
+        elif EXECUTOR in app:
             executor = app[EXECUTOR]
             task = asyncio.ensure_future(executor.run())
             yield
             await executor.stop()
             task.cancel()
+        else:
+            yield
         app[DB].shutdown(wait=True)
 
     app.cleanup_ctx.append(executor_context)

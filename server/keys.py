@@ -24,6 +24,7 @@ from digpy.server.logs import LogStore
 
 if TYPE_CHECKING:
     from digpy.server.executor import Executor
+    from digpy.server.workers import ExecutorProcesses
 
 T = TypeVar("T")
 
@@ -39,6 +40,8 @@ class ServerSettings:
     executor: bool = True
     scheduler: bool = True
     headers: dict[str, str] = field(default_factory=dict)
+    executor_processes: int = 0  # run attempts in this many child processes, not in this one
+    executor_nice: int = 10  # the niceness of those processes (the API answers first)
     db_threads: int = 8  # threads that run database work (more only add lock contention: docs/performance.md)
 
 
@@ -49,6 +52,7 @@ BOX = web.AppKey("box", SecretBox)
 SETTINGS = web.AppKey("settings", ServerSettings)
 EXECUTOR: web.AppKey[Executor] = web.AppKey("executor")
 DB = web.AppKey("db", ThreadPoolExecutor)
+WORKERS: web.AppKey[ExecutorProcesses] = web.AppKey("workers")
 
 
 async def off_loop(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -58,6 +62,10 @@ async def off_loop(app: web.Application, fn: Callable[..., T], *args: Any, **kwa
 
 
 def wake_executor(app: web.Application) -> None:
+    """An attempt was started or killed: tell this node's executor (or executor processes)."""
     executor = app.get(EXECUTOR)
     if executor is not None:
         executor.wake()
+    workers = app.get(WORKERS)
+    if workers is not None:
+        workers.wake()

@@ -1,4 +1,5 @@
-"""`digpy server`: the HTTP API, the attempt executor (and, later, the scheduler) in one process."""
+"""`digpy server`: the HTTP API and the attempt executor (in the same process, or in child processes),
+and `--executor-only`, an executor without HTTP."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
                         help="AES key for secrets (default: a key file created in the data directory)")
     parser.add_argument("--disable-executor", action="store_true", default=None, help="serve the API only")
     parser.add_argument("--disable-scheduler", action="store_true", default=None, help="do not start schedules")
+    parser.add_argument("--executor-processes", type=int, metavar="N",
+                        help="run attempts in N child processes instead of the server's own (0, the default: in "
+                             "it); on a machine with more than one core the API then answers while attempts run")
+    parser.add_argument("--executor-nice", type=int, metavar="N",
+                        help="the niceness of those processes (default 10: the API answers first)")
+    parser.add_argument("--executor-only", action="store_true", default=None,
+                        help="run attempts only, no HTTP (what --executor-processes starts; also a node of its own)")
     return parser
 
 
@@ -70,12 +78,24 @@ def settings_from(args: argparse.Namespace) -> Any:
         data_dir=data_dir,
         database_url=options.get("database") or f"sqlite:///{data_dir / 'digpy.db'}",
         task_log_dir=Path(options.get("task_log") or data_dir / "logs"),
-        secret_key=options.get("secret_encryption_key"),
+        secret_key=options.get("secret_encryption_key") or os.environ.get("DIGPY_SECRET_ENCRYPTION_KEY") or None,
         max_task_threads=int(options.get("max_task_threads") or 32),
         max_archive_bytes=int(options.get("max_archive_size") or 32 * 1024 * 1024),
         executor=not options.get("disable_executor"),
         scheduler=not options.get("disable_scheduler"),
+        executor_processes=_count(options.get("executor_processes"), "--executor-processes", 0),
+        executor_nice=_count(options.get("executor_nice"), "--executor-nice", 10, most=19),
     ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
+
+
+def _count(value: Any, option: str, default: int, most: int = 64) -> int:
+    from digpy.core.errors import ConfigError
+
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most:
+        raise ConfigError(f"{option} must be a whole number from 0 to {most}, got {value!r}")
+    return value
 
 
 def open_database(url: str, *, create_if_empty: bool) -> Any:
@@ -137,15 +157,27 @@ def run(args: argparse.Namespace) -> int:
 
     settings, bind, port = settings_from(args)
     configure_logging("info")
-    store = open_database(settings.database_url, create_if_empty=True)
+    store = open_database(settings.database_url, create_if_empty=not args.executor_only)
     registry = load_registry()
     for plugin in registry.broken:
         logging.getLogger("digpy.server").warning("%s", plugin)
+    if args.executor_only:
+        from digpy.server.workers import run_executor_node
+
+        logging.getLogger("digpy.server").info("digpy executor node (database %s, task logs %s)",
+                                               safe_url(settings.database_url), settings.task_log_dir)
+        try:
+            run_executor_node(settings, store, registry)
+        finally:
+            store.close()
+        return 0
     app = create_app(settings, store, registry)
     tune_gc()
     logging.getLogger("digpy.server").info(
         "digpy server listening on http://%s:%d (database %s, task logs %s, executor %s)", bind, port,
-        safe_url(settings.database_url), settings.task_log_dir, "on" if settings.executor else "off")
+        safe_url(settings.database_url), settings.task_log_dir,
+        "off" if not settings.executor else
+        f"in {settings.executor_processes} process(es)" if settings.executor_processes else "on")
     try:
         web.run_app(app, host=bind, port=port, print=None, handle_signals=True, access_log=None)
     finally:

@@ -135,3 +135,31 @@ def test_a_node_whose_attempt_was_taken_over_stops_it_and_writes_nothing_more(se
             line for line in server.log.read_text().splitlines() if "was taken over" in line]
     finally:
         database.dispose()
+
+
+def test_a_server_with_executor_processes_runs_attempts_in_its_children_and_stops_them(database_url, tmp_path):
+    """--executor-processes 1: the API answers from the server's process, attempts run in a child
+    (woken at once, not at its next poll), and the child goes when the server goes."""
+    url = None if database_url.startswith("sqlite") else database_url
+    if url is not None:
+        empty_postgres(url)
+    node = Server(tmp_path / "node", url, ("--executor-processes", "1"))
+    try:
+        node.start()
+        project = write_project(tmp_path / "p", {"wf.dig": "+who:\n  sh>: echo ran in $PPID\n"})
+        assert node.digpy("push", "p", "--project", str(project)).returncode == 0
+        started = node.digpy("start", "p", "wf", "--session", "2026-01-01", "--json")
+        assert started.returncode == 0, started.stderr
+        attempt_id = json.loads(started.stdout)["id"]
+        begun = time.monotonic()
+        wait_until(lambda: api(node, "GET", f"/api/attempts/{attempt_id}")[1]["done"], what="the attempt to end")
+        assert api(node, "GET", f"/api/attempts/{attempt_id}")[1]["status"] == "success"
+        assert time.monotonic() - begun < 0.9, "the child was woken, not left to its one-second poll"
+        log = node.digpy("log", attempt_id).stdout
+        runner_pid = int(re.search(r"ran in (\d+)", log).group(1))  # the sh> command's parent: the executor
+        assert runner_pid != node.process.pid, "the attempt ran in a child process, not the server's"
+        assert not gone(runner_pid)
+        assert node.stop() == 0
+        wait_until(lambda: gone(runner_pid), timeout=30, what="the executor process to stop with the server")
+    finally:
+        node.stop()
