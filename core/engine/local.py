@@ -35,7 +35,6 @@ from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan, ended_tasks, forced_tasks
 from digpy.core.workflow.schedule import check_timezone, parse_schedule
 from digpy.core.workflow.spec import TaskSpec, Workflow
-from digpy.core.workflow.tree import unknown_operator_warning
 
 log = logging.getLogger("digpy.run")
 LOCAL_POLL_SECONDS = 0.2  # a required attempt runs in this process: asking often costs nothing
@@ -112,8 +111,11 @@ class LocalEngine:
     def load(self, name: str) -> Workflow:
         workflow = self.project.load(self.project.resolve(name), operators=self.operators, lenient=True)
         check_timezone(workflow.timezone, workflow.location)
-        for error in workflow.unknown_operators:  # the task fails when it is reached, as in Digdag
-            log.warning("%s", unknown_operator_warning(self.registry.explain(error)))
+        if workflow.unknown_operators:
+            from digpy.core.workflow.tree import unknown_operator_warning
+
+            for error in workflow.unknown_operators:  # the task fails when it is reached, as in Digdag
+                log.warning("%s", unknown_operator_warning(self.registry.explain(error)))
         for message in workflow.expression_errors:  # evaluated when their task runs, as in Digdag
             log.warning("%s; its task will fail when it runs", message)
         return workflow

@@ -176,8 +176,11 @@ class AttemptRunner:
             self.output.flush()
             if created or changed:
                 try:
-                    await self.offload(partial(self.store.write_tasks, self.attempt_id, created, changed,
-                                               owner=self.owner))
+                    if self.offload is inline:  # a local run: the commit takes microseconds, here
+                        self.store.write_tasks(self.attempt_id, created, changed)
+                    else:
+                        await self.offload(partial(self.store.write_tasks, self.attempt_id, created, changed,
+                                                   owner=self.owner))
                 except BaseException:  # e.g. LeaseLost: the operators taken in this turn never start
                     for _task, coro in starts:
                         coro.close()
