@@ -19,7 +19,19 @@ import urllib.request
 from typing import Any
 
 from digpy.client.errors import ClientError, Unreachable
-from digpy.client.model import Attempt, LogFile, Project, SecretKey, Session, Task, Version, Workflow
+from digpy.client.model import (
+    Attempt,
+    Backfill,
+    LogFile,
+    Project,
+    Schedule,
+    ScheduleSummary,
+    SecretKey,
+    Session,
+    Task,
+    Version,
+    Workflow,
+)
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:65432"
 __all__ = ["AsyncClient", "Attempt", "Client", "ClientError", "LogFile", "Project", "Session", "Task",
@@ -154,6 +166,42 @@ class Client(_Api):
 
     def tasks(self, attempt_id: str) -> list[Task]:
         return Task.list_from_json(self.request("GET", f"/api/attempts/{attempt_id}/tasks"))
+
+    # -- schedules
+    def schedules(self, project_id: str | None = None, workflow: str | None = None) -> list[Schedule]:
+        """Every schedule (of a project, of one of its workflows), by id."""
+        path = f"/api/projects/{project_id}/schedules" if project_id else "/api/schedules"
+        found: list[Schedule] = []
+        last_id: str | None = None
+        while True:  # pages of 100
+            page = Schedule.list_from_json(self.request("GET", path, query={"workflow": workflow, "last_id": last_id}))
+            found += page
+            if len(page) < 100:
+                return found
+            last_id = page[-1].id
+
+    def schedule(self, schedule_id: str) -> Schedule:
+        return Schedule.from_json(self.request("GET", f"/api/schedules/{schedule_id}"))
+
+    def skip_schedule(self, schedule_id: str, *, next_time: str | None = None, count: int | None = None,
+                      from_time: str | None = None, next_run_time: str | None = None,
+                      dry_run: bool = False) -> ScheduleSummary:
+        body = {k: v for k, v in {"nextTime": next_time, "count": count, "fromTime": from_time,
+                                  "nextRunTime": next_run_time, "dryRun": dry_run}.items() if v is not None}
+        return ScheduleSummary.from_json(self.request("POST", f"/api/schedules/{schedule_id}/skip", body=body))
+
+    def backfill(self, schedule_id: str, *, from_time: str, attempt_name: str, count: int | None = None,
+                 parallel: int | None = None, dry_run: bool = False) -> Backfill:
+        body = {k: v for k, v in {"fromTime": from_time, "attemptName": attempt_name, "count": count,
+                                  "parallel": parallel, "dryRun": dry_run}.items() if v is not None}
+        return Backfill.from_json(self.request("POST", f"/api/schedules/{schedule_id}/backfill", body=body))
+
+    def enable_schedule(self, schedule_id: str, *, catch_up: bool = False) -> ScheduleSummary:
+        return ScheduleSummary.from_json(self.request("POST", f"/api/schedules/{schedule_id}/enable",
+                                                      body={"catchUp": catch_up}))
+
+    def disable_schedule(self, schedule_id: str) -> ScheduleSummary:
+        return ScheduleSummary.from_json(self.request("POST", f"/api/schedules/{schedule_id}/disable"))
 
     # -- logs and secrets
     def log_files(self, attempt_id: str, task: str | None = None) -> list[LogFile]:

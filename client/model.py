@@ -337,3 +337,51 @@ class ProjectSecret(Resource):
     key: str = json_field("key")
     project_id: str = json_field("project.id")
     project_name: str = json_field("project.name")
+
+
+@resource
+class Schedule(Resource):
+    """A workflow's schedule: when its next slot runs (`nextRunTime`, an instant) and that slot's
+    session time (`nextScheduleTime`, in the workflow's zone). A summary (the answer to skip,
+    enable and disable) adds when it was created and updated."""
+
+    collection = "schedules"
+    id: str = json_field("id")
+    project_id: str = json_field("project.id")
+    project_name: str = json_field("project.name")
+    workflow_id: str = json_field("workflow.id")
+    workflow_name: str = json_field("workflow.name")
+    next_run_time: str = json_field("nextRunTime")
+    next_schedule_time: str = json_field("nextScheduleTime")
+    disabled_at: str | None = json_field("disabledAt", default=None)
+    last_session_time: str | None = json_field("lastSessionTime", default=None, digpy=True)
+
+
+@resource
+class ScheduleSummary(Resource):
+    """A schedule as skip, enable and disable answer it (Digdag's summary form)."""
+
+    id: str = json_field("id")
+    project_id: str = json_field("project.id")
+    project_name: str = json_field("project.name")
+    workflow_id: str = json_field("workflow.id")
+    workflow_name: str = json_field("workflow.name")
+    next_run_time: str = json_field("nextRunTime")
+    next_schedule_time: str = json_field("nextScheduleTime")
+    created_at: str | None = json_field("createdAt", default=None)
+    updated_at: str | None = json_field("updatedAt", default=None)
+    disabled_at: str | None = json_field("disabledAt", default=None)
+
+
+@resource
+class Backfill(Resource):
+    """The attempts a backfill started, in session order (none in a dry run), and the session times of
+    its slots (digpy's addition: what a dry run would start)."""
+
+    id: str = json_field("id")
+    project_id: str = json_field("project.id")
+    project_name: str = json_field("project.name")
+    workflow_id: str = json_field("workflow.id")
+    workflow_name: str = json_field("workflow.name")
+    attempts: list[Attempt] = json_field("attempts", default_factory=list)
+    session_times: list[str] = json_field("sessionTimes", default_factory=list, digpy=True)

@@ -16,8 +16,21 @@ from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.store.server import ServerStore
 from digpy.server.executor import Executor, ExecutorSettings
-from digpy.server.keys import BOX, DB, EXECUTOR, LOGS, REGISTRY, SETTINGS, STORE, WORKERS, ServerSettings
+from digpy.server.keys import (
+    BOX,
+    DB,
+    EXECUTOR,
+    LOGS,
+    REGISTRY,
+    SCHEDULER,
+    SETTINGS,
+    STORE,
+    WORKERS,
+    ServerSettings,
+    wake_executor,
+)
 from digpy.server.logs import LogStore
+from digpy.server.scheduler import Scheduler
 from digpy.server.workers import ExecutorProcesses, child_argv
 
 log = logging.getLogger("digpy.server")
@@ -47,7 +60,7 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def create_app(settings: ServerSettings, store: ServerStore, registry: Registry) -> web.Application:
     """The application; the executor starts and stops with it (unless switched off)."""
-    from digpy.server.api import attempts, logs, meta, projects
+    from digpy.server.api import attempts, logs, meta, projects, schedules
 
     app = web.Application(middlewares=[errors], client_max_size=settings.max_archive_bytes + 1024 * 1024)
     app[STORE] = store
@@ -57,7 +70,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     app[BOX] = (SecretBox.from_base64(settings.secret_key) if settings.secret_key
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
-    for module in (meta, projects, attempts, logs):
+    for module in (meta, projects, attempts, logs, schedules):
         app.router.add_routes(module.routes)
     if settings.executor and settings.executor_processes > 0:
         app[WORKERS] = ExecutorProcesses(child_argv(settings), settings.executor_processes, settings.executor_nice)
@@ -81,7 +94,23 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
         app[DB].shutdown(wait=True)
 
     app.cleanup_ctx.append(executor_context)
+    if settings.scheduler:
+        app.cleanup_ctx.append(scheduler_context)
     return app
+
+
+async def scheduler_context(app: web.Application) -> AsyncIterator[None]:
+    """The scheduler runs beside the API, its steps in the database threads."""
+    loop = asyncio.get_running_loop()
+    def started() -> None:  # called in a database thread
+        loop.call_soon_threadsafe(wake_executor, app)
+
+    scheduler = Scheduler(app[STORE], started=started)
+    app[SCHEDULER] = scheduler
+    task = asyncio.ensure_future(scheduler.run(lambda work: loop.run_in_executor(app[DB], work)))
+    yield
+    scheduler.stop()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 __all__ = ["ServerSettings", "create_app", "error_body"]

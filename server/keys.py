@@ -24,6 +24,7 @@ from digpy.server.logs import LogStore
 
 if TYPE_CHECKING:
     from digpy.server.executor import Executor
+    from digpy.server.scheduler import Scheduler
     from digpy.server.workers import ExecutorProcesses
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ SETTINGS = web.AppKey("settings", ServerSettings)
 EXECUTOR: web.AppKey[Executor] = web.AppKey("executor")
 DB = web.AppKey("db", ThreadPoolExecutor)
 WORKERS: web.AppKey[ExecutorProcesses] = web.AppKey("workers")
+SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler")
 
 
 async def off_loop(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -69,3 +71,10 @@ def wake_executor(app: web.Application) -> None:
     workers = app.get(WORKERS)
     if workers is not None:
         workers.wake()
+
+
+def wake_scheduler(app: web.Application) -> None:
+    """Schedules changed (a push, enable, skip): let the scheduler look again now."""
+    scheduler = app.get(SCHEDULER)
+    if scheduler is not None:
+        scheduler.wake()

@@ -123,3 +123,30 @@ def log_file(entry: dict[str, Any]) -> dict[str, Any]:
 def project_secret(key: str, project_row: dict[str, Any]) -> dict[str, Any]:
     """The answer to setting or deleting a secret of a project."""
     return model.ProjectSecret(key=key, project_id=str(project_row["id"]), project_name=project_row["name"]).to_json()
+
+
+def _schedule_fields(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]), **_project_of(row), "workflow_id": str(row["workflow_definition_id"]),
+        "workflow_name": row["workflow_name"], "next_run_time": instant(row["next_run_time"]),
+        "next_schedule_time": session_time(row["next_schedule_time"], row["timezone"]),
+        "disabled_at": instant(row["disabled_at"]),
+    }
+
+
+def schedule(row: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
+    """A schedule row (with its project's name and its workflow's time zone) as the API sends it."""
+    if summary:
+        return model.ScheduleSummary(**_schedule_fields(row), created_at=instant(row["created_at"]),
+                                     updated_at=instant(row["updated_at"])).to_json()
+    last = row["last_session_time"]
+    return model.Schedule(**_schedule_fields(row), last_session_time=None if last is None else
+                          session_time(last, row["timezone"])).to_json()
+
+
+def backfill(row: dict[str, Any], attempts: list[dict[str, Any]], session_times: list[datetime]) -> dict[str, Any]:
+    """A backfill's answer: the schedule's workflow, the attempts started, the slots' session times."""
+    return model.Backfill(
+        id=str(row["id"]), **_project_of(row), workflow_id=str(row["workflow_definition_id"]),
+        workflow_name=row["workflow_name"], attempts=[model.Attempt.from_json(a) for a in attempts],
+        session_times=[format_session_time(t) for t in session_times]).to_json()

@@ -36,6 +36,11 @@ COMMANDS = {
     "attempt": "attempts",
     "tasks": "attempts",
     "log": "log",
+    "schedules": "schedules",
+    "backfill": "schedules",
+    "reschedule": "schedules",
+    "enable": "schedules",
+    "disable": "schedules",
     "version": "version",
 }
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

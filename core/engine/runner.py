@@ -176,7 +176,7 @@ class AttemptRunner:
             self.output.flush()
             if created or changed:
                 try:
-                    if self.offload is inline:  # a local run: the commit takes microseconds, here
+                    if self.offload is inline and self.owner is None:  # a local run: the commit takes microseconds
                         self.store.write_tasks(self.attempt_id, created, changed)
                     else:
                         await self.offload(partial(self.store.write_tasks, self.attempt_id, created, changed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,4 +119,21 @@ def parse_time(text: str, zone: ZoneInfo, what: str = "--session") -> datetime:
                           hint=f"use a time between the years {MIN_YEAR} and {MAX_YEAR}") from None
 
 
-__all__ = ["format_session_time", "parse_session_option", "parse_time", "session_variables"]
+# Digdag's LocalTimeOrInstant: an ISO-8601 local date-time or one with an offset, where seconds
+# and their fraction are optional (its client sends `2016-01-01T00:00` for `--session 2016-01-01`).
+_DIGDAG_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?"
+                          r"([Zz]|[+-][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?")
+
+
+def local_time_or_instant(text: str, zone: ZoneInfo, what: str) -> datetime:
+    """A time parameter as Digdag's REST API takes it (local in `zone`, or with an offset; seconds
+    optional; fractions of a second dropped, as session times are whole seconds), or in any form
+    `digpy run --session` takes."""
+    found = _DIGDAG_TIME.fullmatch(text)
+    if found:
+        date, minutes, seconds, offset = found.groups()
+        text = f"{date}T{minutes}:{seconds or '00'}{(offset or '').upper()}"
+    return parse_time(text, zone, what)
+
+
+__all__ = ["format_session_time", "local_time_or_instant", "parse_session_option", "parse_time", "session_variables"]

@@ -286,8 +286,13 @@ def claim_attempts(conn: Connection, *, owner: str, lease_seconds: float, limit:
                    exclude: Sequence[int] = ()) -> list[int]:
     """Take up to `limit` unfinished attempts that no live node holds (compare-and-set per row)."""
     now = time.time()
+    previous = s.attempts.alias("previous")
+    ready = or_(s.attempts.c.after_attempt_id.is_(None),  # not waiting for another attempt to end
+                s.attempts.c.state_flags.op("&")(CANCEL_REQUESTED) != 0,  # killed: it ends at once
+                select(previous.c.id).where(previous.c.id == s.attempts.c.after_attempt_id,
+                                            previous.c.state_flags.op("&")(DONE) != 0).exists())
     free = and_(s.attempts.c.state_flags.op("&")(DONE) == 0,
-                or_(s.attempts.c.lease_owner.is_(None), s.attempts.c.lease_expires_at < now))
+                or_(s.attempts.c.lease_owner.is_(None), s.attempts.c.lease_expires_at < now), ready)
     query = select(s.attempts.c.id).where(free).order_by(s.attempts.c.id).limit(limit + len(exclude))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)

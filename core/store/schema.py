@@ -102,6 +102,8 @@ attempts = Table(
     Column("resume_attempt_id", BigInteger, nullable=True),
     Column("resume_mode", String(16), nullable=True),
     Column("resume_from", Text, nullable=True),
+    # Runs only once this attempt is done (backfills run one slot at a time; a schedule's `overlap: wait`).
+    Column("after_attempt_id", BigInteger, nullable=True),
     UniqueConstraint("session_id", "attempt_name", name="uq_attempts_session_name"),
     Index("ix_attempts_running", "state_flags"),
 )
@@ -149,4 +151,22 @@ attempt_waits = Table(
     metadata,
     Column("attempt_id", BigInteger, ForeignKey("attempts.id"), primary_key=True, autoincrement=False),
     Column("waits_for", BigInteger, ForeignKey("attempts.id"), primary_key=True, autoincrement=False),
+)
+
+# A workflow's schedule: the next slot (its run time and session time) and the last session started.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("workflow_name", String(255), nullable=False),
+    Column("workflow_definition_id", Integer, ForeignKey("workflow_definitions.id"), nullable=False),
+    Column("next_run_time", Float, nullable=False),  # epoch seconds; far future once past `end`
+    Column("next_schedule_time", BigInteger, nullable=False),  # the session time of that slot
+    Column("last_session_time", BigInteger, nullable=True),  # the newest slot started
+    Column("disabled_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("project_id", "workflow_name", name="uq_schedules_project_workflow"),
+    Index("ix_schedules_next_run_time", "next_run_time"),
 )

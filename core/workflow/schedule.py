@@ -20,7 +20,15 @@ from digpy.core.errors import ConfigError, Location
 from digpy.core.options import duration
 
 KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron", "seconds_interval")
-OPTIONS = ("skip_on_overtime", "skip_delayed_by", "start", "end", "delay")
+OPTIONS = ("skip_on_overtime", "skip_delayed_by", "start", "end", "delay", "catch_up", "overlap")
+# After downtime: start the newest missed slot only (the default: no storm), every missed slot in
+# turn (Digdag), or none of them. docs/differences.md says why.
+CATCH_UP = ("latest", "all", "none")
+# A slot that comes while the previous attempt still runs: start it anyway (Digdag's default),
+# skip it (Digdag's skip_on_overtime), or start it when the previous one ends.
+OVERLAP = ("run", "skip", "wait")
+ON_TIME_SECONDS = 60  # `catch_up: none` still starts a slot the scheduler reaches this late
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)  # where a schedule past its `end` waits (as Digdag)
 _WEEKDAYS = {
     "sun": 0, "sunday": 0, "mon": 1, "monday": 1, "tue": 2, "tuesday": 2, "wed": 3, "wednesday": 3,
     "thu": 4, "thursday": 4, "fri": 5, "friday": 5, "sat": 6, "saturday": 6,
@@ -53,10 +61,13 @@ class Schedule(NamedTuple):
     timezone: str
     cron: str
     delay: int
-    skip_on_overtime: bool = False
+    skip_on_overtime: bool = False  # Digdag's spelling of overlap: skip
     skip_delayed_by: int | None = None
     start: date | None = None
     end: date | None = None
+
+    catch_up: str = "latest"
+    overlap: str = "run"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -123,7 +134,7 @@ class Schedule(NamedTuple):
         naive = after.replace(tzinfo=None)
         base = naive - timedelta(microseconds=1) if inclusive else naive
         candidate: datetime = croniter(self.cron, base).get_next(datetime)
-        return self._localize(candidate, after)
+        return self._localize(candidate, after, inclusive)
 
     def _prev_session(self, before: datetime) -> datetime:
         if self.kind == "seconds_interval":
@@ -135,11 +146,12 @@ class Schedule(NamedTuple):
         candidate: datetime = croniter(self.cron, before.replace(tzinfo=None)).get_prev(datetime)
         return self._localize(candidate, None)
 
-    def _localize(self, naive: datetime, after: datetime | None) -> datetime:
+    def _localize(self, naive: datetime, after: datetime | None, inclusive: bool = False) -> datetime:
         local = naive.replace(tzinfo=self.zone, fold=0)
         # A wall time skipped by a spring-forward change: zoneinfo maps it past the gap.
         resolved = local.astimezone(UTC).astimezone(self.zone)
-        if after is not None and resolved <= after:
+        # A wall time that maps to before `after` (the first of a repeated hour): look further.
+        if after is not None and (resolved < after or (resolved == after and not inclusive)):
             return self._next_session(resolved, inclusive=False)
         return resolved
 
@@ -172,12 +184,21 @@ def parse_schedule(config: Mapping[str, Any], timezone: str, location: Location 
     skip_on_overtime = config.get("skip_on_overtime", False)
     if not isinstance(skip_on_overtime, bool):
         raise ConfigError("skip_on_overtime must be true or false", location=location)
+    catch_up, overlap = config.get("catch_up", "latest"), config.get("overlap", "skip" if skip_on_overtime else "run")
+    if catch_up not in CATCH_UP:
+        raise ConfigError(f"schedule catch_up must be one of {', '.join(CATCH_UP)}, got {catch_up!r}",
+                          location=location, hint="latest: only the newest missed slot runs after downtime")
+    if overlap not in OVERLAP:
+        raise ConfigError(f"schedule overlap must be one of {', '.join(OVERLAP)}, got {overlap!r}", location=location)
+    if skip_on_overtime and overlap != "skip":
+        raise ConfigError("skip_on_overtime: true is overlap: skip; write one of them", location=location)
     skip_delayed_by = config.get("skip_delayed_by")
     start, end = _date(config.get("start"), "start", location), _date(config.get("end"), "end", location)
     if start and end and start > end:
         raise ConfigError(f"schedule start {start} is after its end {end}", location=location)
     return Schedule(
         kind=kind, spec=spec, timezone=timezone, cron=cron, delay=delay, skip_on_overtime=skip_on_overtime,
+        catch_up=catch_up, overlap=overlap,
         skip_delayed_by=None if skip_delayed_by is None else parse_duration(skip_delayed_by, location),
         start=start, end=end,
     )
@@ -238,3 +259,45 @@ def _date(value: Any, what: str, location: Location | None) -> date | None:
         return date.fromisoformat(str(value))
     except ValueError:
         raise ConfigError(f"schedule {what} must be a date YYYY-MM-DD, got {value!r}", location=location) from None
+
+
+class TickPlan(NamedTuple):
+    """What a scheduler does with a schedule whose next slot is due.
+
+    start: the slot to start now, if any (one per step: with `catch_up: all` the schedule stays
+        due and the next step takes the next missed slot);
+    skipped: the first and last missed slots passed over without starting, if any;
+    next: the schedule's next slot afterwards (None: it has ended).
+    """
+
+    start: Slot | None
+    skipped: tuple[Slot, Slot] | None
+    next: Slot | None
+
+
+def plan_tick(schedule: Schedule, due: Slot, now: datetime) -> TickPlan:
+    """Decide, at `now`, about the due slot `due` (its run time is at or before `now`) and the slots
+    missed after it, by the schedule's `catch_up` and `skip_delayed_by` (a slot later than that is
+    never started). Pure: the caller applies `overlap`, which depends on the attempts running."""
+    window = schedule.skip_delayed_by
+    candidate: Slot | None
+    if schedule.catch_up == "all":
+        candidate = due
+        if window is not None and (now - due.run_time).total_seconds() > window:
+            # Digdag skips stale slots one by one; the first one still within the window, at once:
+            candidate = schedule.first(now - timedelta(seconds=window))
+            if candidate is not None and candidate.run_time > now:
+                candidate = None
+    else:
+        latest = schedule.last_before(now)
+        if latest is None or latest.session_time < due.session_time:
+            latest = due
+        late = (now - latest.run_time).total_seconds()
+        limit = window if window is not None else (None if schedule.catch_up == "latest" else ON_TIME_SECONDS)
+        candidate = latest if limit is None or late <= limit else None
+    passed_to = candidate.session_time if candidate is not None else None
+    last_missed = schedule.prev_slot(passed_to) if passed_to is not None else schedule.last_before(now)
+    skipped = (due, last_missed) if last_missed is not None and last_missed.session_time >= due.session_time \
+        else None
+    after = candidate or (skipped[1] if skipped else due)
+    return TickPlan(candidate, skipped, schedule.next_slot(after.session_time))

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from digpy.core.errors import ConfigError
-from digpy.core.language.builtins import parse_time
 
 _ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a 64-bit column
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
-# Digdag's LocalTimeOrInstant: an ISO-8601 local date-time or one with an offset, where seconds
-# and their fraction are optional (its client sends `2016-01-01T00:00` for `--session 2016-01-01`).
-_DIGDAG_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?"
-                          r"([Zz]|[+-][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?")
 
 
 def parse_id(value: Any, what: str) -> int:
@@ -65,12 +58,3 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def local_time_or_instant(text: str, zone: ZoneInfo, what: str) -> datetime:
-    """A time parameter as Digdag's REST API takes it (local in `zone`, or with an offset; seconds
-    optional; fractions of a second dropped, as session times are whole seconds), or in any form
-    `digpy run --session` takes."""
-    found = _DIGDAG_TIME.fullmatch(text)
-    if found:
-        date, minutes, seconds, offset = found.groups()
-        text = f"{date}T{minutes}:{seconds or '00'}{(offset or '').upper()}"
-    return parse_time(text, zone, what)

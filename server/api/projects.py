@@ -9,8 +9,9 @@ from aiohttp import web
 
 from digpy.client import model
 from digpy.core.errors import ConfigError
-from digpy.server.api.params import int_id, json_body, local_time_or_instant, query_bool, query_int
-from digpy.server.keys import BOX, REGISTRY, SETTINGS, STORE, off_loop
+from digpy.core.language.builtins import local_time_or_instant
+from digpy.server.api.params import int_id, json_body, query_bool, query_int
+from digpy.server.keys import BOX, REGISTRY, SETTINGS, STORE, off_loop, wake_scheduler
 from digpy.server.services import projects, secrets
 
 routes = web.RouteTableDef()
@@ -53,8 +54,10 @@ async def put_project(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit:
         raise ConfigError(f"archive is {request.content_length} bytes; the limit is {limit}")
     blob = await request.read()
-    return web.json_response(await off_loop(request.app, projects.push, request.app[STORE], request.app[REGISTRY],
-                                            name=name, revision=revision, archive=blob, max_bytes=limit))
+    pushed = await off_loop(request.app, projects.push, request.app[STORE], request.app[REGISTRY],
+                            name=name, revision=revision, archive=blob, max_bytes=limit)
+    wake_scheduler(request.app)  # its schedules may have changed
+    return web.json_response(pushed)
 
 
 @routes.get("/api/projects/{id}/revisions")

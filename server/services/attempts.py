@@ -92,18 +92,19 @@ def task_start_times(store: ServerStore, attempt_id: int) -> dict[str, float]:
 
 
 def create(store: ServerStore, session: SessionRecord, *, definition: dict[str, Any], params: dict[str, Any],
-           attempt_name: str | None) -> dict[str, Any]:
+           attempt_name: str | None, after_attempt_id: int | None = None) -> dict[str, Any]:
     """Create an attempt of a session of a workflow definition (a catalog row) for the executor to
-    pick up; returns it as a catalog row (made from what is known: no query)."""
+    pick up (once `after_attempt_id`, if given, has ended); returns it as a catalog row (made from
+    what is known: no query)."""
     record = store.create_attempt(session, timezone=definition["timezone"], params=params, attempt_name=attempt_name,
-                                  workflow_definition_id=int(definition["id"]))
+                                  workflow_definition_id=int(definition["id"]), after_attempt_id=after_attempt_id)
     return {
         "id": record.id, "session_id": session.id, "project_id": session.project_id,
         "workflow_name": session.workflow_name, "workflow_definition_id": int(definition["id"]),
         "attempt_name": attempt_name, "attempt_index": record.attempt_index, "timezone": record.timezone,
         "params": params, "state_flags": 0, "created_at": record.created_at, "finished_at": None,
         "lease_owner": None, "lease_expires_at": None, "resume_attempt_id": None, "resume_mode": None,
-        "resume_from": None, "session_time": session.session_time, "session_uuid": session.session_uuid,
+        "resume_from": None, "after_attempt_id": after_attempt_id, "session_time": session.session_time, "session_uuid": session.session_uuid,
         "project_name": definition["project_name"], "project_deleted_name": None,
     }
 

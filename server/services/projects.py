@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,14 @@ from sqlalchemy import Connection
 from digpy.core.errors import ConfigError, NotFound
 from digpy.core.plugin_manager import Registry
 from digpy.core.project import Project
-from digpy.core.store import catalog
+from digpy.core.store import catalog, schedules
 from digpy.core.store.server import ServerStore
 from digpy.core.workflow.schedule import parse_schedule
 from digpy.core.workflow.tree import unknown_operator_warning
 from digpy.server import rest
 from digpy.server.archive import read_archive, unpack
 from digpy.server.plugins import unknown_operator
+from digpy.server.services import schedules as scheduling
 
 log = logging.getLogger("digpy.server.projects")
 TRUNCATE = ("second", "minute", "hour", "day")
@@ -46,7 +48,9 @@ def get_project(store: ServerStore, project_id: int) -> dict[str, Any]:
 def delete_project(store: ServerStore, project_id: int) -> dict[str, Any]:
     with store.begin() as conn:
         revision = catalog.latest_revision(conn, project_id)
-        return rest.project(catalog.delete_project(conn, project_id), revision)
+        deleted = catalog.delete_project(conn, project_id)
+        schedules.remove_project(conn, project_id)  # a deleted project's schedules stop
+        return rest.project(deleted, revision)
 
 
 def push(store: ServerStore, registry: Registry, *, name: str, revision: str, archive: bytes,
@@ -70,6 +74,7 @@ def push(store: ServerStore, registry: Registry, *, name: str, revision: str, ar
     with store.begin() as conn:
         row = catalog.put_revision(conn, project=name, revision=revision, archive=archive,
                                    workflows=[(w.name, w.timezone, w.config) for w in workflows])
+        scheduling.sync(conn, int(row["id"]), catalog.list_workflows(conn, int(row["id"]), revision), time.time())
         return _project(conn, row)
 
 

@@ -36,6 +36,9 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
     session = attempt["sessionId"]
     a = attempt["id"]
     secret = json.dumps({"value": "s3cret"}).encode()
+    schedule = api(server, "GET", "/api/schedules")[1]["schedules"][0]["id"]
+    backfill = json.dumps({"fromTime": "2026-01-01T00:00:00+09:00", "attemptName": "bf", "count": 2,
+                           "dryRun": True}).encode()
 
     calls = [  # (method, route, path, body, the status expected)
         ("get", "/api/version", "/api/version", None, 200),
@@ -51,6 +54,14 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
         ("put", "/api/projects/{id}/secrets/{key}", f"/api/projects/{project}/secrets/api.token", secret, 200),
         ("get", "/api/projects/{id}/secrets", f"/api/projects/{project}/secrets", None, 200),
         ("delete", "/api/projects/{id}/secrets/{key}", f"/api/projects/{project}/secrets/api.token", None, 200),
+        ("get", "/api/schedules", "/api/schedules", None, 200),
+        ("get", "/api/projects/{id}/schedules", f"/api/projects/{project}/schedules", None, 200),
+        ("get", "/api/schedules/{id}", f"/api/schedules/{schedule}", None, 200),
+        ("get", "/api/schedules/{id}", "/api/schedules/999", None, 404),
+        ("post", "/api/schedules/{id}/skip", f"/api/schedules/{schedule}/skip", b'{"count": 1}', 200),
+        ("post", "/api/schedules/{id}/backfill", f"/api/schedules/{schedule}/backfill", backfill, 200),
+        ("post", "/api/schedules/{id}/disable", f"/api/schedules/{schedule}/disable", None, 200),
+        ("post", "/api/schedules/{id}/enable", f"/api/schedules/{schedule}/enable", None, 200),
         ("get", "/api/workflows", "/api/workflows", None, 200),
         ("get", "/api/workflows/{id}", f"/api/workflows/{workflow}", None, 200),
         ("get", "/api/workflows/{id}/truncated_session_time",

@@ -163,3 +163,31 @@ def test_a_server_with_executor_processes_runs_attempts_in_its_children_and_stop
         wait_until(lambda: gone(runner_pid), timeout=30, what="the executor process to stop with the server")
     finally:
         node.stop()
+
+
+@pytest.mark.slow
+def test_a_pushed_schedule_fires_on_the_real_server_and_is_managed_from_the_cli(server, tmp_path):
+    """`seconds_interval>: 1`: sessions start by themselves, one per slot, with the schedule's
+    built-ins; `digpy disable` stops them and `digpy enable` goes on from now."""
+    project = write_project(tmp_path / "p", {"wf.dig": "schedule:\n  seconds_interval>: 1\n"
+                                                      "+a:\n  echo>: ${session_time} after ${last_session_time}\n"})
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+
+    def session_times() -> list[str]:
+        return sorted(s["sessionTime"] for s in api(server, "GET", "/api/sessions")[1]["sessions"])
+
+    wait_until(lambda: len(session_times()) >= 3, timeout=30, what="three scheduled sessions")
+    first = session_times()[:3]
+    seconds = [datetime.fromisoformat(t).timestamp() for t in first]
+    assert seconds == [seconds[0], seconds[0] + 1, seconds[0] + 2], "one session per slot, none twice"
+    listed = server.digpy("schedules")
+    assert listed.returncode == 0 and "wf" in listed.stdout
+    assert server.digpy("disable", "p").returncode == 0
+    stopped = len(session_times())
+    assert server.digpy("enable", "p", "wf").returncode == 0
+    wait_until(lambda: len(session_times()) > stopped + 1, timeout=30, what="sessions after enable")
+    attempts = api(server, "GET", "/api/attempts?page_size=1000")[1]["attempts"]
+    wait_until(lambda: all(a["done"] for a in api(server, "GET", "/api/attempts?page_size=1000")[1]["attempts"]),
+               what="the attempts to end")
+    log = server.digpy("log", attempts[-1]["id"]).stdout
+    assert f"{first[0]} after " in log, "scheduled sessions get their schedule's built-ins"
