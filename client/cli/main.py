@@ -21,6 +21,7 @@ COMMANDS = {
     "secrets": "secrets",
     "plugins": "plugins",
     "server": "server",
+    "scheduler": "scheduler",
     "migrate": "migrate",
     "push": "projects",
     "download": "projects",
