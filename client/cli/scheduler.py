@@ -1,10 +1,25 @@
-"""`digpy scheduler [--project DIR]`: run a project directory's schedules on this machine."""
+"""`digpy scheduler [--project DIR]`: run a project directory's schedules on this machine.
+
+A server on this machine whose database lives in the project's `.digpy/` directory, plus a
+watcher that pushes the directory as a new revision whenever its files change (Digdag's `digdag
+scheduler`): the schedules follow the files, and everything a server offers (the API, `digpy log`,
+`digpy schedules`, backfill) works on it. A project that does not load is reported in one line and
+the previous revision keeps running. (The command composes the server and the client's packing,
+which the server itself may not import.)
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("digpy.scheduler")
 
 
 def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
@@ -31,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from digpy.core.plugin_manager import load_registry
     from digpy.server.app import create_app
     from digpy.server.keys import ServerSettings
-    from digpy.server.local_scheduler import watch
 
     directory = Path(args.project).resolve()
     if not directory.is_dir():
@@ -51,3 +65,68 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+WATCH_SECONDS = 2.0
+
+
+class ProjectWatcher:
+    """Pushes a project directory to its local server when its files change."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.name = name
+        self.pushed: str | None = None  # the digest of the files last pushed (or refused)
+
+    def digest(self) -> tuple[str, bytes]:
+        from digpy.client.archive import pack
+
+        archive, names = pack(self.directory)
+        content = hashlib.sha256()
+        for name in names:
+            content.update(name.encode() + b"\0" + (self.directory / name).read_bytes() + b"\0")
+        return content.hexdigest(), archive
+
+    def scan(self, app: Any) -> bool:
+        """Push the project if its files changed since the last push; True if it did."""
+        from digpy.core.errors import DigpyError
+        from digpy.server.keys import REGISTRY, SETTINGS, STORE
+        from digpy.server.services import projects
+
+        digest, archive = self.digest()
+        if digest == self.pushed:
+            return False
+        self.pushed = digest
+        try:
+            projects.push(app[STORE], app[REGISTRY], name=self.name, revision=f"local-{digest[:16]}",
+                          archive=archive, max_bytes=app[SETTINGS].max_archive_bytes)
+        except DigpyError as e:
+            log.error("%s was not loaded (the previous revision keeps running): %s", self.directory, e)
+            return False
+        log.info("%s pushed as revision local-%s", self.directory, digest[:16])
+        return True
+
+
+def watch(directory: Path, name: str) -> Callable[[Any], AsyncIterator[None]]:
+    """An aiohttp cleanup context that keeps the server's project in step with `directory`."""
+    from digpy.server.keys import off_loop, wake_scheduler
+
+    watcher = ProjectWatcher(directory, name)
+
+    async def context(app: Any) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                try:
+                    if await off_loop(app, watcher.scan, app):
+                        wake_scheduler(app)
+                except Exception:
+                    log.exception("watching %s failed; trying again", directory)
+                await asyncio.sleep(WATCH_SECONDS)
+
+        task = asyncio.ensure_future(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context

@@ -8,15 +8,16 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from digpy.core.errors import ConfigError, TaskError
 from digpy.core.project import load_called_workflow
-from digpy.core.spi import CalledWorkflow, CommandExecutor, SecretProvider, Secrets
+from digpy.core.spi import CalledWorkflow, CommandExecutor, SecretProvider, Secrets, Sessions
 from digpy.core.workflow.model import Task
 
 if TYPE_CHECKING:
-    from digpy.core.engine.runner import AttemptRunner
+    from digpy.core.language.expression import TemplateEngine
+    from digpy.core.plugin_manager import Registry
 
 MASK = "***"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,10 +86,40 @@ class _Sink:
         self.context._sink(text, stream)
 
 
+class TaskHost(Protocol):
+    """What a task's context needs of the attempt it runs in (the runner is one)."""
+
+    @property
+    def project_dir(self) -> Path: ...
+    @property
+    def project_name(self) -> str | None: ...
+    @property
+    def secret_providers(self) -> Sequence[SecretProvider]: ...
+    @property
+    def masker(self) -> Masker: ...
+    @property
+    def sessions(self) -> Sessions: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def templates(self) -> TemplateEngine: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def output_error(self) -> str | None:
+        """Set once output could not be written."""
+
+    def emit(self, task: Task, text: str, stream: str) -> None:
+        """Task output (masked), or remember in `output_error` that it could not be written."""
+
+    def passthrough(self) -> tuple[int, int] | None:
+        """File descriptors a command may write to directly, or None."""
+
+
 class TaskContext:
     """The OperatorContext of one run of one task."""
 
-    def __init__(self, runner: AttemptRunner, task: Task, params: dict[str, Any]) -> None:
+    def __init__(self, runner: TaskHost, task: Task, params: dict[str, Any]) -> None:
         self._runner = runner
         self._task = task
         self.params = params

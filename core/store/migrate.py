@@ -30,9 +30,13 @@ def stamp(conn: Connection, revision: str) -> None:
 
 
 def _script_location() -> str:
-    import digpy.migrations
+    """The alembic revisions' folder (digpy.migrations: data of this store, found, not imported)."""
+    import importlib.util
 
-    return str(Path(digpy.migrations.__file__).parent)
+    spec = importlib.util.find_spec("digpy.migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("digpy.migrations is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))))
 
 
 def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
