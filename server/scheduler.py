@@ -58,66 +58,86 @@ class Scheduler:
     # ------------------------------------------------------------------ one step (blocking: a database thread)
 
     def step(self, now: float | None = None) -> int:
-        """Handle every schedule due at `now`; returns how many attempts were started."""
+        """Handle every schedule due at `now`; returns how many attempts were started.
+
+        Due schedules are handled a batch at a time, each batch in one transaction; a batch in
+        which a schedule fails is handled again one schedule at a time, so that the broken one is
+        put off (RETRY_SECONDS) and the others go on."""
         now = self.clock() if now is None else now
-        with self.store.begin() as conn:
-            due = [row["id"] for row in schedules.take_due(conn, now, BATCH)]
         total = 0
-        while due:
-            for schedule_id in due:
-                try:
-                    total += self._step_one(schedule_id, now)
-                except _Lost:
-                    continue
-                except Exception:  # one broken schedule must not stop the others
-                    log.exception("schedule %d could not be run; trying again in %.0f s", schedule_id, RETRY_SECONDS)
-                    self._postpone(schedule_id, now + RETRY_SECONDS)
-            with self.store.begin() as conn:  # catch_up: all leaves a schedule due: its next missed slot
-                due = [row["id"] for row in schedules.take_due(conn, now, BATCH)]
+        while True:  # catch_up: all leaves a schedule due (its next missed slot): go on until none is
+            try:
+                started, seen = self._batch(now)
+            except Exception:
+                started, seen = self._one_by_one(now)
+            total += started
+            if seen == 0:
+                break
         if total:
             self.started()
         return total
 
-    def _step_one(self, schedule_id: int, now: float) -> int:
+    def _batch(self, now: float) -> tuple[int, int]:
         with self.store.begin() as conn:
-            row = schedules.take(conn, schedule_id, now)
-            if row is None:
-                return 0  # another node took it, or it is not due any more
-            schedule = schedule_of(row)
-            zone = ZoneInfo(row["timezone"])
-            due = Slot(datetime.fromtimestamp(row["next_schedule_time"], zone),
-                       datetime.fromtimestamp(row["next_run_time"], zone))
-            plan = plan_tick(schedule, due, datetime.fromtimestamp(now, zone))
-            name = f"{row['project_name']}/{row['workflow_name']}"
-            if plan.skipped is not None:
-                first, last = plan.skipped
-                log.warning("schedule of %s: missed slots %s to %s passed over (catch_up: %s); `digpy backfill` "
-                            "runs them", name, format_session_time(first.session_time),
-                            format_session_time(last.session_time), schedule.catch_up)
-            started = 0
-            last_session: int | None = None
-            if plan.start is not None:
-                started = self._start(conn, row, schedule.overlap, plan.start, name)
-                last_session = int(plan.start.session_time.timestamp()) if started else None
-            run_time, session_time = slot_times(plan.next)
-            if not schedules.move(conn, row, next_run_time=run_time, next_schedule_time=session_time,
-                                  last_session_time=last_session):
-                raise _Lost()
-            return started
+            rows = schedules.take_due(conn, now, BATCH)
+            return sum(self._handle(conn, row, now) for row in rows), len(rows)
+
+    def _one_by_one(self, now: float) -> tuple[int, int]:
+        with self.store.begin() as conn:
+            due = [row["id"] for row in schedules.take_due(conn, now, BATCH)]
+        started = 0
+        for schedule_id in due:
+            try:
+                with self.store.begin() as conn:
+                    row = schedules.take(conn, schedule_id, now)
+                    if row is not None:  # None: another node took it, or it is not due any more
+                        started += self._handle(conn, row, now)
+            except _Lost:
+                continue
+            except Exception:  # one broken schedule must not stop the others
+                log.exception("schedule %d could not be run; trying again in %.0f s", schedule_id, RETRY_SECONDS)
+                self._postpone(schedule_id, now + RETRY_SECONDS)
+        return started, len(due)
+
+    def _handle(self, conn: Connection, row: dict[str, Any], now: float) -> int:
+        """Start (or pass over) a due schedule's slot and move the schedule on, in the caller's
+        transaction; _Lost if another node moved it meanwhile."""
+        schedule = schedule_of(row)
+        zone = ZoneInfo(row["timezone"])
+        due = Slot(datetime.fromtimestamp(row["next_schedule_time"], zone),
+                   datetime.fromtimestamp(row["next_run_time"], zone))
+        plan = plan_tick(schedule, due, datetime.fromtimestamp(now, zone))
+        name = f"{row['project_name']}/{row['workflow_name']}"
+        if plan.skipped is not None:
+            first, last = plan.skipped
+            log.warning("schedule of %s: missed slots %s to %s passed over (catch_up: %s); `digpy backfill` "
+                        "runs them", name, format_session_time(first.session_time),
+                        format_session_time(last.session_time), schedule.catch_up)
+        started = 0
+        last_session: int | None = None
+        if plan.start is not None:
+            started = self._start(conn, row, schedule.overlap, plan.start, name)
+            last_session = int(plan.start.session_time.timestamp()) if started else None
+        run_time, session_time = slot_times(plan.next)
+        if not schedules.move(conn, row, next_run_time=run_time, next_schedule_time=session_time,
+                              last_session_time=last_session):
+            raise _Lost()
+        return started
 
     def _start(self, conn: Connection, row: dict[str, Any], overlap: str, slot: Slot, name: str) -> int:
-        running = _unfinished(conn, int(row["project_id"]), row["workflow_name"])
+        running = _unfinished(conn, int(row["project_id"]), row["workflow_name"]) if overlap != "run" else None
         if running is not None and overlap == "skip":
             log.info("schedule of %s: slot %s skipped: attempt %d still runs (overlap: skip)", name,
                      format_session_time(slot.session_time), running)
             return 0
-        session = self.store.session_for(int(row["project_id"]), row["workflow_name"],
-                                         int(slot.session_time.timestamp()))
-        if catalog.find_attempt(conn, session.id, None) is not None:
+        session, new = self.store.open_session(int(row["project_id"]), row["workflow_name"],
+                                               int(slot.session_time.timestamp()))
+        if not new and catalog.find_attempt(conn, session.id, None) is not None:
             log.info("schedule of %s: session %s exists already; not started again", name,
                      format_session_time(slot.session_time))
             return 0
-        definition = catalog.get_workflow(conn, int(row["workflow_definition_id"]))
+        definition = {"id": row["workflow_definition_id"], "timezone": row["timezone"],
+                      "project_name": row["project_name"]}
         attempt = attempts.create(self.store, session, definition=definition, params={}, attempt_name=None,
                                   after_attempt_id=running if overlap == "wait" else None)
         log.info("schedule of %s: session %s started (attempt %d)", name, format_session_time(slot.session_time),

@@ -156,6 +156,10 @@ class Store:
     def session_for(self, project_id: int, workflow_name: str, session_time: int) -> SessionRecord:
         """The session of (project, workflow, session time), created if needed (also by two
         processes at once: the unique key decides)."""
+        return self.open_session(project_id, workflow_name, session_time)[0]
+
+    def open_session(self, project_id: int, workflow_name: str, session_time: int) -> tuple[SessionRecord, bool]:
+        """The session of (project, workflow, session time), and whether this call created it."""
         key = {"p": project_id, "w": workflow_name, "t": session_time}
         with self._tx() as cursor:
             if self.dialect == "sqlite":  # in-process: two statements cost nothing
@@ -163,17 +167,20 @@ class Store:
                     "INSERT INTO sessions (project_id, workflow_name, session_time, session_uuid, created_at) "
                     "VALUES (:p, :w, :t, :u, :now) ON CONFLICT DO NOTHING"),
                     {**key, "u": random_uuid(), "now": time.time()})
+                created = cursor.rowcount == 1
                 cursor.execute(self._sql(
                     "SELECT id, session_uuid FROM sessions "
                     "WHERE project_id = :p AND workflow_name = :w AND session_time = :t"), key)
+                row = cursor.fetchone()
             else:  # one round trip; DO UPDATE (a no-op) returns the row a concurrent insert made, too
                 cursor.execute(self._sql(
                     "INSERT INTO sessions (project_id, workflow_name, session_time, session_uuid, created_at) "
                     "VALUES (:p, :w, :t, :u, :now) ON CONFLICT (project_id, workflow_name, session_time) "
-                    "DO UPDATE SET project_id = EXCLUDED.project_id RETURNING id, session_uuid"),
+                    "DO UPDATE SET project_id = EXCLUDED.project_id RETURNING id, session_uuid, xmax = 0"),
                     {**key, "u": random_uuid(), "now": time.time()})
-            row = cursor.fetchone()
-        return SessionRecord(int(row[0]), project_id, workflow_name, session_time, row[1])
+                row = cursor.fetchone()
+                created = bool(row[2])
+        return SessionRecord(int(row[0]), project_id, workflow_name, session_time, row[1]), created
 
     def create_attempt(
         self, session: SessionRecord, *, timezone: str, params: dict[str, Any], attempt_name: str | None = None,

@@ -188,9 +188,9 @@ def backfill(store: ServerStore, schedule_id: int, *, from_time: str, attempt_na
         chains: list[int | None] = [None] * parallel
         if not dry_run:
             for index, slot in enumerate(slots):
-                session = store.session_for(int(row["project_id"]), row["workflow_name"],
-                                            int(slot.session_time.timestamp()))
-                if catalog.find_attempt(conn, session.id, attempt_name) is not None:
+                session, new = store.open_session(int(row["project_id"]), row["workflow_name"],
+                                                  int(slot.session_time.timestamp()))
+                if not new and catalog.find_attempt(conn, session.id, attempt_name) is not None:
                     raise Conflict(f"session {slot.session_time.isoformat()} already has an attempt named "
                                    f"'{attempt_name}'", hint="give the backfill another --name")
                 attempt = attempts.create(store, session, definition=definition, params={}, attempt_name=attempt_name,
