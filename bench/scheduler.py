@@ -9,7 +9,7 @@ start) on a free port, pushes one project of N workflows with `minutes_interval>
 --minutes full minutes and reports, for each minute, how many sessions started and how late
 (the attempt's creation time minus its slot's run time). Then: the server process's CPU while
 idle (N `daily>` schedules, none due) over --idle seconds, and the time to accept a backfill of
-10,000 slots. Standard library only.
+10,000 slots. Reads the times from the database with SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -77,27 +78,38 @@ class Server:
         self.process.wait(120)
 
 
-def lateness(server: Server, minutes: int) -> list[str]:
-    rows: list[str] = []
-    attempts: list[dict] = []
-    last_id = None
-    while True:
-        query = "/api/attempts?page_size=1000&include_retried=true" + (f"&last_id={last_id}" if last_id else "")
-        page = call(server.endpoint, "GET", query)["attempts"]  # type: ignore[index]
-        attempts += page
-        if len(page) < 1000:
-            break
-        last_id = page[-1]["id"]
+def lateness(database: str, minutes: int) -> list[str]:
+    """Per slot minute: how many sessions started and how late (the attempt's creation, stored to the
+    microsecond, minus its slot's run time; the API shows whole seconds)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT s.session_time, a.created_at FROM attempts a "
+                                 "JOIN sessions s ON s.id = a.session_id")).all()
+    engine.dispose()
     by_minute: dict[str, list[float]] = {}
-    for a in attempts:
-        slot = datetime.fromisoformat(a["sessionTime"])
-        created = datetime.fromisoformat(a["createdAt"].replace("Z", "+00:00"))
-        by_minute.setdefault(slot.strftime("%H:%M"), []).append((created - slot).total_seconds())
+    for session_time, created_at in rows:
+        minute = datetime.fromtimestamp(session_time, UTC).strftime("%H:%M")
+        by_minute.setdefault(minute, []).append(created_at - session_time)
+    table: list[str] = []
     for minute, late in sorted(by_minute.items())[-minutes:]:
         late.sort()
-        rows.append(f"| {minute} | {len(late)} | {statistics.median(late):.2f} s | "
-                    f"{late[int(len(late) * 0.99) - 1]:.2f} s | {late[-1]:.2f} s |")
-    return rows
+        table.append(f"| {minute} | {len(late)} | {statistics.median(late):.2f} s | "
+                     f"{late[int(len(late) * 0.99) - 1]:.2f} s | {late[-1]:.2f} s |")
+    return table
+
+
+def empty(database: str | None) -> None:
+    """Drop every table of a PostgreSQL database (the run owns it; SQLite starts in a new directory)."""
+    if database:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(database, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
 
 
 def main() -> int:
@@ -110,7 +122,9 @@ def main() -> int:
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs; database: {args.database or 'SQLite'}", file=sys.stderr)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on kill too
     with tempfile.TemporaryDirectory(prefix="digpy-scheduler-bench-") as tmp:
+        empty(args.database)
         server = Server(Path(tmp), args.database, args.executor)
         try:
             files = {f"wf{i:04d}.dig": "schedule:\n  minutes_interval>: 1\n+a:\n  echo>: ${session_time}\n"
@@ -125,21 +139,13 @@ def main() -> int:
             print(f"\n{args.workflows} workflows, `minutes_interval>: 1`: each minute's sessions\n")
             print("| minute | sessions | late, median | p99 | max |")
             print("|---|---|---|---|---|")
-            print("\n".join(lateness(server, args.minutes)))
+            print("\n".join(lateness(args.database or f"sqlite:///{tmp}/digpy.db", args.minutes)))
         finally:
             server.stop()
 
     with tempfile.TemporaryDirectory(prefix="digpy-scheduler-bench-") as tmp:
-        database = args.database
-        if database:  # a second, empty database for the idle server: reuse by dropping the tables
-            from sqlalchemy import create_engine, text
-
-            engine = create_engine(database, isolation_level="AUTOCOMMIT")
-            with engine.connect() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
-        server = Server(Path(tmp), database, executor=False)
+        empty(args.database)
+        server = Server(Path(tmp), args.database, executor=False)
         try:
             files = {f"wf{i:04d}.dig": "schedule:\n  daily>: 23:59:59\n+a:\n  echo>: x\n"
                      for i in range(args.workflows)}

@@ -80,7 +80,10 @@ class Scheduler:
     def _batch(self, now: float) -> tuple[int, int]:
         with self.store.begin() as conn:
             rows = schedules.take_due(conn, now, BATCH)
-            return sum(self._handle(conn, row, now) for row in rows), len(rows)
+            handled = [self._handle(conn, row, now) for row in rows]
+            if schedules.move_all(conn, [move for _, move in handled]) != len(rows):
+                raise _Lost()  # another node moved one meanwhile: the batch is undone, done one by one
+            return sum(started for started, _ in handled), len(rows)
 
     def _one_by_one(self, now: float) -> tuple[int, int]:
         with self.store.begin() as conn:
@@ -91,7 +94,10 @@ class Scheduler:
                 with self.store.begin() as conn:
                     row = schedules.take(conn, schedule_id, now)
                     if row is not None:  # None: another node took it, or it is not due any more
-                        started += self._handle(conn, row, now)
+                        count, move = self._handle(conn, row, now)
+                        if schedules.move_all(conn, [move]) != 1:
+                            raise _Lost()
+                        started += count
             except _Lost:
                 continue
             except Exception:  # one broken schedule must not stop the others
@@ -99,9 +105,9 @@ class Scheduler:
                 self._postpone(schedule_id, now + RETRY_SECONDS)
         return started, len(due)
 
-    def _handle(self, conn: Connection, row: dict[str, Any], now: float) -> int:
-        """Start (or pass over) a due schedule's slot and move the schedule on, in the caller's
-        transaction; _Lost if another node moved it meanwhile."""
+    def _handle(self, conn: Connection, row: dict[str, Any], now: float) -> tuple[int, schedules.Move]:
+        """Start (or pass over) a due schedule's slot, in the caller's transaction; returns how many
+        attempts it started and how the caller moves the schedule on (schedules.move_all)."""
         schedule = schedule_of(row)
         zone = ZoneInfo(row["timezone"])
         due = Slot(datetime.fromtimestamp(row["next_schedule_time"], zone),
@@ -119,10 +125,7 @@ class Scheduler:
             started = self._start(conn, row, schedule.overlap, plan.start, name)
             last_session = int(plan.start.session_time.timestamp()) if started else None
         run_time, session_time = slot_times(plan.next)
-        if not schedules.move(conn, row, next_run_time=run_time, next_schedule_time=session_time,
-                              last_session_time=last_session):
-            raise _Lost()
-        return started
+        return started, schedules.Move(row, run_time, session_time, last_session)
 
     def _start(self, conn: Connection, row: dict[str, Any], overlap: str, slot: Slot, name: str) -> int:
         running = _unfinished(conn, int(row["project_id"]), row["workflow_name"]) if overlap != "run" else None
@@ -147,8 +150,7 @@ class Scheduler:
     def _postpone(self, schedule_id: int, until: float) -> None:
         with contextlib.suppress(Exception), self.store.begin() as conn:
             row = schedules.get(conn, schedule_id)
-            schedules.move(conn, row, next_run_time=until, next_schedule_time=row["next_schedule_time"],
-                           last_session_time=None)
+            schedules.move_all(conn, [schedules.Move(row, until, row["next_schedule_time"], None)])
 
     def next_due(self) -> float | None:
         with self.store.begin() as conn:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, select, update
 
 from digpy.core.errors import NotFound
 from digpy.core.store import schema as s
@@ -101,17 +101,36 @@ def take(conn: Connection, schedule_id: int, now: float) -> dict[str, Any] | Non
     return _row(row) if row else None
 
 
-def move(conn: Connection, schedule: dict[str, Any], *, next_run_time: float, next_schedule_time: int,
-         last_session_time: int | None) -> bool:
-    """Move a schedule on from the slot it was at (compare-and-set: False if another node did)."""
-    values: dict[str, Any] = {"next_run_time": next_run_time, "next_schedule_time": next_schedule_time,
-                              "updated_at": time.time()}
-    if last_session_time is not None:
-        values["last_session_time"] = last_session_time
-    done = conn.execute(update(s.schedules).where(
-        s.schedules.c.id == schedule["id"], s.schedules.c.next_run_time == schedule["next_run_time"],
-        s.schedules.c.next_schedule_time == schedule["next_schedule_time"]).values(**values))
-    return bool(done.rowcount == 1)
+class Move(NamedTuple):
+    """A schedule (its row as taken) moved on to its next slot; `last_session_time`: the session it
+    started, if any."""
+
+    schedule: dict[str, Any]
+    next_run_time: float
+    next_schedule_time: int
+    last_session_time: int | None
+
+
+_MOVE = (update(s.schedules)
+         .where(s.schedules.c.id == bindparam("b_id"), s.schedules.c.next_run_time == bindparam("b_run"),
+                s.schedules.c.next_schedule_time == bindparam("b_session"))
+         .values(next_run_time=bindparam("run"), next_schedule_time=bindparam("session"),
+                 last_session_time=func.coalesce(bindparam("last", type_=BigInteger),
+                                                 s.schedules.c.last_session_time),
+                 updated_at=bindparam("now")))
+
+
+def move_all(conn: Connection, moves: Sequence[Move]) -> int:
+    """Move schedules on from the slots they were at, in one statement (PostgreSQL: one pipelined
+    round trip); a compare-and-set on each: returns how many moved (fewer: another node moved one)."""
+    if not moves:
+        return 0
+    now = time.time()
+    done = conn.execute(_MOVE, [
+        {"b_id": m.schedule["id"], "b_run": m.schedule["next_run_time"], "b_session": m.schedule["next_schedule_time"],
+         "run": m.next_run_time, "session": m.next_schedule_time, "last": m.last_session_time, "now": now}
+        for m in moves])
+    return int(done.rowcount)
 
 
 def set_disabled(conn: Connection, schedule_id: int, disabled: bool) -> None:

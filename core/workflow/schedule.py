@@ -11,6 +11,7 @@ match and the run time is the session time plus the delay (`daily>: 07:00:00` ha
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -129,11 +130,9 @@ class Schedule(NamedTuple):
             epoch = int(after.timestamp())
             value = -(-epoch // step) * step if inclusive else (epoch // step + 1) * step
             return datetime.fromtimestamp(value, self.zone)
-        from croniter import croniter  # loaded only for workflows with a schedule
-
         naive = after.replace(tzinfo=None)
         base = naive - timedelta(microseconds=1) if inclusive else naive
-        candidate: datetime = croniter(self.cron, base).get_next(datetime)
+        candidate: datetime = _cron_at(self.cron, base).get_next(datetime)
         return self._localize(candidate, after, inclusive)
 
     def _prev_session(self, before: datetime) -> datetime:
@@ -141,9 +140,7 @@ class Schedule(NamedTuple):
             step = int(self.cron)
             epoch = int(before.timestamp())
             return datetime.fromtimestamp((-(-epoch // step) - 1) * step, self.zone)
-        from croniter import croniter
-
-        candidate: datetime = croniter(self.cron, before.replace(tzinfo=None)).get_prev(datetime)
+        candidate: datetime = _cron_at(self.cron, before.replace(tzinfo=None)).get_prev(datetime)
         return self._localize(candidate, None)
 
     def _localize(self, naive: datetime, after: datetime | None, inclusive: bool = False) -> datetime:
@@ -154,6 +151,27 @@ class Schedule(NamedTuple):
         if after is not None and (resolved < after or (resolved == after and not inclusive)):
             return self._next_session(resolved, inclusive=False)
         return resolved
+
+
+_parsed = threading.local()  # per thread: cron pattern → croniter (parsing one costs ~8 steps of it)
+_PARSED_MAX = 4096
+
+
+def _cron_at(cron: str, base: datetime) -> Any:
+    """A croniter of `cron` standing at `base`, parsed once per thread and moved on each call."""
+    cache: dict[str, Any] | None = getattr(_parsed, "cache", None)
+    if cache is None:
+        cache = _parsed.cache = {}
+    iterator = cache.get(cron)
+    if iterator is None:
+        from croniter import croniter  # loaded only for workflows with a schedule
+
+        if len(cache) >= _PARSED_MAX:
+            cache.clear()
+        iterator = cache[cron] = croniter(cron, base)
+    else:
+        iterator.set_current(base, force=True)
+    return iterator
 
 
 def parse_schedule(config: Mapping[str, Any], timezone: str, location: Location | None = None) -> Schedule:

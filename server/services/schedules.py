@@ -102,7 +102,7 @@ def set_enabled(store: ServerStore, schedule_id: int, enabled: bool, *, catch_up
             zone = ZoneInfo(row["timezone"])
             run_time, session_time = slot_times(schedule_of(row).first(
                 datetime.fromtimestamp(time.time() if now is None else now, zone)))
-            schedules.move(conn, row, next_run_time=run_time, next_schedule_time=session_time, last_session_time=None)
+            _move(conn, row, run_time, session_time)
         schedules.set_disabled(conn, schedule_id, not enabled)
         return rest.schedule(schedules.get(conn, schedule_id), summary=True)
 
@@ -139,11 +139,16 @@ def skip(store: ServerStore, schedule_id: int, *, next_time: str | None = None, 
         if next_run_time is not None:
             run_time = local_time_or_instant(next_run_time, zone, "nextRunTime").timestamp()
         if not dry_run:
-            schedules.move(conn, row, next_run_time=run_time, next_schedule_time=session_time, last_session_time=None)
+            _move(conn, row, run_time, session_time)
             row = schedules.get(conn, schedule_id)
         else:
             row = {**row, "next_run_time": run_time, "next_schedule_time": session_time}
         return rest.schedule(row, summary=True)
+
+
+def _move(conn: Connection, row: dict[str, Any], run_time: float, session_time: int) -> None:
+    if schedules.move_all(conn, [schedules.Move(row, run_time, session_time, None)]) != 1:
+        raise Conflict("the scheduler moved this schedule meanwhile; look at it again and retry")
 
 
 def _delay(schedule: Schedule) -> timedelta:
