@@ -127,19 +127,21 @@ def _tighter(a: int | None, b: int | None) -> int | None:
 
 def start(store: ServerStore, *, workflow_id: int, session_time: datetime, params: dict[str, Any],
           attempt_name: str | None = None, resume: dict[str, Any] | None = None,
-          bypass_queue: bool = False) -> tuple[dict[str, Any], bool]:
+          max_active_attempts: int | None = None, bypass_queue: bool = False) -> tuple[dict[str, Any], bool]:
     """Start an attempt of a workflow's session, in one transaction: (the attempt, True); if the
     session already has an attempt of that name: (that attempt, False), also when another request
-    created it at the same moment. It waits in its workflow's queue unless `bypass_queue` (see create)."""
+    created it at the same moment. It waits in its workflow's queue and for `max_active_attempts`
+    unless `bypass_queue` (see create)."""
+    limits = (max_active_attempts, bypass_queue)
     try:
-        return _start(store, workflow_id, session_time, params, attempt_name, resume, bypass_queue)
+        return _start(store, workflow_id, session_time, params, attempt_name, resume, limits)
     except IntegrityError:  # the other request's attempt won the session's unique (session, name)
-        return _start(store, workflow_id, session_time, params, attempt_name, resume, bypass_queue)
+        return _start(store, workflow_id, session_time, params, attempt_name, resume, limits)
 
 
 def _start(store: ServerStore, workflow_id: int, session_time: datetime, params: dict[str, Any],
            attempt_name: str | None, resume: dict[str, Any] | None,
-           bypass_queue: bool) -> tuple[dict[str, Any], bool]:
+           limits: tuple[int | None, bool]) -> tuple[dict[str, Any], bool]:
     with store.begin() as conn:
         definition = catalog.get_workflow(conn, workflow_id)
         session = store.session_for(int(definition["project_id"]), definition["name"],
@@ -149,7 +151,7 @@ def _start(store: ServerStore, workflow_id: int, session_time: datetime, params:
             return rest.attempt(existing), False
         resume_from = _resume(conn, resume, session.id, definition) if resume else None
         attempt = create(store, session, definition=definition, params=params, attempt_name=attempt_name,
-                         bypass_queue=bypass_queue)
+                         max_active_attempts=limits[0], bypass_queue=limits[1])
         if resume_from is not None:
             catalog.set_resume(conn, int(attempt["id"]), **resume_from)
             attempt = catalog.get_attempt(conn, int(attempt["id"]))

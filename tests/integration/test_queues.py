@@ -7,10 +7,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from digpy.core.language.dig.loader import load_text
 from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED, catalog, queues
+from digpy.core.workflow.tree import compile_workflow
+from digpy.server.services import attempts
 
 
 class Attempts:
@@ -165,3 +169,31 @@ def test_nodes_admitting_at_once_never_exceed_the_limits(store):
         list(pool.map(node, ["n1", "n2", "n3", "n4"]))
     assert sorted(ran) == ids, "every attempt ran once"
     assert max(total for total, _ in seen) <= 2 and max(b for _, b in seen) <= 1, seen
+
+
+def test_the_schedulers_wait_policy_waits_for_every_active_attempt_of_its_workflow(store):
+    """What the scheduler calls for its "wait" overlap policy: a limit of 1 for that attempt only,
+    tighter than the workflow's own, and one for a workflow that has none."""
+    compiled = [compile_workflow(name, load_text(head + "+a:\n  echo>: a\n", f"{name}.dig"))
+                for name, head in (("wf", "max_active_attempts: 3\n"), ("plain", ""))]
+    with store.begin() as conn:
+        project = catalog.put_revision(conn, project="p", revision="r1", archive=b"", workflows=compiled)
+        ids = {row["name"]: row["id"] for row in catalog.list_workflows(conn, project["id"])}
+    a = Attempts(store)
+
+    def started(workflow: str, day: int, **kw) -> dict:
+        attempt, created = attempts.start(store, workflow_id=ids[workflow], params={},
+                                          session_time=datetime(2026, 1, day, tzinfo=UTC), **kw)
+        assert created
+        return attempt
+
+    by_hand, scheduled = started("wf", 1), started("wf", 2, max_active_attempts=1)
+    assert (by_hand["status"], scheduled["status"]) == ("queued", "queued")
+    plain_running, plain_scheduled = started("plain", 1), started("plain", 2, max_active_attempts=1)
+    assert (plain_running["status"], plain_scheduled["status"]) == ("running", "queued")
+    assert a.admit({}) == [int(by_hand["id"])], "the scheduled ones wait for their workflow's active attempt"
+    a.finish(int(by_hand["id"]), int(plain_running["id"]))
+    assert a.admit({}) == [int(scheduled["id"]), int(plain_scheduled["id"])]
+    with store.begin() as conn:
+        limits = [catalog.get_attempt(conn, int(x["id"]))["max_active_attempts"] for x in (by_hand, scheduled)]
+    assert limits == [3, 1]
