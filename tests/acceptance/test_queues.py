@@ -143,7 +143,7 @@ def test_executor_processes_admit_within_the_servers_queues(tmp_path):
         server.start()
         assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
         attempts = [start(server, "wf", day) for day in ("01", "02", "03")]
-        wait_until(lambda: lines(runs) == ["2026-01-01", "2026-01-02"], what="two attempts to run")
+        wait_until(lambda: sorted(lines(runs)) == ["2026-01-01", "2026-01-02"], what="two attempts to run")
         assert statuses(server)[attempts[2]["id"]] == "queued"
         for day in ("01", "02", "03"):
             (tmp_path / f"go-2026-01-{day}").touch()
