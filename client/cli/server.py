@@ -63,10 +63,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"config file {path} not found")
         options = {k.replace("-", "_"): v for k, v in to_plain(load_file(path)).items()}
         known = {a.dest for a in add_parser(argparse.ArgumentParser().add_subparsers(), "x")._actions}
-        unknown = sorted(set(options) - known)
+        unknown = sorted(set(options) - known - {"queue"})  # queues: or queue: (the option's name)
         if unknown:
             raise ConfigError(f"{path}: unknown option '{unknown[0]}'", hint="keys are the long option names")
-        queues = queue_limits(options.get("queues") or {}, f"{path}: queues")
+        for key in ("queue", "queues"):
+            queues.update(queue_limits(options.pop(key, None) or {}, f"{path}: {key}"))
     for key, value in vars(args).items():
         if value is not None and key not in ("config", "command", "module"):
             options[key] = value

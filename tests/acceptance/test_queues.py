@@ -121,7 +121,10 @@ def test_queue_options_on_the_command_line_and_in_the_config_file(tmp_path):
         assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0, "all three are known"
     finally:
         server.stop()
+    bad_file = tmp_path / "bad.yml"
+    bad_file.write_text("queue:\n  db: 0\n")  # the option's own name is a key too
     for options, message in [
+        (("-c", str(bad_file)), f"error: {bad_file}: queue: the limit of queue 'db' must be a whole number >= 1, got 0"),
         (("--queue", "db"), "error: --queue must be NAME=LIMIT (a config file: queues: {NAME: LIMIT}), got ['db']"),
         (("--queue", "db=0"), "error: --queue: the limit of queue 'db' must be a whole number >= 1, got '0'"),
         (("--queue", "a b=1"), "error: --queue: the name must be a queue name, got 'a b'; letters, digits, _ . and - "
