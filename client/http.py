@@ -145,15 +145,18 @@ class Client(_Api):
         return Attempt.from_json(self.request("GET", f"/api/attempts/{attempt_id}"))
 
     def start_attempt(self, workflow_id: str, session_time: str, *, params: dict[str, Any] | None = None,
-                      retry_attempt_name: str | None = None,
-                      resume: dict[str, Any] | None = None) -> tuple[Attempt, bool]:
+                      retry_attempt_name: str | None = None, resume: dict[str, Any] | None = None,
+                      bypass_queue: bool = False) -> tuple[Attempt, bool]:
         """Start an attempt; returns (attempt, created). created is False when the session already
-        had an attempt of that name (the server answers 409 with it)."""
+        had an attempt of that name (the server answers 409 with it). `bypass_queue` (digpy's): it
+        starts at once instead of waiting in its workflow's queue."""
         body: dict[str, Any] = {"workflowId": workflow_id, "sessionTime": session_time, "params": params or {}}
         if retry_attempt_name:
             body["retryAttemptName"] = retry_attempt_name
         if resume:
             body["resume"] = resume
+        if bypass_queue:
+            body["bypassQueue"] = True
         try:
             return Attempt.from_json(self.request("PUT", "/api/attempts", body=body)), True
         except ClientError as e:

@@ -6,8 +6,8 @@ once, with `json_field("sessionTime")` (dotted for a key of a nested object: `"p
 the fields stand in the order the keys are sent. `to_json()` is what digpy's server sends: every key,
 always. `from_json()` reads any server's answer, digpy's or Digdag's: a field with a default may be
 missing (or null) there. Digdag servers do not send digpy's additions, such as an attempt's
-`status`: the model derives it from `done`, `success` and `cancelRequested`, in `attempt_status`,
-the one place that says what an attempt's status is.
+`status`: the model derives it from `done`, `success`, `cancelRequested` and digpy's `queued`, in
+`attempt_status`, the one place that says what an attempt's status is.
 
 Standard library only: the client library stands alone.
 """
@@ -23,17 +23,20 @@ from typing import Any, ClassVar, Literal, NamedTuple, Self, TypeVar, dataclass_
 
 from digpy.client.errors import ClientError
 
-Status = Literal["running", "killing", "success", "error", "killed"]
+Status = Literal["queued", "running", "killing", "success", "error", "killed"]
 
 
-def attempt_status(done: bool, success: bool, cancel_requested: bool) -> Status:
+def attempt_status(done: bool, success: bool, cancel_requested: bool, queued: bool = False) -> Status:
     """An attempt's one-word status (digpy's addition to Digdag's fields). A kill stays requested on
-    an attempt that ended anyway, as in Digdag: `done` and `success` say how it ended."""
+    an attempt that ended anyway, as in Digdag: `done` and `success` say how it ended. `queued`
+    (digpy's): it waits in its queue, and no node runs it yet."""
     if done:
         if success:
             return "success"
         return "killed" if cancel_requested else "error"
-    return "killing" if cancel_requested else "running"
+    if cancel_requested:
+        return "killing"
+    return "queued" if queued else "running"
 
 
 def json_field(key: str, *, default: Any = dataclasses.MISSING, default_factory: Callable[[], Any] | None = None,
@@ -127,9 +130,11 @@ class _Outcome:
     done: bool
     success: bool
     cancel_requested: bool
+    queued: bool
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "status", attempt_status(self.done, self.success, self.cancel_requested))
+        object.__setattr__(self, "status", attempt_status(self.done, self.success, self.cancel_requested,
+                                                          self.queued))
 
 
 _FIELDS: dict[type[Resource], tuple[JsonField, ...]] = {}
@@ -251,6 +256,8 @@ class Attempt(_Outcome, Resource):
     params: dict[str, Any] = json_field("params", default_factory=dict)
     created_at: str | None = json_field("createdAt", default=None)
     finished_at: str | None = json_field("finishedAt", default=None)
+    queued: bool = json_field("queued", default=False, digpy=True)  # waits in its queue: no node runs it yet
+    queue: str | None = json_field("queue", default=None, digpy=True)  # the workflow's queue, if any
     status: Status = json_field("status", init=False, digpy=True)
 
     def summary(self) -> SessionAttempt:
@@ -270,6 +277,7 @@ class SessionAttempt(_Outcome, Resource):
     params: dict[str, Any] = json_field("params", default_factory=dict)
     created_at: str | None = json_field("createdAt", default=None)
     finished_at: str | None = json_field("finishedAt", default=None)
+    queued: bool = json_field("queued", default=False, digpy=True)
     status: Status = json_field("status", init=False, digpy=True)
 
 

@@ -120,13 +120,13 @@ def load_called_workflow(project_dir: Path, workdir: Path, path: str) -> CalledW
     """A workflow file of the project as a task config for `call>` (see CalledWorkflow). Operators
     are not looked up: a task whose operator is unknown fails when it is reached, as in Digdag."""
     from digpy.core.workflow.located import to_plain, without_keys
-    from digpy.core.workflow.tree import compile_workflow
+    from digpy.core.workflow.tree import WORKFLOW_SETTINGS, compile_workflow
 
     root = project_dir.resolve()
     target = _called_file(root, workdir, path)
     config = load_file(target, display_root=root)
     compile_workflow(target.stem, config)
-    plain = to_plain(without_keys(config, ("timezone", "schedule", "sla")))
+    plain = to_plain(without_keys(config, WORKFLOW_SETTINGS))
     relative_dir = target.parent.relative_to(root)
     if str(relative_dir) != ".":
         plain["_export"] = {**(plain.get("_export") or {}), "_workdir": str(relative_dir)}

@@ -76,7 +76,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
         app[WORKERS] = ExecutorProcesses(child_argv(settings), settings.executor_processes, settings.executor_nice)
     elif settings.executor:
         app[EXECUTOR] = Executor(store, registry, app[LOGS], app[BOX], ExecutorSettings(
-            data_dir=settings.data_dir, max_tasks=settings.max_task_threads), app[DB])
+            data_dir=settings.data_dir, max_tasks=settings.max_task_threads, queues=settings.queues), app[DB])
 
     async def executor_context(app: web.Application) -> AsyncIterator[None]:
         if WORKERS in app:

@@ -21,7 +21,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -36,7 +36,7 @@ from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.spi import SecretProvider
-from digpy.core.store import CANCEL_REQUESTED, catalog
+from digpy.core.store import CANCEL_REQUESTED, catalog, queues
 from digpy.core.store.server import ServerStore
 from digpy.core.store.sql import LeaseLost
 from digpy.core.workflow.resume import ResumePlan, forced_tasks
@@ -54,6 +54,7 @@ LEASE_SECONDS = 15.0
 RENEW_SECONDS = 5.0
 IDLE_SECONDS = 1.0
 COMPILED_KEPT = 256  # compiled workflow definitions kept in memory
+UNCONFIGURED_QUEUE_LIMIT = 1
 
 
 @dataclass
@@ -62,6 +63,7 @@ class ExecutorSettings:
     max_tasks: int = 32
     max_attempts: int = 100
     node_id: str = ""
+    queues: dict[str, int] = field(default_factory=dict)  # queue name -> its limit of active attempts
 
 
 class Executor:
@@ -87,6 +89,7 @@ class Executor:
         self.secret_providers = [p for p in registry.secret_providers() if not getattr(p, "local_only", False)]
         self._wake = asyncio.Event()
         self._stopping = False
+        self._unknown_queues: set[str] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -118,15 +121,30 @@ class Executor:
             self._wake.clear()
 
     def _tick(self, renew: bool, jobs: list[int], runners: list[int]) -> tuple[list[int], list[int], list[int]]:
-        """One transaction: renew this node's leases, find kill requests, claim free attempts."""
+        """One transaction: renew this node's leases, find kill requests, admit queued attempts that
+        fit their limits now, claim free attempts."""
         with self.store.begin() as conn:
             held = catalog.renew_leases(conn, owner=self.owner, attempt_ids=jobs,
                                         lease_seconds=LEASE_SECONDS) if renew else jobs
             to_cancel = catalog.cancel_requested(conn, runners)
+            if not self._stopping:
+                queues.admit(conn, self._queue_limit)
             free = self.settings.max_attempts - len(jobs)
             claimed = catalog.claim_attempts(conn, owner=self.owner, lease_seconds=LEASE_SECONDS, limit=free,
                                              exclude=jobs) if free > 0 and not self._stopping else []
         return held, to_cancel, claimed
+
+    def _queue_limit(self, queue: str) -> int:
+        """A queue's limit of active attempts; one this node's configuration does not name (pushed
+        while another configuration named it) lets one attempt at a time through."""
+        limit = self.settings.queues.get(queue)
+        if limit is None:
+            if queue not in self._unknown_queues:
+                self._unknown_queues.add(queue)
+                log.warning("queue '%s' is not configured on this node: its attempts run one at a time "
+                            "(give every node the same --queue options)", queue)
+            return UNCONFIGURED_QUEUE_LIMIT
+        return limit
 
     def _done_callback(self, attempt_id: int, _job: asyncio.Future[None]) -> None:
         self._done(attempt_id)

@@ -44,6 +44,7 @@ class ServerSettings:
     executor_processes: int = 0  # run attempts in this many child processes, not in this one
     executor_nice: int = 10  # the niceness of those processes (the API answers first)
     db_threads: int = 8  # threads that run database work (more only add lock contention: docs/performance.md)
+    queues: dict[str, int] = field(default_factory=dict)  # queue name -> its limit of active attempts
 
 
 STORE = web.AppKey("store", ServerStore)

@@ -140,7 +140,8 @@ class Scheduler:
                      format_session_time(slot.session_time))
             return 0
         definition = {"id": row["workflow_definition_id"], "timezone": row["timezone"],
-                      "project_name": row["project_name"]}
+                      "project_name": row["project_name"], "queue_name": row["queue_name"],
+                      "max_active_attempts": row["max_active_attempts"]}
         attempt = attempts.create(self.store, session, definition=definition, params={}, attempt_name=None,
                                   after_attempt_id=running if overlap == "wait" else None)
         log.info("schedule of %s: session %s started (attempt %d)", name, format_session_time(slot.session_time),

@@ -57,8 +57,10 @@ class ServerSessionBackend:
               *, retry: bool) -> AttemptStatus:
         session = self.store.session_for(target.project_id, target.name, int(session_time.timestamp()))
         name = attempt_name or (f"require-{uuid.uuid4().hex[:8]}" if retry else None)
+        # Part of the requiring attempt's work: it never waits in a queue (for a slot that its requirer
+        # may hold, forever), and counts against the limits while it runs.
         attempt = attempts.create(self.store, session, definition=target.definition, params=dict(params),
-                                  attempt_name=name)
+                                  attempt_name=name, bypass_queue=True)
         self.wake()
         return _status(attempt)
 

@@ -102,7 +102,8 @@ def run_executor_node(settings: ServerSettings, store: ServerStore, registry: Re
            else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     db = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
     executor = Executor(store, registry, LogStore(settings.task_log_dir), box,
-                        ExecutorSettings(data_dir=settings.data_dir, max_tasks=settings.max_task_threads), db)
+                        ExecutorSettings(data_dir=settings.data_dir, max_tasks=settings.max_task_threads,
+                                         queues=settings.queues), db)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -129,4 +130,5 @@ def child_argv(settings: ServerSettings) -> list[str]:
     if settings.secret_key:
         os.environ["DIGPY_SECRET_ENCRYPTION_KEY"] = settings.secret_key
     return ["--database", settings.database_url, "--data-dir", str(settings.data_dir),
-            "--task-log", str(settings.task_log_dir), "--max-task-threads", str(settings.max_task_threads)]
+            "--task-log", str(settings.task_log_dir), "--max-task-threads", str(settings.max_task_threads),
+            *(f"--queue={name}={limit}" for name, limit in settings.queues.items())]

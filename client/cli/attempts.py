@@ -23,6 +23,7 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
                        help='now (default), hourly, daily, "yyyy-MM-dd" or "yyyy-MM-dd HH:mm:ss" (workflow time zone)')
         p.add_argument("--revision", help="a revision of the project (default: latest)")
         p.add_argument("--retry", metavar="NAME", help="start another attempt of an existing session under this name")
+        _add_no_queue(p)
         add_param_options(p)
     elif name == "retry":
         p = sub.add_parser(name, help="run an attempt's session again")
@@ -36,6 +37,7 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
         revision.add_argument("--keep-revision", action="store_true", help="use the same revision (default)")
         revision.add_argument("--revision", metavar="R", help="use revision R of the project")
         p.add_argument("--name", help="the new attempt's name (default: a new UUID)")
+        _add_no_queue(p)
         add_param_options(p)
     elif name == "kill":
         p = sub.add_parser(name, help="kill an attempt: running commands are stopped, nothing new starts")
@@ -64,6 +66,12 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     add_client_options(p)
     parser: argparse.ArgumentParser = p
     return parser
+
+
+def _add_no_queue(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-queue", action="store_true",
+                   help="start at once: do not wait in the workflow's queue or for its max_active_attempts "
+                        "(the attempt still counts against them while it runs)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,9 +110,10 @@ def _show(args: argparse.Namespace, a: Any, headline: str) -> None:
         return
     print(headline)
     params = json.dumps(a.params, ensure_ascii=False)  # as the user writes them (-P FILE, the REST API)
+    queue = (("queue", a.queue),) if a.queue else ()
     for label, value in (("id", a.id), ("project", a.project_name), ("workflow", a.workflow_name),
                          ("session id", a.session_id), ("session time", a.session_time),
-                         ("retry name", a.retry_attempt_name), ("status", a.status), ("params", params),
+                         ("retry name", a.retry_attempt_name), ("status", a.status), *queue, ("params", params),
                          ("created at", a.created_at), ("finished at", a.finished_at)):
         print(f"  {label + ':':<14}{'' if value is None else value}")
 
@@ -115,12 +124,13 @@ def start(args: argparse.Namespace) -> int:
     workflow = api.workflow(project.id, args.workflow, args.revision)
     when = session_time(args.session, workflow.timezone)
     created_attempt, created = api.start_attempt(workflow.id, when, params=collect_params(args),
-                                                 retry_attempt_name=args.retry)
+                                                 retry_attempt_name=args.retry, bypass_queue=args.no_queue)
     if not created:
         print(f"error: a session of {workflow.name} at {when} already has that attempt "
               f"(attempt {created_attempt.id}); use --retry NAME to run it again", file=sys.stderr)
         return 1
-    _show(args, created_attempt, "Started a session attempt:")
+    _show(args, created_attempt, "Queued a session attempt:" if created_attempt.status == "queued"
+          else "Started a session attempt:")
     if not args.json:
         print(f"\n  * Use `digpy attempt {created_attempt.id}` or `digpy log {created_attempt.id} -f` to follow it.",
               file=sys.stderr)
@@ -141,7 +151,7 @@ def retry(args: argparse.Namespace) -> int:
     params = {**old.params, **collect_params(args)}
     name = args.name or str(uuid.uuid4())
     new, created = api.start_attempt(str(workflow_id), old.session_time, params=params, retry_attempt_name=name,
-                                     resume=resume)
+                                     resume=resume, bypass_queue=args.no_queue)
     if not created:
         print(f"error: the session already has an attempt named {name} (attempt {new.id})", file=sys.stderr)
         return 1
@@ -151,7 +161,10 @@ def retry(args: argparse.Namespace) -> int:
 
 def kill(args: argparse.Namespace) -> int:
     a = client(args).kill(args.attempt_id)
-    print(f"Kill requested for attempt {a.id}: running tasks are being stopped.", file=sys.stderr)
+    if a.done:  # it was queued: it ends without running
+        print(f"Attempt {a.id} was waiting in its queue: killed without running.", file=sys.stderr)
+    else:
+        print(f"Kill requested for attempt {a.id}: running tasks are being stopped.", file=sys.stderr)
     return 0
 
 

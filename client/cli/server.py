@@ -44,6 +44,9 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
                         help="the niceness of those processes (default 10: the API answers first)")
     parser.add_argument("--executor-only", action="store_true", default=None,
                         help="run attempts only, no HTTP (what --executor-processes starts; also a node of its own)")
+    parser.add_argument("--queue", dest="queues", action="append", metavar="NAME=LIMIT",
+                        help="a queue workflows may name (queue: NAME) and its limit of active attempts; "
+                             "repeatable (config file: queues: {NAME: LIMIT})")
     return parser
 
 
@@ -53,19 +56,42 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     from digpy.core.workflow.located import to_plain
 
     options: dict[str, Any] = {}
+    queues: dict[str, int] = {}
     if args.config:
         path = Path(args.config)
         if not path.is_file():
             raise ConfigError(f"config file {path} not found")
         options = {k.replace("-", "_"): v for k, v in to_plain(load_file(path)).items()}
         known = {a.dest for a in add_parser(argparse.ArgumentParser().add_subparsers(), "x")._actions}
-        unknown = sorted(set(options) - known)
+        unknown = sorted(set(options) - known - {"queue"})  # queues: or queue: (the option's name)
         if unknown:
             raise ConfigError(f"{path}: unknown option '{unknown[0]}'", hint="keys are the long option names")
+        for key in ("queue", "queues"):
+            queues.update(queue_limits(options.pop(key, None) or {}, f"{path}: {key}"))
     for key, value in vars(args).items():
         if value is not None and key not in ("config", "command", "module"):
             options[key] = value
+    options["queues"] = {**queues, **queue_limits(args.queues or [], "--queue")}  # the command line wins
     return options
+
+
+def queue_limits(value: Any, what: str) -> dict[str, int]:
+    """Queues and their limits: a mapping {NAME: LIMIT} (a config file) or NAME=LIMIT items (--queue)."""
+    from digpy.core import options
+    from digpy.core.errors import ConfigError
+    from digpy.core.workflow.queue import queue_name
+
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list) and all(isinstance(v, str) and "=" in v for v in value):
+        items = [tuple(v.split("=", 1)) for v in value]
+    else:
+        raise ConfigError(f"{what} must be NAME=LIMIT (a config file: queues: {{NAME: LIMIT}}), got {value!r}")
+    found: dict[str, int] = {}
+    for name, limit in items:
+        found[queue_name(name.strip() if isinstance(name, str) else name, f"{what}: the name")] = \
+            options.whole_number(limit, f"{what}: the limit of queue '{name}'", minimum=1)
+    return found
 
 
 def settings_from(args: argparse.Namespace) -> Any:
@@ -85,6 +111,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         scheduler=not options.get("disable_scheduler"),
         executor_processes=_count(options.get("executor_processes"), "--executor-processes", 0),
         executor_nice=_count(options.get("executor_nice"), "--executor-nice", 10, most=19),
+        queues=options["queues"],
     ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
 
 

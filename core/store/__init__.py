@@ -1,9 +1,12 @@
 """The store's shared constants, importable without SQLAlchemy (local runs never import it)."""
 
 # The alembic revision that creates exactly the schema in schema.py (checked by a test).
-SCHEMA_REVISION = "0004_schedules"
+SCHEMA_REVISION = "0005_queues"
 
 # Attempt state flags (Digdag's bits), in attempts.state_flags.
 CANCEL_REQUESTED = 1
 DONE = 2
 SUCCESS = 4
+# digpy's own: the attempt waits in its queue (or for its workflow's limit) and no node may run it yet
+# (digpy.core.store.queues admits it). Never with another flag: a kill ends a queued attempt at once.
+QUEUED = 8

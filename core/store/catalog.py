@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from digpy.core.errors import Conflict, NotFound
-from digpy.core.store import CANCEL_REQUESTED, DONE
+from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED
 from digpy.core.store import schema as s
+from digpy.core.workflow.spec import Workflow
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -50,8 +51,8 @@ def list_projects(conn: Connection, *, name: str | None = None, last_id: int | N
 
 
 def put_revision(
-    conn: Connection, *, project: str, revision: str, archive: bytes,
-    workflows: Sequence[tuple[str, str, dict[str, Any]]], user_info: dict[str, Any] | None = None,
+    conn: Connection, *, project: str, revision: str, archive: bytes, workflows: Sequence[Workflow],
+    user_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Store a pushed revision and its workflow definitions; creates the project if needed."""
     now = time.time()
@@ -70,11 +71,12 @@ def put_revision(
         project_id=project_id, name=revision, archive=archive, archive_md5=hashlib.md5(archive).hexdigest(),
         archive_size=len(archive), default_params="{}", user_info=json.dumps(user_info or {}), created_at=now,
     )).inserted_primary_key[0]  # type: ignore[index]
-    for name, timezone, config in workflows:
-        text = json.dumps(config, ensure_ascii=False)  # key order is task order: never sort
+    for workflow in workflows:
+        text = json.dumps(workflow.config, ensure_ascii=False)  # key order is task order: never sort
         conn.execute(insert(s.workflow_definitions).values(
-            project_id=project_id, revision_id=revision_id, name=name, timezone=timezone, config=text,
-            config_digest=hashlib.sha256(text.encode()).hexdigest(), created_at=now,
+            project_id=project_id, revision_id=revision_id, name=workflow.name, timezone=workflow.timezone,
+            config=text, config_digest=hashlib.sha256(text.encode()).hexdigest(), created_at=now,
+            queue_name=workflow.limits.queue, max_active_attempts=workflow.limits.max_active_attempts,
         ))
     return get_project(conn, int(project_id))
 
@@ -274,6 +276,12 @@ def set_resume(conn: Connection, attempt_id: int, *, from_attempt: int, mode: st
 
 
 def request_kill(conn: Connection, attempt_id: int) -> dict[str, Any]:
+    """Ask the attempt's node to stop it; an attempt still queued ends killed at once, without running
+    (compare-and-set: one admitted meanwhile is asked to stop like any other)."""
+    ended = conn.execute(update(s.attempts).where(s.attempts.c.id == attempt_id, s.attempts.c.state_flags == QUEUED)
+                         .values(state_flags=DONE | CANCEL_REQUESTED, finished_at=time.time()))
+    if ended.rowcount == 1:
+        return get_attempt(conn, attempt_id)
     attempt = get_attempt(conn, attempt_id)
     if attempt["state_flags"] & (DONE | CANCEL_REQUESTED):
         raise Conflict(f"attempt {attempt_id} is already {'done' if attempt['state_flags'] & DONE else 'being killed'}")
@@ -284,14 +292,15 @@ def request_kill(conn: Connection, attempt_id: int) -> dict[str, Any]:
 
 def claim_attempts(conn: Connection, *, owner: str, lease_seconds: float, limit: int,
                    exclude: Sequence[int] = ()) -> list[int]:
-    """Take up to `limit` unfinished attempts that no live node holds (compare-and-set per row)."""
+    """Take up to `limit` unfinished attempts that no live node holds and no queue holds back
+    (compare-and-set per row)."""
     now = time.time()
     previous = s.attempts.alias("previous")
     ready = or_(s.attempts.c.after_attempt_id.is_(None),  # not waiting for another attempt to end
                 s.attempts.c.state_flags.op("&")(CANCEL_REQUESTED) != 0,  # killed: it ends at once
                 select(previous.c.id).where(previous.c.id == s.attempts.c.after_attempt_id,
                                             previous.c.state_flags.op("&")(DONE) != 0).exists())
-    free = and_(s.attempts.c.state_flags.op("&")(DONE) == 0,
+    free = and_(s.attempts.c.state_flags.op("&")(DONE | QUEUED) == 0,
                 or_(s.attempts.c.lease_owner.is_(None), s.attempts.c.lease_expires_at < now), ready)
     query = select(s.attempts.c.id).where(free).order_by(s.attempts.c.id).limit(limit + len(exclude))
     if conn.dialect.name == "postgresql":

@@ -19,7 +19,8 @@ from digpy.core.errors import NotFound
 from digpy.core.store import schema as s
 
 _COLUMNS = (s.schedules, s.projects.c.name.label("project_name"), s.workflow_definitions.c.timezone,
-            s.workflow_definitions.c.config)
+            s.workflow_definitions.c.config, s.workflow_definitions.c.queue_name,
+            s.workflow_definitions.c.max_active_attempts)
 
 
 def _query() -> Any:

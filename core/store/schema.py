@@ -65,6 +65,9 @@ workflow_definitions = Table(
     Column("config", Text, nullable=False),
     Column("config_digest", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
+    # The workflow's `queue:` and `max_active_attempts:` (read from the config at push, not at each start).
+    Column("queue_name", String(255), nullable=True),
+    Column("max_active_attempts", Integer, nullable=True),
     Index("ix_workflow_definitions_revision_name", "revision_id", "name"),
 )
 
@@ -93,7 +96,7 @@ attempts = Table(
     Column("attempt_index", Integer, nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("params", Text, nullable=False, default="{}"),
-    Column("state_flags", Integer, nullable=False, default=0),  # 1 cancel requested, 2 done, 4 success
+    Column("state_flags", Integer, nullable=False, default=0),  # 1 cancel requested, 2 done, 4 success, 8 queued
     Column("created_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
     Column("lease_owner", String(255), nullable=True),
@@ -104,6 +107,10 @@ attempts = Table(
     Column("resume_from", Text, nullable=True),
     # Runs only once this attempt is done (backfills run one slot at a time; a schedule's `overlap: wait`).
     Column("after_attempt_id", BigInteger, nullable=True),
+    # The queue it waits in and counts against, and the most attempts of its workflow that may be
+    # active for it to be admitted (digpy.core.store.queues); null: none.
+    Column("queue_name", String(255), nullable=True),
+    Column("max_active_attempts", Integer, nullable=True),
     UniqueConstraint("session_id", "attempt_name", name="uq_attempts_session_name"),
     Index("ix_attempts_running", "state_flags"),
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import Location
+from digpy.core.workflow.queue import NO_LIMITS, AttemptLimits
 
 if TYPE_CHECKING:
     from digpy.core.errors import UnknownOperator
@@ -83,6 +84,7 @@ class Workflow:
     expression_errors: list[str] = field(default_factory=list)
     # Compiled leniently: the operators no plugin provides (see tree.unknown_operator_warning).
     unknown_operators: list[UnknownOperator] = field(default_factory=list)
+    limits: AttemptLimits = NO_LIMITS  # `queue:` and `max_active_attempts:` (the server's)
 
     @property
     def task_count(self) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 from digpy.core import options
 from digpy.core.errors import ConfigError, Location, UnknownOperator
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
+from digpy.core.workflow.queue import attempt_limits
 from digpy.core.workflow.retry import parse_retry
 from digpy.core.workflow.schedule import check_timezone
 from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec, Workflow
@@ -36,7 +37,10 @@ _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 _DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_disable")
 
 
-TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "_export", "_error", "_check", "_retry", "_parallel")
+TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
+                  "_retry", "_parallel")
+# Top-level keys that are settings of the workflow, not of its root task (a called workflow drops them).
+WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
 
 
@@ -79,7 +83,8 @@ def compile_workflow(
     if schedule is not None and not isinstance(schedule, dict):
         raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
                           location=value_location(config, "schedule"))
-    body = without_keys(dict(config) if not isinstance(config, dict) else config, ("timezone", "schedule", "sla"))
+    limits = attempt_limits(config)
+    body = without_keys(dict(config) if not isinstance(config, dict) else config, WORKFLOW_SETTINGS)
     unknown: list[UnknownOperator] | None = [] if lenient else None
     return Workflow(
         name=name,
@@ -90,6 +95,7 @@ def compile_workflow(
         schedule_location=value_location(config, "schedule") if schedule is not None else None,
         location=root_loc,
         unknown_operators=unknown or [],
+        limits=limits,
     )
 
 
@@ -395,6 +401,7 @@ __all__ = [
     "GROUP_KEYS",
     "MAX_NAME_LENGTH",
     "TOP_LEVEL_KEYS",
+    "WORKFLOW_SETTINGS",
     "check_workflow_name",
     "compile_tree",
     "compile_workflow",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -75,7 +76,8 @@ async def attempt_tasks(request: web.Request) -> web.Response:
 
 @routes.put("/api/attempts")
 async def start(request: web.Request) -> web.Response:
-    """Start an attempt; a second start of the same session and attempt name is 409 with the first."""
+    """Start an attempt; a second start of the same session and attempt name is 409 with the first.
+    With `"bypassQueue": true` it does not wait in its workflow's queue."""
     body = await json_body(request)
     if body.get("workflowId") is None:
         raise ConfigError("workflowId is required")
@@ -85,9 +87,12 @@ async def start(request: web.Request) -> web.Response:
     if not isinstance(params, dict):
         raise ConfigError("params must be a JSON object")
     resume = _resume(body["resume"]) if body.get("resume") else None
+    bypass = body.get("bypassQueue", False)  # digpy's: start at once, not waiting in the workflow's queue
+    if not isinstance(bypass, bool):
+        raise ConfigError(f"bypassQueue must be true or false, got {json.dumps(bypass)}")
     attempt, created = await off_loop(
         request.app, attempts.start, request.app[STORE], workflow_id=workflow_id, session_time=session_time,
-        params=params, attempt_name=body.get("retryAttemptName"), resume=resume)
+        params=params, attempt_name=body.get("retryAttemptName"), resume=resume, bypass_queue=bypass)
     if not created:
         return web.json_response(attempt, status=409)
     wake_executor(request.app)

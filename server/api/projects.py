@@ -55,7 +55,8 @@ async def put_project(request: web.Request) -> web.Response:
         raise ConfigError(f"archive is {request.content_length} bytes; the limit is {limit}")
     blob = await request.read()
     pushed = await off_loop(request.app, projects.push, request.app[STORE], request.app[REGISTRY],
-                            name=name, revision=revision, archive=blob, max_bytes=limit)
+                            name=name, revision=revision, archive=blob, max_bytes=limit,
+                            queues=request.app[SETTINGS].queues)
     wake_scheduler(request.app)  # its schedules may have changed
     return web.json_response(pushed)
 

@@ -92,36 +92,48 @@ def task_start_times(store: ServerStore, attempt_id: int) -> dict[str, float]:
 
 
 def create(store: ServerStore, session: SessionRecord, *, definition: dict[str, Any], params: dict[str, Any],
-           attempt_name: str | None, after_attempt_id: int | None = None) -> dict[str, Any]:
+           attempt_name: str | None, after_attempt_id: int | None = None,
+           bypass_queue: bool = False) -> dict[str, Any]:
     """Create an attempt of a session of a workflow definition (a catalog row) for the executor to
     pick up (once `after_attempt_id`, if given, has ended); returns it as a catalog row (made from
-    what is known: no query)."""
+    what is known: no query).
+
+    If the workflow has a queue or a `max_active_attempts`, the attempt is queued: no node runs it
+    until the executor admits it within those limits, in order of creation (digpy.core.store.queues).
+    `bypass_queue`: it starts at once, and still counts against the limits while it is active."""
+    queue, most = definition.get("queue_name"), definition.get("max_active_attempts")
+    queued = not bypass_queue and (queue is not None or most is not None)
     record = store.create_attempt(session, timezone=definition["timezone"], params=params, attempt_name=attempt_name,
-                                  workflow_definition_id=int(definition["id"]), after_attempt_id=after_attempt_id)
+                                  workflow_definition_id=int(definition["id"]), after_attempt_id=after_attempt_id,
+                                  queue=queue, max_active_attempts=most, queued=queued)
     return {
         "id": record.id, "session_id": session.id, "project_id": session.project_id,
         "workflow_name": session.workflow_name, "workflow_definition_id": int(definition["id"]),
         "attempt_name": attempt_name, "attempt_index": record.attempt_index, "timezone": record.timezone,
-        "params": params, "state_flags": 0, "created_at": record.created_at, "finished_at": None,
+        "params": params, "state_flags": record.state_flags, "created_at": record.created_at, "finished_at": None,
         "lease_owner": None, "lease_expires_at": None, "resume_attempt_id": None, "resume_mode": None,
-        "resume_from": None, "after_attempt_id": after_attempt_id, "session_time": session.session_time, "session_uuid": session.session_uuid,
+        "resume_from": None, "after_attempt_id": after_attempt_id, "queue_name": queue, "max_active_attempts": most,
+        "session_time": session.session_time, "session_uuid": session.session_uuid,
         "project_name": definition["project_name"], "project_deleted_name": None,
     }
 
 
 def start(store: ServerStore, *, workflow_id: int, session_time: datetime, params: dict[str, Any],
-          attempt_name: str | None = None, resume: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+          attempt_name: str | None = None, resume: dict[str, Any] | None = None,
+          bypass_queue: bool = False) -> tuple[dict[str, Any], bool]:
     """Start an attempt of a workflow's session, in one transaction: (the attempt, True); if the
     session already has an attempt of that name: (that attempt, False), also when another request
-    created it at the same moment."""
+    created it at the same moment. It waits in its workflow's queue and for its `max_active_attempts`
+    unless `bypass_queue` (see create)."""
     try:
-        return _start(store, workflow_id, session_time, params, attempt_name, resume)
+        return _start(store, workflow_id, session_time, params, attempt_name, resume, bypass_queue)
     except IntegrityError:  # the other request's attempt won the session's unique (session, name)
-        return _start(store, workflow_id, session_time, params, attempt_name, resume)
+        return _start(store, workflow_id, session_time, params, attempt_name, resume, bypass_queue)
 
 
 def _start(store: ServerStore, workflow_id: int, session_time: datetime, params: dict[str, Any],
-           attempt_name: str | None, resume: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+           attempt_name: str | None, resume: dict[str, Any] | None,
+           bypass_queue: bool) -> tuple[dict[str, Any], bool]:
     with store.begin() as conn:
         definition = catalog.get_workflow(conn, workflow_id)
         session = store.session_for(int(definition["project_id"]), definition["name"],
@@ -130,7 +142,8 @@ def _start(store: ServerStore, workflow_id: int, session_time: datetime, params:
         if existing is not None:
             return rest.attempt(existing), False
         resume_from = _resume(conn, resume, session.id, definition) if resume else None
-        attempt = create(store, session, definition=definition, params=params, attempt_name=attempt_name)
+        attempt = create(store, session, definition=definition, params=params, attempt_name=attempt_name,
+                         bypass_queue=bypass_queue)
         if resume_from is not None:
             catalog.set_resume(conn, int(attempt["id"]), **resume_from)
             attempt = catalog.get_attempt(conn, int(attempt["id"]))

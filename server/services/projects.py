@@ -6,6 +6,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from digpy.core.project import Project
 from digpy.core.store import catalog, schedules
 from digpy.core.store.server import ServerStore
 from digpy.core.workflow.schedule import parse_schedule
+from digpy.core.workflow.spec import Workflow
 from digpy.core.workflow.tree import unknown_operator_warning
 from digpy.server import rest
 from digpy.server.archive import read_archive, unpack
@@ -54,11 +56,11 @@ def delete_project(store: ServerStore, project_id: int) -> dict[str, Any]:
 
 
 def push(store: ServerStore, registry: Registry, *, name: str, revision: str, archive: bytes,
-         max_bytes: int) -> dict[str, Any]:
+         max_bytes: int, queues: Collection[str] = ()) -> dict[str, Any]:
     """Store a new revision of a project: its archive is unpacked and every workflow compiled first,
-    so that a revision with a broken workflow is refused with the first error. An operator the
-    server does not know is let in, as in Digdag (a task using it fails when it is reached), with
-    a warning in the server log."""
+    so that a revision with a broken workflow is refused with the first error, as is a workflow
+    whose `queue:` is none of the server's `queues`. An operator the server does not know is let
+    in, as in Digdag (a task using it fails when it is reached), with a warning in the server log."""
     files = read_archive(archive, max_bytes=max_bytes)
     with tempfile.TemporaryDirectory(prefix="digpy-push-") as tmp:
         root = Path(tmp) / "project"
@@ -69,13 +71,23 @@ def push(store: ServerStore, registry: Registry, *, name: str, revision: str, ar
             raise ConfigError("the archive has no .dig workflow at its top level")
         workflows = [project.load(path, operators=registry.names(), cache=False, lenient=True)
                      for path in workflow_files]
+    for workflow in workflows:
+        _check_queue(workflow, queues)
     for error in (e for workflow in workflows for e in workflow.unknown_operators):
         log.warning("project %s revision %s: %s", name, revision, unknown_operator_warning(unknown_operator(error)))
     with store.begin() as conn:
-        row = catalog.put_revision(conn, project=name, revision=revision, archive=archive,
-                                   workflows=[(w.name, w.timezone, w.config) for w in workflows])
+        row = catalog.put_revision(conn, project=name, revision=revision, archive=archive, workflows=workflows)
         scheduling.sync(conn, int(row["id"]), catalog.list_workflows(conn, int(row["id"]), revision), time.time())
         return _project(conn, row)
+
+
+def _check_queue(workflow: Workflow, queues: Collection[str]) -> None:
+    queue = workflow.limits.queue
+    if queue is not None and queue not in queues:
+        known = ", ".join(sorted(queues))
+        raise ConfigError(f"queue '{queue}' is not configured on this server", location=workflow.limits.queue_location,
+                          hint=f"its queues: {known}" if known else
+                          f"it has none: start it with --queue {queue}=LIMIT (or queues: in its config file)")
 
 
 def list_revisions(store: ServerStore, project_id: int, *, name: str | None = None) -> list[dict[str, Any]]:

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digpy.core.store import catalog, schedules
+from digpy.core.store import QUEUED, catalog, queues, schedules
 from digpy.core.store.server import ServerStore
+from digpy.core.workflow.tree import compile_workflow
 from digpy.server.scheduler import Scheduler
 from digpy.server.services import schedules as scheduling
 
@@ -24,7 +25,7 @@ def push(store: ServerStore, config: dict, *, now: float, name: str = "wf", revi
          project: str = "p") -> int:
     with store.begin() as conn:
         row = catalog.put_revision(conn, project=project, revision=revision, archive=b"",
-                                   workflows=[(name, "UTC", {"+a": {"echo>": "x"}, **config})])
+                                   workflows=[compile_workflow(name, {"+a": {"echo>": "x"}, **config})])
         scheduling.sync(conn, int(row["id"]), catalog.list_workflows(conn, int(row["id"]), revision), now)
         return int(row["id"])
 
@@ -82,6 +83,17 @@ def test_overlap_skip_passes_a_slot_over_while_an_attempt_runs_and_wait_chains_i
     with store.begin() as conn:
         claimed = catalog.claim_attempts(conn, owner="n", lease_seconds=5, limit=10)
     assert int(oldest["id"]) in claimed and int(newest["id"]) not in claimed, "not taken before that one ends"
+
+
+def test_a_scheduled_session_of_a_limited_workflow_waits_in_its_queue(store):
+    push(store, {"schedule": {"hourly>": "00:00"}, "max_active_attempts": 1}, now=epoch("2026-03-01T00:30:00"))
+    scheduler = Scheduler(store)
+    scheduler.step(epoch("2026-03-01T01:00:01"))
+    scheduler.step(epoch("2026-03-01T02:00:01"))
+    with store.begin() as conn:
+        rows = catalog.list_attempts(conn, include_retried=True, page_size=10)
+        assert [r["state_flags"] & QUEUED for r in rows] == [QUEUED, QUEUED]
+        assert queues.admit(conn, lambda name: 1) == [int(rows[-1]["id"])], "the older one first, the other waits"
 
 
 def test_a_new_revision_keeps_the_state_moves_to_the_new_pattern_and_removes_unscheduled(store):

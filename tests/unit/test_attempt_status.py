@@ -8,7 +8,7 @@ import pytest
 
 from digpy.client.http import Attempt, Session
 from digpy.client.model import attempt_status
-from digpy.core.store import CANCEL_REQUESTED, DONE, SUCCESS
+from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED, SUCCESS
 from digpy.server import rest
 
 # (done, success, cancelRequested) → status; success without done cannot happen, and reads as running.
@@ -18,6 +18,8 @@ EXPECTED = {
     (True, False, False): "error", (True, True, False): "success",
     (True, False, True): "killed", (True, True, True): "success",
 }
+# Queued (digpy's flag) only while nothing else is said: a kill ends a queued attempt at once.
+EXPECTED_QUEUED = {**EXPECTED, (False, False, False): "queued", (False, True, False): "queued"}
 
 
 def _row(flags: int) -> dict:
@@ -26,13 +28,16 @@ def _row(flags: int) -> dict:
             "attempt_name": None, "state_flags": flags, "params": "{}", "created_at": 0.0, "finished_at": None}
 
 
-@pytest.mark.parametrize("flags", range(8))
+@pytest.mark.parametrize("flags", range(16))
 def test_the_server_sends_the_models_status_and_a_digdag_attempt_reads_as_the_same(flags):
     sent = rest.attempt(_row(flags))
     outcome = (sent["done"], sent["success"], sent["cancelRequested"])
     assert outcome == (bool(flags & DONE), bool(flags & SUCCESS), bool(flags & CANCEL_REQUESTED))
-    digdag = {k: v for k, v in sent.items() if k != "status"}
-    assert sent["status"] == attempt_status(*outcome) == Attempt.from_json(digdag).status == EXPECTED[outcome]
+    assert sent["queued"] == bool(flags & QUEUED)
+    expected = (EXPECTED_QUEUED if flags & QUEUED else EXPECTED)[outcome]
+    digdag = {k: v for k, v in sent.items() if k not in ("status", "queued", "queue")}
+    assert sent["status"] == attempt_status(*outcome, queued=sent["queued"]) == expected
+    assert Attempt.from_json(digdag).status == EXPECTED[outcome]  # Digdag has no queues
     assert Attempt.from_json(sent).status == sent["status"]
 
     session = rest.session({"id": 1, "project_id": 1, "project_name": "p", "workflow_name": "wf",

@@ -67,7 +67,7 @@ def test_the_checker_refuses_what_the_schema_does_not_allow():
     assert errors(sent, attempt, DOCUMENT) == []
     assert errors({**sent, "done": "yes"}, attempt, DOCUMENT) == ["$.done: 'yes' is not boolean"]
     assert errors({**sent, "status": "lost"}, attempt, DOCUMENT) == [
-        "$.status: 'lost' is not one of ['running', 'killing', 'success', 'error', 'killed']"]
+        "$.status: 'lost' is not one of ['queued', 'running', 'killing', 'success', 'error', 'killed']"]
     assert errors({**sent, "project": {"id": "1"}}, attempt, DOCUMENT) == ["$.project: name is missing"]
     assert errors({**sent, "extra": 1}, attempt, DOCUMENT) == ["$: extra is not in the schema"]
     assert errors({**sent, "index": True}, attempt, DOCUMENT) == ["$.index: True is not integer"]
