@@ -40,7 +40,7 @@ SUPERSEDED = 16
 SLA_MISSED = 32
 
 
-class SlaMiss(NamedTuple):
+class MissedDeadline(NamedTuple):
     """An SLA that was missed: the task watched (the root for the attempt's), the SLA, its deadline."""
 
     task: Task
@@ -66,7 +66,7 @@ class AttemptGraph:
         self.changed: dict[int, Task] = {}
         self.no_op_names: frozenset[str] = frozenset()
         self.attempt_sla: tuple[Sla, float] | None = None  # the workflow's `sla:` and its deadline
-        self.sla_misses: list[SlaMiss] = []  # missed since the last take_sla_misses()
+        self.sla_misses: list[MissedDeadline] = []  # missed since the last take_sla_misses()
         self._timers: list[tuple[float, int]] = []
         self._deadlines: list[tuple[float, int]] = []  # SLA deadlines (epoch, task id)
         self._work: deque[tuple[int, int]] = deque()
@@ -171,7 +171,7 @@ class AttemptGraph:
             heapq.heappop(self._deadlines)
         return due
 
-    def take_sla_misses(self) -> list[SlaMiss]:
+    def take_sla_misses(self) -> list[MissedDeadline]:
         """The SLAs missed since the last call (to be alerted once their changes are stored)."""
         misses, self.sla_misses = self.sla_misses, []
         return misses
@@ -467,7 +467,7 @@ class AttemptGraph:
             return
         task.flags |= SLA_MISSED
         self._touch(task)
-        miss = SlaMiss(task, sla, deadline)
+        miss = MissedDeadline(task, sla, deadline)
         self.sla_misses.append(miss)
         if root.state != TaskState.PLANNED:  # between two runs of a root `_retry`: alert only
             return
