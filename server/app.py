@@ -30,6 +30,7 @@ from digpy.server.keys import (
     wake_executor,
 )
 from digpy.server.logs import LogStore
+from digpy.server.notifiers import start_notifier
 from digpy.server.scheduler import Scheduler
 from digpy.server.workers import ExecutorProcesses, child_argv
 
@@ -85,10 +86,13 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
             await app[WORKERS].stop()
         elif EXECUTOR in app:
             executor = app[EXECUTOR]
+            notifier = start_notifier(settings.notify, registry)  # attempts end here: tell of them
             task = asyncio.ensure_future(executor.run())
             yield
             await executor.stop()
             task.cancel()
+            if notifier is not None:
+                await asyncio.to_thread(notifier.close)
         else:
             yield
         app[DB].shutdown(wait=True)

@@ -21,6 +21,7 @@ from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.store.server import ServerStore
 from digpy.server.logs import LogStore
+from digpy.server.notifiers import NotifySettings
 
 if TYPE_CHECKING:
     from digpy.server.executor import Executor
@@ -44,6 +45,7 @@ class ServerSettings:
     executor_processes: int = 0  # run attempts in this many child processes, not in this one
     executor_nice: int = 10  # the niceness of those processes (the API answers first)
     db_threads: int = 8  # threads that run database work (more only add lock contention: docs/performance.md)
+    notify: NotifySettings = field(default_factory=NotifySettings)  # where failures and missed SLAs are sent
 
 
 STORE = web.AppKey("store", ServerStore)

@@ -44,6 +44,21 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
                         help="the niceness of those processes (default 10: the API answers first)")
     parser.add_argument("--executor-only", action="store_true", default=None,
                         help="run attempts only, no HTTP (what --executor-processes starts; also a node of its own)")
+    notify = parser.add_argument_group("notifications", "failed attempts and missed SLAs, by mail and to a webhook")
+    notify.add_argument("--notify-mail-to", metavar="ADDRESSES", help="send them by mail to these addresses (comma-separated)")
+    notify.add_argument("--notify-mail-from", metavar="ADDRESS", help="the sender of those mails (required with --notify-mail-to)")
+    notify.add_argument("--notify-mail-host", metavar="HOST", help="the SMTP server (default localhost)")
+    notify.add_argument("--notify-mail-port", type=int, metavar="N", help="its port (default 25)")
+    notify.add_argument("--notify-mail-tls", action=argparse.BooleanOptionalAction, default=None,
+                        help="STARTTLS when the SMTP server offers it (default: on)")
+    notify.add_argument("--notify-mail-ssl", action="store_true", default=None, help="SMTP over TLS from the start (SMTPS)")
+    notify.add_argument("--notify-mail-username", metavar="USER", help="log in to the SMTP server as USER")
+    notify.add_argument("--notify-mail-password", metavar="PASSWORD",
+                        help="its password (better in the config file or DIGPY_NOTIFY_MAIL_PASSWORD: a command line "
+                             "is visible to every user)")
+    notify.add_argument("--notify-webhook", metavar="URL", help="POST them as JSON to this http(s) URL")
+    notify.add_argument("--notify-webhook-header", action="append", metavar="'NAME: VALUE'",
+                        help="a header of those requests (repeatable), e.g. 'Authorization: Bearer TOKEN'")
     return parser
 
 
@@ -85,7 +100,52 @@ def settings_from(args: argparse.Namespace) -> Any:
         scheduler=not options.get("disable_scheduler"),
         executor_processes=_count(options.get("executor_processes"), "--executor-processes", 0),
         executor_nice=_count(options.get("executor_nice"), "--executor-nice", 10, most=19),
+        notify=_notify(options),
     ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
+
+
+def _notify(options: dict[str, Any]) -> Any:
+    """The notifiers the options ask for (an executor process gets its server's from the environment)."""
+    from digpy.core.errors import ConfigError
+    from digpy.core.options import boolean
+    from digpy.server.notifiers import NOTIFY_ENV, MailSettings, NotifySettings, WebhookSettings
+
+    given = sorted(k for k in options if k.startswith("notify_"))
+    if not given and os.environ.get(NOTIFY_ENV):
+        return NotifySettings.from_json(os.environ[NOTIFY_ENV])
+    mail = None
+    to = options.get("notify_mail_to")
+    if to:
+        addresses = [str(a).strip() for a in (to if isinstance(to, list) else str(to).split(",")) if str(a).strip()]
+        sender = options.get("notify_mail_from")
+        if not sender:
+            raise ConfigError("--notify-mail-to needs --notify-mail-from (the sender of the mails)")
+        password = options.get("notify_mail_password") or os.environ.get("DIGPY_NOTIFY_MAIL_PASSWORD") or None
+        mail = MailSettings(
+            to=tuple(addresses), sender=str(sender), host=str(options.get("notify_mail_host") or "localhost"),
+            port=_count(options.get("notify_mail_port"), "--notify-mail-port", 25, most=65535),
+            tls=boolean(options.get("notify_mail_tls", True), "--notify-mail-tls"),
+            ssl=boolean(options.get("notify_mail_ssl") or False, "--notify-mail-ssl"),
+            username=str(options["notify_mail_username"]) if options.get("notify_mail_username") else None,
+            password=str(password) if password else None,
+        )
+    elif any(k.startswith("notify_mail_") for k in given):
+        raise ConfigError(f"--{given[0].replace('_', '-')} needs --notify-mail-to (where the mails go)")
+    webhook = None
+    url = options.get("notify_webhook")
+    if url:
+        if not str(url).startswith(("http://", "https://")):
+            raise ConfigError(f"--notify-webhook must be an http:// or https:// URL, got {url!r}")
+        headers: dict[str, str] = {}
+        for line in options.get("notify_webhook_header") or []:
+            name, colon, value = str(line).partition(":")
+            if not colon or not name.strip():
+                raise ConfigError(f"--notify-webhook-header must be 'NAME: VALUE', got {line!r}")
+            headers[name.strip()] = value.strip()
+        webhook = WebhookSettings(url=str(url), headers=headers)
+    elif options.get("notify_webhook_header"):
+        raise ConfigError("--notify-webhook-header needs --notify-webhook")
+    return NotifySettings(mail=mail, webhook=webhook)
 
 
 def _count(value: Any, option: str, default: int, most: int = 64) -> int:
