@@ -100,6 +100,8 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     app.cleanup_ctx.append(executor_context)
     if settings.scheduler:
         app.cleanup_ctx.append(scheduler_context)
+    if settings.retention.limited:
+        app.cleanup_ctx.append(_retention_context)
     return app
 
 
@@ -114,6 +116,15 @@ async def scheduler_context(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.ensure_future(scheduler.run(lambda work: loop.run_in_executor(app[DB], work)))
     yield
     scheduler.stop()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _retention_context(app: web.Application) -> AsyncIterator[None]:
+    from digpy.server.retention import retention_loop
+
+    task = asyncio.ensure_future(retention_loop(app))
+    yield
+    task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
 

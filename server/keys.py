@@ -19,6 +19,7 @@ from aiohttp import web
 
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
+from digpy.core.store.retention import RetentionPolicy
 from digpy.core.store.server import ServerStore
 from digpy.server.logs import LogStore
 from digpy.server.notifiers import NotifySettings
@@ -46,6 +47,8 @@ class ServerSettings:
     executor_nice: int = 10  # the niceness of those processes (the API answers first)
     db_threads: int = 8  # threads that run database work (more only add lock contention: docs/performance.md)
     notify: NotifySettings = field(default_factory=NotifySettings)  # where failures and missed SLAs are sent
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)  # how much history to keep (default: all)
+    retention_interval: float = 3600.0  # seconds between two prunes
 
 
 STORE = web.AppKey("store", ServerStore)

@@ -44,6 +44,9 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
                         help="the niceness of those processes (default 10: the API answers first)")
     parser.add_argument("--executor-only", action="store_true", default=None,
                         help="run attempts only, no HTTP (what --executor-processes starts; also a node of its own)")
+    add_retention_options(parser)
+    parser.add_argument("--retention-interval", metavar="DURATION",
+                        help="how often the server prunes by those (default 1h; from its start)")
     notify = parser.add_argument_group("notifications", "failed attempts and missed SLAs, by mail and to a webhook")
     notify.add_argument("--notify-mail-to", metavar="ADDRESSES", help="send them by mail to these addresses (comma-separated)")
     notify.add_argument("--notify-mail-from", metavar="ADDRESS", help="the sender of those mails (required with --notify-mail-to)")
@@ -60,6 +63,15 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     notify.add_argument("--notify-webhook-header", action="append", metavar="'NAME: VALUE'",
                         help="a header of those requests (repeatable), e.g. 'Authorization: Bearer TOKEN'")
     return parser
+
+
+def add_retention_options(parser: argparse.ArgumentParser) -> None:
+    """The retention options `digpy server` and `digpy prune` share."""
+    group = parser.add_argument_group("retention", "how much history to keep (default: all)")
+    group.add_argument("--retention-age", metavar="DURATION",
+                       help="remove sessions whose attempts all ended longer ago than this (e.g. 90d, 12h)")
+    group.add_argument("--retention-sessions", type=int, metavar="N",
+                       help="keep the N newest sessions of each workflow, remove older ones")
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,7 +113,32 @@ def settings_from(args: argparse.Namespace) -> Any:
         executor_processes=_count(options.get("executor_processes"), "--executor-processes", 0),
         executor_nice=_count(options.get("executor_nice"), "--executor-nice", 10, most=19),
         notify=_notify(options),
+        retention=retention_policy(options),
+        retention_interval=float(_duration(options.get("retention_interval"), "--retention-interval", 3600, least=1)),
     ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
+
+
+def retention_policy(options: dict[str, Any]) -> Any:
+    from digpy.core.store.retention import RetentionPolicy
+
+    age = options.get("retention_age")
+    keep = options.get("retention_sessions")
+    return RetentionPolicy(
+        max_age=None if age is None else _duration(age, "--retention-age", 0, least=1),
+        keep=None if keep is None else _count(keep, "--retention-sessions", 0, least=1, most=10**9),
+    )
+
+
+def _duration(value: Any, option: str, default: int, *, least: int = 0) -> int:
+    from digpy.core.errors import ConfigError
+    from digpy.core.options import duration
+
+    if value is None:
+        return default
+    seconds = duration(value, option)
+    if seconds < least:
+        raise ConfigError(f"{option} must be at least {least} second(s), got {value!r}")
+    return seconds
 
 
 def _notify(options: dict[str, Any]) -> Any:
@@ -148,13 +185,13 @@ def _notify(options: dict[str, Any]) -> Any:
     return NotifySettings(mail=mail, webhook=webhook)
 
 
-def _count(value: Any, option: str, default: int, most: int = 64) -> int:
+def _count(value: Any, option: str, default: int, most: int = 64, least: int = 0) -> int:
     from digpy.core.errors import ConfigError
 
     if value is None:
         return default
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most:
-        raise ConfigError(f"{option} must be a whole number from 0 to {most}, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+        raise ConfigError(f"{option} must be a whole number from {least} to {most}, got {value!r}")
     return value
 
 
