@@ -102,9 +102,10 @@ def read_sla(value: Any, *, task: str, workflow: bool, location: Location | None
 def _flag(config: Mapping[str, Any], key: str, default: bool, what: str) -> bool:
     if key not in config:
         return default
-    if not isinstance(config[key], bool):
+    value = config[key]
+    if not isinstance(value, bool):
         raise ConfigError(f"{what} {key} must be true or false", location=value_location(config, key))
-    return config[key]
+    return value
 
 
 def _templated(value: Any, what: str, location: Location | None) -> None:
