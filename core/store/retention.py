@@ -5,8 +5,8 @@ ended before the age limit, or it is not among the newest sessions of its workfl
 that the count limit keeps. Whatever the policy, a session stays while
 
 - one of its attempts has not ended (running, queued, or being killed);
-- an attempt that has not ended resumes from one of its attempts (`retry --resume`) or waits for
-  one (`require>`);
+- an attempt that has not ended resumes from one of its attempts (`retry --resume`), waits for one
+  (`require>`), or starts only once one has ended (a backfill chain, a schedule's `overlap: wait`);
 - it is the newest session (by session time) of its workflow: `--session last` and
   `last_executed_session_time` are read from it;
 - it holds the highest session or attempt id: SQLite would hand that id out again, and a client
@@ -64,6 +64,7 @@ def prunable_sessions(conn: Connection, policy: RetentionPolicy, *, now: float, 
     # Attempts that an unfinished attempt still needs: few (only unfinished attempts have them).
     needed = union(
         select(pending.c.resume_attempt_id).where(_unfinished(pending), pending.c.resume_attempt_id.is_not(None)),
+        select(pending.c.after_attempt_id).where(_unfinished(pending), pending.c.after_attempt_id.is_not(None)),
         select(waits.c.waits_for).join(pending, pending.c.id == waits.c.attempt_id).where(_unfinished(pending)),
     ).subquery()
     of_session = attempts.c.session_id == sessions.c.id
@@ -115,7 +116,9 @@ def remove_sessions(conn: Connection, session_ids: Sequence[int], *, dry_run: bo
 
 
 # The tables whose rows point at sessions or attempts, and what removal does with them (a test
-# checks that every foreign key to those two tables is listed here).
+# checks that every foreign key to those two tables is listed here). attempts.resume_attempt_id and
+# after_attempt_id are no foreign keys: an unfinished attempt keeps what they name (above); a
+# finished one keeps the number of an attempt that may be gone.
 REFERENCES = {
     ("attempts", "session_id"): "removed with their session",
     ("tasks", "attempt_id"): "removed with their attempt",

@@ -94,18 +94,22 @@ def test_what_always_stays(history):
     waited, waited_attempt = history.session("wf", 2)
     resumed, resumed_attempt = history.session("wf", 3)
     gone, _ = history.session("wf", 4)
+    chained, chained_attempt = history.session("wf", 6)
     waiter = history.session("later", 1, done=False)[1]
     retry = history.session("later", 2, done=False)[1]
+    next_in_chain = history.session("later", 3, done=False)[1]
     with store.begin() as conn:
         conn.execute(insert(schema.attempt_waits).values(attempt_id=waiter, waits_for=waited_attempt))
         conn.execute(update(schema.attempts).where(schema.attempts.c.id == retry)
                      .values(resume_attempt_id=resumed_attempt))
+        conn.execute(update(schema.attempts).where(schema.attempts.c.id == next_in_chain)
+                     .values(after_attempt_id=chained_attempt))
     backfilled, _ = history.session("wf", 0)  # created last, with an older session time
-    history.session("wf", 5)  # the newest session time of wf
+    history.session("wf", 7)  # the newest session time of wf
     top, top_attempt = history.session("old", 1)
     history.session("old", 2)
     history.session("old", 1)  # a retry of `top`'s session: the highest attempt id
-    keep = {running, waited, resumed, top}
+    keep = {running, waited, resumed, chained, top}
     pruned = prune(store, history.logs, RetentionPolicy(max_age=1), now=NOW)
     assert set(history.session_ids()) >= keep
     assert gone not in history.session_ids() and backfilled not in history.session_ids()
@@ -115,7 +119,7 @@ def test_what_always_stays(history):
         conn.execute(update(schema.attempts).values(state_flags=schema.attempts.c.state_flags.op("|")(2),
                                                     finished_at=NOW - DAY))
     history.session("new", 1)  # takes over the highest ids
-    assert prune(store, history.logs, RetentionPolicy(max_age=1), now=NOW).sessions == 5  # all but the newest
+    assert prune(store, history.logs, RetentionPolicy(max_age=1), now=NOW).sessions == 7  # all but the newest
     assert history.counts()["attempt_waits"] == 0
 
 
