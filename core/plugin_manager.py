@@ -26,7 +26,15 @@ import pluggy
 
 from digpy.core.errors import PluginError, UnknownOperator
 from digpy.core.paths import cache_dir, replace_private
-from digpy.core.spi import PROJECT_NAME, FailedAttempt, Hookspecs, Operator, OperatorRef, SecretProvider
+from digpy.core.spi import (
+    PROJECT_NAME,
+    FailedAttempt,
+    Hookspecs,
+    Operator,
+    OperatorRef,
+    SecretProvider,
+    SlaMiss,
+)
 from digpy.core.workflow.spec import OperatorSet
 
 log = logging.getLogger("digpy.plugins")
@@ -126,11 +134,19 @@ class Registry:
 
     def notify_failure(self, attempt: FailedAttempt) -> None:
         """Tell every plugin that an attempt did not succeed; a failing plugin is only logged."""
-        for impl in self.manager.hook.digpy_notify_failure.get_hookimpls():
+        self._notify(self.manager.hook.digpy_notify_failure, "a failure notification", attempt=attempt)
+
+    def notify_sla(self, miss: SlaMiss) -> None:
+        """Tell every plugin that an SLA was missed; a failing plugin is only logged."""
+        self._notify(self.manager.hook.digpy_notify_sla, "an SLA notification", miss=miss)
+
+    @staticmethod
+    def _notify(hook: Any, what: str, **kwargs: Any) -> None:
+        for impl in hook.get_hookimpls():
             try:
-                impl.function(attempt=attempt)
+                impl.function(**kwargs)
             except Exception:
-                log.exception("plugin %s failed to handle a failure notification", impl.plugin_name)
+                log.exception("plugin %s failed to handle %s", impl.plugin_name, what)
 
 
 def load_registry(*, entry_points: bool = True, extra: tuple[Any, ...] = ()) -> Registry:

@@ -61,6 +61,7 @@ __all__ = [
     "SecretProvider",
     "Secrets",
     "Sessions",
+    "SlaMiss",
     "TaskError",
     "TaskResult",
     "boolean",
@@ -333,6 +334,26 @@ class FailedAttempt:
     failures: tuple[tuple[str, str], ...]  # (task name, message) of each task that ended in error
 
 
+@dataclass(frozen=True, slots=True)
+class SlaMiss:
+    """What the `digpy_notify_sla` hook is told when an attempt or a task misses its SLA.
+
+    task: the full name of what missed it: the workflow's root task (`+wf`) for the workflow's
+    `sla:`, the task for a task's `_sla`. deadline: when it was due (ISO 8601, in the workflow's
+    time zone). message: e.g. `+wf did not finish within 01:00:00`. fail: whether the SLA makes
+    the attempt fail (`fail: true`).
+    """
+
+    project: str
+    workflow: str
+    session_time: str
+    attempt_id: int
+    task: str
+    deadline: str
+    message: str
+    fail: bool
+
+
 class Hookspecs:
     """The hooks a digpy plugin may implement (each takes only the arguments it names)."""
 
@@ -371,3 +392,10 @@ class Hookspecs:
     def digpy_notify_failure(self, attempt: FailedAttempt) -> None:
         """Called once when an attempt ends without success (failed or canceled), after its
         state is stored. Exceptions are logged and do not change the attempt's result."""
+
+    @hookspec
+    def digpy_notify_sla(self, miss: SlaMiss) -> None:
+        """Called once when a running attempt misses its workflow's `sla:`, or a task its `_sla`,
+        whose `alert` is true (the default), after the miss is stored (the `^sla` tasks are added
+        then). Called on the runner's event loop: send slowly elsewhere (a thread, a queue).
+        Exceptions are logged and change nothing."""

@@ -10,6 +10,7 @@ port, username, password and from can also come from the secrets `mail.host`, `m
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ class MailOperator:
             "ssl": boolean(params.get("ssl", False), "mail> ssl"), "timeout": number(params.get("timeout", 30), "mail> timeout"),
         }
         try:
-            await asyncio.to_thread(_send, message, [*to, *cc, *bcc], settings)
+            await asyncio.to_thread(send_message, message, [*to, *cc, *bcc], settings)
         except (OSError, smtplib.SMTPException) as e:
             raise TaskError(f"mail> could not send to {settings['host']}:{settings['port']}: "
                             f"{type(e).__name__}: {e}") from None
@@ -114,7 +115,9 @@ class MailOperator:
                                filename=str(spec.get("filename") or path.name))
 
 
-def _send(message: Any, recipients: list[str], s: dict[str, Any]) -> None:
+def send_message(message: Any, recipients: list[str], s: Mapping[str, Any]) -> None:
+    """Send an EmailMessage over SMTP (blocking): `s` holds host, port, username, password, tls
+    (STARTTLS when the server offers it), ssl (SMTPS) and timeout. Also the server's mail notifier's."""
     import smtplib
     import ssl as ssl_module
 

@@ -30,6 +30,7 @@ from digpy.server.keys import (
     wake_executor,
 )
 from digpy.server.logs import LogStore
+from digpy.server.notifiers import start_notifier
 from digpy.server.scheduler import Scheduler
 from digpy.server.workers import ExecutorProcesses, child_argv
 
@@ -85,10 +86,13 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
             await app[WORKERS].stop()
         elif EXECUTOR in app:
             executor = app[EXECUTOR]
+            notifier = start_notifier(settings.notify, registry)  # attempts end here: tell of them
             task = asyncio.ensure_future(executor.run())
             yield
             await executor.stop()
             task.cancel()
+            if notifier is not None:
+                await asyncio.to_thread(notifier.close)
         else:
             yield
         app[DB].shutdown(wait=True)
@@ -96,6 +100,8 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     app.cleanup_ctx.append(executor_context)
     if settings.scheduler:
         app.cleanup_ctx.append(scheduler_context)
+    if settings.retention.limited:
+        app.cleanup_ctx.append(_retention_context)
     return app
 
 
@@ -110,6 +116,15 @@ async def scheduler_context(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.ensure_future(scheduler.run(lambda work: loop.run_in_executor(app[DB], work)))
     yield
     scheduler.stop()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _retention_context(app: web.Application) -> AsyncIterator[None]:
+    from digpy.server.retention import retention_loop
+
+    task = asyncio.ensure_future(retention_loop(app))
+    yield
+    task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
 

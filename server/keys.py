@@ -19,8 +19,10 @@ from aiohttp import web
 
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
+from digpy.core.store.retention import RetentionPolicy
 from digpy.core.store.server import ServerStore
 from digpy.server.logs import LogStore
+from digpy.server.notifiers import NotifySettings
 
 if TYPE_CHECKING:
     from digpy.server.executor import Executor
@@ -45,6 +47,9 @@ class ServerSettings:
     executor_nice: int = 10  # the niceness of those processes (the API answers first)
     db_threads: int = 8  # threads that run database work (more only add lock contention: docs/performance.md)
     queues: dict[str, int] = field(default_factory=dict)  # queue name -> its limit of active attempts
+    notify: NotifySettings = field(default_factory=NotifySettings)  # where failures and missed SLAs are sent
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)  # how much history to keep (default: all)
+    retention_interval: float = 3600.0  # seconds between two prunes
 
 
 STORE = web.AppKey("store", ServerStore)

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from digpy.core.plugin_manager import Registry
 from digpy.core.store.server import ServerStore
 from digpy.server.keys import ServerSettings
+from digpy.server.notifiers import NOTIFY_ENV
 
 log = logging.getLogger("digpy.server.workers")
 STOP_SECONDS = 60.0
@@ -97,6 +98,7 @@ def run_executor_node(settings: ServerSettings, store: ServerStore, registry: Re
     from digpy.core.secrets import SecretBox
     from digpy.server.executor import Executor, ExecutorSettings
     from digpy.server.logs import LogStore
+    from digpy.server.notifiers import start_notifier
 
     box = (SecretBox.from_base64(settings.secret_key) if settings.secret_key
            else SecretBox.from_key_file(settings.data_dir / "secret.key"))
@@ -118,17 +120,23 @@ def run_executor_node(settings: ServerSettings, store: ServerStore, registry: Re
         for job in waiting:
             job.cancel()
 
+    notifier = start_notifier(settings.notify, registry)
     try:
         asyncio.run(main())
     finally:
         db.shutdown(wait=True)
+        if notifier is not None:
+            notifier.close()
 
 
 def child_argv(settings: ServerSettings) -> list[str]:
-    """The options an executor process needs to be this server's executor (the secret key, if one
-    was given, goes through the environment: a command line is visible to every user)."""
+    """The options an executor process needs to be this server's executor (the secret key and the
+    notifiers, if given, go through the environment: a command line is visible to every user)."""
     if settings.secret_key:
         os.environ["DIGPY_SECRET_ENCRYPTION_KEY"] = settings.secret_key
-    return ["--database", settings.database_url, "--data-dir", str(settings.data_dir),
+    argv = ["--database", settings.database_url, "--data-dir", str(settings.data_dir),
             "--task-log", str(settings.task_log_dir), "--max-task-threads", str(settings.max_task_threads),
             *(f"--queue={name}={limit}" for name, limit in settings.queues.items())]
+    if settings.notify.enabled:  # a webhook's URL or headers may hold a token, too
+        os.environ[NOTIFY_ENV] = settings.notify.to_json()
+    return argv

@@ -307,3 +307,95 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
     running.start()
     yield running
     running.stop()
+
+
+# ----------------------------------------------------------------------------- receivers of notifications
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd) on 127.0.0.1 received: (sender, recipients, raw message)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())  # port=0 fails its ready check
+    controller.start()
+    yield controller.port, inbox
+    controller.stop()
+
+
+class Receiver:
+    """A real aiohttp server on 127.0.0.1 in a thread of the test that records every request:
+    `requests` holds (path, headers, body) in arrival order; `statuses` are the answers to give
+    first, in turn (200 after them)."""
+
+    def __init__(self) -> None:
+        import asyncio
+        import threading
+
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    async def _handle(self, request: Any) -> Any:
+        from aiohttp import web
+
+        self.requests.append((request.path, dict(request.headers), await request.read()))
+        status = self.statuses.pop(0) if self.statuses else 200
+        return web.Response(status=status, text="ok" if status < 400 else "no")
+
+    async def _start(self) -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    def _serve(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    def stop(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def json_bodies(self) -> list[Any]:
+        import json
+
+        return [json.loads(body) for _path, _headers, body in self.requests]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    running.start()
+    yield running
+    running.stop()

@@ -23,6 +23,7 @@ COMMANDS = {
     "server": "server",
     "scheduler": "scheduler",
     "migrate": "migrate",
+    "prune": "prune",
     "push": "projects",
     "download": "projects",
     "delete": "projects",

@@ -47,7 +47,34 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--queue", dest="queues", action="append", metavar="NAME=LIMIT",
                         help="a queue workflows may name (queue: NAME) and its limit of active attempts; "
                              "repeatable (config file: queues: {NAME: LIMIT})")
+    add_retention_options(parser)
+    parser.add_argument("--retention-interval", metavar="DURATION",
+                        help="how often the server prunes by those (default 1h; from its start)")
+    notify = parser.add_argument_group("notifications", "failed attempts and missed SLAs, by mail and to a webhook")
+    notify.add_argument("--notify-mail-to", metavar="ADDRESSES", help="send them by mail to these addresses (comma-separated)")
+    notify.add_argument("--notify-mail-from", metavar="ADDRESS", help="the sender of those mails (required with --notify-mail-to)")
+    notify.add_argument("--notify-mail-host", metavar="HOST", help="the SMTP server (default localhost)")
+    notify.add_argument("--notify-mail-port", type=int, metavar="N", help="its port (default 25)")
+    notify.add_argument("--notify-mail-tls", action=argparse.BooleanOptionalAction, default=None,
+                        help="STARTTLS when the SMTP server offers it (default: on)")
+    notify.add_argument("--notify-mail-ssl", action="store_true", default=None, help="SMTP over TLS from the start (SMTPS)")
+    notify.add_argument("--notify-mail-username", metavar="USER", help="log in to the SMTP server as USER")
+    notify.add_argument("--notify-mail-password", metavar="PASSWORD",
+                        help="its password (better in the config file or DIGPY_NOTIFY_MAIL_PASSWORD: a command line "
+                             "is visible to every user)")
+    notify.add_argument("--notify-webhook", metavar="URL", help="POST them as JSON to this http(s) URL")
+    notify.add_argument("--notify-webhook-header", action="append", metavar="'NAME: VALUE'",
+                        help="a header of those requests (repeatable), e.g. 'Authorization: Bearer TOKEN'")
     return parser
+
+
+def add_retention_options(parser: argparse.ArgumentParser) -> None:
+    """The retention options `digpy server` and `digpy prune` share."""
+    group = parser.add_argument_group("retention", "how much history to keep (default: all)")
+    group.add_argument("--retention-age", metavar="DURATION",
+                       help="remove sessions whose attempts all ended longer ago than this (e.g. 90d, 12h)")
+    group.add_argument("--retention-sessions", type=int, metavar="N",
+                       help="keep the N newest sessions of each workflow, remove older ones")
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,16 +139,86 @@ def settings_from(args: argparse.Namespace) -> Any:
         executor_processes=_count(options.get("executor_processes"), "--executor-processes", 0),
         executor_nice=_count(options.get("executor_nice"), "--executor-nice", 10, most=19),
         queues=options["queues"],
+        notify=_notify(options),
+        retention=retention_policy(options),
+        retention_interval=float(_duration(options.get("retention_interval"), "--retention-interval", 3600, least=1)),
     ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
 
 
-def _count(value: Any, option: str, default: int, most: int = 64) -> int:
+def retention_policy(options: dict[str, Any]) -> Any:
+    from digpy.core.store.retention import RetentionPolicy
+
+    age = options.get("retention_age")
+    keep = options.get("retention_sessions")
+    return RetentionPolicy(
+        max_age=None if age is None else _duration(age, "--retention-age", 0, least=1),
+        keep=None if keep is None else _count(keep, "--retention-sessions", 0, least=1, most=10**9),
+    )
+
+
+def _duration(value: Any, option: str, default: int, *, least: int = 0) -> int:
+    from digpy.core.errors import ConfigError
+    from digpy.core.options import duration
+
+    if value is None:
+        return default
+    seconds = duration(value, option)
+    if seconds < least:
+        raise ConfigError(f"{option} must be at least {least} second(s), got {value!r}")
+    return seconds
+
+
+def _notify(options: dict[str, Any]) -> Any:
+    """The notifiers the options ask for (an executor process gets its server's from the environment)."""
+    from digpy.core.errors import ConfigError
+    from digpy.core.options import boolean
+    from digpy.server.notifiers import NOTIFY_ENV, MailSettings, NotifySettings, WebhookSettings
+
+    given = sorted(k for k in options if k.startswith("notify_"))
+    if not given and os.environ.get(NOTIFY_ENV):
+        return NotifySettings.from_json(os.environ[NOTIFY_ENV])
+    mail = None
+    to = options.get("notify_mail_to")
+    if to:
+        addresses = [str(a).strip() for a in (to if isinstance(to, list) else str(to).split(",")) if str(a).strip()]
+        sender = options.get("notify_mail_from")
+        if not sender:
+            raise ConfigError("--notify-mail-to needs --notify-mail-from (the sender of the mails)")
+        password = options.get("notify_mail_password") or os.environ.get("DIGPY_NOTIFY_MAIL_PASSWORD") or None
+        mail = MailSettings(
+            to=tuple(addresses), sender=str(sender), host=str(options.get("notify_mail_host") or "localhost"),
+            port=_count(options.get("notify_mail_port"), "--notify-mail-port", 25, most=65535),
+            tls=boolean(options.get("notify_mail_tls", True), "--notify-mail-tls"),
+            ssl=boolean(options.get("notify_mail_ssl") or False, "--notify-mail-ssl"),
+            username=str(options["notify_mail_username"]) if options.get("notify_mail_username") else None,
+            password=str(password) if password else None,
+        )
+    elif any(k.startswith("notify_mail_") for k in given):
+        raise ConfigError(f"--{given[0].replace('_', '-')} needs --notify-mail-to (where the mails go)")
+    webhook = None
+    url = options.get("notify_webhook")
+    if url:
+        if not str(url).startswith(("http://", "https://")):
+            raise ConfigError(f"--notify-webhook must be an http:// or https:// URL, got {url!r}")
+        headers: dict[str, str] = {}
+        for line in options.get("notify_webhook_header") or []:
+            name, colon, value = str(line).partition(":")
+            if not colon or not name.strip():
+                raise ConfigError(f"--notify-webhook-header must be 'NAME: VALUE', got {line!r}")
+            headers[name.strip()] = value.strip()
+        webhook = WebhookSettings(url=str(url), headers=headers)
+    elif options.get("notify_webhook_header"):
+        raise ConfigError("--notify-webhook-header needs --notify-webhook")
+    return NotifySettings(mail=mail, webhook=webhook)
+
+
+def _count(value: Any, option: str, default: int, most: int = 64, least: int = 0) -> int:
     from digpy.core.errors import ConfigError
 
     if value is None:
         return default
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most:
-        raise ConfigError(f"{option} must be a whole number from 0 to {most}, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+        raise ConfigError(f"{option} must be a whole number from {least} to {most}, got {value!r}")
     return value
 
 

@@ -14,28 +14,30 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from digpy.core.engine.runner import AttemptRunner, Offload, Output, RunSettings
 from digpy.core.language.builtins import format_session_time, session_variables
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
-from digpy.core.spi import FailedAttempt, SecretProvider, Sessions
+from digpy.core.spi import FailedAttempt, SecretProvider, Sessions, SlaMiss
 from digpy.core.store.sql import Store
 from digpy.core.workflow.model import TaskState
 from digpy.core.workflow.resume import ResumePlan
 from digpy.core.workflow.spec import TaskSpec, Workflow
-from digpy.core.workflow.state_machine import AttemptGraph
+from digpy.core.workflow.state_machine import AttemptGraph, MissedDeadline
 
 
 class AttemptInfo:
     """The stored facts of an attempt that its tasks see as built-in variables."""
 
     __slots__ = ("attempt_id", "attempt_name", "last_executed_session_time", "params", "project_id",
-                 "project_name", "session_id", "session_time", "session_uuid")
+                 "project_name", "run_time", "session_id", "session_time", "session_uuid")
 
     def __init__(self, *, attempt_id: int, session_id: int, session_uuid: str, project_id: int,
                  project_name: str, session_time: datetime, params: Mapping[str, Any],
-                 attempt_name: str | None = None, last_executed_session_time: datetime | None = None) -> None:
+                 attempt_name: str | None = None, last_executed_session_time: datetime | None = None,
+                 run_time: float | None = None) -> None:
         self.attempt_id = attempt_id
         self.session_id = session_id
         self.session_uuid = session_uuid
@@ -45,6 +47,8 @@ class AttemptInfo:
         self.params = params
         self.attempt_name = attempt_name  # `retry_attempt_name`
         self.last_executed_session_time = last_executed_session_time
+        # When the attempt was to run (epoch; default: now): what the workflow's `sla:` counts from.
+        self.run_time = time.time() if run_time is None else run_time
 
 
 def builtins(workflow: Workflow, info: AttemptInfo) -> dict[str, Any]:
@@ -85,13 +89,26 @@ def assemble(
     providers are asked for (None for local runs, whose secrets belong to the user); `offload` runs
     the store's work (in a thread on the server), and `owner` is the node whose lease each write
     checks (the server)."""
+    if workflow.sla is not None:
+        graph.attempt_sla = (workflow.sla, workflow.sla.deadline(info.run_time, workflow.timezone))
     return AttemptRunner(
         store=store, attempt_id=info.attempt_id, graph=graph, registry=registry, templates=templates,
         base_params=info.params, builtins=builtins(workflow, info), timezone=workflow.timezone,
         project_dir=project_dir, output=output, plan=plan,
         secret_providers=registry.secret_providers() if secret_providers is None else secret_providers,
         project_name=secrets_project, sessions=sessions, settings=settings, offload=offload, owner=owner,
+        on_sla_miss=partial(_alert, registry, workflow, info),
     )
+
+
+def _alert(registry: Registry, workflow: Workflow, info: AttemptInfo, miss: MissedDeadline) -> None:
+    """Tell the `digpy_notify_sla` hooks of a missed SLA."""
+    deadline = datetime.fromtimestamp(miss.deadline, ZoneInfo(workflow.timezone))
+    registry.notify_sla(SlaMiss(
+        project=info.project_name, workflow=workflow.name, session_time=format_session_time(info.session_time),
+        attempt_id=info.attempt_id, task=miss.task.full_name, deadline=deadline.isoformat(timespec="seconds"),
+        message=miss.message, fail=miss.sla.fail,
+    ))
 
 
 async def run_attempt(runner: AttemptRunner, workflow: Workflow, info: AttemptInfo, *, store: Store,

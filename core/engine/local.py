@@ -154,6 +154,7 @@ class LocalEngine:
             attempt_id=attempt.id, session_id=record.id, session_uuid=record.session_uuid,
             project_id=self.project_id, project_name=self.project.name, session_time=session_time,
             params=params, last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
+            run_time=attempt.created_at,
         )
         plan = ResumePlan()
         if not self.options.rerun:

@@ -28,7 +28,7 @@ from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.params import task_params
 from digpy.core.workflow.resume import ResumePlan
 from digpy.core.workflow.retry import RetryPolicy, parse_retry
-from digpy.core.workflow.state_machine import AttemptGraph
+from digpy.core.workflow.state_machine import AttemptGraph, MissedDeadline
 
 log = logging.getLogger("digpy.runner")
 DEFAULT_MAX_TASKS = 32
@@ -103,8 +103,10 @@ class AttemptRunner:
         project_name: str | None = None,
         plan: ResumePlan | None = None, settings: RunSettings | None = None, sessions: Sessions | None = None,
         offload: Offload | None = None, owner: str | None = None,
+        on_sla_miss: Callable[[MissedDeadline], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_sla_miss = on_sla_miss  # told of each SLA missed with `alert: true`, once it is stored
         self.offload = offload or inline
         self.owner = owner  # the node whose lease every write checks (the server), or None
         self.attempt_id = attempt_id
@@ -168,6 +170,9 @@ class AttemptRunner:
                     if handle is not None:
                         handle.cancel()
             graph.wake(now)
+            misses = graph.take_sla_misses() if graph.sla_misses else []
+            for miss in misses:
+                log.warning("SLA missed: %s%s", miss.message, " (the attempt will fail)" if miss.sla.fail else "")
             self._apply_completions(now)
             starts = self._dispatch(now)
             created, changed = graph.take_changes()
@@ -185,6 +190,9 @@ class AttemptRunner:
                     for _task, coro in starts:
                         coro.close()
                     raise
+            for miss in misses:  # stored: now they may be told
+                if miss.sla.alert and self.on_sla_miss is not None:
+                    self.on_sla_miss(miss)
             for tasks in (created, changed):  # a task can end in the turn that creates it
                 for task in tasks:
                     if task.is_done and task.id not in self._finished:

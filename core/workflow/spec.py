@@ -19,6 +19,7 @@ from digpy.core.workflow.queue import NO_LIMITS, AttemptLimits
 if TYPE_CHECKING:
     from digpy.core.errors import UnknownOperator
     from digpy.core.workflow.retry import RetryPolicy
+    from digpy.core.workflow.sla import Sla
 
 
 class Directives:
@@ -28,22 +29,24 @@ class Directives:
         expression (`retry_templated`: the runner evaluates it with the task's params).
     error / check: the compiled `_error` / `_check` subtree (root first), or None.
     disable: `_disable: true`: the task succeeds without running.
+    sla: `_sla`: how long the task may take from its first start, and what a miss sets off.
     (A plain class: a NamedTuple costs ~0.7 M instructions to create, at every start-up.)
     """
 
-    __slots__ = ("check", "disable", "error", "retry", "retry_templated")
+    __slots__ = ("check", "disable", "error", "retry", "retry_templated", "sla")
 
     def __init__(self, retry: RetryPolicy | None = None, retry_templated: bool = False,
                  error: tuple[TaskSpec, ...] | None = None, check: tuple[TaskSpec, ...] | None = None,
-                 disable: bool = False) -> None:
+                 disable: bool = False, sla: Sla | None = None) -> None:
         self.retry = retry
         self.retry_templated = retry_templated
         self.error = error
         self.check = check
         self.disable = disable
+        self.sla = sla
 
     def __reduce__(self) -> Any:  # the compiled-workflow cache pickles specs
-        return (Directives, (self.retry, self.retry_templated, self.error, self.check, self.disable))
+        return (Directives, (self.retry, self.retry_templated, self.error, self.check, self.disable, self.sla))
 
 
 NO_DIRECTIVES = Directives()
@@ -80,6 +83,7 @@ class Workflow:
     schedule: dict[str, Any] | None = None
     schedule_location: Location | None = None
     location: Location | None = None
+    sla: Sla | None = None  # `sla:`: the attempt's deadline and what a miss sets off
     # `file:LINE:COL: message` of each ${...} that does not compile (filled by Project.load)
     expression_errors: list[str] = field(default_factory=list)
     # Compiled leniently: the operators no plugin provides (see tree.unknown_operator_warning).

@@ -8,7 +8,11 @@ The graph holds every task of an attempt in memory and moves them through Digdag
   (`succeed`, `fail`, `poll_later`, `canceled`);
 - a planned task is *evaluated* once no child can progress any more (every child is done, or
   blocked behind an upstream that failed): cancel → canceled, delayed error → error/group_error,
-  a failed child → retry, `^error`, or group_error; otherwise `^check` once, then success.
+  a failed child → retry, `^error`, or group_error; otherwise `^check` once, then success;
+- an SLA (the attempt's `sla:`, a task's `_sla`) is a deadline: if it passes while the attempt or
+  task is not done, the task is flagged, the `^sla` group is added under the root (it ends in
+  error with `fail: true`, failing the attempt once its running tasks are done) and the miss is
+  reported to the caller (`take_sla_misses`), who sends the alert.
 
 Work is driven by a queue, not by scanning, so each transition costs O(1) amortised and an
 attempt of 100,000 tasks runs in linear time. Every change is recorded in `created`/`changed`
@@ -21,16 +25,31 @@ import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from digpy.core.errors import DigpyError
 from digpy.core.spi import TaskResult
 from digpy.core.workflow.model import FAILED_STATES, Task, TaskFlags, TaskState
 from digpy.core.workflow.retry import NO_RETRY, RetryPolicy
+from digpy.core.workflow.sla import Sla
 from digpy.core.workflow.spec import TaskSpec
 
-# Our own flag, above Digdag's: an older copy of a child, replaced by a retry.
+# Our own flags, above Digdag's: an older copy of a child, replaced by a retry; a task (the root,
+# for the attempt's `sla:`) whose SLA was missed, so that it is not missed twice.
 SUPERSEDED = 16
+SLA_MISSED = 32
+
+
+class MissedDeadline(NamedTuple):
+    """An SLA that was missed: the task watched (the root for the attempt's), the SLA, its deadline."""
+
+    task: Task
+    sla: Sla
+    deadline: float
+
+    @property
+    def message(self) -> str:
+        return f"{self.task.full_name} did not finish {self.sla.written}"
 
 _ACTIVATE, _FINISHED, _EVALUATE = 0, 1, 2
 
@@ -46,7 +65,10 @@ class AttemptGraph:
         self.created: list[Task] = []
         self.changed: dict[int, Task] = {}
         self.no_op_names: frozenset[str] = frozenset()
+        self.attempt_sla: tuple[Sla, float] | None = None  # the workflow's `sla:` and its deadline
+        self.sla_misses: list[MissedDeadline] = []  # missed since the last take_sla_misses()
         self._timers: list[tuple[float, int]] = []
+        self._deadlines: list[tuple[float, int]] = []  # SLA deadlines (epoch, task id)
         self._work: deque[tuple[int, int]] = deque()
         self._now = 0.0
 
@@ -100,6 +122,8 @@ class AttemptGraph:
                 parent = graph.tasks.get(task.parent_id) if task.parent_id is not None else None
                 if parent is None or parent.state == TaskState.PLANNED:
                     graph._work.append((_ACTIVATE, task.id))
+            if task.started_at is not None:
+                graph._watch(task)
         graph._drain()
         return graph
 
@@ -131,14 +155,26 @@ class AttemptGraph:
         return out
 
     def next_wake(self) -> float | None:
-        """When the earliest waiting task is due, if any."""
+        """When the earliest waiting task or SLA deadline is due, if any."""
+        due: float | None = None
         while self._timers:
             at, task_id = self._timers[0]
             task = self.tasks[task_id]
             if task.state in (TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING) and task.retry_at == at:
-                return at
+                due = at
+                break
             heapq.heappop(self._timers)
-        return None
+        while self._deadlines:
+            at, task_id = self._deadlines[0]
+            if self._watched(self.tasks[task_id]):
+                return at if due is None else min(at, due)
+            heapq.heappop(self._deadlines)
+        return due
+
+    def take_sla_misses(self) -> list[MissedDeadline]:
+        """The SLAs missed since the last call (to be alerted once their changes are stored)."""
+        misses, self.sla_misses = self.sla_misses, []
+        return misses
 
     def take_changes(self) -> tuple[list[Task], list[Task]]:
         """The tasks created and the tasks changed since the last call (created ones are not repeated)."""
@@ -151,15 +187,23 @@ class AttemptGraph:
     # ----------------------------------------------------------------- transitions
 
     def start(self, now: float) -> None:
-        """Begin the attempt: activate the root."""
+        """Begin the attempt: activate the root and watch the attempt's SLA (`attempt_sla`)."""
         self._now = now
+        if self.attempt_sla is not None and self._watched(self.root):
+            heapq.heappush(self._deadlines, (self.attempt_sla[1], self.root_id))
         if self.root.state == TaskState.BLOCKED:
             self._work.append((_ACTIVATE, self.root_id))
         self._drain()
 
     def wake(self, now: float) -> None:
-        """Wake every waiting task whose time has come."""
+        """Wake every waiting task whose time has come, and act on every SLA missed by now."""
         self._now = now
+        while self._deadlines and self._deadlines[0][0] <= now:
+            at, task_id = heapq.heappop(self._deadlines)
+            task = self.tasks[task_id]
+            sla = self._sla_of(task)
+            if sla is not None and self._watched(task):
+                self._miss(task, sla, at)
         while self._timers and self._timers[0][0] <= now:
             at, task_id = heapq.heappop(self._timers)
             task = self.tasks[task_id]
@@ -188,8 +232,11 @@ class AttemptGraph:
     def mark_running(self, task: Task, now: float) -> None:
         self._now = now
         self._expect(task, TaskState.READY)
+        first = task.started_at is None
         task.started_at = task.started_at or now
         self._set(task, TaskState.RUNNING)
+        if first:
+            self._watch(task)
 
     def succeed(self, task: Task, result: TaskResult, now: float) -> None:
         """The operator of `task` ended well: record its result and generate `^sub` if asked."""
@@ -359,7 +406,9 @@ class AttemptGraph:
         elif task.directives.disable or task.full_name in self.no_op_names:
             self._finish(task, TaskState.SUCCESS)
         elif task.is_group:
+            task.started_at = task.started_at or self._now
             self._set(task, TaskState.PLANNED)
+            self._watch(task)
             self._start_children(task)
         else:
             self._set(task, TaskState.READY)
@@ -394,6 +443,39 @@ class AttemptGraph:
             self._start_children(task)
         else:
             self._finish(task, TaskState.SUCCESS)
+
+    def _sla_of(self, task: Task) -> Sla | None:
+        if task.id == self.root_id and self.attempt_sla is not None:
+            return self.attempt_sla[0]
+        return task.directives.sla
+
+    @staticmethod
+    def _watched(task: Task) -> bool:
+        """Whether a task's SLA can still be missed."""
+        return not task.is_done and not task.flags & (SLA_MISSED | SUPERSEDED)
+
+    def _watch(self, task: Task) -> None:
+        """`task` has started: watch its `_sla` (the attempt's SLA is watched from `start`)."""
+        sla = task.directives.sla
+        if sla is not None and task.started_at is not None and self._watched(task):
+            heapq.heappush(self._deadlines, (sla.deadline(task.started_at, "UTC"), task.id))
+
+    def _miss(self, task: Task, sla: Sla, deadline: float) -> None:
+        """`task` (the root: the attempt) missed its SLA: add the `^sla` group under the root."""
+        root = self.root
+        if root.cancel_requested:  # the attempt is being killed: nothing to tell or to run
+            return
+        task.flags |= SLA_MISSED
+        self._touch(task)
+        miss = MissedDeadline(task, sla, deadline)
+        self.sla_misses.append(miss)
+        if root.state != TaskState.PLANNED:  # between two runs of a root `_retry`: alert only
+            return
+        group = self._instantiate(root, sla.tasks, initial=False)
+        if sla.fail:
+            group.flags |= TaskFlags.DELAYED_ERROR
+            group.error = {"message": f"SLA missed: {miss.message}"}
+        self._work.append((_ACTIVATE, group.id))
 
     def _finish(self, task: Task, state: TaskState) -> None:
         self._set(task, state)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from digpy.core import options
@@ -23,18 +24,19 @@ from digpy.core.workflow.located import key_location, location_of, to_plain, val
 from digpy.core.workflow.queue import attempt_limits
 from digpy.core.workflow.retry import parse_retry
 from digpy.core.workflow.schedule import check_timezone
+from digpy.core.workflow.sla import Sla, read_sla
 from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec, Workflow
 
 GROUP_KEYS = (
     "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_retry",
-    "_export", "_secrets", "_workdir", "_disable",
+    "_export", "_secrets", "_workdir", "_disable", "_sla",
 )
 # Keys of an operator task that are directives, not params for the operator.
 SUBTASK_KEYS = ("_do", "_else_do")
 MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
 _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 # Keys whose presence gives a task directives (most tasks have none: their Directives are shared).
-_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_disable")
+_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_disable", "_sla")
 
 
 TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
@@ -86,6 +88,10 @@ def compile_workflow(
     limits = attempt_limits(config)
     body = without_keys(dict(config) if not isinstance(config, dict) else config, WORKFLOW_SETTINGS)
     unknown: list[UnknownOperator] | None = [] if lenient else None
+    sla = None
+    if config.get("sla") is not None:
+        sla = _Compiler(operators, unknown).sla(f"+{name}", config["sla"], value_location(config, "sla"),
+                                                workflow=True)
     return Workflow(
         name=name,
         timezone=timezone,
@@ -96,6 +102,7 @@ def compile_workflow(
         location=root_loc,
         unknown_operators=unknown or [],
         limits=limits,
+        sla=sla,
     )
 
 
@@ -284,11 +291,21 @@ class _Compiler:
                 raise ConfigError(f"{full_name}: {key} must be true or false",
                                   location=value_location(config, key))
         disable = config.get("_disable") is True
+        sla = None
+        if config.get("_sla") is not None:
+            sla = self.sla(full_name, config["_sla"], value_location(config, "_sla"), workflow=False)
         if retry is None and not retry_templated and not disable and subtrees["_error"] is None \
-                and subtrees["_check"] is None:
+                and subtrees["_check"] is None and sla is None:
             return NO_DIRECTIVES
         return Directives(retry=retry, retry_templated=retry_templated, error=subtrees["_error"],
-                          check=subtrees["_check"], disable=disable)
+                          check=subtrees["_check"], disable=disable, sla=sla)
+
+    def sla(self, full_name: str, value: Any, location: Location | None, *, workflow: bool) -> Sla:
+        """A workflow's `sla:` or a task's `_sla`, with its `+tasks` compiled as `FULL_NAME^sla`."""
+        sla, body = read_sla(value, task=full_name, workflow=workflow, location=location)
+        tasks = compile_tree("^sla", full_name + "^sla", body, operators=self.operators, group=True,
+                             unknown=self.unknown)
+        return replace(sla, tasks=tuple(tasks))
 
     def _link(self, full_name: str, config: dict[str, Any], children: list[int]) -> None:
         parallel, limit = parse_parallel(config.get("_parallel"), value_location(config, "_parallel"))

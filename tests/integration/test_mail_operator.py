@@ -7,28 +7,7 @@ import subprocess
 import sys
 from email import message_from_bytes, policy
 
-import pytest
-from aiosmtpd.controller import Controller
-
 from tests.conftest import free_port
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())  # port=0 fails its ready check
-    controller.start()
-    yield controller.port, inbox
-    controller.stop()
 
 
 def test_templated_body_recipients_and_attachment(project, smtp, tmp_path):
