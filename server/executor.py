@@ -249,7 +249,7 @@ class Executor:
             params=json.loads(attempt["params"]) if isinstance(attempt["params"], str) else attempt["params"],
             attempt_name=attempt["attempt_name"],
             last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
-            run_time=attempt["created_at"],
+            run_time=attempt["run_time"] or attempt["created_at"],  # a scheduled slot's, else its creation
         )
         if workflow.unknown_operators and not self.store.has_tasks(attempt_id):  # said once, at its start
             for error in workflow.unknown_operators:  # known where it was pushed, not on this node?

@@ -143,7 +143,8 @@ class Scheduler:
                       "project_name": row["project_name"], "queue_name": row["queue_name"],
                       "max_active_attempts": row["max_active_attempts"]}
         attempt = attempts.create(self.store, session, definition=definition, params={}, attempt_name=None,
-                                  after_attempt_id=running if overlap == "wait" else None)
+                                  after_attempt_id=running if overlap == "wait" else None,
+                                  run_time=slot.run_time.timestamp())
         log.info("schedule of %s: session %s started (attempt %d)", name, format_session_time(slot.session_time),
                  attempt["id"])
         return 1

@@ -111,6 +111,8 @@ attempts = Table(
     # active for it to be admitted (digpy.core.store.queues); null: none.
     Column("queue_name", String(255), nullable=True),
     Column("max_active_attempts", Integer, nullable=True),
+    # When a scheduled attempt's slot was due (what its SLA counts from); null: its created_at.
+    Column("run_time", Float, nullable=True),
     UniqueConstraint("session_id", "attempt_name", name="uq_attempts_session_name"),
     Index("ix_attempts_running", "state_flags"),
 )

@@ -87,8 +87,9 @@ _TASK_COLUMNS = ("attempt_id", "id", "parent_id", "name", "full_name", "is_group
 _INSERT_TASK = f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(_TASK_COLUMNS))})"
 _UPDATE_TASK = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _UPDATED)} WHERE attempt_id = ? AND id = ?"
 _ATTEMPT_COLUMNS = ("session_id, project_id, workflow_name, workflow_definition_id, attempt_name, attempt_index, "
-                    "timezone, params, state_flags, created_at, after_attempt_id, queue_name, max_active_attempts")
-_ATTEMPT_VALUES = ":s, :p, :w, :d, :n, :i, :tz, :params, :f, :now, :after, :q, :m"
+                    "timezone, params, state_flags, created_at, after_attempt_id, queue_name, max_active_attempts, "
+                    "run_time")
+_ATTEMPT_VALUES = ":s, :p, :w, :d, :n, :i, :tz, :params, :f, :now, :after, :q, :m, :run"
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
 
@@ -185,16 +186,17 @@ class Store:
     def create_attempt(
         self, session: SessionRecord, *, timezone: str, params: dict[str, Any], attempt_name: str | None = None,
         workflow_definition_id: int | None = None, after_attempt_id: int | None = None, queue: str | None = None,
-        max_active_attempts: int | None = None, queued: bool = False,
+        max_active_attempts: int | None = None, queued: bool = False, run_time: float | None = None,
     ) -> AttemptRecord:
         """A new attempt of a session; with `after_attempt_id`, no executor takes it before that one
         ends; `queued`: it waits until admitted within its `queue` and `max_active_attempts`
-        (digpy.core.store.queues), which it counts against once active."""
+        (digpy.core.store.queues), which it counts against once active; `run_time`: when its schedule
+        slot was due (its SLA counts from there; default: now)."""
         now = time.time()
         flags = QUEUED if queued else 0
         values = {"s": session.id, "p": session.project_id, "w": session.workflow_name, "d": workflow_definition_id,
                   "n": attempt_name, "tz": timezone, "params": _dumps(params), "f": flags, "now": now,
-                  "after": after_attempt_id, "q": queue, "m": max_active_attempts}
+                  "after": after_attempt_id, "q": queue, "m": max_active_attempts, "run": run_time}
         with self._tx() as cursor:
             if self.dialect == "sqlite":  # in-process; RETURNING needs SQLite 3.35: lastrowid works everywhere
                 cursor.execute(self._sql("SELECT COUNT(*) FROM attempts WHERE session_id = :s"), {"s": session.id})

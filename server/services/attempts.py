@@ -93,10 +93,10 @@ def task_start_times(store: ServerStore, attempt_id: int) -> dict[str, float]:
 
 def create(store: ServerStore, session: SessionRecord, *, definition: dict[str, Any], params: dict[str, Any],
            attempt_name: str | None, after_attempt_id: int | None = None,
-           bypass_queue: bool = False) -> dict[str, Any]:
+           bypass_queue: bool = False, run_time: float | None = None) -> dict[str, Any]:
     """Create an attempt of a session of a workflow definition (a catalog row) for the executor to
     pick up (once `after_attempt_id`, if given, has ended); returns it as a catalog row (made from
-    what is known: no query).
+    what is known: no query). `run_time`: when its schedule slot was due (default: now).
 
     If the workflow has a queue or a `max_active_attempts`, the attempt is queued: no node runs it
     until the executor admits it within those limits, in order of creation (digpy.core.store.queues).
@@ -105,7 +105,7 @@ def create(store: ServerStore, session: SessionRecord, *, definition: dict[str, 
     queued = not bypass_queue and (queue is not None or most is not None)
     record = store.create_attempt(session, timezone=definition["timezone"], params=params, attempt_name=attempt_name,
                                   workflow_definition_id=int(definition["id"]), after_attempt_id=after_attempt_id,
-                                  queue=queue, max_active_attempts=most, queued=queued)
+                                  queue=queue, max_active_attempts=most, queued=queued, run_time=run_time)
     return {
         "id": record.id, "session_id": session.id, "project_id": session.project_id,
         "workflow_name": session.workflow_name, "workflow_definition_id": int(definition["id"]),
@@ -113,6 +113,7 @@ def create(store: ServerStore, session: SessionRecord, *, definition: dict[str, 
         "params": params, "state_flags": record.state_flags, "created_at": record.created_at, "finished_at": None,
         "lease_owner": None, "lease_expires_at": None, "resume_attempt_id": None, "resume_mode": None,
         "resume_from": None, "after_attempt_id": after_attempt_id, "queue_name": queue, "max_active_attempts": most,
+        "run_time": run_time,
         "session_time": session.session_time, "session_uuid": session.session_uuid,
         "project_name": definition["project_name"], "project_deleted_name": None,
     }

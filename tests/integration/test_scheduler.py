@@ -85,6 +85,17 @@ def test_overlap_skip_passes_a_slot_over_while_an_attempt_runs_and_wait_chains_i
     assert int(oldest["id"]) in claimed and int(newest["id"]) not in claimed, "not taken before that one ends"
 
 
+def test_a_slot_started_late_keeps_its_run_time_for_its_sla(store):
+    push(store, {"schedule": {"daily>": "07:00:00"}, "sla": {"duration": "01:00:00"}},
+         now=epoch("2026-03-01T05:00:00"))
+    Scheduler(store).step(epoch("2026-03-01T09:30:00"))  # the server was down at 07:00
+    with store.begin() as conn:
+        [attempt] = catalog.list_attempts(conn, include_retried=True, page_size=10)
+        attempt = catalog.get_attempt(conn, int(attempt["id"]))
+    assert attempt["run_time"] == epoch("2026-03-01T07:00:00"), "its SLA counts from 07:00, as in Digdag"
+    assert attempt["created_at"] > attempt["run_time"]
+
+
 def test_a_scheduled_session_of_a_limited_workflow_waits_in_its_queue(store):
     push(store, {"schedule": {"hourly>": "00:00"}, "max_active_attempts": 1}, now=epoch("2026-03-01T00:30:00"))
     scheduler = Scheduler(store)
