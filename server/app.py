@@ -59,10 +59,15 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return error_body("internal server error (see the server log)", 500)
 
 
-def create_app(settings: ServerSettings, store: ServerStore, registry: Registry) -> web.Application:
-    """The application; the executor starts and stops with it (unless switched off)."""
+def api_modules() -> tuple[Any, ...]:
+    """The modules whose routes the server serves (imported here: they import this module's errors)."""
     from digpy.server.api import attempts, logs, meta, projects, schedules
 
+    return meta, projects, attempts, logs, schedules
+
+
+def create_app(settings: ServerSettings, store: ServerStore, registry: Registry) -> web.Application:
+    """The application; the executor starts and stops with it (unless switched off)."""
     app = web.Application(middlewares=[errors], client_max_size=settings.max_archive_bytes + 1024 * 1024)
     app[STORE] = store
     app[REGISTRY] = registry
@@ -71,7 +76,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     app[BOX] = (SecretBox.from_base64(settings.secret_key) if settings.secret_key
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
-    for module in (meta, projects, attempts, logs, schedules):
+    for module in api_modules():
         app.router.add_routes(module.routes)
     if settings.executor and settings.executor_processes > 0:
         app[WORKERS] = ExecutorProcesses(child_argv(settings), settings.executor_processes, settings.executor_nice)
@@ -128,4 +133,4 @@ async def _retention_context(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
-__all__ = ["ServerSettings", "create_app", "error_body"]
+__all__ = ["ServerSettings", "api_modules", "create_app", "error_body"]
