@@ -52,7 +52,9 @@ T = TypeVar("T")
 log = logging.getLogger("digpy.server.executor")
 LEASE_SECONDS = 15.0
 RENEW_SECONDS = 5.0
-IDLE_SECONDS = 1.0
+# How often an idle executor looks for attempts it was not woken for (other nodes' starts, leases
+# that expired); DIGPY_EXECUTOR_IDLE_SECONDS changes it (docs/server.md).
+IDLE_SECONDS = max(0.05, float(os.environ.get("DIGPY_EXECUTOR_IDLE_SECONDS") or 1.0))
 COMPILED_KEPT = 256  # compiled workflow definitions kept in memory
 UNCONFIGURED_QUEUE_LIMIT = 1
 

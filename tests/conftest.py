@@ -237,7 +237,9 @@ def free_port() -> int:
 class Server:
     """A `digpy server` process on 127.0.0.1 and a `digpy` client command pointed at it."""
 
-    def __init__(self, data_dir: Path, database: str | None, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, data_dir: Path, database: str | None, extra: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
+        self.env = None if env is None else {**os.environ, **env}
         self.data_dir = data_dir
         self.database = database
         self.port = free_port()
@@ -258,7 +260,7 @@ class Server:
             args += ["--database", self.database]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True)
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env)
 
     def ready(self) -> bool:
         assert self.process is not None
