@@ -98,7 +98,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     for key, value in vars(args).items():
         if value is not None and key not in ("config", "command", "module"):
             options[key] = value
-    options["queues"] = {**queues, **queue_limits(args.queues or [], "--queue")}  # the command line wins
+    options["queues"] = {**queues, **queue_limits(getattr(args, "queues", None) or [], "--queue")}  # the command line wins
     return options
 
 
@@ -298,7 +298,8 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, store, registry)
     tune_gc()
     logging.getLogger("digpy.server").info(
-        "digpy server listening on http://%s:%d (database %s, task logs %s, executor %s)", bind, port,
+        "digpy server listening on http://%s:%d (the web UI: open it in a browser; database %s, task logs %s, "
+        "executor %s)", bind, port,
         safe_url(settings.database_url), settings.task_log_dir,
         "off" if not settings.executor else
         f"in {settings.executor_processes} process(es)" if settings.executor_processes else "on")
