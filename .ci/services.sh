@@ -37,3 +37,9 @@ if ! docker image inspect digpy-test/busybox:latest >/dev/null 2>&1; then
   tar -C "$ROOTFS" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - digpy-test/busybox:latest >/dev/null
   rm -rf "$ROOTFS"
 fi
+
+# Chromium for the web UI's browser tests (Debian's; Playwright is told where it is and never downloads one).
+if ! [ -x /usr/bin/chromium ]; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+/usr/bin/chromium --version 2>/dev/null || true

@@ -87,11 +87,21 @@ class Resource:
     def to_json(self) -> dict[str, Any]:
         """The resource as digpy's server sends it."""
         out: dict[str, Any] = {}
-        for f in self.json_fields():
-            target = out
-            for part in f.path[:-1]:
-                target = target.setdefault(part, {})
-            target[f.path[-1]] = _to_json(getattr(self, f.name))
+        plan = _PLANS.get(type(self))
+        if plan is None:
+            plan = _PLANS[type(self)] = tuple((f.name, f.path, _resource_of(f.hint) is not None)
+                                              for f in self.json_fields())
+        for name, path, nested in plan:  # (a server sends thousands of tasks at once: kept lean)
+            value = getattr(self, name)
+            if nested:
+                value = _to_json(value)
+            if len(path) == 1:
+                out[path[0]] = value
+            else:
+                target = out
+                for part in path[:-1]:
+                    target = target.setdefault(part, {})
+                target[path[-1]] = value
         return out
 
     @classmethod
@@ -138,6 +148,7 @@ class _Outcome:
 
 
 _FIELDS: dict[type[Resource], tuple[JsonField, ...]] = {}
+_PLANS: dict[type[Resource], tuple[tuple[str, tuple[str, ...], bool], ...]] = {}  # to_json's: name, path, nested
 
 
 def _json_fields(cls: type[Resource]) -> tuple[JsonField, ...]:
@@ -315,6 +326,25 @@ class Task(Resource):
     retry_at: str | None = json_field("retryAt", default=None)
     started_at: str | None = json_field("startedAt", default=None)
     error: dict[str, Any] = json_field("error", default_factory=dict)
+    retry_count: int = json_field("retryCount", default=0, digpy=True)  # the task's retries so far
+
+
+@resource
+class WorkflowTask(Resource):
+    """A task of a workflow definition, as compiled (digpy's addition: what the web UI draws before
+    anything runs). Tasks come root first, each group before its children; an `_error` or `_check`
+    subtree is a child of its task named `^error` or `^check`. `line`: where the task is written in
+    `file`, when the revision's files say so."""
+
+    collection = "tasks"
+    id: str = json_field("id")
+    full_name: str = json_field("fullName")
+    parent_id: str | None = json_field("parentId", default=None)
+    upstreams: list[str] = json_field("upstreams", default_factory=list)
+    is_group: bool = json_field("isGroup", default=False)
+    config: dict[str, Any] = json_field("config", default_factory=dict)
+    file: str | None = json_field("file", default=None)
+    line: int | None = json_field("line", default=None)
 
 
 @resource

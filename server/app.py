@@ -15,11 +15,14 @@ from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.store.server import ServerStore
+from digpy.server.changefeed import ChangeFeed
+from digpy.server.events import EventHub
 from digpy.server.executor import Executor, ExecutorSettings
 from digpy.server.keys import (
     BOX,
     DB,
     EXECUTOR,
+    HUB,
     LOGS,
     REGISTRY,
     SCHEDULER,
@@ -61,13 +64,15 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def api_modules() -> tuple[Any, ...]:
     """The modules whose routes the server serves (imported here: they import this module's errors)."""
-    from digpy.server.api import attempts, logs, meta, projects, schedules
+    from digpy.server.api import attempts, events, logs, meta, projects, schedules
 
-    return meta, projects, attempts, logs, schedules
+    return meta, projects, attempts, logs, events, schedules
 
 
 def create_app(settings: ServerSettings, store: ServerStore, registry: Registry) -> web.Application:
     """The application; the executor starts and stops with it (unless switched off)."""
+    from digpy.server import ui
+
     app = web.Application(middlewares=[errors], client_max_size=settings.max_archive_bytes + 1024 * 1024)
     app[STORE] = store
     app[REGISTRY] = registry
@@ -76,8 +81,10 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     app[BOX] = (SecretBox.from_base64(settings.secret_key) if settings.secret_key
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
+    app[HUB] = EventHub()
     for module in api_modules():
         app.router.add_routes(module.routes)
+    ui.add_routes(app)  # last: its catch-all answers paths that are no route
     if settings.executor and settings.executor_processes > 0:
         app[WORKERS] = ExecutorProcesses(child_argv(settings), settings.executor_processes, settings.executor_nice)
     elif settings.executor:
@@ -102,11 +109,30 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
             yield
         app[DB].shutdown(wait=True)
 
+    async def events_context(app: web.Application) -> AsyncIterator[None]:
+        """Changes reach the hub: this process's commits through the store's listeners; on PostgreSQL,
+        or when attempts run in other processes, through the change feed."""
+        hub = app[HUB]
+        hub.bind(asyncio.get_running_loop())
+        store.listeners.append(hub.publish_threadsafe)
+        feed = ChangeFeed(store, hub) if store.dialect == "postgresql" or EXECUTOR not in app else None
+        if feed is not None:
+            feed.start()
+        yield
+        store.listeners.remove(hub.publish_threadsafe)
+        if feed is not None:
+            await asyncio.to_thread(feed.stop)
+
+    async def end_streams(app: web.Application) -> None:
+        app[HUB].close()
+
+    app.cleanup_ctx.append(events_context)
     app.cleanup_ctx.append(executor_context)
     if settings.scheduler:
         app.cleanup_ctx.append(scheduler_context)
     if settings.retention.limited:
         app.cleanup_ctx.append(_retention_context)
+    app.on_shutdown.append(end_streams)
     return app
 
 

@@ -21,6 +21,7 @@ from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.store.retention import RetentionPolicy
 from digpy.core.store.server import ServerStore
+from digpy.server.events import EventHub
 from digpy.server.logs import LogStore
 from digpy.server.notifiers import NotifySettings
 
@@ -61,6 +62,7 @@ EXECUTOR: web.AppKey[Executor] = web.AppKey("executor")
 DB = web.AppKey("db", ThreadPoolExecutor)
 WORKERS: web.AppKey[ExecutorProcesses] = web.AppKey("workers")
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler")
+HUB = web.AppKey("hub", EventHub)
 
 
 async def off_loop(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+import time
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,15 +21,21 @@ from digpy.core.workflow.params import deep_merge
 def instant(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def session_time(epoch: int, timezone: str) -> str:
     return format_session_time(datetime.fromtimestamp(epoch, ZoneInfo(timezone)))
 
 
+_EMPTY: dict[str, Any] = {"{}": dict, "[]": list}
+
+
 def _json(text: Any) -> Any:
-    return json.loads(text) if isinstance(text, str) else text
+    if isinstance(text, str):
+        empty = _EMPTY.get(text)  # most of a task's columns: no parse
+        return empty() if empty is not None else json.loads(text)
+    return text
 
 
 def _md5(hex_digest: str | None) -> str | None:
@@ -109,10 +117,38 @@ def task(row: dict[str, Any]) -> dict[str, Any]:
         config={**config, "_export": export} if export else config,
         upstreams=[str(u) for u in _json(row["upstreams"])], is_group=bool(row["is_group"]),
         state=TaskState(row["state"]).label, cancel_requested=bool(row["flags"] & TaskFlags.CANCEL_REQUESTED),
-        export_params=deep_merge(export, _json(row["export_params"])), store_params=_json(row["store_params"]),
+        export_params=deep_merge(export, _json(row["export_params"])) if export else _json(row["export_params"]),
+        store_params=_json(row["store_params"]),
         state_params=_json(row["state_params"]), updated_at=instant(row["updated_at"]),
         retry_at=instant(row["retry_at"]), started_at=instant(row["started_at"]), error=_json(row["error"]) or {},
+        retry_count=row["retry_count"],
     ).to_json()
+
+
+def workflow_tasks(specs: list[Any]) -> list[dict[str, Any]]:
+    """A compiled workflow's task specs (digpy.core.workflow.spec.TaskSpec), with each `_error` and
+    `_check` subtree as a child of its task, as the REST model's WorkflowTask."""
+    out: list[dict[str, Any]] = []
+
+    def add(subtree: Sequence[Any], parent: int | None) -> None:
+        ids: list[int] = []
+        for spec in subtree:
+            ids.append(len(out))
+            location = spec.location
+            owner = parent if spec.parent is None else ids[spec.parent]
+            out.append(model.WorkflowTask(
+                id=str(ids[-1]), full_name=spec.full_name, parent_id=None if owner is None else str(owner),
+                upstreams=[str(ids[u]) for u in spec.upstreams], is_group=spec.is_group,
+                config={**spec.config, "_export": spec.export} if spec.export else spec.config,
+                file=location.file if location else None, line=location.line if location else None,
+            ).to_json())
+        for spec, own in zip(subtree, ids, strict=True):
+            for handler in (spec.directives.error, spec.directives.check):
+                if handler:
+                    add(handler, own)
+
+    add(specs, None)
+    return out
 
 
 def log_file(entry: dict[str, Any]) -> dict[str, Any]:

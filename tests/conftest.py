@@ -1,6 +1,6 @@
 """Shared fixtures: a real `digpy` process in a temporary project, real databases, a real server.
 
-Tests that need a component a machine may lack carry its marker (`postgres`, `docker`). Where the
+Tests that need a component a machine may lack carry its marker (`postgres`, `docker`, `browser`). Where the
 component is missing they are skipped with the reason (listed at the end of the run); with
 DIGPY_TEST_REQUIRE_ALL=1 (set by .ci/run) they fail instead, so CI cannot pass without running them.
 """
@@ -86,10 +86,25 @@ def _docker_problem() -> str | None:
     return None
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/services.sh (Playwright never downloads one here)
+
+
+@functools.cache
+def _browser_problem() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the Python package playwright is not installed"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM}"
+    return None
+
+
 # marker → (what is wrong with the component here, or None; how to get it)
 COMPONENTS: dict[str, tuple[Callable[[], str | None], str]] = {
     "postgres": (_postgres_problem, "start it with .ci/services.sh or set DIGPY_TEST_POSTGRES_URL"),
     "docker": (_docker_problem, "start it with .ci/services.sh or set DOCKER_HOST"),
+    "browser": (_browser_problem, "install Chromium with .ci/services.sh (apt) and the test extras (pip install -e '.[test]')"),
 }
 
 

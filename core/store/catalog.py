@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from digpy.core.errors import Conflict, NotFound
-from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED
+from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED, SUCCESS
 from digpy.core.store import schema as s
 from digpy.core.workflow.spec import Workflow
 
@@ -218,10 +218,28 @@ def get_attempt(conn: Connection, attempt_id: int) -> dict[str, Any]:
     return _row(row)
 
 
+# An attempt's status (digpy.client.model.attempt_status) as the values of its state flags that give it
+# (QUEUED is only ever alone: admission clears it, a kill ends a queued attempt at once).
+STATUS_FLAGS: dict[str, tuple[int, ...]] = {
+    "queued": (QUEUED,),
+    "running": (0,),
+    "killing": (CANCEL_REQUESTED,),
+    "success": (DONE | SUCCESS, DONE | SUCCESS | CANCEL_REQUESTED),
+    "error": (DONE,),
+    "killed": (DONE | CANCEL_REQUESTED,),
+}
+
+
 def list_attempts(conn: Connection, *, project_id: int | None = None, workflow: str | None = None,
                   session_id: int | None = None, include_retried: bool = False, last_id: int | None = None,
-                  page_size: int = 100) -> list[dict[str, Any]]:
+                  page_size: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+    """Attempts, newest first, before `last_id` (keyset paging: as fast on the last page as on the
+    first); `status` one of STATUS_FLAGS (docs/performance.md has the figures at 100,000 attempts)."""
     query = _attempt_query()
+    if status == "success":  # most attempts: read newest first along the key, not every success through the index
+        query = query.where((s.attempts.c.state_flags + 0).in_(STATUS_FLAGS[status]))
+    elif status is not None:  # rare ones: through the index on the flags
+        query = query.where(s.attempts.c.state_flags.in_(STATUS_FLAGS[status]))
     if project_id is not None:
         query = query.where(s.attempts.c.project_id == project_id)
     if workflow is not None:
@@ -233,6 +251,22 @@ def list_attempts(conn: Connection, *, project_id: int | None = None, workflow: 
     if last_id is not None:
         query = query.where(s.attempts.c.id < last_id)
     return [_row(r) for r in conn.execute(query.order_by(s.attempts.c.id.desc()).limit(page_size))]
+
+
+def attempts_by_id(conn: Connection, attempt_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """These attempts (those that exist), by id."""
+    if not attempt_ids:
+        return []
+    query = _attempt_query().where(s.attempts.c.id.in_(list(attempt_ids))).order_by(s.attempts.c.id)
+    return [_row(r) for r in conn.execute(query)]
+
+
+def open_attempts(conn: Connection) -> tuple[int, dict[int, int]]:
+    """(the newest attempt's id, the state flags of every attempt not done, by id): what changes when
+    an attempt is started, killed or finishes (read through the index on the flags)."""
+    newest = conn.execute(select(func.max(s.attempts.c.id))).scalar()
+    rows = conn.execute(select(s.attempts.c.id, s.attempts.c.state_flags).where(s.attempts.c.state_flags < DONE))
+    return int(newest or 0), {int(i): int(f) for i, f in rows}
 
 
 def find_attempt(conn: Connection, session_id: int, attempt_name: str | None) -> dict[str, Any] | None:
@@ -343,6 +377,27 @@ def cancel_requested(conn: Connection, attempt_ids: Sequence[int]) -> list[int]:
 def list_task_rows(conn: Connection, attempt_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(select(s.tasks).where(s.tasks.c.attempt_id == attempt_id).order_by(s.tasks.c.id)).all()
     return [_row(r) for r in rows]
+
+
+def task_versions(conn: Connection, attempt_id: int, since: float | None = None) -> dict[int, tuple[Any, ...]]:
+    """What tells whether an attempt's tasks changed, by task id: (updated_at, state, flags); only
+    tasks updated at or after `since` when it is given."""
+    t = s.tasks.c
+    query = select(t.id, t.updated_at, t.state, t.flags).where(t.attempt_id == attempt_id)
+    if since is not None:
+        query = query.where(t.updated_at >= since)
+    return {int(r[0]): (float(r[1]), int(r[2]), int(r[3])) for r in conn.execute(query)}
+
+
+def task_rows(conn: Connection, attempt_id: int, task_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """These tasks of an attempt, by id."""
+    out: list[dict[str, Any]] = []
+    ids = sorted(task_ids)
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(select(s.tasks).where(s.tasks.c.attempt_id == attempt_id,
+                                                  s.tasks.c.id.in_(ids[start:start + 500])).order_by(s.tasks.c.id))
+        out += [_row(r) for r in rows]
+    return out
 
 
 def task_start_times(conn: Connection, attempt_id: int) -> dict[str, float]:

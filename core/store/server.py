@@ -3,17 +3,21 @@
 Each unit of work takes a connection from the pool for one transaction (`begin()` for the catalog's
 queries, the shared SQL of digpy.core.store.sql for the hot path), so that any thread may use the
 store: the server runs its database work in a thread pool, off the event loop that serves the API.
+
+Listeners (`listeners`) learn which attempts a transaction changed (their rows or their tasks') once
+it has committed: the server's live pages follow attempts through them. On PostgreSQL the same
+changes are also notified on CHANGES_CHANNEL, for the servers of other processes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import ConfigError
-from digpy.core.store.sql import Store, sqlite_pragmas
+from digpy.core.store.sql import CHANGES_CHANNEL, Store, sqlite_pragmas
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -28,6 +32,8 @@ class ServerStore(Store):
         super().__init__(engine.dialect.name)
         self.engine = engine
         self._local = threading.local()  # the transaction this thread is in, if any
+        # Called (in the committing thread) with the attempts a transaction changed, after its commit.
+        self.listeners: list[Callable[[frozenset[int]], None]] = []
 
     @classmethod
     def open(cls, url: str) -> ServerStore:
@@ -64,12 +70,32 @@ class ServerStore(Store):
         if current is not None:
             yield current
             return
+        changed: set[int] = set()
         with self.engine.begin() as conn:
             self._local.conn = conn
+            self._local.changed = changed
             try:
                 yield conn
             finally:
                 self._local.conn = None
+                self._local.changed = None
+        if changed:  # committed
+            for listener in self.listeners:
+                listener(frozenset(changed))
+
+    def _changed(self, attempt_id: int) -> None:
+        pending: set[int] | None = getattr(self._local, "changed", None)
+        if pending is not None:
+            pending.add(attempt_id)
+
+    def changed(self, conn: Connection, attempt_id: int) -> None:
+        """Say that the transaction of `conn` (a `begin()` block) changes an attempt (a kill, say):
+        listeners learn it after the commit, and other servers through PostgreSQL's CHANGES_CHANNEL."""
+        from sqlalchemy import text
+
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANGES_CHANNEL, "id": str(attempt_id)})
+        self._changed(attempt_id)
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:

@@ -91,6 +91,12 @@ _ATTEMPT_COLUMNS = ("session_id, project_id, workflow_name, workflow_definition_
                     "run_time")
 _ATTEMPT_VALUES = ":s, :p, :w, :d, :n, :i, :tz, :params, :f, :now, :after, :q, :m, :run"
 _NAMED = re.compile(r"(?<!:):(\w+)")
+# The PostgreSQL channel on which a write tells every server that an attempt or its tasks changed (its
+# id as the payload; delivered when the transaction commits): the web UI's live pages listen to it.
+CHANGES_CHANNEL = "digpy_changes"
+_HOLD = "UPDATE attempts SET lease_owner = lease_owner WHERE id = :a AND lease_owner = :o"
+# PostgreSQL: the lease check and the notification in one statement (no round trip of its own).
+_HOLD_NOTIFY = f"WITH h AS ({_HOLD} RETURNING id) SELECT pg_notify('{CHANGES_CHANNEL}', CAST(id AS text)) FROM h"
 
 
 @functools.lru_cache(maxsize=256)
@@ -212,8 +218,10 @@ class Store:
                     + _ATTEMPT_VALUES.replace(":i", "(SELECT COUNT(*) + 1 FROM attempts WHERE session_id = :s)")
                     + ") RETURNING id, attempt_index), "
                     "u AS (UPDATE sessions SET last_attempt_id = (SELECT id FROM a) WHERE id = :s) "
-                    "SELECT id, attempt_index FROM a"), values)
-                attempt_id, index = (int(v) for v in cursor.fetchone())
+                    f"SELECT id, attempt_index, pg_notify('{CHANGES_CHANNEL}', CAST(id AS text)) FROM a"), values)
+                row = cursor.fetchone()
+                attempt_id, index = int(row[0]), int(row[1])
+            self._changed(attempt_id)
         return AttemptRecord(attempt_id, session.id, session.project_id, session.workflow_name, attempt_name,
                              index, timezone, params, flags, now, None)
 
@@ -227,14 +235,21 @@ class Store:
             cursor.execute(self._sql("UPDATE attempts SET state_flags = state_flags | :f, finished_at = :now, "
                                      "lease_owner = NULL, lease_expires_at = NULL WHERE id = :a"),
                            {"f": flags, "now": time.time(), "a": attempt_id})
+            self._changed(attempt_id)
 
     def _hold(self, cursor: Any, attempt_id: int, owner: str) -> None:
         """Compare-and-set on the attempt's lease, in the caller's transaction: the row stays locked
-        (PostgreSQL) until it commits, so a node that takes the attempt over waits for this write."""
-        cursor.execute(self._sql("UPDATE attempts SET lease_owner = lease_owner WHERE id = :a AND lease_owner = :o"),
+        (PostgreSQL) until it commits, so a node that takes the attempt over waits for this write.
+        On PostgreSQL the same statement notifies CHANGES_CHANNEL (the write that follows changes
+        the attempt)."""
+        cursor.execute(self._sql(_HOLD_NOTIFY if self.dialect == "postgresql" else _HOLD),
                        {"a": attempt_id, "o": owner})
         if cursor.rowcount != 1:
             raise LeaseLost(f"attempt {attempt_id} is no longer held by {owner}")
+
+    def _changed(self, attempt_id: int) -> None:
+        """An attempt or its tasks changed in the current transaction (the server's store tells its
+        listeners once the transaction has committed; a local run has none)."""
 
     def latest_session_time(self, project_id: int, workflow_name: str) -> int | None:
         """The newest session time of a workflow (what `--session last` reuses)."""
@@ -296,6 +311,7 @@ class Store:
                 cursor.executemany(self._insert_task, [_insert_row(attempt_id, t) for t in created])
             if changed:
                 cursor.executemany(self._update_task, [_update_row(attempt_id, t) for t in changed])
+            self._changed(attempt_id)
 
     def load_tasks(self, attempt_id: int) -> list[Task]:
         with self._tx() as cursor:

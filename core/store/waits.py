@@ -22,3 +22,10 @@ def waits_of(conn: Connection, attempt_id: int) -> list[int]:
     """The attempts `attempt_id` has waited for."""
     rows = conn.execute(select(s.attempt_waits.c.waits_for).where(s.attempt_waits.c.attempt_id == attempt_id))
     return [int(r[0]) for r in rows]
+
+
+def waited_by(conn: Connection, attempt_id: int) -> list[int]:
+    """The attempts that have waited for `attempt_id` (their `require>` tasks started or found it)."""
+    rows = conn.execute(select(s.attempt_waits.c.attempt_id).where(s.attempt_waits.c.waits_for == attempt_id)
+                        .order_by(s.attempt_waits.c.attempt_id))
+    return [int(r[0]) for r in rows]

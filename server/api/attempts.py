@@ -10,6 +10,7 @@ from aiohttp import web
 
 from digpy.client import model
 from digpy.core.errors import ConfigError
+from digpy.core.store.catalog import STATUS_FLAGS
 from digpy.server.api.params import int_id, json_body, parse_id, query_bool, query_int
 from digpy.server.keys import STORE, off_loop, wake_executor
 from digpy.server.services import attempts
@@ -50,9 +51,12 @@ async def session_attempts(request: web.Request) -> web.Response:
 
 @routes.get("/api/attempts")
 async def list_attempts(request: web.Request) -> web.Response:
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUS_FLAGS:
+        raise ConfigError(f"status must be one of {', '.join(STATUS_FLAGS)}, got '{status}'")
     found = await off_loop(request.app, attempts.list_attempts, request.app[STORE],
-                           project=request.query.get("project") or None, workflow=request.query.get("workflow"),
-                           include_retried=query_bool(request, "include_retried"), **_page(request))
+                           project=request.query.get("project") or None, workflow=request.query.get("workflow") or None,
+                           include_retried=query_bool(request, "include_retried"), status=status, **_page(request))
     return web.json_response(model.Attempt.listing(found))
 
 
@@ -65,6 +69,18 @@ async def get_attempt(request: web.Request) -> web.Response:
 @routes.get("/api/attempts/{id}/retries")
 async def attempt_retries(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.attempt_retries, request.app[STORE], int_id(request, "id"))
+    return web.json_response(model.Attempt.listing(found))
+
+
+@routes.get("/api/attempts/{id}/requires")
+async def attempt_requires(request: web.Request) -> web.Response:
+    found = await off_loop(request.app, attempts.requires, request.app[STORE], int_id(request, "id"))
+    return web.json_response(model.Attempt.listing(found))
+
+
+@routes.get("/api/attempts/{id}/required_by")
+async def attempt_required_by(request: web.Request) -> web.Response:
+    found = await off_loop(request.app, attempts.required_by, request.app[STORE], int_id(request, "id"))
     return web.json_response(model.Attempt.listing(found))
 
 

@@ -30,6 +30,7 @@ from digpy.client.model import (
     Version,
     VersionCheck,
     Workflow,
+    WorkflowTask,
 )
 
 
@@ -42,8 +43,9 @@ class Many:
 
 BINARY: Final = "binary"  # a file (an archive, a log)
 DOCUMENT: Final = "document"  # this document
+EVENTS: Final = "events"  # server-sent events (text/event-stream): the summary names the events, whose data is JSON
 
-Answer = type[Resource] | Many | Literal["binary", "document"]
+Answer = type[Resource] | Many | Literal["binary", "document", "events"]
 _ID = {"type": "string", "pattern": "^[0-9]+$"}
 _PAGE = [("last_id", "integer", "return items with ids before (sessions, attempts) or after this one"),
          ("page_size", "integer", "at most this many items (default 100, max 1000)")]
@@ -94,6 +96,8 @@ ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str, str]], str | None, Ans
      "Enable a schedule from now on ({catchUp: true}: from where it stopped)", [], "application/json",
      ScheduleSummary),
     ("post", "/api/schedules/{id}/disable", "Disable a schedule", [], None, ScheduleSummary),
+    ("get", "/api/workflows/{id}/tasks", "The tasks of a workflow definition, compiled (digpy)", [], None,
+     Many(WorkflowTask)),
     ("get", "/api/workflows/{id}/truncated_session_time", "A session time truncated in the workflow's zone",
      [("session_time", "string", "local (2026-01-31 10:20:30) or an instant with an offset"),
       ("mode", "string", "second (default), minute, hour, day, schedule, next_schedule")], None, TruncatedSessionTime),
@@ -102,19 +106,33 @@ ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str, str]], str | None, Ans
     ("get", "/api/sessions/{id}/attempts", "Every attempt of a session", _PAGE, None, Many(Attempt)),
     ("get", "/api/attempts", "Attempts, newest first",
      [("project", "string", "project name"), ("workflow", "string", "workflow name"),
-      ("include_retried", "boolean", "all attempts, not only each session's last"), *_PAGE], None, Many(Attempt)),
+      ("include_retried", "boolean", "all attempts, not only each session's last"),
+      ("status", "string", "queued, running, killing, success, error or killed (digpy)"), *_PAGE], None,
+     Many(Attempt)),
     ("put", "/api/attempts", "Start an attempt (409 with the existing one if the session and name exist); "
      "digpy's bypassQueue: true starts it at once instead of waiting in its workflow's queue", [],
      "application/json", Attempt),
     ("get", "/api/attempts/{id}", "An attempt", [], None, Attempt),
     ("get", "/api/attempts/{id}/retries", "Every attempt of the attempt's session, oldest first", [], None, Many(Attempt)),
     ("get", "/api/attempts/{id}/tasks", "Tasks of an attempt", [], None, Many(Task)),
+    ("get", "/api/attempts/{id}/requires", "The attempts this attempt's require> tasks started or waited for (digpy)",
+     [], None, Many(Attempt)),
+    ("get", "/api/attempts/{id}/required_by", "The attempts whose require> tasks started or waited for this one "
+     "(digpy)", [], None, Many(Attempt)),
+    ("get", "/api/attempts/{id}/events", "Server-sent events of an attempt, live (digpy): `attempt` (an Attempt, "
+     "first and when it changes), `snapshot` ({tasks: [Task]}, every task, once), `tasks` ({tasks: [Task]}, those "
+     "that changed), `end` (the attempt is done)", [], None, EVENTS),
+    ("get", "/api/events", "Server-sent events of every attempt (digpy): `ready`, then `attempts` ({attempts: "
+     "[Attempt]}, those that started, were killed or ended)", [], None, EVENTS),
     ("post", "/api/attempts/{id}/kill", "Kill an attempt: running commands are stopped (a queued one ends at once)",
      [], None, Attempt),
     ("get", "/api/logs/{id}/files", "Task log files of an attempt", [("task", "string", "task name prefix")], None,
      Many(LogFile)),
     ("get", "/api/logs/{id}/files/{name}", "A task log: gzip, or plain text from `offset` (digpy)",
      [("offset", "integer", "return the plain text from this byte; header X-Digpy-Next-Offset")], None, BINARY),
+    ("get", "/api/logs/{id}/files/{name}/events", "Server-sent events of a task log as it grows (digpy): `text` "
+     "({text, offset: the byte after it}), `end` ({offset}: the attempt is done and the file was sent)",
+     [("offset", "integer", "start at this byte (default 0)")], None, EVENTS),
 ]
 
 
@@ -223,6 +241,9 @@ def _response(answer: Answer, schemas: dict[str, Any]) -> dict[str, Any]:
                                                                                              "format": "binary"}}}}
     if answer == DOCUMENT:
         return _json_response("this document", {"type": "object"})
+    if answer == EVENTS:
+        return {"description": "a stream of server-sent events", "content": {"text/event-stream": {"schema": {
+            "type": "string"}}}}
     if isinstance(answer, Many):
         items = {"type": "array", "items": _reference(answer.of, schemas)}
         return _json_response("OK", {"type": "object", "required": [answer.of.collection],

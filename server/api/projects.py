@@ -108,6 +108,13 @@ async def get_workflow(request: web.Request) -> web.Response:
                                             int_id(request, "id")))
 
 
+@routes.get("/api/workflows/{id}/tasks")
+async def workflow_tasks(request: web.Request) -> web.Response:
+    found = await off_loop(request.app, projects.workflow_tasks, request.app[STORE], request.app[REGISTRY],
+                           int_id(request, "id"))
+    return web.json_response(model.WorkflowTask.listing(found))
+
+
 @routes.get("/api/workflows/{id}/truncated_session_time")
 async def truncated_session_time(request: web.Request) -> web.Response:
     """`session_time` (local, or an instant) truncated in the workflow's zone by `mode`."""

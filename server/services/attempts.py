@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from digpy.core.errors import ConfigError, Conflict, NotFound
-from digpy.core.store import SUCCESS, catalog
+from digpy.core.store import SUCCESS, catalog, waits
 from digpy.core.store.server import ServerStore
 from digpy.core.store.sql import SessionRecord
 from digpy.core.workflow.resume import forced_tasks
@@ -53,7 +53,7 @@ def session_attempts(store: ServerStore, session_id: int, *, last_id: int | None
 
 def list_attempts(store: ServerStore, *, project: str | None = None, workflow: str | None = None,
                   include_retried: bool = False, last_id: int | None = None,
-                  page_size: int = 100) -> list[dict[str, Any]]:
+                  page_size: int = 100, status: str | None = None) -> list[dict[str, Any]]:
     with store.begin() as conn:
         project_id = None
         if project:
@@ -62,7 +62,8 @@ def list_attempts(store: ServerStore, *, project: str | None = None, workflow: s
                 raise NotFound(f"project '{project}' not found")
             project_id = found["id"]
         rows = catalog.list_attempts(conn, project_id=project_id, workflow=workflow,
-                                     include_retried=include_retried, last_id=last_id, page_size=page_size)
+                                     include_retried=include_retried, last_id=last_id, page_size=page_size,
+                                     status=status)
         return [rest.attempt(r) for r in rows]
 
 
@@ -76,6 +77,20 @@ def attempt_retries(store: ServerStore, attempt_id: int) -> list[dict[str, Any]]
         attempt = catalog.get_attempt(conn, attempt_id)
         rows = catalog.list_attempts(conn, session_id=attempt["session_id"], page_size=MAX_PAGE)
         return [rest.attempt(r) for r in reversed(rows)]
+
+
+def requires(store: ServerStore, attempt_id: int) -> list[dict[str, Any]]:
+    """The attempts this attempt's `require>` tasks started or waited for."""
+    with store.begin() as conn:
+        attempt_id = catalog.get_attempt(conn, attempt_id)["id"]
+        return [rest.attempt(r) for r in catalog.attempts_by_id(conn, waits.waits_of(conn, attempt_id))]
+
+
+def required_by(store: ServerStore, attempt_id: int) -> list[dict[str, Any]]:
+    """The attempts whose `require>` tasks started or waited for this one."""
+    with store.begin() as conn:
+        attempt_id = catalog.get_attempt(conn, attempt_id)["id"]
+        return [rest.attempt(r) for r in catalog.attempts_by_id(conn, waits.waited_by(conn, attempt_id))]
 
 
 def attempt_tasks(store: ServerStore, attempt_id: int) -> list[dict[str, Any]]:
@@ -166,4 +181,6 @@ def _resume(conn: Connection, resume: dict[str, Any], session_id: int, definitio
 
 def kill(store: ServerStore, attempt_id: int) -> dict[str, Any]:
     with store.begin() as conn:
-        return rest.attempt(catalog.request_kill(conn, attempt_id))
+        attempt = rest.attempt(catalog.request_kill(conn, attempt_id))
+        store.changed(conn, attempt_id)
+        return attempt

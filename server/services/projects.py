@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
-from digpy.core.errors import ConfigError, NotFound
+from digpy.core.errors import ConfigError, DigpyError, NotFound
 from digpy.core.plugin_manager import Registry
 from digpy.core.project import Project
 from digpy.core.store import catalog, schedules
 from digpy.core.store.server import ServerStore
 from digpy.core.workflow.schedule import parse_schedule
 from digpy.core.workflow.spec import Workflow
-from digpy.core.workflow.tree import unknown_operator_warning
+from digpy.core.workflow.tree import compile_workflow, unknown_operator_warning
 from digpy.server import rest
 from digpy.server.archive import read_archive, unpack
 from digpy.server.plugins import unknown_operator
@@ -133,6 +135,47 @@ def latest_workflows(store: ServerStore, *, last_id: int | None = None, count: i
 def get_workflow(store: ServerStore, workflow_id: int) -> dict[str, Any]:
     with store.begin() as conn:
         return rest.workflow(catalog.get_workflow(conn, workflow_id))
+
+
+_COMPILED: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()  # definition id -> its tasks (never change)
+_COMPILED_LOCK = threading.Lock()
+COMPILED_KEPT = 64
+
+
+def workflow_tasks(store: ServerStore, registry: Registry, workflow_id: int) -> list[dict[str, Any]]:
+    """The compiled tasks of a workflow definition (REST WorkflowTask), with where each is written:
+    compiled from the revision's files when they hold it, else from the stored definition."""
+    with _COMPILED_LOCK:
+        known = _COMPILED.get(workflow_id)
+    if known is not None:
+        return known
+    with store.begin() as conn:
+        row = catalog.get_workflow(conn, workflow_id)
+        archive = catalog.get_revision_by_id(conn, row["revision_id"])["archive"] if row["revision_id"] else None
+    workflow = _from_files(row["name"], archive, registry) if archive else None
+    if workflow is None:
+        workflow = compile_workflow(row["name"], json.loads(row["config"]), operators=registry.names(), lenient=True)
+    tasks = rest.workflow_tasks(workflow.tasks)
+    with _COMPILED_LOCK:
+        _COMPILED[workflow_id] = tasks
+        while len(_COMPILED) > COMPILED_KEPT:
+            _COMPILED.popitem(last=False)
+    return tasks
+
+
+def _from_files(name: str, archive: bytes, registry: Registry) -> Workflow | None:
+    """The workflow compiled from its revision's files (locations known), or None if that fails."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="digpy-workflow-") as tmp:
+            root = Path(tmp) / "project"
+            unpack(read_archive(archive), root)
+            project = Project(root)
+            for path in project.workflow_files():
+                if path.stem == name:
+                    return project.load(path, operators=registry.names(), cache=False, lenient=True)
+    except DigpyError as e:
+        log.warning("workflow %s: its files do not compile here (%s); drawn from the stored definition", name, e)
+    return None
 
 
 def workflow_row(store: ServerStore, workflow_id: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from digpy.client.model import Resource
-from digpy.server.api.openapi import BINARY, DOCUMENT, ENDPOINTS, Many
+from digpy.server.api.openapi import BINARY, DOCUMENT, ENDPOINTS, EVENTS, Many
 from tests.acceptance.test_server import api, wait_done, write_project
 from tests.json_schema import errors
 
@@ -64,17 +64,22 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
         ("post", "/api/schedules/{id}/enable", f"/api/schedules/{schedule}/enable", None, 200),
         ("get", "/api/workflows", "/api/workflows", None, 200),
         ("get", "/api/workflows/{id}", f"/api/workflows/{workflow}", None, 200),
+        ("get", "/api/workflows/{id}/tasks", f"/api/workflows/{workflow}/tasks", None, 200),
         ("get", "/api/workflows/{id}/truncated_session_time",
          f"/api/workflows/{workflow}/truncated_session_time?session_time=2026-02-01T10:00:00Z&mode=schedule", None, 200),
         ("get", "/api/sessions", "/api/sessions", None, 200),
         ("get", "/api/sessions/{id}", f"/api/sessions/{session}", None, 200),
         ("get", "/api/sessions/{id}/attempts", f"/api/sessions/{session}/attempts", None, 200),
         ("get", "/api/attempts", "/api/attempts?include_retried=true", None, 200),
+        ("get", "/api/attempts", "/api/attempts?status=error", None, 200),
+        ("get", "/api/attempts", "/api/attempts?status=finished", None, 400),
         ("put", "/api/attempts", "/api/attempts", start, 409),
         ("get", "/api/attempts/{id}", f"/api/attempts/{a}", None, 200),
         ("get", "/api/attempts/{id}", "/api/attempts/abc", None, 400),
         ("get", "/api/attempts/{id}/retries", f"/api/attempts/{a}/retries", None, 200),
         ("get", "/api/attempts/{id}/tasks", f"/api/attempts/{a}/tasks", None, 200),
+        ("get", "/api/attempts/{id}/requires", f"/api/attempts/{a}/requires", None, 200),
+        ("get", "/api/attempts/{id}/required_by", f"/api/attempts/{a}/required_by", None, 200),
         ("post", "/api/attempts/{id}/kill", f"/api/attempts/{a}/kill", None, 409),
         ("get", "/api/logs/{id}/files", f"/api/logs/{a}/files", None, 200),
         ("put", "/api/projects", "/api/projects?project=p&revision=r2", b"not a tar.gz", 400),
@@ -104,7 +109,7 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
     answered = {(m, r) for m, r, _, _, status in calls if status == 200} | {("put", "/api/projects"),
                                                                             ("put", "/api/attempts"),
                                                                             ("post", "/api/attempts/{id}/kill")}
-    json_routes = {(m, r) for m, r, *_, answer in ENDPOINTS if answer != BINARY}
+    json_routes = {(m, r) for m, r, *_, answer in ENDPOINTS if answer not in (BINARY, EVENTS)}
     assert json_routes == answered, "every JSON route of the document is called here"
 
 

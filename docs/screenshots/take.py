@@ -1,0 +1,140 @@
+"""Pictures of the web UI's main pages for the docs: a real `digpy server` on a free port, real
+attempts, Debian's Chromium driven by Playwright. Run it again when the UI changes:
+
+    .venv/bin/python docs/screenshots/take.py
+
+It writes overview.png, workflow.png, attempt.png, timeline.png, logs.png and attempts.png here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+ETL = """\
+timezone: UTC
+_error:
+  echo>: tell the team that ${session_date} failed
++extract:
+  _parallel: true
+  +orders:
+    sh>: for i in 1 2 3; do echo "reading orders part $i"; sleep 0.4; done
+  +customers:
+    sh>: echo "reading customers"; sleep 0.8
+  +products:
+    call>: products
++transform:
+  for_each>:
+    region: [eu, us, asia]
+  _do:
+    sh>: echo "transforming ${region}"; sleep 0.3
++load:
+  _retry: 2
+  sh>: echo "loading into the warehouse"; {load}
++report:
+  echo>: report for ${session_date}
+"""
+PRODUCTS = "+fetch:\n  sh>: echo fetching products; sleep 0.5\n+clean:\n  echo>: products cleaned\n"
+
+
+def call(endpoint: str, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"):
+    request = urllib.request.Request(endpoint + path, data=body, method=method, headers={"Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def archive(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="digpy-screenshots-") as tmp:
+        gate = Path(tmp) / "gate"
+        process = subprocess.Popen([sys.executable, "-m", "digpy", "server", "--port", str(port), "--data-dir", tmp],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(300):
+                try:
+                    call(endpoint, "GET", "/api/version")
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            failing = ETL.replace("{load}", "echo 'warehouse refused the connection' >&2; exit 1")
+            call(endpoint, "PUT", "/api/projects?project=sales&revision=v1",
+                 archive({"etl.dig": failing, "products.dig": PRODUCTS}), "application/gzip")
+            waiting = ETL.replace("{load}", f"while [ ! -f {gate} ]; do sleep 0.2; done")
+            call(endpoint, "PUT", "/api/projects?project=sales&revision=v2",
+                 archive({"etl.dig": waiting, "products.dig": PRODUCTS}), "application/gzip")
+            workflows = {w["revision"] + w["name"]: w["id"] for rev in ("v1", "v2") for w in
+                         call(endpoint, "GET", f"/api/projects/1/workflows?revision={rev}")["workflows"]}
+
+            def start(workflow: str, day: str) -> str:
+                body = json.dumps({"workflowId": workflow, "sessionTime": f"2026-01-{day}T00:00:00Z"}).encode()
+                return call(endpoint, "PUT", "/api/attempts", body)["id"]
+
+            failed = start(workflows["v1etl"], "30")
+            done = start(workflows["v2etl"], "29")
+            while not call(endpoint, "GET", f"/api/attempts/{failed}")["done"]:
+                time.sleep(0.2)
+            gate.touch()
+            while not call(endpoint, "GET", f"/api/attempts/{done}")["done"]:
+                time.sleep(0.2)
+            gate.unlink()
+            running = start(workflows["v2etl"], "31")
+            time.sleep(4)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 860})
+
+                def shot(path: str, name: str, before=None) -> None:
+                    page.goto(endpoint + path)
+                    page.wait_for_selector("main[data-ready]")
+                    if before:
+                        before()
+                    page.wait_for_timeout(600)
+                    page.screenshot(path=str(HERE / name))
+                    print("wrote", HERE / name)
+
+                shot("/", "overview.png")
+                shot(f"/workflows/{workflows['v2etl']}", "workflow.png")
+                shot(f"/attempts/{failed}", "attempt.png",
+                     lambda: page.locator('svg.graph g[data-name="+etl+load"] text.name').click())
+                shot(f"/attempts/{running}?tab=timeline", "timeline.png")
+                shot(f"/attempts/{failed}?tab=logs&log=%2Betl%2Bload", "logs.png",
+                     lambda: page.wait_for_selector("pre.log:has-text('warehouse')"))
+                shot("/attempts?all=1", "attempts.png")
+                browser.close()
+            gate.touch()
+        finally:
+            process.terminate()
+            process.wait(60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

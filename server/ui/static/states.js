@@ -1,0 +1,39 @@
+// Task states (Digdag's names) and attempt statuses: a label, a symbol and a colour class each.
+// Colours are the Okabe–Ito palette (told apart with every common colour-vision deficiency), and
+// never alone: every state also has its symbol and its word, and graph boxes differ by border.
+
+import { h } from "./dom.js";
+
+const STATES = {
+  success: ["success", "✓", "ok"],
+  error: ["error", "✕", "bad"],
+  group_error: ["group error", "!", "bad"],
+  running: ["running", "▶", "run"],
+  planned: ["planned", "◐", "run"],
+  ready: ["ready", "◌", "ready"],
+  retry_waiting: ["retry waiting", "↻", "retry"],
+  group_retry_waiting: ["group retry waiting", "↻", "retry"],
+  blocked: ["blocked", "○", "idle"],
+  canceled: ["canceled", "⊘", "stop"],
+  // attempt statuses
+  killing: ["killing", "⊘", "stop"],
+  killed: ["killed", "⊘", "stop"],
+  queued: ["queued", "◌", "ready"],
+};
+
+export const TASK_STATES = ["running", "planned", "ready", "retry_waiting", "group_retry_waiting", "blocked",
+  "success", "error", "group_error", "canceled"];
+export const ATTEMPT_STATUSES = ["running", "queued", "killing", "success", "error", "killed"];
+export const DONE_STATES = new Set(["success", "error", "group_error", "canceled"]);
+export const FAILED_STATES = new Set(["error", "group_error", "canceled"]);
+
+export function stateInfo(state) {
+  const [label, symbol, tone] = STATES[state] ?? [state, "?", "idle"];
+  return { label, symbol, tone };
+}
+
+// A state as a badge: symbol and word, coloured.
+export function badge(state) {
+  const { label, symbol, tone } = stateInfo(state);
+  return h(`span.badge.tone-${tone}`, { "data-state": state }, h("span.sym", { "aria-hidden": "true" }, symbol), " ", label);
+}
