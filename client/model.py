@@ -380,7 +380,8 @@ class ProjectSecret(Resource):
 @resource
 class Schedule(Resource):
     """A workflow's schedule: when its next slot runs (`nextRunTime`, an instant) and that slot's
-    session time (`nextScheduleTime`, in the workflow's zone). A summary (the answer to skip,
+    session time (`nextScheduleTime`, in the workflow's zone); what it follows (`schedule`, the
+    workflow's `schedule:`) and the session it started last. A summary (the answer to skip,
     enable and disable) adds when it was created and updated."""
 
     collection = "schedules"
@@ -393,6 +394,12 @@ class Schedule(Resource):
     next_schedule_time: str = json_field("nextScheduleTime")
     disabled_at: str | None = json_field("disabledAt", default=None)
     last_session_time: str | None = json_field("lastSessionTime", default=None, digpy=True)
+    # digpy's additions for the web UI: the `schedule:` it follows, in which zone, and the session it
+    # started last (a link) with that session's last attempt (its status)
+    timezone: str = json_field("timezone", default="UTC", digpy=True)
+    schedule: dict[str, Any] = json_field("schedule", default_factory=dict, digpy=True)
+    last_session_id: str | None = json_field("lastSessionId", default=None, digpy=True)
+    last_attempt: SessionAttempt | None = json_field("lastAttempt", default=None, digpy=True)
 
 
 @resource

@@ -43,17 +43,22 @@ def _number(body: dict[str, Any], key: str) -> int | None:
     return value
 
 
+def _count(request: web.Request) -> int:
+    return query_int(request, "count", 100, minimum=1, maximum=1000) or 100
+
+
 @routes.get("/api/schedules")
 async def list_schedules(request: web.Request) -> web.Response:
     found = await off_loop(request.app, schedules.list_schedules, request.app[STORE],
-                           last_id=query_int(request, "last_id"))
+                           last_id=query_int(request, "last_id"), count=_count(request))
     return web.json_response(model.Schedule.listing(found))
 
 
 @routes.get("/api/projects/{id}/schedules")
 async def project_schedules(request: web.Request) -> web.Response:
     found = await off_loop(request.app, schedules.list_schedules, request.app[STORE], project_id=int_id(request, "id"),
-                           workflow=request.query.get("workflow"), last_id=query_int(request, "last_id"))
+                           workflow=request.query.get("workflow"), last_id=query_int(request, "last_id"),
+                           count=_count(request))
     return web.json_response(model.Schedule.listing(found))
 
 
