@@ -65,7 +65,7 @@ def test_the_schedules_page_disables_enables_skips_and_backfills_with_a_preview(
     row.get_by_role("button", name="Disable").click()
     confirm(page, "Disable p / leap?", "Disable")
     expect(page.locator(".outcome")).to_have_text("Disabled the schedule of p / leap.")
-    expect(row.locator(".schedule-state")).to_have_text("⏸ disabled")
+    expect(row.locator(".schedule-state")).to_have_text("‖ disabled")
     expect(row).to_contain_text("not while disabled")
     assert api(server, "GET", "/api/schedules")[1]["schedules"][0]["disabledAt"] is not None
     row.get_by_role("button", name="Enable").click()

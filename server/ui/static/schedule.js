@@ -67,7 +67,7 @@ function lastSession(s) {
 function enabledBadge(s) {
   return s.disabledAt
     ? h("span.badge.tone-idle.schedule-state", { "data-state": "disabled", title: `disabled at ${fmtTime(s.disabledAt)}` },
-      h("span.sym", { "aria-hidden": "true" }, "⏸"), " disabled")
+      h("span.sym", { "aria-hidden": "true" }, "‖"), " disabled")
     : h("span.badge.tone-ok.schedule-state", { "data-state": "enabled" }, h("span.sym", { "aria-hidden": "true" }, "●"), " enabled");
 }
 
