@@ -27,6 +27,7 @@ from digpy.server.keys import (
     REGISTRY,
     SCHEDULER,
     SETTINGS,
+    SNAPSHOTS,
     STORE,
     WORKERS,
     ServerSettings,
@@ -35,6 +36,7 @@ from digpy.server.keys import (
 from digpy.server.logs import LogStore
 from digpy.server.notifiers import start_notifier
 from digpy.server.scheduler import Scheduler
+from digpy.server.services.live import SnapshotCache
 from digpy.server.workers import ExecutorProcesses, child_argv
 
 log = logging.getLogger("digpy.server")
@@ -82,6 +84,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
     app[HUB] = EventHub()
+    app[SNAPSHOTS] = SnapshotCache()
     for module in api_modules():
         app.router.add_routes(module.routes)
     ui.add_routes(app)  # last: its catch-all answers paths that are no route

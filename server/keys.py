@@ -28,6 +28,7 @@ from digpy.server.notifiers import NotifySettings
 if TYPE_CHECKING:
     from digpy.server.executor import Executor
     from digpy.server.scheduler import Scheduler
+    from digpy.server.services.live import SnapshotCache
     from digpy.server.workers import ExecutorProcesses
 
 T = TypeVar("T")
@@ -63,6 +64,7 @@ DB = web.AppKey("db", ThreadPoolExecutor)
 WORKERS: web.AppKey[ExecutorProcesses] = web.AppKey("workers")
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler")
 HUB = web.AppKey("hub", EventHub)
+SNAPSHOTS: web.AppKey[SnapshotCache] = web.AppKey("snapshots")  # done attempts' task snapshots (live.py)
 
 
 async def off_loop(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

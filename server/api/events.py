@@ -8,14 +8,13 @@ keeps proxies from closing it and finds clients that have gone.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 
 from digpy.core.errors import NotFound
 from digpy.server.api.params import int_id, query_int
-from digpy.server.keys import HUB, LOGS, STORE, off_loop
+from digpy.server.keys import HUB, LOGS, SNAPSHOTS, STORE, off_loop
 from digpy.server.services import attempts, live
 
 routes = web.RouteTableDef()
@@ -37,7 +36,12 @@ async def _open(request: web.Request) -> web.StreamResponse:
 
 
 async def _send(response: web.StreamResponse, event: str, data: Any) -> None:
-    await response.write(f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode())
+    await _write(response, event, live.encode(data))
+
+
+async def _write(response: web.StreamResponse, event: str, text: str) -> None:
+    """An event whose data is already encoded (one line of JSON)."""
+    await response.write(f"event: {event}\ndata: {text}\n\n".encode())
 
 
 @routes.get("/api/attempts/{id}/events")
@@ -48,11 +52,12 @@ async def attempt_events(request: web.Request) -> web.StreamResponse:
     follower = live.AttemptFollower(app[STORE], int_id(request, "id"))
     loop = asyncio.get_running_loop()
     with app[HUB].watch(follower.attempt_id) as watcher:
-        attempt, tasks, done = await off_loop(app, follower.read)  # a 404 before the stream opens
+        # a 404 before the stream opens; the snapshot is encoded off the loop (or kept: docs/ui.md)
+        opened, snapshot, done = await off_loop(app, follower.first, app[SNAPSHOTS])
         response = await _open(request)
         try:
-            await _send(response, "attempt", attempt)
-            await _send(response, "snapshot", {"tasks": tasks})
+            await _send(response, "attempt", opened)
+            await _write(response, "snapshot", snapshot)
             while not done and not watcher.closed:
                 if not await watcher.wait(HEARTBEAT):
                     await response.write(b": keep-alive\n\n")
