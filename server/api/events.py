@@ -52,7 +52,7 @@ async def attempt_events(request: web.Request) -> web.StreamResponse:
     follower = live.AttemptFollower(app[STORE], int_id(request, "id"))
     loop = asyncio.get_running_loop()
     with app[HUB].watch(follower.attempt_id) as watcher:
-        # a 404 before the stream opens; the snapshot is encoded off the loop (or kept: docs/ui.md)
+        # a 404 before the stream opens; the snapshot is encoded off the loop, or kept (docs/performance.md)
         opened, snapshot, done = await off_loop(app, follower.first, app[SNAPSHOTS])
         response = await _open(request)
         try:
