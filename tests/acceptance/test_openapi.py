@@ -55,6 +55,8 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
         ("get", "/api/projects/{id}/secrets", f"/api/projects/{project}/secrets", None, 200),
         ("delete", "/api/projects/{id}/secrets/{key}", f"/api/projects/{project}/secrets/api.token", None, 200),
         ("get", "/api/schedules", "/api/schedules", None, 200),
+        ("get", "/api/schedules", "/api/schedules?count=1000", None, 200),
+        ("get", "/api/schedules", "/api/schedules?count=1001", None, 400),
         ("get", "/api/projects/{id}/schedules", f"/api/projects/{project}/schedules", None, 200),
         ("get", "/api/schedules/{id}", f"/api/schedules/{schedule}", None, 200),
         ("get", "/api/schedules/{id}", "/api/schedules/999", None, 404),
