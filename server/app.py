@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from digpy.server.keys import (
 from digpy.server.logs import LogStore
 from digpy.server.notifiers import start_notifier
 from digpy.server.scheduler import Scheduler
-from digpy.server.services.live import SnapshotCache
+from digpy.server.services import live
 from digpy.server.workers import ExecutorProcesses, child_argv
 
 log = logging.getLogger("digpy.server")
@@ -84,7 +85,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
     app[HUB] = EventHub()
-    app[SNAPSHOTS] = SnapshotCache()
+    app[SNAPSHOTS] = live.SnapshotCache()
     for module in api_modules():
         app.router.add_routes(module.routes)
     ui.add_routes(app)  # last: its catch-all answers paths that are no route
@@ -93,6 +94,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     elif settings.executor:
         app[EXECUTOR] = Executor(store, registry, app[LOGS], app[BOX], ExecutorSettings(
             data_dir=settings.data_dir, max_tasks=settings.max_task_threads, queues=settings.queues), app[DB])
+        app[EXECUTOR].finished.append(functools.partial(live.warm, store, app[SNAPSHOTS]))
 
     async def executor_context(app: web.Application) -> AsyncIterator[None]:
         if WORKERS in app:

@@ -59,6 +59,11 @@ COMPILED_KEPT = 256  # compiled workflow definitions kept in memory
 UNCONFIGURED_QUEUE_LIMIT = 1
 
 
+def _log_failure(what: str, future: asyncio.Future[object]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("%s: %s", what, future.exception(), exc_info=future.exception())
+
+
 @dataclass
 class ExecutorSettings:
     data_dir: Path
@@ -92,6 +97,9 @@ class Executor:
         self._wake = asyncio.Event()
         self._stopping = False
         self._unknown_queues: set[str] = set()
+        # called with an attempt's id when it ends here, in a database thread (the server keeps a
+        # large attempt's snapshot for its first page: services.live.warm)
+        self.finished: list[Callable[[int], object]] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -203,6 +211,9 @@ class Executor:
             log.info("attempt %d handed back", attempt_id)
             raise
         log.info("attempt %d of %s finished: %s", attempt_id, workflow.name, state.label)  # and its lease released
+        for listener in self.finished:  # not awaited: the attempt's slot is free at once
+            future = asyncio.get_running_loop().run_in_executor(self.db, listener, attempt_id)
+            future.add_done_callback(partial(_log_failure, f"after attempt {attempt_id} ended"))
 
     def _finish_broken(self, attempt_id: int, message: str) -> None:
         self.store.finish_attempt(attempt_id, success=False, canceled=False, owner=self.owner)

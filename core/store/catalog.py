@@ -380,6 +380,10 @@ def list_task_rows(conn: Connection, attempt_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def task_count(conn: Connection, attempt_id: int) -> int:
+    return int(conn.execute(select(func.count()).select_from(s.tasks).where(s.tasks.c.attempt_id == attempt_id)).scalar() or 0)
+
+
 def task_versions(conn: Connection, attempt_id: int, since: float | None = None) -> dict[int, tuple[Any, ...]]:
     """What tells whether an attempt's tasks changed, by task id: (updated_at, state, flags); only
     tasks updated at or after `since` when it is given."""

@@ -109,6 +109,18 @@ class SnapshotCache:
                 self.size -= len(dropped)
 
 
+WARM_TASKS = 1000  # an attempt this large has its snapshot made when it ends
+
+
+def warm(store: ServerStore, cache: SnapshotCache, attempt_id: int, *, min_tasks: int = WARM_TASKS) -> bool:
+    """When a large attempt has ended (the executor says so): make its snapshot for `cache` now,
+    so that its first page, too, reads and encodes nothing (docs/performance.md). Whether it did."""
+    with store.begin() as conn:
+        if catalog.task_count(conn, attempt_id) < min_tasks:
+            return False
+    return AttemptFollower(store, attempt_id).first(cache)[2]
+
+
 def encode(data: Any) -> str:
     """An event's data as the stream sends it: compact JSON on one line."""
     return json.dumps(data, separators=(",", ":"))

@@ -95,3 +95,12 @@ def test_the_snapshot_cache_keeps_the_most_recently_opened_within_its_limit():
     assert (cache.get((1, 0.0)), cache.get((2, 0.0)), cache.get((3, 0.0)), cache.size) == ("aaaa", None, "cccc", 8)
     cache.put((4, 0.0), "x" * 11)
     assert cache.get((4, 0.0)) is None, "larger than the whole cache"
+
+
+def test_a_large_attempt_that_ended_has_its_snapshot_made_before_its_first_page(store):
+    (attempt,) = _attempts(store, [DONE | SUCCESS])
+    cache = live.SnapshotCache()
+    assert live.warm(store, cache, attempt) is False, "no task: not worth it"
+    assert cache.size == 0
+    assert live.warm(store, cache, attempt, min_tasks=0) is True
+    assert cache.size == len(live.AttemptFollower(store, attempt).first(cache)[1])
