@@ -55,7 +55,10 @@ def test_the_schedules_page_disables_enables_skips_and_backfills_with_a_preview(
     expect(upcoming).to_contain_text("leap")
     expect(upcoming).to_contain_text(first)
 
-    page = ui.open("/schedules")
+    page.keyboard.press("g")
+    page.keyboard.press("s")
+    page.wait_for_url(re.compile(r"/schedules$"))
+    page.wait_for_selector("main[data-ready]")
     row = schedule_row(page)
     expect(row).to_contain_text("cron> 0 0 29 2 * (UTC)")
     expect(row).to_contain_text(f"session {first}")

@@ -18,7 +18,7 @@ const ROUTES = [
 
 const SHORTCUTS = [
   ["?", "show these keys"],
-  ["g o / g p / g a", "go to the overview, projects, attempts"],
+  ["g o / g p / g a / g s", "go to the overview, projects, attempts, schedules"],
   ["1 … 4", "switch tabs"],
   ["/", "search (the task table, the log)"],
   ["r / R", "attempt: retry failed / retry all"],
@@ -75,7 +75,7 @@ function globalKeys(event) {
   if (isTyping(event) || event.ctrlKey || event.metaKey || event.altKey) return;
   if (pendingG) {
     pendingG = false;
-    const target = { o: "/", p: "/projects", a: "/attempts" }[event.key];
+    const target = { o: "/", p: "/projects", a: "/attempts", s: "/schedules" }[event.key];
     if (target) location.href = target;
     return;
   }
