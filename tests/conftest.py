@@ -171,6 +171,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str =
         delay = min(delay * 2, 0.2)
 
 
+class LongSleep:
+    """A `sleep` command line that no other process on the machine runs (tests run next to other work),
+    and whether a process still runs it."""
+
+    def __init__(self, seconds: int = 120) -> None:
+        self.command = f"sleep {seconds}.{uuid.uuid4().int % 10**9:09d}"
+
+    def running(self) -> bool:
+        pattern = "^" + self.command.replace(".", "[.]") + "$"
+        return subprocess.run(["pgrep", "-f", pattern], capture_output=True).stdout != b""
+
+
 # ----------------------------------------------------------------------------- databases
 
 
