@@ -47,6 +47,16 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--queue", dest="queues", action="append", metavar="NAME=LIMIT",
                         help="a queue workflows may name (queue: NAME) and its limit of active attempts; "
                              "repeatable (config file: queues: {NAME: LIMIT})")
+    access = parser.add_argument_group("access", "who may reach the server and do what (docs/security.md)")
+    access.add_argument("--allow-host", dest="allow_host", action="append", metavar="NAME",
+                        help="a Host name the server answers besides loopback ones and the --bind address "
+                             "(the name clients and browsers use to reach it); repeatable; '*': any")
+    access.add_argument("--auth", choices=("auto", "required"),
+                        help="auto (the default): API tokens are checked once one exists (`digpy token create`); "
+                             "required: always, even before the first token exists")
+    access.add_argument("--insecure-no-auth", action="store_true", default=None,
+                        help="listen on a non-loopback address although no API token exists: anyone who reaches "
+                             "the port may do anything (without it such a server refuses to start)")
     add_retention_options(parser)
     parser.add_argument("--retention-interval", metavar="DURATION",
                         help="how often the server prunes by those (default 1h; from its start)")
@@ -142,7 +152,51 @@ def settings_from(args: argparse.Namespace) -> Any:
         notify=_notify(options),
         retention=retention_policy(options),
         retention_interval=float(_duration(options.get("retention_interval"), "--retention-interval", 3600, least=1)),
+        bind=str(options.get("bind") or "127.0.0.1"),
+        allow_hosts=_hosts(options.get("allow_host")),
+        auth_required=_auth(options),
     ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    from digpy.core.errors import ConfigError
+
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ConfigError(f"allow_host must be a host name or a list of them, got {value!r}")
+    return tuple(v.strip() for v in items)
+
+
+def _auth(options: dict[str, Any]) -> bool:
+    """Whether tokens are checked even while none exists: --auth required, and always on a
+    non-loopback address unless --insecure-no-auth (revoking the last token must not open it)."""
+    from digpy.core.errors import ConfigError
+    from digpy.server.security import is_loopback
+
+    mode = options.get("auth") or "auto"
+    if mode not in ("auto", "required"):
+        raise ConfigError(f"auth must be auto or required, got {mode!r}")
+    bind = str(options.get("bind") or "127.0.0.1")
+    return mode == "required" or (not is_loopback(bind) and not options.get("insecure_no_auth"))
+
+
+def check_exposure(settings: Any, store: Any) -> None:
+    """Refuse to listen on a non-loopback address while nobody could log in, unless told to."""
+    from digpy.core.errors import ConfigError
+    from digpy.core.store import tokens
+    from digpy.server.security import is_loopback
+
+    if is_loopback(settings.bind) or not settings.auth_required:
+        return
+    with store.begin() as conn:
+        if tokens.any_live(conn):
+            return
+    raise ConfigError(
+        f"--bind {settings.bind} is not a loopback address and no API token exists",
+        hint="create one with `digpy token create NAME --admin` (same -c/--database/--data-dir), or give "
+             "--insecure-no-auth to let anyone who reaches the port do anything")
 
 
 def retention_policy(options: dict[str, Any]) -> Any:
@@ -295,6 +349,11 @@ def run(args: argparse.Namespace) -> int:
         finally:
             store.close()
         return 0
+    try:
+        check_exposure(settings, store)
+    except Exception:
+        store.close()
+        raise
     app = create_app(settings, store, registry)
     tune_gc()
     logging.getLogger("digpy.server").info(
