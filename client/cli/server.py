@@ -4,6 +4,7 @@ and `--executor-only`, an executor without HTTP."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ def settings_from(args: argparse.Namespace) -> Any:
 
     options = _options(args)
     data_dir = Path(options.get("data_dir") or default_data_dir())
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the server's files are its user's alone
     return ServerSettings(
         data_dir=data_dir,
         database_url=options.get("database") or f"sqlite:///{data_dir / 'digpy.db'}",
@@ -283,6 +284,7 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
     from digpy.core.store.server import ServerStore
     from digpy.core.store.url import safe_url
 
+    _create_private(url)
     store = ServerStore.open(url)
     current, empty = read_schema(store, url)
     if current is None and empty and create_if_empty:
@@ -303,6 +305,28 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
             hint=f"migrate it with `digpy migrate run --database '{safe_url(url)}'`",
         )
     return store
+
+
+def _private_dir(directory: Path) -> None:
+    """The server's own directory, readable by its user only (created so, or tightened if it was not)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        os.chmod(directory, 0o700)
+
+
+def _create_private(url: str) -> None:
+    """A new SQLite database file is created readable by the server's user only (SQLite gives its
+    write-ahead log and shared-memory files the same mode)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    if not path.exists() and path.parent.is_dir():
+        with contextlib.suppress(FileExistsError):  # another node created it meanwhile
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def read_schema(store: Any, url: str) -> tuple[str | None, bool]:
@@ -335,6 +359,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings, bind, port = settings_from(args)
     configure_logging("info")
+    for directory in (settings.data_dir, settings.task_log_dir):  # they hold the key, the database, task output
+        _private_dir(directory)
     store = open_database(settings.database_url, create_if_empty=not args.executor_only)
     registry = load_registry()
     for plugin in registry.broken:

@@ -276,3 +276,37 @@ def test_every_route_declares_the_permission_it_needs():
     assert roles[("/api/projects/{id}/secrets", "get")] == "admin"
     assert roles[("/api/attempts/{id}/kill", "post")] == "run"
     assert roles[("/api/version", "get")] == "public"
+
+
+# ----------------------------------------------------------------------------- secrets and the server's files
+
+
+def test_a_missing_secret_names_the_server_command_and_the_files_are_private(tmp_path):
+    import stat
+
+    from tests.acceptance.test_server import wait_done
+
+    data = tmp_path / "fresh" / "data"  # created by the server
+    server = Server(data, None)
+    server.start()
+    try:
+        assert push(server, tmp_path, "etl", "+a:\n  sh>: echo ${secret:db.password}\n").returncode == 0
+        started = server.digpy("start", "etl", "wf", "--session", "2026-01-01", "--json")
+        attempt = json.loads(started.stdout)["id"]
+        assert wait_done(server, attempt)["success"] is False
+        tasks = call(server, "GET", f"/api/attempts/{attempt}/tasks")[2]["tasks"]
+        message = next(t["error"]["message"] for t in tasks if t["fullName"].endswith("+a"))
+        assert "secret 'db.password' is not set" in message
+        assert "`digpy secrets --project etl --set db.password`" in message and "--local" not in message
+
+        def mode(path: Path) -> int:
+            return stat.S_IMODE(path.stat().st_mode)
+
+        assert mode(data) == 0o700
+        assert mode(data / "digpy.db") == 0o600
+        assert all(mode(f) == 0o600 for f in data.glob("digpy.db-*")), "its write-ahead log too"
+        assert mode(data / "logs") == 0o700 and mode(data / "logs" / attempt) == 0o700
+        logs = list((data / "logs" / attempt).iterdir())
+        assert logs and all(mode(f) == 0o600 for f in logs)
+    finally:
+        server.stop()
