@@ -254,9 +254,10 @@ async def security(request: web.Request, handler: Any) -> web.StreamResponse:
             return unauthorized("the API token is not valid (unknown or revoked); ask a server admin for a new one "
                                  "(`digpy token create NAME`)")
         principal = found
-        names, project = await _target(request, permission.scope)
-        if not principal.allows(permission.role, project if names else None):  # None: on some project
-            return _denied(principal, permission, project)
+        if not principal.everywhere(permission.role):  # else no need to find the project
+            names, project = await _target(request, permission.scope)
+            if not principal.allows(permission.role, project if names else None):  # None: on some project
+                return _denied(principal, permission, project)
     elif permission.scope == PUBLIC and token is not None:
         principal = await gate.principal(app, token) or ANYONE
     request[PRINCIPAL] = principal
@@ -267,7 +268,7 @@ async def security(request: web.Request, handler: Any) -> web.StreamResponse:
 def visible(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Of a listing's items (projects, or resources with a `project`), those the caller may read."""
     principal = principal_of(request)
-    if principal.server_admin:
+    if principal.everywhere("read"):
         return items
     return [i for i in items if principal.allows("read", _project_name(i))]
 

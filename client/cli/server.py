@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -196,8 +197,9 @@ def check_exposure(settings: Any, store: Any) -> None:
             return
     raise ConfigError(
         f"--bind {settings.bind} is not a loopback address and no API token exists",
-        hint="create one with `digpy token create NAME --admin` (same -c/--database/--data-dir), or give "
-             "--insecure-no-auth to let anyone who reaches the port do anything")
+        hint=f"create one with `digpy token create NAME --admin --data-dir {shlex.quote(str(settings.data_dir))}` "
+             "(or this server's -c or --database), or give --insecure-no-auth to let anyone who reaches the port do "
+             "anything")
 
 
 def retention_policy(options: dict[str, Any]) -> Any:

@@ -51,9 +51,12 @@ class Principal:
     def allows(self, role: str, project: str | None) -> bool:
         return self.role(project) >= ROLES.index(role)
 
-    def sees(self, project: str | None) -> bool:
-        """Whether a listing may show a resource of `project` (read on it)."""
-        return self.server_admin or self.allows("read", project or "")
+    def everywhere(self, role: str) -> bool:
+        """Whether `role` is allowed on every project (a server admin, or a grant on `*`)."""
+        if self.server_admin:
+            return True
+        granted = self.grants.get(EVERY_PROJECT)
+        return granted is not None and ROLES.index(granted) >= ROLES.index(role)
 
 
 ANYONE = Principal("anonymous", server_admin=True)  # the loopback mode: no tokens, everyone may do everything

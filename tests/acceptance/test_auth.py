@@ -208,11 +208,13 @@ def test_a_server_beyond_loopback_needs_auth_or_an_explicit_word(tmp_path):
     assert refused.stderr.startswith("error: --bind 0.0.0.0 is not a loopback address and no API token exists")
     assert "--insecure-no-auth" in refused.stderr and len(refused.stderr.splitlines()) == 1
 
-    (tmp_path / "open.yml").write_text("insecure_no_auth: true\n")
+    (tmp_path / "open.yml").write_text("insecure_no_auth: true\nallow_host: [digpy.example]\n")
     server = Server(data, None, ("--bind", "0.0.0.0", "-c", str(tmp_path / "open.yml")))
     server.start()
     try:
         assert call(server, "GET", "/api/projects")[0] == 200
+        assert call(server, "GET", "/api/projects", headers={"Host": "digpy.example"})[0] == 200
+        assert call(server, "GET", "/api/projects", headers={"Host": "other.example"})[0] == 421
     finally:
         server.stop()
 
