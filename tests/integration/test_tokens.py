@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import insert, select
 
-from digpy.core.errors import Conflict, ConfigError, NotFound
+from digpy.core.errors import ConfigError, Conflict, NotFound
 from digpy.core.store import schema as s
 from digpy.core.store import tokens
 from digpy.core.store.tokens import Principal
