@@ -322,7 +322,10 @@ def _create_private(url: str) -> None:
     write-ahead log and shared-memory files the same mode)."""
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception:  # opening it says what is wrong, in one line
+        return
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return
     path = Path(parsed.database)
