@@ -286,7 +286,8 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
     from digpy.core.store.server import ServerStore
     from digpy.core.store.url import safe_url
 
-    _create_private(url)
+    if create_if_empty:
+        _create_private(url)
     store = ServerStore.open(url)
     current, empty = read_schema(store, url)
     if current is None and empty and create_if_empty:

@@ -40,12 +40,17 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from digpy.client.cli.prune import sqlite_file
     from digpy.client.cli.server import open_database, settings_from
+    from digpy.core.errors import ConfigError
     from digpy.core.store import tokens
 
     command = args.token_command
     settings = settings_from(argparse.Namespace(config=args.config, database=args.database, data_dir=args.data_dir))[0]
     grants = _grants(args) if command == "create" else {}
+    file = sqlite_file(settings.database_url)
+    if command != "create" and file is not None and not file.is_file():
+        raise ConfigError(f"no database at {file}", hint="give the server's --database URL, --data-dir or -c file")
     store = open_database(settings.database_url, create_if_empty=command == "create")
     try:
         with store.begin() as conn:

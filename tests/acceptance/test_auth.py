@@ -312,3 +312,12 @@ def test_a_missing_secret_names_the_server_command_and_the_files_are_private(tmp
         assert logs and all(mode(f) == 0o600 for f in logs)
     finally:
         server.stop()
+
+
+def test_token_commands_say_where_no_database_is(tmp_path):
+    listed = subprocess.run([sys.executable, "-m", "digpy", "token", "list", "--data-dir", str(tmp_path / "none")],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 2
+    assert listed.stderr == f"error: no database at {tmp_path / 'none' / 'digpy.db'}; give the server's --database " \
+                            "URL, --data-dir or -c file\n"
+    assert not (tmp_path / "none" / "digpy.db").exists()
