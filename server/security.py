@@ -139,6 +139,7 @@ class Gate:
         self.required = required
         self._on: tuple[bool, float] = (required, 0.0)
         self._known: dict[str, tuple[Principal | None, float]] = {}
+        self.owners: dict[tuple[str, int], str] = {}  # (kind, id) -> the name of its project
 
     async def auth_on(self, app: web.Application) -> bool:
         if self.required:
@@ -181,6 +182,20 @@ def _project(store: Any, kind: str, resource_id: int) -> str | None:
         return tokens.project_of(conn, kind, resource_id)
 
 
+async def _project_of(app: web.Application, kind: str, resource_id: int) -> str | None:
+    """The project of a resource; kept, as a resource never moves to another project."""
+    owners = app[GATE].owners
+    key = (kind, resource_id)
+    found = owners.get(key)
+    if found is None:
+        found = await off_loop(app, _project, app[STORE], kind, resource_id)
+        if found is not None:  # one that does not exist yet may be created
+            if len(owners) >= 100_000:
+                owners.clear()
+            owners[key] = found
+    return found
+
+
 def presented_token(request: web.Request) -> tuple[str | None, bool]:
     """The token a request carries, and whether it came in the session cookie."""
     header = request.headers.get("Authorization", "")
@@ -211,12 +226,11 @@ async def _target(request: web.Request, scope: str) -> tuple[bool, str | None]:
             workflow_id = parse_id(body.get("workflowId"), "workflowId") if isinstance(body, dict) else None
         except Exception:  # a bad body: the handler says what is wrong with it
             return False, None
-        return (True, None) if workflow_id is None else (True, await off_loop(
-            request.app, _project, request.app[STORE], "workflow", workflow_id))
+        return (True, None) if workflow_id is None else (True, await _project_of(request.app, "workflow", workflow_id))
     raw = request.match_info.get("id", "")
     if not raw.isdigit() or len(raw) > 18:
         return False, None
-    return True, await off_loop(request.app, _project, request.app[STORE], scope, int(raw))
+    return True, await _project_of(request.app, scope, int(raw))
 
 
 def _denied(principal: Principal, permission: Permission, project: str | None) -> web.Response:
