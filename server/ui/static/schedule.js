@@ -53,7 +53,7 @@ export function nextRun(s) {
   if (ended(s)) return h("span.next-run.muted", {}, "never: the schedule has ended");
   return h("span.next-run", {},
     h("time", { datetime: s.nextRunTime }, fmtTime(s.nextRunTime)), " ",
-    h("span.muted.small", {}, s.disabledAt ? "(not while disabled)" : inTime(s.nextRunTime)),
+    h("span.muted.small.until", {}, s.disabledAt ? "(not while disabled)" : inTime(s.nextRunTime)),
     h("br"), h("span.muted.small", {}, `session ${s.nextScheduleTime}`));
 }
 
