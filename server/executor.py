@@ -176,6 +176,7 @@ class Executor:
             await asyncio.gather(*self.jobs.values(), *operators, return_exceptions=True)
         if held:  # also those cancelled before they began
             await self.offload(partial(self._release, held))
+        self.templates.close()  # the idle expression children
 
     def _release(self, attempt_ids: list[int]) -> None:
         with self.store.begin() as conn:

@@ -81,6 +81,10 @@ class IsolatedTemplateEngine(TemplateEngine):
             child = self._checkout()
             try:
                 result = child.ask(line, self.time_limit)
+            except TemplateError:
+                if child.alive():  # an ordinary JavaScript error: the child goes on
+                    self._checkin(child)
+                raise
             except _Gone:  # died before it was asked (e.g. the thread that started it ended): once more
                 child.kill()
                 if attempt == 0:
@@ -200,7 +204,7 @@ _EOF: Any = object()
 # ----------------------------------------------------------------------------- the child
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the kernel kills this process when its parent dies (a stuck regex would otherwise
     outlive a server killed with SIGKILL)."""
     if sys.platform != "linux":  # pragma: no cover
@@ -214,14 +218,19 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def main(argv: list[str]) -> None:
-    _die_with_parent()
+def limit_memory(ceiling: int) -> None:
+    """Cap this process's address space (a child's backstop behind finer limits)."""
     try:
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING, MEMORY_CEILING))
+        resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
     except (ImportError, ValueError, OSError):  # pragma: no cover
         pass
+
+
+def main(argv: list[str]) -> None:
+    die_with_parent()
+    limit_memory(MEMORY_CEILING)
     memory_limit, time_limit = int(argv[0]), float(argv[1])
     now = [0.0]
     engine = TemplateEngine(memory_limit=memory_limit, time_limit=time_limit, clock=lambda: now[0])

@@ -156,16 +156,22 @@ def task_params(
 
     `data`, if given, receives the keys whose value comes only from what tasks stored or exported
     at run time, an error (`error` of `^error` tasks) or the built-ins: data, never templates, so a
-    `${` in a command's output or an error message is never evaluated."""
+    `${` in a command's output or an error message is never evaluated. A mapping of the workflow
+    (`_export: {pg: {...}}`) that a store deep-merges into stays a template."""
     data = set() if data is None else data
     out = dict(base)
 
     def merge(layer: Mapping[str, Any], *, is_data: bool) -> None:
+        mark(layer, is_data=is_data)
         merge_into(out, layer)
-        if is_data:
-            data.update(layer)
-        else:
-            data.difference_update(layer)
+
+    def mark(layer: Mapping[str, Any], *, is_data: bool) -> None:
+        for key, value in layer.items():
+            if not is_data:
+                data.discard(key)
+            elif key in data or not (isinstance(value, Mapping) and isinstance(out.get(key), Mapping)):
+                data.add(key)  # data merged into data, or a value replaced whole: data
+            # else data merged into a mapping written in the workflow: the key stays a template
 
     for node in [*graph.ancestors(task), task]:
         siblings = _sibling_store(graph, node)
@@ -178,8 +184,8 @@ def task_params(
         if node.export_params:
             merge(node.export_params, is_data=True)
         if node.store_params or node.reset_store:
+            mark(node.store_params, is_data=True)
             out = apply_store(out, node)
-            data.update(node.store_params)
     if task.export_params and task.name.startswith("^error"):  # the error and stores it was given
         merge(task.export_params, is_data=True)
     if task.export:

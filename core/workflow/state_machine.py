@@ -251,7 +251,7 @@ class AttemptGraph:
                 self.fail(task, {"message": f"invalid generated tasks: {e}"}, now, allow_retry=False)
                 return
         task.store_params = dict(result.stores)
-        task.export_params = dict(result.exports)
+        task.export_params = {**task.export_params, **result.exports}  # an ^error root keeps its error
         task.reset_store = list(result.reset_stores)
         task.subtask_config = dict(result.subtasks) if result.subtasks is not None else None
         task.state_params = {}

@@ -5,8 +5,10 @@ keeps answering quickly, and the hostile request gets its error."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import os
 import tarfile
 import threading
 import time
@@ -18,6 +20,7 @@ from tests.acceptance.test_server import api, wait_done
 from tests.conftest import Server
 from tests.corpus import MALFORMED
 
+WF = b"+a:\n  echo>: x\n"
 ANSWER_SECONDS = 0.5  # GET /api/version answers in milliseconds; a blocked loop takes seconds
 
 
@@ -101,3 +104,81 @@ def test_a_hostile_push_is_refused_quickly_with_its_location_and_the_api_keeps_a
     assert watch.slowest < ANSWER_SECONDS, watch.slowest
     assert api(server, "GET", "/api/version")[0] == 200
     assert api(server, "GET", "/api/projects")[1] == {"projects": []}
+
+
+def _member_tar(members: list[tuple[str, bytes, str | bytes]]) -> bytes:
+    """(name, tar type, file data or link target) each."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, kind, payload in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            if kind == tarfile.REGTYPE:
+                assert isinstance(payload, bytes)
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+            else:
+                info.linkname = str(payload)
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+def _truncated_sparse() -> bytes:
+    """A GNU sparse member whose sparse map is cut off: tarfile fails while reading it."""
+    info = tarfile.TarInfo("wf.dig")
+    info.size = len(WF)
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
+    header[156:157] = tarfile.GNUTYPE_SPARSE
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header[:512])
+    return gzip.compress(bytes(header[:512]))
+
+
+@pytest.mark.parametrize(("archive", "message"), [
+    (_member_tar([("wf.dig", tarfile.REGTYPE, WF), ("d", tarfile.SYMTYPE, "wf.dig"), ("d", tarfile.DIRTYPE, "")]),
+     "d is both a file and a directory in the archive"),
+    (_member_tar([("wf.dig", tarfile.REGTYPE, WF), ("sub", tarfile.DIRTYPE, ""), ("sub/x", tarfile.REGTYPE, b"x"),
+                  ("link", tarfile.SYMTYPE, "sub"), ("link/x", tarfile.REGTYPE, b"y")]),
+     "link is both a file and a directory in the archive"),
+    (_member_tar([("wf.dig", tarfile.REGTYPE, WF), ("n" * 300 + ".txt", tarfile.REGTYPE, b"x")]),
+     "in the archive is too long (at most 255 bytes a name, 1024 a path)"),
+    (_member_tar([("wf.dig", tarfile.REGTYPE, WF), ("/".join(["d" * 200] * 6) + "/x", tarfile.REGTYPE, b"x")]),
+     "in the archive is too long"),
+    (_truncated_sparse(), "the archive is damaged (unexpected end of data)"),
+], ids=["symlink-and-directory", "file-under-a-symlink", "name-too-long", "path-too-long", "truncated-sparse"])
+def test_a_hostile_archive_is_a_400(server, archive, message):
+    status, body = api(server, "PUT", "/api/projects?project=bad&revision=r1", archive, "application/gzip")
+    assert status == 400 and message in body["message"], (status, body)
+    assert api(server, "GET", "/api/projects")[1] == {"projects": []}
+
+
+def test_push_directories_left_by_a_dead_server_are_removed_at_start(tmp_path):
+    temporary = tmp_path / "tmp"
+    dead = temporary / "digpy-push-999999999-abc"  # no such process
+    alive = temporary / f"digpy-push-{os.getpid()}-abc"  # this test's own: a push under way
+    other = temporary / "unrelated-999999999-x"
+    for directory in (dead, alive, other):
+        (directory / "project").mkdir(parents=True)
+    running = Server(tmp_path / "s", None, env={"TMPDIR": str(temporary)})
+    running.start()
+    try:
+        assert not dead.exists() and alive.exists() and other.exists()
+        status, _ = api(running, "PUT", "/api/projects?project=p&revision=r1", _tar({"wf.dig": WF}), "application/gzip")
+        assert status == 200
+        assert sorted(p.name for p in temporary.iterdir()) == sorted([alive.name, other.name]), "a push cleans up"
+    finally:
+        running.stop()
+
+
+def test_a_push_is_loaded_first_in_a_child_with_a_time_limit(tmp_path):
+    """With a limit no child can meet, every push is refused with a 400 that says why, and the
+    server goes on answering: the loading ran in the child, not in the server."""
+    running = Server(tmp_path / "s", None, env={"DIGPY_PUSH_CHECK_SECONDS": "0.001"})
+    running.start()
+    try:
+        status, body = api(running, "PUT", "/api/projects?project=p&revision=r1", _tar({"wf.dig": WF}),
+                           "application/gzip")
+        assert status == 400 and body["message"].startswith("loading the project's workflows took longer than 0.001 s")
+        assert api(running, "GET", "/api/version")[0] == 200
+    finally:
+        running.stop()

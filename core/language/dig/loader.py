@@ -151,6 +151,11 @@ class _Loader:
                               location=Location(name, 1, 1), hint=_SPLIT_HINT)
         try:
             return _Builder(self, name, path, stack, _parser()(text)).document(depth)
+        except UnicodeEncodeError as e:  # a lone surrogate (text that did not come from a UTF-8 file)
+            before = text[:e.start]
+            line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+            raise ConfigError(f"invalid YAML: character U+{ord(text[e.start]):04X} is not valid Unicode",
+                              location=Location(name, line, col)) from None
         except MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
