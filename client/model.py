@@ -195,6 +195,16 @@ class VersionCheck(Resource):
 
 
 @resource
+class SessionInfo(Resource):
+    """Who the caller is (digpy's): whether the server asks for a token, and the token's name and roles."""
+
+    auth_required: bool = json_field("authRequired", digpy=True)
+    name: str | None = json_field("name", default=None, digpy=True)  # the token's name; null: not logged in
+    server_admin: bool = json_field("serverAdmin", default=False, digpy=True)
+    grants: dict[str, str] = json_field("grants", default_factory=dict, digpy=True)  # project or * -> role
+
+
+@resource
 class Error(Resource):
     """Every error answer (4xx, 5xx)."""
 

@@ -65,16 +65,16 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def api_modules() -> tuple[Any, ...]:
     """The modules whose routes the server serves (imported here: they import this module's errors)."""
-    from digpy.server.api import attempts, events, logs, meta, projects, schedules
+    from digpy.server.api import attempts, events, logs, meta, projects, schedules, session
 
-    return meta, projects, attempts, logs, events, schedules
+    return meta, session, projects, attempts, logs, events, schedules
 
 
 def create_app(settings: ServerSettings, store: ServerStore, registry: Registry) -> web.Application:
     """The application; the executor starts and stops with it (unless switched off)."""
-    from digpy.server import ui
+    from digpy.server import security, ui
 
-    app = web.Application(middlewares=[errors], client_max_size=settings.max_archive_bytes + 1024 * 1024)
+    app = web.Application(middlewares=[errors, security.security], client_max_size=settings.max_archive_bytes + 1024 * 1024)
     app[STORE] = store
     app[REGISTRY] = registry
     app[SETTINGS] = settings
@@ -83,6 +83,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
     app[HUB] = EventHub()
+    security.install(app, bind=settings.bind, allow_hosts=settings.allow_hosts, auth_required=settings.auth_required)
     for module in api_modules():
         app.router.add_routes(module.routes)
     ui.add_routes(app)  # last: its catch-all answers paths that are no route

@@ -51,6 +51,9 @@ class ServerSettings:
     notify: NotifySettings = field(default_factory=NotifySettings)  # where failures and missed SLAs are sent
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)  # how much history to keep (default: all)
     retention_interval: float = 3600.0  # seconds between two prunes
+    bind: str = "127.0.0.1"  # the address it listens on (also a Host name it answers)
+    allow_hosts: tuple[str, ...] = ()  # Host names it answers besides loopback ones ("*": any)
+    auth_required: bool = False  # False: tokens are checked once one exists (docs/security.md)
 
 
 STORE = web.AppKey("store", ServerStore)

@@ -16,6 +16,7 @@ from aiohttp import web
 from digpy.core.errors import NotFound
 from digpy.server.api.params import int_id, query_int
 from digpy.server.keys import HUB, LOGS, STORE, off_loop
+from digpy.server.security import NOWHERE, needs, visible
 from digpy.server.services import attempts, live
 
 routes = web.RouteTableDef()
@@ -41,6 +42,7 @@ async def _send(response: web.StreamResponse, event: str, data: Any) -> None:
 
 
 @routes.get("/api/attempts/{id}/events")
+@needs("read", "attempt")
 async def attempt_events(request: web.Request) -> web.StreamResponse:
     """`attempt` (the attempt, when it changes), `snapshot` ({"tasks": every task}, first),
     `tasks` ({"tasks": the tasks that changed}), `end` (the attempt is done: nothing more comes)."""
@@ -74,6 +76,7 @@ async def attempt_events(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/events")
+@needs("read", NOWHERE)
 async def attempts_events(request: web.Request) -> web.StreamResponse:
     """`ready` (first), then `attempts` ({"attempts": those that started, were killed or ended})."""
     app = request.app
@@ -91,7 +94,7 @@ async def attempts_events(request: web.Request) -> web.StreamResponse:
                 if watcher.closed:
                     break
                 began = loop.time()
-                changed = await off_loop(app, follower.read)
+                changed = visible(request, await off_loop(app, follower.read))
                 if changed:
                     await _send(response, "attempts", {"attempts": changed})
                 await asyncio.sleep(_pause(loop.time() - began))
@@ -101,6 +104,7 @@ async def attempts_events(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/logs/{id}/files/{name}/events")
+@needs("read", "attempt")
 async def log_events(request: web.Request) -> web.StreamResponse:
     """`text` ({"text", "offset": the byte after it}) from `offset` on, as the file grows; `end`
     once the attempt is done and all of the file was sent."""

@@ -3,6 +3,7 @@
 
 import { ApiError, onLiveStatus } from "./api.js";
 import { clear, h, isTyping, notice, title } from "./dom.js";
+import { showLogin, showUser, whoAmI } from "./login.js";
 
 const ROUTES = [
   [/^\/$/, "overview", []],
@@ -49,6 +50,13 @@ async function start() {
     live.dataset.state = state;
   });
   document.addEventListener("keydown", globalKeys);
+  const who = await whoAmI();
+  showUser(document.querySelector("header.top"), who);
+  if (who.authRequired && !who.name) {
+    showLogin(main);
+    main.dataset.ready = "true";
+    return;
+  }
   const route = ROUTES.find(([pattern]) => pattern.test(path));
   if (!route) {
     title("Not found");
@@ -64,7 +72,8 @@ async function start() {
     await page.render(main, params, new URLSearchParams(location.search));
   } catch (error) {
     if (!(error instanceof ApiError)) console.error(error);
-    showError(main, error);
+    if (error instanceof ApiError && error.status === 401) showLogin(main, error.message);  // revoked meanwhile
+    else showError(main, error);
   }
   main.dataset.ready = "true";
 }
