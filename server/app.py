@@ -16,6 +16,7 @@ from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.store.server import ServerStore
+from digpy.server.archive import remove_left_over_directories
 from digpy.server.changefeed import ChangeFeed
 from digpy.server.events import EventHub
 from digpy.server.executor import Executor, ExecutorSettings
@@ -132,6 +133,9 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     async def end_streams(app: web.Application) -> None:
         app[HUB].close()
 
+    removed = remove_left_over_directories()
+    if removed:
+        log.info("removed %d temporary push directories left by a server that stopped mid-push", len(removed))
     app.cleanup_ctx.append(events_context)
     app.cleanup_ctx.append(executor_context)
     if settings.scheduler:

@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
+from digpy.core.engine.expressions import IsolatedTemplateEngine
 from digpy.core.engine.runner import AttemptRunner, RunSettings
 from digpy.core.engine.sessions import RequiredSessions
 from digpy.core.errors import ConfigError, DigpyError
-from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.spi import SecretProvider
@@ -87,7 +87,7 @@ class Executor:
         self.settings = settings
         self.db = db
         self.owner = settings.node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.templates = TemplateEngine()
+        self.templates = IsolatedTemplateEngine()
         self.jobs: dict[int, asyncio.Task[None]] = {}
         self.runners: dict[int, AttemptRunner] = {}
         self._checkouts: dict[int, Path] = {}  # revision id -> its files (ids of this database)
@@ -184,6 +184,7 @@ class Executor:
             await asyncio.gather(*self.jobs.values(), *operators, return_exceptions=True)
         if held:  # also those cancelled before they began
             await self.offload(partial(self._release, held))
+        self.templates.close()  # the idle expression children
 
     def _release(self, attempt_ids: list[int]) -> None:
         with self.store.begin() as conn:
