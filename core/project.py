@@ -86,7 +86,7 @@ class Project:
         return cached(path, f"{self.directory}\0{names}\0{lenient}", lambda: self._load(path, operators, lenient))
 
     def _load(self, path: Path, operators: Collection[str] | None, lenient: bool) -> Workflow:
-        from digpy.core.language.expression.syntax import expression_errors
+        from digpy.core.language.expression.syntax import check_expressions
         from digpy.core.workflow.schedule import parse_schedule
         from digpy.core.workflow.tree import compile_workflow
 
@@ -95,7 +95,8 @@ class Project:
         check_calls(self.directory, workflow, operators, (path.resolve(),), lenient=lenient)
         if workflow.schedule is not None:
             parse_schedule(workflow.schedule, workflow.timezone, workflow.schedule_location)
-        workflow.expression_errors = [str(e) for e in expression_errors(config)]
+        errors, workflow.uses_javascript = check_expressions(config)
+        workflow.expression_errors = [str(e) for e in errors]
         return workflow
 
 

@@ -118,6 +118,8 @@ class LocalEngine:
                 log.warning("%s", unknown_operator_warning(self.registry.explain(error)))
         for message in workflow.expression_errors:  # evaluated when their task runs, as in Digdag
             log.warning("%s; its task will fail when it runs", message)
+        if workflow.uses_javascript:  # the evaluator starts while the run gets ready
+            self.templates.prepare()
         return workflow
 
     def begin(

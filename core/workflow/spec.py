@@ -86,6 +86,7 @@ class Workflow:
     sla: Sla | None = None  # `sla:`: the attempt's deadline and what a miss sets off
     # `file:LINE:COL: message` of each ${...} that does not compile (filled by Project.load)
     expression_errors: list[str] = field(default_factory=list)
+    uses_javascript: bool = False  # a `${...}` of the file is more than a plain reference
     # Compiled leniently: the operators no plugin provides (see tree.unknown_operator_warning).
     unknown_operators: list[UnknownOperator] = field(default_factory=list)
     limits: AttemptLimits = NO_LIMITS  # `queue:` and `max_active_attempts:` (the server's)

@@ -7,11 +7,11 @@ import time
 
 from digpy.core.language.dig.loader import load_text
 from digpy.core.language.expression import TemplateEngine
-from digpy.core.language.expression.syntax import expression_errors
+from digpy.core.language.expression.syntax import check_expressions
 
 
 def messages(text: str) -> list[str]:
-    return [str(e) for e in expression_errors(load_text(text, "wf.dig"))]
+    return [str(e) for e in check_expressions(load_text(text, "wf.dig"))[0]]
 
 
 def test_each_expression_that_does_not_compile_is_located():
@@ -52,3 +52,10 @@ def test_a_long_expression_is_shortened_in_the_message():
     [message] = messages("+t:\n  echo>: ${" + "a + " * 40 + "}\n")
     assert message.startswith("wf.dig:2:10: ${a + a + ") and "...} is not a valid expression" in message
     assert len(message) < 160
+
+
+def test_a_file_says_whether_it_needs_javascript():
+    """A local run starts the evaluator process early only for files that need it."""
+    assert check_expressions(load_text('+a:\n  echo>: "${1 + 1}"\n', "wf.dig"))[1] is True
+    assert check_expressions(load_text('+a:\n  echo>: "${session_date} ${a.b}"\n', "wf.dig"))[1] is False
+    assert check_expressions(load_text('+a:\n  echo>: "no expressions"\n', "wf.dig"))[1] is False

@@ -21,17 +21,21 @@ _SHOWN = 60  # characters of a long expression shown in a message
 _engine: TemplateEngine | None = None
 
 
-def expression_errors(config: Mapping[str, Any]) -> list[ConfigError]:
-    """A located error for each `${...}` of a loaded workflow config that does not compile."""
+def check_expressions(config: Mapping[str, Any]) -> tuple[list[ConfigError], bool]:
+    """A located error for each `${...}` of a loaded workflow config that does not compile, and
+    whether any `${...}` needs JavaScript (is more than a plain reference such as `${a.b}`)."""
     global _engine
     if _engine is None:
         _engine = TemplateEngine()
     engine = _engine
     found: list[ConfigError] = []
+    javascript = False
 
     def walk(value: Any, location: Location | None) -> None:
+        nonlocal javascript
         if isinstance(value, str):
             if "${" in value:
+                javascript = javascript or engine.needs_javascript(value)
                 for text, reason in engine.syntax_errors(value):
                     shown = text if len(text) <= _SHOWN else text[: _SHOWN - 4] + "...}"
                     found.append(ConfigError(f"{shown} is not a valid expression ({reason})", location=location))
@@ -47,7 +51,7 @@ def expression_errors(config: Mapping[str, Any]) -> list[ConfigError]:
     for key, value in config.items():
         if key not in _NOT_TEMPLATES:
             walk(value, value_location(config, key))
-    return found
+    return found, javascript
 
 
-__all__ = ["expression_errors"]
+__all__ = ["check_expressions"]

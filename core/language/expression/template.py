@@ -483,6 +483,11 @@ class TemplateEngine:
         """Drop this thread's sandbox; the next evaluation starts a fresh one."""
         self._local.sandbox = None
 
+    def needs_javascript(self, text: str) -> bool:
+        """Whether a `${...}` of `text` is more than a plain reference (so JavaScript evaluates it)."""
+        return any(not isinstance(segment, str) and not _plain_reference(segment.code)
+                   for segment in (_parse(text) if "$" in text else ()))
+
     def syntax_errors(self, text: str) -> list[tuple[str, str]]:
         """(the `${...}` as written, why) for each expression of `text` that does not compile.
 
