@@ -21,6 +21,8 @@ from digpy.core.errors import ConfigError
 # suffix -> the module that reads it (the first suffix is what a workflow name without one means)
 FRONT_ENDS: dict[str, str] = {
     ".dig": "digpy.core.language.dig.loader",
+    ".yaml": "digpy.core.language.dagu.loader",
+    ".yml": "digpy.core.language.dagu.loader",
 }
 
 

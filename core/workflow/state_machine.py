@@ -271,7 +271,7 @@ class AttemptGraph:
         task.error = dict(error)
         task.state_params = {}
         policy = retry if retry is not None else self._retry_policy(task)
-        if allow_retry and task.retry_count < policy.limit:
+        if allow_retry and task.retry_count < policy.limit and policy.retries(task.error):
             self._wait(task, TaskState.RETRY_WAITING, policy.delay(task.retry_count))
             task.retry_count += 1
         elif self._has_error_task(task):

@@ -20,6 +20,7 @@ from typing import Any
 
 from digpy.core import options
 from digpy.core.errors import ConfigError, Location, UnknownOperator
+from digpy.core.workflow.control import parse_continue_on, parse_preconditions
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
 from digpy.core.workflow.retry import parse_retry
@@ -284,6 +285,12 @@ class _Compiler:
                                       location=value_location(config, key))
                 subtrees[key] = tuple(compile_tree(generated, full_name + generated, sub, operators=self.operators,
                                                    unknown=self.unknown))
+        for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on)):
+            if config.get(key) is not None:
+                if not is_operator:
+                    raise ConfigError(f"{full_name}: {key} is for operator tasks, not groups",
+                                      location=key_location(config, key))
+                parse(to_plain(config[key]), value_location(config, key))
         if "_parallel" in config:
             parse_parallel(config["_parallel"], value_location(config, "_parallel"), allow_template=is_operator)
         for key in ("_background", "_disable"):

@@ -69,6 +69,30 @@ def load_file(path: Path, *, display_root: Path | None = None) -> ConfigMap:
     return data
 
 
+def load_documents(path: Path, *, display_root: Path | None = None) -> list[Any]:
+    """Every YAML document of a file (`---` between them), as located data (`!include` is refused:
+    a multi-document file is a Dagu DAG file, which has no includes)."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    loader = _Loader(display_root or path.parent)
+    name = loader.display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{name} is not UTF-8 text ({e.reason})") from None
+    record_read(path, text)
+    try:
+        nodes = list(_new_yaml().compose_all(text))
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        raise ConfigError(f"invalid YAML: {e.problem or e.context or 'invalid YAML'}", location=loc) from None
+    except YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", location=Location(name, 1, 1)) from None
+    builder = _Builder(loader, name, None, ())
+    return [None if node is None else builder.build(node) for node in nodes]
+
+
 def load_text(text: str, name: str = "<string>") -> ConfigMap:
     """Load workflow text given as a string (`!include` is not available)."""
     loader = _Loader(None)
