@@ -22,7 +22,8 @@ async def skip_reason(ctx: TaskContext, continue_on: ContinueOn) -> str | None:
                                          capture=captured if condition.expected is not None else None)
             if condition.expected is None:
                 if code != 0:
-                    return f"precondition `{condition.command}` exited with {code}"
+                    shown = condition.command.strip().splitlines()[-1]  # (a front end's set-up lines come first)
+                    return f"precondition `{shown}` exited with {code}"
                 continue
             text = "".join(captured).strip()
         else:

@@ -273,7 +273,8 @@ def _steps(dag: ConfigMap, scope: Scope) -> list[Step]:
             item = _located({"command": item}, where)
         if not isinstance(item, dict):
             raise ConfigError("a step must be a mapping or a command", location=where)
-        config = normalized(item, f"step {key or number}", STEP_KEYS, STEP_NOT_YET)
+        label = key or (item.get("name") if isinstance(item.get("name"), str) else None) or str(number)
+        config = normalized(item, f"step '{label}'", STEP_KEYS, STEP_NOT_YET)
         name = config.get("name", key)
         if key is not None and config.get("name") not in (None, key):
             name = config["name"]
@@ -388,11 +389,13 @@ class _Prelude:
         loc = value_location(dag, "params")
         positional = [default for key, default in _param_items(dag.get("params"), loc) if key is None]
         self.lines.append(literal(f"export DAG_NAME={shell_quote(scope.dag_name)} DAG_RUN_ID=") + '"${session_uuid}"')
-        for key, value in scope.env.items():
-            self.lines.append(f"export {key}={for_shell(shell_double(value), scope, loc)}")
         for key, default in scope.params.items():  # a param given to the run (-p) wins over its default
             word = shell_double(f"${{{key}={default or ''}}}")
             self.lines.append(f": {for_shell(word, scope, loc)}; export {key}")
+        for key, value in scope.env.items():  # env may use the params; a param wins over env of its name
+            if key in scope.params:
+                continue
+            self.lines.append(f"export {key}={for_shell(shell_double(value), scope, loc)}")
         if positional:
             words = " ".join(for_shell(shell_double(p), scope, loc) for p in positional)
             self.lines.append(f"set -- {words}")

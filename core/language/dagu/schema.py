@@ -58,7 +58,7 @@ def normalized(value: Any, what: str, known: tuple[str, ...], not_yet: tuple[str
             raise ConfigError(f"{what}: '{key}' is not supported yet by digpy",
                               location=loc, hint="remove it, or see docs/dagu.md for what is supported")
         if name not in known:
-            hint = did_you_mean(key, [*known, *(_snake(k) for k in known)])
+            hint = did_you_mean(key, sorted({*known, *(_snake(k) for k in known)}))
             raise ConfigError(f"{what}: unknown key '{key}'", location=loc,
                               hint=hint or "the keys are " + ", ".join(known))
         if name in out:

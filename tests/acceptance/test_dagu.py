@@ -1,0 +1,264 @@
+"""Dagu DAG files (`*.yaml`) run unchanged through the real `digpy` command and the real server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.acceptance.test_server import api, wait_done, write_project
+
+
+def out_lines(result) -> list[str]:
+    return result.stdout.splitlines()
+
+
+def test_a_chain_with_params_env_outputs_and_json_paths(project):
+    project.write("etl.yaml", """\
+params:
+  - WHO: world
+  - DAY: monday
+env:
+  - GREETING: hello
+  - FULL: ${GREETING} ${WHO}
+steps:
+  - name: greet
+    command: echo "$FULL on ${DAY}"
+    output: GREETED
+  - name: config
+    command: echo '{"db":{"host":"db1","port":5432}}'
+    output: CONFIG
+  - name: use
+    command: echo "got [${GREETED}] host=${CONFIG.db.host} dag=$DAG_NAME step=$DAG_RUN_STEP_NAME"
+  - echo "a bare string step after $DAG_RUN_STEP_NAME"
+""")
+    result = project.run("etl.yaml")
+    assert result.returncode == 0, result.stderr
+    assert out_lines(result) == [
+        "hello world on monday",
+        '{"db":{"host":"db1","port":5432}}',
+        "got [hello world on monday] host=db1 dag=etl step=use",
+        "a bare string step after step4",
+    ]
+    # a param given on the command line wins over its default, by -p and by Dagu's `-- KEY=VALUE`
+    again = project.digpy("run", "etl", "--rerun", "--output", "plain", "-p", "DAY=friday", "--", "WHO=team")
+    assert again.returncode == 0, again.stderr
+    assert out_lines(again)[0] == "hello team on friday"
+    assert "got [hello team on friday]" in again.stdout
+
+
+def test_a_graph_runs_by_depends_and_skips_dependents_of_an_unmet_precondition(project):
+    project.write("graph.yaml", """\
+type: graph
+steps:
+  - name: when
+    command: echo 2026-03-07
+    output: DAY
+  - name: weekday
+    depends: when
+    preconditions:
+      - condition: "${DAY}"
+        expected: "re:\\\\d{4}-\\\\d{2}-0[1-5]"
+    command: echo weekday work
+  - name: after_weekday
+    depends: [weekday]
+    command: echo never runs
+  - name: cleanup
+    depends: [weekday]
+    continueOn:
+      skipped: true
+    command: echo cleanup runs anyway
+  - name: weekend
+    depends: when
+    preconditions:
+      - condition: "`echo $DAY | cut -c9-10`"
+        expected: "re:0[6-7]"
+      - test -n "$DAY"
+    command: echo weekend work
+""")
+    result = project.run("graph")
+    assert result.returncode == 0, result.stderr
+    assert "weekday work" not in result.stdout and "never runs" not in result.stdout
+    assert "cleanup runs anyway" in result.stdout
+    assert "weekend work" in result.stdout
+    assert "skipped: precondition not met: '2026-03-07'" in result.stdout
+    assert "skipped: a task it depends on was skipped" in result.stdout
+
+
+def test_retries_continue_on_and_handlers(project):
+    marker = project.path / "tries"
+    project.write("flaky.yaml", f"""\
+steps:
+  - name: tolerated
+    command: echo WARN disk nearly full; exit 3
+    continueOn:
+      output: ["re:WARN.*"]
+  - name: flaky
+    command: echo x >> {marker}; test $(wc -l < {marker}) -ge 3 || exit 7
+    retryPolicy:
+      limit: 5
+      intervalSec: 0
+      exitCode: [7]
+  - name: broken
+    command: exit 9
+    retryPolicy:
+      limit: 3
+      exitCode: [7]
+handlerOn:
+  success:
+    command: echo "success handler"
+  failure:
+    command: echo "failure handler status=$DAG_RUN_STATUS"
+  exit:
+    command: echo "exit handler status=$DAG_RUN_STATUS"
+""")
+    result = project.run("flaky")
+    assert result.returncode != 0
+    assert marker.read_text().count("x") == 3, "retried on exit code 7 until it passed"
+    assert "failed, continuing (_continue_on)" in result.stdout
+    assert result.stderr.count("+flaky+broken: sh>") == 1, "exit code 9 is not one to retry"
+    assert "failure handler status=failed" in result.stdout
+    assert "exit handler status=failed" in result.stdout
+    assert "success handler" not in result.stdout
+
+
+def test_child_dags_outputs_and_a_fan_out_with_a_failure(project):
+    project.write("child.yaml", """\
+params:
+  - X: default
+steps:
+  - command: echo "child got $X"
+    output: RESULT
+""")
+    project.write("main.yaml", """\
+steps:
+  - name: call_child
+    run: child
+    params: "X=hello"
+  - name: show
+    command: echo "child said ${call_child.outputs.RESULT}"
+  - name: fan
+    call: item
+    parallel:
+      items: [a, b, bad, a, c]
+      maxConcurrent: 2
+    params: "NAME=${ITEM}"
+---
+name: item
+params:
+  - NAME: none
+steps:
+  - command: 'echo "item $NAME"; test "$NAME" != bad'
+""")
+    result = project.run("main")
+    assert result.returncode != 0
+    assert "child said child got hello" in result.stdout
+    items = sorted(line for line in out_lines(result) if line.startswith("item "))
+    assert items == ["item a", "item b", "item bad", "item c"], "duplicates merged, the others still run"
+
+
+def test_a_dig_workflow_uses_the_same_engine_features(project):
+    project.write("wf.dig", """\
+_parallel: true
++a:
+  sh>: echo "  padded  "
+  output: OUT
++b:
+  _after: +a
+  _precondition: [{condition: "${OUT}", expected: "re:pad.*"}]
+  sh>: echo "b sees [$OUT]"
++c:
+  _precondition: "test -f /nonexistent/file"
+  sh>: echo never
++d:
+  _after: +c
+  _continue_on: {skipped: true, exit_code: [4]}
+  sh>: echo d runs; exit 4
+""")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert "b sees [padded]" in result.stdout
+    assert "never" not in result.stdout and "d runs" in result.stdout
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("steps:\n  - name: a\n    comand: echo hi\n",
+     "bad.yaml:3:5: step 'a': unknown key 'comand'; did you mean 'command'?"),
+    ("handlerOn:\n  exit: echo\nhandler_onn: {}\nsteps: [echo]\n",
+     "bad.yaml:3:1: DAG 'bad': unknown key 'handler_onn'; did you mean 'handler_on' or 'handlerOn'?"),
+    ("dotenv: .env\nsteps: [echo hi]\n",
+     "bad.yaml:1:1: DAG 'bad': 'dotenv' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo\n    repeatPolicy: {repeat: true}\n",
+     "bad.yaml:4:5: step 'a': 'repeatPolicy' is not supported yet by digpy"),
+    ("type: graph\nsteps:\n  - name: a\n    command: echo\n    depends: b\n  - name: b\n    command: echo\n"
+     "    depends: a\n", "bad.yaml:5:14: the steps depend on each other in a cycle: a → b → a"),
+    ("steps:\n  - name: a\n    command: echo\n    depends: [zz]\n",
+     "bad.yaml:4:14: step 'a' depends on 'zz', which is no step of this DAG"),
+    ("steps:\n  - name: a\n    command: echo\n    max_active_steps: 1\n",
+     "bad.yaml:4:5: step 'a': unknown key 'max_active_steps'"),
+    ("steps:\n  - name: a\n    command: echo\n    continueOn: {failure: true, exitcode: [1]}\n",
+     "bad.yaml:4:33: continueOn: unknown key 'exitcode'; did you mean 'exit_code' or 'exitCode'?"),
+    ("handlerOn:\n  cancel: echo bye\nsteps: [echo]\n",
+     "bad.yaml:2:3: handlerOn.cancel is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",
+     "bad.yaml:3:14: the step reference ${a.exitCode} is not supported yet by digpy"),
+    ("schedule: [\"0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
+     "bad.yaml:1:11: more than one schedule per DAG is not supported yet by digpy"),
+])
+def test_bad_files_are_located_errors(project, text, message):
+    project.write("bad.yaml", text)
+    result = project.digpy("check")
+    assert result.returncode != 0
+    assert f"error: {message}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_lists_yaml_and_dig_workflows_with_the_yaml_schedule(project):
+    project.write("a.dig", "+x:\n  echo>: hi\n")
+    project.write("nightly.yml", "schedule: \"CRON_TZ=Asia/Tokyo 30 2 * * *\"\nsteps:\n  - echo hi\n")
+    result = project.digpy("check")
+    assert result.returncode == 0, result.stderr
+    assert "a (" in result.stdout and "nightly (" in result.stdout
+    assert "cron>: 30 2 * * *" in result.stdout and "02:30:00 +0900" in result.stdout  # CRON_TZ=Asia/Tokyo
+
+
+def test_dagu_files_push_and_run_on_the_server(server, tmp_path):
+    project = write_project(tmp_path / "dagu", {
+        "report.yaml": """\
+schedule: "0 6 * * *"
+params:
+  - REGION: eu
+steps:
+  - name: extract
+    command: echo "rows for $REGION"
+    output: ROWS
+  - name: load
+    preconditions:
+      - condition: "${ROWS}"
+        expected: "re:rows for .*"
+    command: echo "loaded ${ROWS}"
+  - name: skipped
+    preconditions: ["false"]
+    command: echo never
+handlerOn:
+  exit:
+    command: echo "done $DAG_RUN_STATUS"
+""",
+        "plain.dig": "+a:\n  echo>: hi\n",
+    })
+    pushed = server.digpy("push", "dagu", "--project", str(project))
+    assert pushed.returncode == 0, pushed.stderr
+    assert "Workflows: plain, report" in pushed.stdout
+    status, schedules = api(server, "GET", "/api/schedules")
+    assert status == 200
+    assert [s["workflow"]["name"] for s in schedules["schedules"]] == ["report"]
+    started = server.digpy("start", "dagu", "report", "--session", "2026-02-01", "-p", "REGION=us", "--json")
+    assert started.returncode == 0, started.stderr
+    attempt = json.loads(started.stdout)
+    done = wait_done(server, attempt["id"])
+    assert done["status"] == "success"
+    tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
+    assert tasks["+report+extract"] == tasks["+report+load"] == tasks["+report+on_exit"] == "success"
+    log = server.digpy("log", attempt["id"]).stdout
+    assert "loaded rows for us" in log and "done succeeded" in log
+    assert "skipped: precondition `false` exited with 1" in log
