@@ -157,6 +157,38 @@ steps:
     assert items == ["item a", "item b", "item bad", "item c"], "duplicates merged, the others still run"
 
 
+def test_a_fan_out_over_a_variable(project):
+    project.write("fan.yaml", """\
+steps:
+  - name: list
+    command: "echo '[\\"x\\", {\\"k\\": 1}]'"
+    output: ITEMS
+  - name: words
+    command: printf 'p q,r'
+    output: WORDS
+  - name: over_json
+    run: item
+    parallel: ${ITEMS}
+    params: "NAME=${ITEM}"
+  - name: over_words
+    run: item
+    parallel:
+      items: $WORDS
+      maxConcurrent: 1
+    params: "NAME=${ITEM}"
+---
+name: item
+params:
+  - NAME: none
+steps:
+  - command: echo "item $NAME"
+""")
+    result = project.run("fan")
+    assert result.returncode == 0, result.stderr
+    items = [line for line in out_lines(result) if line.startswith("item ")]
+    assert sorted(items[:2]) == ["item x", 'item {"k":1}'] and items[2:] == ["item p", "item q", "item r"]
+
+
 def test_a_dig_workflow_uses_the_same_engine_features(project):
     project.write("wf.dig", """\
 _parallel: true

@@ -11,6 +11,7 @@ step is `sh>` with the DAG's params, env and special variables set at the top of
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable
@@ -515,24 +516,38 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     if parallel is None:
         _call(task, resolve_child(target.strip(), loc), {k: for_value(v, scope, loc) for k, v in params.items()})
         return
-    items, limit = _parallel(parallel, value_location(config, "parallel"))
+    items, limit = _parallel(parallel, value_location(config, "parallel"), scope)
     task["_parallel"] = {"limit": limit}
     inner = Scope(**{**scope.__dict__, "items": True})
     child = resolve_child(target.strip(), loc)
+    if isinstance(items, str):  # a variable: its items are known when the step runs (for_each>)
+        body = ConfigMap(loc)
+        _call(body, child, {k: for_value(v, inner, loc) for k, v in params.items()})
+        task["for_each>"] = {"ITEM": "${" + _SPLIT_ITEMS + "(" + items + ")}"}
+        task["_do"] = body
+        return
     seen: set[str] = set()
     for pos, item in enumerate(items):
-        text = item if isinstance(item, str) else __import__("json").dumps(item, separators=(",", ":"))
+        text = item if isinstance(item, str) else json.dumps(item, separators=(",", ":"))
         if text in seen:  # Dagu merges duplicate items into one child run
             continue
         seen.add(text)
-        exported = {k: for_value(v, inner, loc).replace("${ITEM}", literal(text))
-                    for k, v in params.items()}
-        if not params:
-            exported = {"1": text} if not isinstance(item, dict) else {str(k): _text(v) for k, v in item.items()}
+        exported = {k: for_value(v, inner, loc).replace("${ITEM}", literal(text)) for k, v in params.items()}
+        if not params and isinstance(item, dict):  # a map item without params: its keys are the params
+            exported = {str(k): literal(_text(v)) for k, v in item.items()}
         exported["ITEM"] = literal(text)
         sub = ConfigMap(loc)
         _call(sub, child, exported)
         task[f"+item_{pos}"] = sub
+
+
+# A variable's items (Dagu): a JSON array, one JSON value, or words split at newlines, commas,
+# semicolons, pipes, tabs and spaces; map items are passed on as compact JSON.
+_SPLIT_ITEMS = (
+    "(function(v){v=String(v);var j;try{j=JSON.parse(v);}catch(e){j=undefined;}"
+    "var a=j===undefined?v.split(/[\\n,;|\\t ]+/).filter(function(s){return s!=='';}):(j instanceof Array?j:[j]);"
+    "return JSON.stringify(a.map(function(x){return typeof x==='string'?x:JSON.stringify(x);}));})"
+)
 
 
 def _call(task: ConfigMap, child: str | dict[str, Any], params: dict[str, str]) -> None:
@@ -554,7 +569,8 @@ def _child_params(value: Any, loc: Location | None) -> dict[str, str]:
     return out
 
 
-def _parallel(value: Any, loc: Location | None) -> tuple[list[Any], int]:
+def _parallel(value: Any, loc: Location | None, scope: Scope) -> tuple[list[Any] | str, int]:
+    """The items of `parallel:` (a list, or the name of the variable that holds them) and the concurrency."""
     limit = DEFAULT_CONCURRENCY
     if isinstance(value, dict):
         if "items" not in value:
@@ -566,10 +582,19 @@ def _parallel(value: Any, loc: Location | None) -> tuple[list[Any], int]:
                        "parallel maxConcurrent", loc, minimum=1)
         value = value["items"]
     if isinstance(value, str):
-        raise ConfigError("parallel over a variable is not supported yet by digpy", location=loc,
-                          hint="list the items in the file")
+        reference = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value.strip())
+        if reference is None:
+            try:
+                value = shlex.split(value.replace(",", " ").replace(";", " ").replace("|", " "))
+            except ValueError as e:
+                raise ConfigError(f"parallel: {e}", location=loc) from None
+        elif reference.group(1) in scope.outputs or reference.group(1) in scope.params:
+            return reference.group(1), limit
+        else:
+            raise ConfigError(f"parallel: {value} is neither a param nor the output of a step", location=loc,
+                              hint="name a param or an output (output: NAME) of an earlier step")
     if not isinstance(value, list):
-        raise ConfigError("parallel must be a list of items or {items, maxConcurrent}", location=loc)
+        raise ConfigError("parallel must be a list of items, a variable, or {items, maxConcurrent}", location=loc)
     if not value:
         raise ConfigError("parallel has no items (Dagu refuses zero items too)", location=loc)
     return list(value), limit
