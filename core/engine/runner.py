@@ -293,7 +293,7 @@ class AttemptRunner:
     async def _execute(self, task: Task, operator: Any, ctx: TaskContext, retry: RetryPolicy | None) -> None:
         outcome: tuple[int, str, Any]
         control = ctx.params.get("_precondition") is not None or ctx.params.get("_continue_on") is not None \
-            or ctx.params.get(SKIPPED) is not None
+            or ctx.params.get(SKIPPED) is not None or ctx.params.get("_timeout") is not None
         continue_on = parse_continue_on(ctx.params.get("_continue_on")) if control else NO_CONTINUE
         try:
             if control and (skip := await skip_reason(ctx, continue_on)) is not None:
@@ -302,7 +302,14 @@ class AttemptRunner:
             else:
                 if continue_on.output:
                     ctx.recorded = []
-                result = await operator.run(ctx)
+                timeout = ctx.params.get("_timeout")
+                if timeout is None:
+                    result = await operator.run(ctx)
+                else:  # the operator is canceled at the deadline (its command stopped), and the task fails
+                    try:
+                        result = await asyncio.wait_for(operator.run(ctx), float(timeout))
+                    except TimeoutError:
+                        raise TaskError(f"timed out after {timeout} seconds (_timeout)") from None
                 if not isinstance(result, TaskResult):
                     result = TaskResult()
                 if continue_on.skipped and ctx.params.get(SKIPPED) is not None:

@@ -285,6 +285,11 @@ class _Compiler:
                                       location=value_location(config, key))
                 subtrees[key] = tuple(compile_tree(generated, full_name + generated, sub, operators=self.operators,
                                                    unknown=self.unknown))
+        if config.get("_timeout") is not None:
+            value = config["_timeout"]
+            if not is_operator or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{full_name}: _timeout is a number of seconds (> 0) on an operator task",
+                                  location=value_location(config, "_timeout"))
         for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on)):
             if config.get(key) is not None:
                 if not is_operator:

@@ -189,6 +189,26 @@ steps:
     assert sorted(items[:2]) == ["item x", 'item {"k":1}'] and items[2:] == ["item p", "item q", "item r"]
 
 
+def test_a_nested_list_runs_side_by_side_and_a_step_timeout_kills_the_command(project):
+    project.write("t.yaml", """\
+steps:
+  - echo start
+  - - name: slow_side
+      command: sleep 0.3; echo slow side
+    - name: fast_side
+      command: echo fast side
+  - name: joined
+    command: echo after both
+  - name: stuck
+    command: sleep 30; echo never
+    timeoutSec: 1
+""")
+    result = project.run("t", timeout=20)
+    assert result.returncode != 0
+    assert out_lines(result) == ["start", "fast side", "slow side", "after both"]
+    assert "+t+stuck failed: timed out after 1 seconds" in result.stderr
+
+
 def test_a_dig_workflow_uses_the_same_engine_features(project):
     project.write("wf.dig", """\
 _parallel: true

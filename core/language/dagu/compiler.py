@@ -447,7 +447,7 @@ def _step_task(step: Step, scope: Scope, prelude: _Prelude, resolve_child: Child
              "retryPolicy")
     if config.get("timeoutSec") is not None:
         seconds = _whole(config["timeoutSec"], "timeoutSec", value_location(config, "timeoutSec"), minimum=1)
-        _set(task, "_sla", {"duration": _hms(seconds), "fail": True, "alert": False}, config, "timeoutSec")
+        _set(task, "_timeout", seconds, config, "timeoutSec")
     return task
 
 
