@@ -47,12 +47,13 @@ class Project:
         return patterns
 
     def workflow_files(self) -> list[Path]:
-        """Every top-level workflow file (`*.dig`, ...) that is not hidden or ignored, sorted by name."""
+        """Every top-level workflow file (`*.dig`, a Dagu `*.yaml` with `steps:`, ...) that is not hidden
+        or ignored, sorted by name."""
         patterns = self.ignore_patterns()
         return sorted(
             path for path in self.directory.iterdir()
             if registry.is_workflow_file(path) and path.is_file() and not path.name.startswith(".")
-            and not any(fnmatch.fnmatch(path.name, p) for p in patterns)
+            and not any(fnmatch.fnmatch(path.name, p) for p in patterns) and registry.holds_workflow(path)
         )
 
     def resolve(self, name: str) -> Path:

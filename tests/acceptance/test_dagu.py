@@ -267,10 +267,11 @@ def test_bad_files_are_located_errors(project, text, message):
 
 def test_check_lists_yaml_and_dig_workflows_with_the_yaml_schedule(project):
     project.write("a.dig", "+x:\n  echo>: hi\n")
+    project.write("params.yml", "db: {host: x}\n")  # YAML without steps: not a workflow (a -P file)
     project.write("nightly.yml", "schedule: \"CRON_TZ=Asia/Tokyo 30 2 * * *\"\nsteps:\n  - echo hi\n")
     result = project.digpy("check")
     assert result.returncode == 0, result.stderr
-    assert "a (" in result.stdout and "nightly (" in result.stdout
+    assert "a (" in result.stdout and "nightly (" in result.stdout and "params" not in result.stdout.split("Parameters")[0]
     assert "cron>: 30 2 * * *" in result.stdout and "02:30:00 +0900" in result.stdout  # CRON_TZ=Asia/Tokyo
 
 

@@ -3,11 +3,13 @@
 The file's first DAG is the workflow (named after the file, unless it says `name:` — the name is
 informational, the file stem stays the workflow's name, as for `.dig`); further DAGs after `---`
 are local DAGs that its steps run by name (`run: NAME`), compiled inline. A `run:` naming another
-DAG file of the project becomes `call>` of that file.
+DAG file of the project becomes `call>` of that file. A `.yaml` file without a top-level `steps:`
+is not listed as a workflow of its project (`looks_like_workflow`).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,20 @@ from digpy.core.language.dig.loader import load_documents
 from digpy.core.workflow.located import ConfigMap, to_plain, value_location
 
 SUFFIXES = (".yaml", ".yml")
+
+
+_STEPS_KEY = re.compile(r"^steps[ \t]*:", re.M)
+
+
+def looks_like_workflow(path: Path) -> bool:
+    """A `.yaml` file of a project is a DAG when it has a top-level `steps:` key (other YAML files, a
+    `-P params.yml` or a compose file, are not workflows)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(1_000_000)
+    except OSError:
+        return False
+    return _STEPS_KEY.search(head) is not None
 
 
 def load_file(path: Path, *, display_root: Path | None = None) -> ConfigMap:
