@@ -52,6 +52,7 @@ def test_a_graph_runs_by_depends_and_skips_dependents_of_an_unmet_precondition(p
 type: graph
 steps:
   - name: when
+    id: clock
     command: echo 2026-03-07
     output: DAY
   - name: weekday
@@ -69,7 +70,7 @@ steps:
       skipped: true
     command: echo cleanup runs anyway
   - name: weekend
-    depends: when
+    depends: clock
     preconditions:
       - condition: "`echo $DAY | cut -c9-10`"
         expected: "re:0[6-7]"

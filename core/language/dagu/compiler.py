@@ -297,6 +297,18 @@ def _steps(dag: ConfigMap, scope: Scope) -> list[Step]:
             scope.outputs.add(_output_name(config["output"], value_location(config, "output")))
         if config.get("run") is not None:
             scope.child_steps.add(name)
+    for step in steps:  # `id` is another name of a step in depends
+        ident = step.config.get("id")
+        if ident is None:
+            continue
+        if not isinstance(ident, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", ident):
+            raise ConfigError("a step id is a word (letters, digits, _ and -)", location=value_location(step.config, "id"))
+        if ident in names and names[ident] is not step:
+            raise ConfigError(f"step id '{ident}' is also the name or id of another step",
+                              location=value_location(step.config, "id"))
+        names[ident] = step
+    for step in steps:
+        step.depends = list(dict.fromkeys(names[d].name if d in names else d for d in step.depends))
     if not graph:
         _chain(groups)
     for step in steps:
