@@ -76,17 +76,20 @@ class _Sink:
     """Where a command's output lines go (the task's output); `passthrough` is the pair of file
     descriptors a local command may write to directly, when the runner allows it."""
 
-    __slots__ = ("capture", "context", "passthrough")
+    __slots__ = ("capture", "context", "echo", "passthrough")
 
     def __init__(self, context: TaskContext, passthrough: tuple[int, int] | None,
-                 capture: list[str] | None = None) -> None:
+                 capture: list[str] | None = None, echo: bool = True) -> None:
         self.context = context
         self.passthrough = passthrough
         self.capture = capture
+        self.echo = echo
 
     def __call__(self, text: str, stream: str) -> None:
         if self.capture is not None and stream == "stdout":
             self.capture.append(text)
+            if not self.echo:
+                return
         self.context._sink(text, stream)
 
 
@@ -166,19 +169,20 @@ class TaskContext:
         return executor
 
     async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                          cwd: Path | None = None, capture: list[str] | None = None) -> int:
+                          cwd: Path | None = None, capture: list[str] | None = None, echo: bool = True) -> int:
+        """(`echo=False`, the engine's own use: captured stdout is not also task output.)"""
         task_env = dict(self.env)
         if env:
             task_env.update(env)
         code = int(await self._executor().run(
             argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir,
-            sink=self._sink_of(capture),
+            sink=self._sink_of(capture, echo),
         ))
         return self._delivered(code)
 
-    def _sink_of(self, capture: list[str] | None = None) -> _Sink:
+    def _sink_of(self, capture: list[str] | None = None, echo: bool = True) -> _Sink:
         direct = capture is None and self.recorded is None  # output read back never bypasses the sink
-        return _Sink(self, self._runner.passthrough() if direct else None, capture)
+        return _Sink(self, self._runner.passthrough() if direct else None, capture, echo)
 
     def _sink(self, text: str, stream: str) -> None:
         if self.recorded is not None:

@@ -19,7 +19,8 @@ async def skip_reason(ctx: TaskContext, continue_on: ContinueOn) -> str | None:
         if condition.command is not None:
             captured: list[str] = []
             code = await ctx.run_command([SHELL, "-c", condition.command], env=ctx.params_env(),
-                                         capture=captured if condition.expected is not None else None)
+                                         capture=captured if condition.expected is not None else None,
+                                         echo=False)
             if condition.expected is None:
                 if code != 0:
                     shown = condition.command.strip().splitlines()[-1]  # (a front end's set-up lines come first)

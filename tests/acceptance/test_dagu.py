@@ -316,3 +316,18 @@ handlerOn:
     log = server.digpy("log", attempt["id"]).stdout
     assert "loaded rows for us" in log and "done succeeded" in log
     assert "skipped: precondition `false` exited with 1" in log
+
+
+def test_the_example_project_runs(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = tmp_path / "dagu"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "projects" / "dagu", example)
+    result = subprocess.run([sys.executable, "-m", "digpy", "run", "report", "--output", "plain", "--", "REGION=us"],
+                            cwd=example, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert out_lines(result) == ["42 rows for us", "checked 42 rows for us", "loaded into us", "report done (succeeded)"]
+    assert (example / "out" / "last.txt").read_text() == "loaded into us\n"
