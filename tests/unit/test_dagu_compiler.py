@@ -73,7 +73,7 @@ steps:
 
 def test_names_are_generated_and_made_into_task_names(tmp_path):
     workflow = compiled(tmp_path, "steps:\n  - echo one\n  - name: build image!\n    command: echo two\n")
-    assert [t.name for t in workflow.tasks[1:]] == ["+step1", "+build_image_"]
+    assert [t.name for t in workflow.tasks[1:]] == ["+cmd_1", "+build_image_"]
     assert workflow.tasks[2].config["_command"] == "echo two"
 
 
@@ -109,5 +109,5 @@ name: child
 steps:
   - command: echo child
 """)
-    assert [t.full_name for t in workflow.tasks] == ["+dag", "+dag+call", "+dag+call+step1"]
+    assert [t.full_name for t in workflow.tasks] == ["+dag", "+dag+call", "+dag+call+cmd_1"]
     assert workflow.tasks[1].export == {"X": "1"}

@@ -280,7 +280,7 @@ def _steps(dag: ConfigMap, scope: Scope) -> list[Step]:
         if key is not None and config.get("name") not in (None, key):
             name = config["name"]
         if name is None:
-            name = f"step{number}"
+            name = f"cmd_{number}"  # Dagu 1.30's name: cmd_ and the step's position
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("a step name must be a text", location=value_location(config, "name") or where)
         if name in names:
@@ -402,13 +402,14 @@ class _Prelude:
         loc = value_location(dag, "params")
         positional = [default for key, default in _param_items(dag.get("params"), loc) if key is None]
         self.lines.append(literal(f"export DAG_NAME={shell_quote(scope.dag_name)} DAG_RUN_ID=") + '"${session_uuid}"')
-        for key, default in scope.params.items():  # a param given to the run (-p) wins over its default
+        # Dagu 1.30: env is worked out before the params (it does not see their defaults), and a
+        # param wins over an env entry of its name; a param given to the run wins over its default.
+        for key, value in scope.env.items():
+            if key not in scope.params:
+                self.lines.append(f"export {key}={for_shell(shell_double(value), scope, loc)}")
+        for key, default in scope.params.items():
             word = shell_double(f"${{{key}={default or ''}}}")
             self.lines.append(f": {for_shell(word, scope, loc)}; export {key}")
-        for key, value in scope.env.items():  # env may use the params; a param wins over env of its name
-            if key in scope.params:
-                continue
-            self.lines.append(f"export {key}={for_shell(shell_double(value), scope, loc)}")
         if positional:
             words = " ".join(for_shell(shell_double(p), scope, loc) for p in positional)
             self.lines.append(f"set -- {words}")
