@@ -265,6 +265,14 @@ def test_bad_files_are_located_errors(project, text, message):
     assert "Traceback" not in result.stderr
 
 
+def test_a_dig_and_a_yaml_file_of_one_name_are_an_error(project):
+    project.write("etl.dig", "+x:\n  echo>: hi\n")
+    project.write("etl.yaml", "steps: [echo hi]\n")
+    result = project.digpy("check")
+    assert result.returncode != 0
+    assert "error: two workflow files are named 'etl': etl.dig and etl.yaml" in result.stderr
+
+
 def test_check_lists_yaml_and_dig_workflows_with_the_yaml_schedule(project):
     project.write("a.dig", "+x:\n  echo>: hi\n")
     project.write("params.yml", "db: {host: x}\n")  # YAML without steps: not a workflow (a -P file)
@@ -314,6 +322,10 @@ handlerOn:
     assert tasks["+report+extract"] == tasks["+report+load"] == tasks["+report+on_exit"] == "success"
     log = server.digpy("log", attempt["id"]).stdout
     assert "loaded rows for us" in log and "done succeeded" in log
+    (project / "broken.yml").write_text("steps:\n  - name: a\n    comand: echo\n")
+    refused = server.digpy("push", "dagu", "--project", str(project))
+    assert refused.returncode != 0
+    assert "broken.yml:3:5: step 'a': unknown key 'comand'; did you mean 'command'?" in refused.stderr
     assert "skipped: precondition `false` exited with 1" in log
 
 
