@@ -30,7 +30,7 @@ from digpy.core.workflow.control import NO_CONTINUE, SKIPPED, parse_continue_on
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.params import task_params
 from digpy.core.workflow.resume import ResumePlan
-from digpy.core.workflow.retry import RetryPolicy, parse_retry
+from digpy.core.workflow.retry import NO_RETRY, RetryPolicy, parse_retry
 from digpy.core.workflow.state_machine import AttemptGraph, MissedDeadline
 
 log = logging.getLogger("digpy.runner")
@@ -323,7 +323,9 @@ class AttemptRunner:
                 error["details"] = e.details
             if e.command_code is not None:
                 error["exit_code"] = e.command_code
-            if control and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
+            policy = retry or task.directives.retry or NO_RETRY
+            retries_left = task.retry_count < policy.limit and policy.retries(error)
+            if control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
                 ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
                 outcome = (task.id, "ok", TaskResult())
             else:

@@ -99,6 +99,10 @@ steps:
       limit: 5
       intervalSec: 0
       exitCode: [7]
+  - name: retried_then_tolerated
+    command: echo y >> {marker}.2; exit 4
+    retryPolicy: {{limit: 2, intervalSec: 0}}
+    continueOn: {{exitCode: [4]}}
   - name: broken
     command: exit 9
     retryPolicy:
@@ -115,6 +119,7 @@ handlerOn:
     result = project.run("flaky")
     assert result.returncode != 0
     assert marker.read_text().count("x") == 3, "retried on exit code 7 until it passed"
+    assert (project.path / "tries.2").read_text().count("y") == 3, "continueOn applies once the retries are spent"
     assert "failed, continuing (_continue_on)" in result.stdout
     assert result.stderr.count("+flaky+broken: sh>") == 1, "exit code 9 is not one to retry"
     assert "failure handler status=failed" in result.stdout
