@@ -111,3 +111,16 @@ steps:
 """)
     assert [t.full_name for t in workflow.tasks] == ["+dag", "+dag+call", "+dag+call+cmd_1"]
     assert workflow.tasks[1].export == {"X": "1"}
+
+
+def test_dag_settings_map_onto_the_workflow_settings(tmp_path):
+    workflow = compiled(tmp_path, """\
+schedule: ["CRON_TZ=Asia/Tokyo 30 2 * * *"]
+maxActiveRuns: 2
+queue: batch
+timeoutSec: 90
+steps: [echo hi]
+""")
+    assert workflow.schedule == {"cron>": "30 2 * * *"} and workflow.timezone == "Asia/Tokyo"
+    assert workflow.limits.max_active_attempts == 2 and workflow.limits.queue == "batch"
+    assert workflow.sla is not None and workflow.sla.fail
