@@ -142,6 +142,10 @@ steps:
     params: "X=hello"
   - name: show
     command: echo "child said ${call_child.outputs.RESULT}"
+  - name: old_style
+    executor: dag
+    command: child
+    params: "X=old"
   - name: fan
     call: item
     parallel:
@@ -158,6 +162,7 @@ steps:
     result = project.run("main")
     assert result.returncode != 0
     assert "child said child got hello" in result.stdout
+    assert "child got old" in result.stdout, "Dagu <= 1.16's executor: dag"
     items = sorted(line for line in out_lines(result) if line.startswith("item "))
     assert items == ["item a", "item b", "item bad", "item c"], "duplicates merged, the others still run"
 
@@ -259,6 +264,12 @@ _parallel: true
      "bad.yaml:2:3: handlerOn.cancel is not supported yet by digpy"),
     ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",
      "bad.yaml:3:14: the step reference ${a.exitCode} is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    executor: {type: http, config: {timeout: 5}}\n    command: GET http://x\n",
+     "bad.yaml:3:15: the http executor is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    type: docker\n    with: {image: alpine, platform: linux/arm64}\n    command: echo\n",
+     "bad.yaml:4:27: docker executor config: 'platform' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    executor: dockr\n    command: echo\n",
+     "bad.yaml:3:15: unknown executor type 'dockr'"),
     ("schedule: [\"0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
      "bad.yaml:1:11: more than one schedule per DAG is not supported yet by digpy"),
 ])

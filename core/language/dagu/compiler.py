@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
+from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.variables import Scope, for_shell, for_value, literal, shell_double, shell_quote
 from digpy.core.workflow.located import ConfigList, ConfigMap, key_location, location_of, value_location
@@ -442,10 +443,23 @@ def _step_task(step: Step, scope: Scope, prelude: _Prelude, resolve_child: Child
     config = step.config
     task = ConfigMap(step.location)
     env = _env(config.get("env"), value_location(config, "env"))
+    executor = read_executor(config)
+    if executor.kind == "dag":  # Dagu <= 1.16: `executor: dag` with the child DAG in `command`
+        if config.get("command") is None or config.get("run") is not None:
+            raise ConfigError(f"step '{step.name}': the dag executor names the child DAG in command",
+                              location=key_location(config, "command") or step.location)
+        config = ConfigMap(config.loc)
+        for key, value in step.config.items():
+            _set(config, "run" if key == "command" else key, value, step.config, key)
+        step = Step(step.name, step.task, config, step.location)
     if config.get("run") is not None:
         _child_task(step, scope, resolve_child, task)
     else:
-        _shell_task(step, scope, prelude, env, status, task)
+        if executor.kind == "docker":
+            env = {**(executor.env or {}), **env}
+        _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir)
+        if executor.docker is not None:
+            task["docker"] = executor.docker
     if config.get("output") is not None and config.get("run") is None:
         _set(task, "output", _output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:
@@ -465,7 +479,7 @@ def _step_task(step: Step, scope: Scope, prelude: _Prelude, resolve_child: Child
 
 
 def _shell_task(step: Step, scope: Scope, prelude: _Prelude, env: dict[str, str], status: str | None,
-                task: ConfigMap) -> None:
+                task: ConfigMap, workdir: str | None = None) -> None:
     config = step.config
     loc = step.location
     if config.get("parallel") is not None:
@@ -485,7 +499,7 @@ def _shell_task(step: Step, scope: Scope, prelude: _Prelude, env: dict[str, str]
         if not isinstance(shell, str | list):
             raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
         shell_words = shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
-    head = prelude.text(step, env, config.get("workingDir"), status)
+    head = prelude.text(step, env, workdir if workdir is not None else config.get("workingDir"), status)
     if script is not None and command is not None:
         # `command: python` + `script:`: the script is a file the command runs (not a shell script)
         if not isinstance(script, str):

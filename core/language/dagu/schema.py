@@ -29,9 +29,10 @@ DAG_NOT_YET = (
 STEP_KEYS = (
     "name", "description", "command", "script", "shell", "workingDir", "env", "output", "depends",
     "preconditions", "continueOn", "retryPolicy", "run", "params", "parallel", "timeoutSec", "id",
+    "executor", "type", "config", "with",
 )
 STEP_NOT_YET = (
-    "stdout", "stderr", "signalOnStop", "mailOnError", "repeatPolicy", "executor", "type", "with",
+    "stdout", "stderr", "signalOnStop", "mailOnError", "repeatPolicy",
     "workerSelector", "approval", "router", "exec", "maxOutputSize", "container", "llm",
 )
 # Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`).
