@@ -46,6 +46,16 @@ steps:
     assert out_lines(again)[0] == "hello world on friday for team"
 
 
+def test_dotenv_files_are_read_not_run_and_win_over_env(project):
+    project.write(".env", "# comment\nA=from dotenv\nexport B=\"quoted value\"\nC=$(touch pwned)\n")
+    project.write(".env.local", "B=second file\n")
+    project.write("d.yaml", "env:\n  - A: from env\ndotenv: .env.local\nsteps:\n  - command: echo \"A=$A B=$B C=$C\"\n")
+    result = project.run("d")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "A=from dotenv B=second file C=$(touch pwned)\n"  # what Dagu 1.30.2 prints
+    assert not (project.path / "pwned").exists()
+
+
 def test_a_graph_runs_by_depends_and_skips_dependents_of_an_unmet_precondition(project):
     project.write("graph.yaml", """\
 type: graph
@@ -248,8 +258,8 @@ _parallel: true
      "bad.yaml:3:5: step 'a': unknown key 'comand'; did you mean 'command'?"),
     ("handlerOn:\n  exit: echo\nhandler_onn: {}\nsteps: [echo]\n",
      "bad.yaml:3:1: DAG 'bad': unknown key 'handler_onn'; did you mean 'handler_on' or 'handlerOn'?"),
-    ("dotenv: .env\nsteps: [echo hi]\n",
-     "bad.yaml:1:1: DAG 'bad': 'dotenv' is not supported yet by digpy"),
+    ("logDir: /tmp/logs\nsteps: [echo hi]\n",
+     "bad.yaml:1:1: DAG 'bad': 'logDir' is not supported yet by digpy"),
     ("steps:\n  - name: a\n    command: echo\n    repeatPolicy: {repeat: true}\n",
      "bad.yaml:4:5: step 'a': 'repeatPolicy' is not supported yet by digpy"),
     ("type: graph\nsteps:\n  - name: a\n    command: echo\n    depends: b\n  - name: b\n    command: echo\n"

@@ -394,6 +394,29 @@ def _task_of(steps: list[Step], name: str) -> str:
     return next(s.task for s in steps if s.name == name)
 
 
+# Reads a dotenv file without running it: KEY=VALUE lines, `#` comments, an optional `export `, and
+# one pair of quotes around a value are taken off; no line is executed.
+_DOTENV_READER = (
+    "if [ -f FILE ]; then while IFS= read -r _l || [ -n \"$_l\" ]; do case \"$_l\" in ''|'#'*) continue;; esac; "
+    "_l=${_l#export }; _k=${_l%%=*}; _v=${_l#*=}; case \"$_v\" in \\\"*\\\") _v=${_v#?}; _v=${_v%?};; "
+    "\\'*\\') _v=${_v#?}; _v=${_v%?};; esac; export \"$_k=$_v\"; done < FILE; fi"
+)
+
+
+def _dotenv(dag: ConfigMap) -> list[str]:
+    """The dotenv files of a DAG, read in order: `.env` first, then those listed (`dotenv: []`: none)."""
+    value = dag.get("dotenv")
+    loc = value_location(dag, "dotenv")
+    if value is None:
+        return [".env"]
+    files = value if isinstance(value, list) else [value]
+    if not all(isinstance(f, str) and f for f in files):
+        raise ConfigError("dotenv must be a file name or a list of them", location=loc)
+    if not files:
+        return []
+    return list(dict.fromkeys([".env", *files]))
+
+
 class _Prelude:
     """What every shell step sets before its command: the DAG's params, env and special variables."""
 
@@ -408,6 +431,8 @@ class _Prelude:
         for key, value in scope.env.items():
             if key not in scope.params:
                 self.lines.append(f"export {key}={for_shell(shell_double(value), scope, loc)}")
+        for path in _dotenv(dag):  # after env: its entries win (Dagu appends them)
+            self.lines.append(literal(_DOTENV_READER.replace("FILE", shell_quote(path))))
         for key, default in scope.params.items():
             word = shell_double(f"${{{key}={default or ''}}}")
             self.lines.append(f": {for_shell(word, scope, loc)}; export {key}")

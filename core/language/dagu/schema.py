@@ -17,10 +17,10 @@ from digpy.core.workflow.tree import did_you_mean
 
 DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
-    "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir",
+    "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
 )
 DAG_NOT_YET = (
-    "dotenv", "logDir", "logOutput", "mailOn", "errorMail", "infoMail", "smtp", "delaySec", "restartWaitSec",
+    "logDir", "logOutput", "mailOn", "errorMail", "infoMail", "smtp", "delaySec", "restartWaitSec",
     "skipIfSuccessful", "maxCleanUpTimeSec", "maxOutputSize", "histRetentionDays", "histRetentionRuns",
     "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults", "secrets",
     "stepTypes", "artifacts", "webhook", "shell", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
