@@ -56,6 +56,30 @@ def test_dotenv_files_are_read_not_run_and_win_over_env(project):
     assert not (project.path / "pwned").exists()
 
 
+def test_stdout_and_stderr_files_get_a_copy_of_the_output(project):
+    project.write("files.yaml", """\
+steps:
+  - name: a
+    command: echo to-out; echo to-err >&2
+    stdout: logs/a.out
+    stderr: logs/a.err
+    output: X
+  - name: b
+    command: echo "X=[$X]"
+  - name: c
+    command: echo last words; exit 5
+    stdout: logs/c.out
+""")
+    (project.path / "logs").mkdir()
+    result = project.run("files")
+    assert result.returncode != 0
+    assert (project.path / "logs/a.out").read_text() == "to-out\n"
+    assert (project.path / "logs/a.err").read_text() == "to-err\n"
+    assert (project.path / "logs/c.out").read_text() == "last words\n"
+    assert "to-out\nX=[to-out]\nlast words\n" in result.stdout and "to-err" in result.stderr
+    assert "+files+c failed: Command failed with code 5" in result.stderr
+
+
 def test_a_graph_runs_by_depends_and_skips_dependents_of_an_unmet_precondition(project):
     project.write("graph.yaml", """\
 type: graph

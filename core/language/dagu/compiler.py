@@ -22,7 +22,7 @@ from digpy.core.language.dagu.common import as_text, hms, located_map, output_na
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_retry
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
-from digpy.core.language.dagu.setup import Prelude, param_items, read_env, read_params
+from digpy.core.language.dagu.setup import Prelude, copy_output, param_items, read_env, read_params
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
 from digpy.core.language.dagu.variables import Scope, for_shell, for_value, literal
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
@@ -220,6 +220,9 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
             raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
         shell_words = shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
     head = prelude.text(step, env, workdir if workdir is not None else config.get("workingDir"), status)
+    for stream in ("stdout", "stderr"):
+        if config.get(stream) is not None:
+            head += copy_output(stream, config[stream], scope, value_location(config, stream))
     if script is not None and command is not None:
         # `command: python` + `script:`: the script is a file the command runs (not a shell script)
         if not isinstance(script, str):

@@ -163,3 +163,16 @@ class Prelude:
 def literal_word(text: str) -> str:
     return literal(shell_quote(text))
 
+
+
+def copy_output(stream: str, path: Any, scope: Scope, location: Location | None) -> str:
+    """Shell lines that copy the rest of the script's stdout (`stream` "stdout") or stderr into a
+    file as well (Dagu's `stdout:` / `stderr:`): a FIFO read by `tee`, so the output still reaches
+    the task's log and `output:`, and the script's exit code is its own."""
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(f"{stream} must be a file path", location=location)
+    fd, back = ("1", "") if stream == "stdout" else ("2", " >&2")
+    target = for_shell(shell_double(path), scope, location)
+    return literal(f"_digpy_{stream}=$(mktemp -u) && mkfifo \"$_digpy_{stream}\" && ") + \
+        f"{{ tee {target} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
+                                        f"rm -f \"$_digpy_{stream}\"") + "\n"
