@@ -151,7 +151,7 @@ def _handlers(dag: ConfigMap) -> dict[str, ConfigMap]:
                               hint=did_you_mean(kind, HANDLERS) or "handlers: " + ", ".join(HANDLERS))
         if isinstance(handler, str):
             handler = located_map({"command": handler}, value_location(value, kind))
-        out[kind] = normalized(handler, f"handlerOn.{kind}", STEP_KEYS, STEP_NOT_YET)
+        out[kind] = normalized(handler, f"handlerOn.{kind}", STEP_KEYS, STEP_NOT_YET, value_location(value, kind))
     return out
 
 
@@ -183,7 +183,8 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     if config.get("output") is not None and config.get("run") is None:
         set_located(task, "output", output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:
-        pre_prelude = prelude.text(step, env, config.get("workingDir"), status)
+        pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
+                                   value_location(config, "workingDir"))
         set_located(task, "_precondition", read_preconditions(config["preconditions"], value_location(config, "preconditions"),
                                                    scope, pre_prelude), config, "preconditions")
     if config.get("continueOn") is not None:
@@ -219,7 +220,8 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         if not isinstance(shell, str | list):
             raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
         shell_words = shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
-    head = prelude.text(step, env, workdir if workdir is not None else config.get("workingDir"), status)
+    head = prelude.text(step, env, workdir if workdir is not None else config.get("workingDir"), status,
+                        value_location(config, "workingDir"))
     for stream in ("stdout", "stderr"):
         if config.get(stream) is not None:
             head += copy_output(stream, config[stream], scope, value_location(config, stream))

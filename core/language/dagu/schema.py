@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from digpy.core.errors import ConfigError
+from digpy.core.errors import ConfigError, Location
 from digpy.core.workflow.located import ConfigMap, key_location
 from digpy.core.workflow.tree import did_you_mean
 
@@ -47,10 +47,13 @@ def camel(key: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def normalized(value: Any, what: str, known: tuple[str, ...], not_yet: tuple[str, ...]) -> ConfigMap:
-    """`value` (a mapping from the file) with v1 key names, checked against `known` and `not_yet`."""
+def normalized(value: Any, what: str, known: tuple[str, ...], not_yet: tuple[str, ...],
+               location: Location | None = None) -> ConfigMap:
+    """`value` (a mapping from the file, written at `location`) with v1 key names, checked against
+    `known` and `not_yet`."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{what} must be a mapping of keys to values", location=getattr(value, "loc", None))
+        raise ConfigError(f"{what} must be a mapping of keys to values",
+                          location=getattr(value, "loc", None) or location)
     out = ConfigMap(getattr(value, "loc", None))
     for key, item in value.items():
         name = ALIASES.get(camel(key), camel(key)) if isinstance(key, str) else str(key)

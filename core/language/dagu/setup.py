@@ -144,7 +144,7 @@ class Prelude:
         self.workdir_location = value_location(dag, "workingDir")
 
     def text(self, step: Step | None, env: dict[str, str] | None = None, workdir: Any = None,
-             status: str | None = None) -> str:
+             status: str | None = None, workdir_location: Location | None = None) -> str:
         lines = list(self.lines)
         if step is not None:
             lines.append(f"export DAG_RUN_STEP_NAME={literal_word(step.name)}")
@@ -155,7 +155,8 @@ class Prelude:
         directory = workdir if workdir is not None else self.workdir
         if directory is not None:
             if not isinstance(directory, str) or not directory:
-                raise ConfigError("workingDir must be a directory", location=self.workdir_location)
+                raise ConfigError("workingDir must be a directory",
+                                  location=workdir_location if workdir is not None else self.workdir_location)
             lines.append(f"cd {for_shell(shell_double(directory), self.scope, None)} || exit 1")
         return "\n".join(lines) + "\n"
 
