@@ -174,12 +174,12 @@ steps:
   - name: call_child
     run: child
     params: "X=hello"
-  - name: show
-    command: echo "child said ${call_child.outputs.RESULT}"
   - name: old_style
     executor: dag
     command: child
     params: "X=old"
+  - name: show
+    command: echo "child said ${call_child.outputs.RESULT}, then ${old_style.outputs.RESULT}"
   - name: fan
     call: item
     parallel:
@@ -195,7 +195,7 @@ steps:
 """)
     result = project.run("main")
     assert result.returncode != 0
-    assert "child said child got hello" in result.stdout
+    assert "child said child got hello, then child got old" in result.stdout
     assert "child got old" in result.stdout, "Dagu <= 1.16's executor: dag"
     items = sorted(line for line in out_lines(result) if line.startswith("item "))
     assert items == ["item a", "item b", "item bad", "item c"], "duplicates merged, the others still run"

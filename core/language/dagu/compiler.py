@@ -24,7 +24,7 @@ from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.setup import Prelude, copy_output, param_items, read_env, read_params
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
-from digpy.core.language.dagu.variables import Scope, for_shell, for_value, literal
+from digpy.core.language.dagu.variables import Scope, child_output_param, for_shell, for_value, literal
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
 
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
@@ -62,13 +62,24 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
             task["_after"] = sources
         out["+preconditions"] = task
         sources = ["+preconditions"]
+    finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
         task = _step_task(step, scope, prelude, resolve_child)
-        after = [task_of(steps, dep) for dep in step.depends] or sources
+        after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
         if after:
             task["_after"] = after
         out[step.task] = task
-    all_steps = [s.task for s in steps] or sources
+        outputs = sorted(scope.child_outputs.get(step.name, ()))
+        if outputs and step.config.get("parallel") is None:
+            # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
+            # this step's own (the child's plain names are overwritten by a later child's)
+            keep = ConfigMap(step.location)
+            keep["_after"] = [step.task]
+            for name in outputs:
+                keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
+            finish[step.task] = f"{step.task}__outputs"
+            out[finish[step.task]] = keep
+    all_steps = [finish.get(s.task, s.task) for s in steps] or sources
     if "success" in handlers:
         task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, "succeeded")
         if dag.get("preconditions") is not None:  # an unmet DAG precondition: no success (Dagu: aborted)

@@ -8,9 +8,10 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import located_map, output_name
+from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.schema import STEP_KEYS, STEP_NOT_YET, normalized
-from digpy.core.language.dagu.variables import Scope
-from digpy.core.workflow.located import ConfigList, ConfigMap, value_location
+from digpy.core.language.dagu.variables import CHILD_OUTPUT_REF, Scope
+from digpy.core.workflow.located import ConfigList, ConfigMap, to_plain, value_location
 
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_\-=\[\]{}%&@,.`]")
 RESERVED = ("+on_init", "+on_success", "+on_exit", "+on_failure", "+preconditions")
@@ -79,8 +80,11 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
         groups.append((group, step))
         if config.get("output") is not None:
             scope.outputs.add(output_name(config["output"], value_location(config, "output")))
-        if config.get("run") is not None:
+        if config.get("run") is not None or read_executor(config).kind == "dag":
             scope.child_steps.add(name)
+    for ref in CHILD_OUTPUT_REF.finditer(repr(to_plain(dag))):  # which child outputs are read, by name
+        if ref.group(1) in scope.child_steps:
+            scope.child_outputs.setdefault(ref.group(1), set()).add(ref.group(2))
     for step in steps:  # `id` is another name of a step in depends
         ident = step.config.get("id")
         if ident is None:

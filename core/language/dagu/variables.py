@@ -29,6 +29,7 @@ class Scope:
     env: dict[str, str] = field(default_factory=dict)  # DAG env, in order
     outputs: set[str] = field(default_factory=set)  # `output:` names of its steps
     child_steps: set[str] = field(default_factory=set)  # steps that run a child DAG
+    child_outputs: dict[str, set[str]] = field(default_factory=dict)  # step → its outputs read as ${STEP.outputs.X}
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
 
 
@@ -92,7 +93,8 @@ def _path_expression(match: re.Match[str], scope: Scope, location: Location | No
     if name in scope.child_steps and path.startswith(".outputs."):
         rest = path[len(".outputs."):]
         head, _, tail = rest.partition(".")
-        return "${" + (f"JSON.parse({head}).{tail}" if tail else head) + "}"
+        param = child_output_param(name, head)
+        return "${" + (f"JSON.parse({param}).{tail}" if tail else param) + "}"
     if name in scope.outputs or name in scope.params or (name == "ITEM" and scope.items):
         return "${JSON.parse(" + name + ")" + path + "}"
     return None
@@ -105,6 +107,14 @@ def literal(text: str) -> str:
 
 
 _DOLLAR = re.compile(r"\$\{|\$")
+
+
+def child_output_param(step: str, output: str) -> str:
+    """The param that holds output `output` of the child DAG run by step `step` (`${step.outputs.output}`)."""
+    return f"{step}__outputs__{output}"
+
+
+CHILD_OUTPUT_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def shell_quote(text: str) -> str:
