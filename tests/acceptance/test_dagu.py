@@ -304,6 +304,10 @@ _parallel: true
      "bad.yaml:4:27: docker executor config: 'platform' is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: dockr\n    command: echo\n",
      "bad.yaml:3:15: unknown executor type 'dockr'"),
+    ("steps:\n  - name: f\n    run: c\n    parallel: [1, 2]\n  - echo ${f.outputs.X}\n---\nname: c\nsteps: [echo]\n",
+     "bad.yaml:5:5: ${f.outputs.X}: the outputs of a parallel: fan-out are not supported yet by digpy"),
+    ("steps:\n  - name: f\n    run: c\n    output: OUT\n---\nname: c\nsteps: [echo]\n",
+     "bad.yaml:4:5: output on a step that runs a child DAG"),
     ("schedule: [\"0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
      "bad.yaml:1:11: more than one schedule per DAG is not supported yet by digpy"),
 ])

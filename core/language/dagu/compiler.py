@@ -191,7 +191,11 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir)
         if executor.docker is not None:
             task["docker"] = executor.docker
-    if config.get("output") is not None and config.get("run") is None:
+    if config.get("output") is not None and config.get("run") is not None:
+        raise ConfigError("output on a step that runs a child DAG (its outputs as JSON, or a fan-out's "
+                          "summary) is not supported yet by digpy", location=key_location(config, "output"),
+                          hint="read one output of the child as ${STEP.outputs.NAME}")
+    if config.get("output") is not None:
         set_located(task, "output", output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,

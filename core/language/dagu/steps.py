@@ -82,6 +82,8 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
             scope.outputs.add(output_name(config["output"], value_location(config, "output")))
         if config.get("run") is not None or read_executor(config).kind == "dag":
             scope.child_steps.add(name)
+            if config.get("parallel") is not None:
+                scope.fan_outs.add(name)
     for ref in CHILD_OUTPUT_REF.finditer(repr(to_plain(dag))):  # which child outputs are read, by name
         if ref.group(1) in scope.child_steps:
             scope.child_outputs.setdefault(ref.group(1), set()).add(ref.group(2))

@@ -29,6 +29,7 @@ class Scope:
     env: dict[str, str] = field(default_factory=dict)  # DAG env, in order
     outputs: set[str] = field(default_factory=set)  # `output:` names of its steps
     child_steps: set[str] = field(default_factory=set)  # steps that run a child DAG
+    fan_outs: set[str] = field(default_factory=set)  # steps that run a child DAG per item (parallel:)
     child_outputs: dict[str, set[str]] = field(default_factory=dict)  # step → its outputs read as ${STEP.outputs.X}
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
 
@@ -90,6 +91,9 @@ def _path_expression(match: re.Match[str], scope: Scope, location: Location | No
     if path in STEP_REFERENCES:
         raise ConfigError(f"the step reference {match.group(0)} is not supported yet by digpy", location=location,
                           hint="write the value to an output (output: NAME) and use ${NAME}")
+    if name in scope.fan_outs and path.startswith(".outputs"):
+        raise ConfigError(f"{match.group(0)}: the outputs of a parallel: fan-out are not supported yet by digpy",
+                          location=location, hint="each child's outputs are visible by name to the steps after it")
     if name in scope.child_steps and path.startswith(".outputs."):
         rest = path[len(".outputs."):]
         head, _, tail = rest.partition(".")
