@@ -149,6 +149,19 @@ def test_operator_retry_waits_and_counts():
     assert find(g, "+a").state == TaskState.SUCCESS
 
 
+def test_retry_with_exit_codes_retries_only_those_codes():
+    g = graph_of("+a:\n  sh>: x\n  _retry: {limit: 3, exit_code: [7]}\n")
+    a = g.take_ready()
+    g.mark_running(a, 0)
+    g.fail(a, {"message": "Command failed with code 7", "exit_code": 7}, 0)
+    assert a.state == TaskState.RETRY_WAITING and a.retry_count == 1
+    g.wake(0)
+    g.take_ready()
+    g.mark_running(a, 0)
+    g.fail(a, {"message": "Command failed with code 9", "exit_code": 9}, 0)
+    assert a.state == TaskState.ERROR, "9 is not a code to retry"
+
+
 def test_retry_waiting_holds_until_retry_at():
     g = graph_of("+a:\n  sh>: x\n  _retry: {limit: 3, interval: 10, interval_type: exponential, max_interval: 25}\n")
     a = g.take_ready()
