@@ -185,6 +185,8 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         step = Step(step.name, step.task, config, step.location)
     if config.get("run") is not None:
         _child_task(step, scope, resolve_child, task)
+    elif executor.kind == "http":
+        _http_task(step, scope, executor.http or {}, task)
     else:
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
@@ -266,6 +268,36 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         task.key_locs["sh>"] = task.value_locs["sh>"] = where
     if shell_words:
         task["shell"] = shell_words
+
+
+def _http_task(step: Step, scope: Scope, config: dict[str, Any], task: ConfigMap) -> None:
+    """Dagu's http executor: `command: "METHOD URL"` and its config → `http>`."""
+    command = step.config.get("command")
+    loc = value_location(step.config, "command") or step.location
+    words = command.split(None, 1) if isinstance(command, str) else []
+    if len(words) != 2 or not words[0].isalpha():
+        raise ConfigError(f"step '{step.name}': the http executor's command is \"METHOD URL\"", location=loc,
+                          hint='write command: "GET https://example.com/api"')
+    for key in ("script", "shell", "stdout", "stderr"):
+        if step.config.get(key) is not None:
+            raise ConfigError(f"step '{step.name}' uses the http executor and can't have {key}",
+                              location=key_location(step.config, key))
+    where = value_location(step.config, "executor") or value_location(step.config, "type") or loc
+    task["http>"] = for_value(words[1].strip(), scope, loc)
+    task["method"] = words[0].upper()
+    task["retry"] = False  # Dagu sends once (retryPolicy retries the step)
+    task["print_content"] = True
+    for key in ("headers", "query"):
+        value = config.get(key)
+        if value is not None:
+            if not isinstance(value, dict):
+                raise ConfigError(f"the http executor's {key} must be a mapping", location=where)
+            task[key] = {str(k): for_value(as_text(v), scope, where) for k, v in value.items()}
+    if config.get("body") is not None:
+        task["content"] = for_value(as_text(config["body"]), scope, where)
+        task["content_format"] = "text"
+    if config.get("timeout") is not None:
+        task["timeout"] = whole_number(config["timeout"], "the http executor's timeout", where, minimum=1)
 
 
 def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap) -> None:

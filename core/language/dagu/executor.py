@@ -3,7 +3,8 @@ v2's `type` + `with`), read into what the step compiles to.
 
 `shell` (the default) is `sh>`; `docker` is `sh>` run in a container of the image (the engine's
 command executor: the project is mounted at its own path, the step's variables are set as for any
-shell step); `dag` runs the child DAG named in `command`. Every other type is a located "not yet".
+shell step); `http` is `http>` with the method and URL of `command`; `dag` runs the child DAG named
+in `command`. Every other type is a located "not yet".
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ from digpy.core.workflow.located import ConfigMap, key_location, value_location
 
 SHELL_TYPES = ("shell", "command")
 CHILD_TYPES = ("dag", "subworkflow", "parallel")
-NOT_YET = ("http", "mail", "jq", "ssh", "sftp", "k8s", "kubernetes", "s3", "postgres", "sqlite", "redis",
+NOT_YET = ("mail", "jq", "ssh", "sftp", "k8s", "kubernetes", "s3", "postgres", "sqlite", "redis",
            "archive", "template", "router", "chat", "agent", "harness", "noop", "gha", "github_action")
+_HTTP_KEYS = ("timeout", "headers", "query", "body", "silent")
 _DOCKER_KEYS = ("image", "pull", "autoRemove", "auto_remove", "container", "host")
 _CONTAINER_KEYS = ("env", "workingDir", "working_dir")
 _HOST_KEYS = ("networkMode", "network_mode")
 
 
 class Executor(NamedTuple):
-    kind: str  # "shell", "docker" or "dag"
+    kind: str  # "shell", "docker", "http" or "dag"
     docker: dict[str, Any] | None = None  # sh>'s `docker:` option
     env: dict[str, str] | None = None  # container env: set like the step's env
     workdir: str | None = None  # the container's working directory
+    http: dict[str, Any] | None = None  # the http executor's config (its keys checked)
 
 
 SHELL = Executor("shell")
@@ -70,6 +73,9 @@ def read_executor(step: ConfigMap) -> Executor:
         return Executor("dag")
     if kind == "docker":
         return _docker(config, loc)
+    if kind == "http":
+        _known(config, _HTTP_KEYS, "http executor config", loc)
+        return Executor("http", http=dict(config))
     if kind in NOT_YET:
         raise ConfigError(f"the {kind} executor is not supported yet by digpy", location=loc,
                           hint="run the command with a shell step, or see docs/dagu.md")
