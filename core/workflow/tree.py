@@ -29,7 +29,7 @@ from digpy.core.workflow.sla import Sla, read_sla
 from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec, Workflow
 
 GROUP_KEYS = (
-    "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_retry",
+    "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_cancel", "_retry",
     "_export", "_secrets", "_workdir", "_disable", "_sla",
 )
 # Keys of an operator task that are directives, not params for the operator.
@@ -37,11 +37,11 @@ SUBTASK_KEYS = ("_do", "_else_do")
 MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
 _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 # Keys whose presence gives a task directives (most tasks have none: their Directives are shared).
-_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_disable", "_sla")
+_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla")
 
 
 TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
-                  "_retry", "_parallel")
+                  "_cancel", "_retry", "_parallel")
 # Top-level keys that are settings of the workflow, not of its root task (a called workflow drops them).
 WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
@@ -276,7 +276,10 @@ class _Compiler:
                                   location=value_location(config, "_retry"),
                                   hint="a group's directives are not evaluated: write a number or a mapping")
         subtrees: dict[str, tuple[TaskSpec, ...] | None] = {}
-        for key, generated in (("_error", "^error"), ("_check", "^check")):
+        if config.get("_cancel") is not None and is_operator:
+            raise ConfigError(f"{full_name}: _cancel is for groups and the workflow",
+                              location=key_location(config, "_cancel"), hint="put it on the group around the task")
+        for key, generated in (("_error", "^error"), ("_check", "^check"), ("_cancel", "^cancel")):
             subtrees[key] = None
             if key in config and config[key] is not None:
                 sub = config[key]
@@ -307,10 +310,10 @@ class _Compiler:
         if config.get("_sla") is not None:
             sla = self.sla(full_name, config["_sla"], value_location(config, "_sla"), workflow=False)
         if retry is None and not retry_templated and not disable and subtrees["_error"] is None \
-                and subtrees["_check"] is None and sla is None:
+                and subtrees["_check"] is None and subtrees["_cancel"] is None and sla is None:
             return NO_DIRECTIVES
         return Directives(retry=retry, retry_templated=retry_templated, error=subtrees["_error"],
-                          check=subtrees["_check"], disable=disable, sla=sla)
+                          check=subtrees["_check"], disable=disable, sla=sla, cancel=subtrees["_cancel"])
 
     def sla(self, full_name: str, value: Any, location: Location | None, *, workflow: bool) -> Sla:
         """A workflow's `sla:` or a task's `_sla`, with its `+tasks` compiled as `FULL_NAME^sla`."""

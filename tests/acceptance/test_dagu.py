@@ -253,6 +253,39 @@ steps:
     assert "+t+stuck failed: timed out after 1 seconds" in result.stderr
 
 
+def test_an_interrupted_run_runs_the_cancel_and_exit_handlers(project):
+    import signal
+
+    from tests.conftest import wait_until
+
+    project.write("k.yaml", """\
+steps:
+  - name: long
+    command: echo started > started.txt; sleep 120
+  - name: after
+    command: echo never > after.txt
+handlerOn:
+  abort:
+    command: echo "cancel handler $DAG_RUN_STATUS" > cancel.txt
+  exit:
+    command: echo "exit handler $DAG_RUN_STATUS" > exit.txt
+  success:
+    command: echo success > success.txt
+""")
+    proc = project.start("run", "k", "--output", "plain")
+    try:
+        wait_until(lambda: (project.path / "started.txt").exists(), what="the step to start")
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert (project.path / "cancel.txt").read_text() == "cancel handler aborted\n"
+    assert (project.path / "exit.txt").read_text() == "exit handler aborted\n"
+    assert not (project.path / "success.txt").exists() and not (project.path / "after.txt").exists()
+
+
 def test_a_dig_workflow_uses_the_same_engine_features(project):
     project.write("wf.dig", """\
 _parallel: true
@@ -294,8 +327,8 @@ _parallel: true
      "bad.yaml:4:5: step 'a': unknown key 'max_active_steps'"),
     ("steps:\n  - name: a\n    command: echo\n    continueOn: {failure: true, exitcode: [1]}\n",
      "bad.yaml:4:33: continueOn: unknown key 'exitcode'; did you mean 'exit_code' or 'exitCode'?"),
-    ("handlerOn:\n  cancel: echo bye\nsteps: [echo]\n",
-     "bad.yaml:2:3: handlerOn.cancel is not supported yet by digpy"),
+    ("handlerOn:\n  wait: echo bye\nsteps: [echo]\n",
+     "bad.yaml:2:3: handlerOn.wait is not supported yet by digpy"),
     ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",
      "bad.yaml:3:14: the step reference ${a.exitCode} is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: {type: mail, config: {to: x@example.com}}\n    command: hi\n",

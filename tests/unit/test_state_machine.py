@@ -256,6 +256,25 @@ def test_cancel_stops_everything_and_ends_canceled():
     assert g.take_ready() is None
 
 
+def test_a_cancel_task_runs_once_the_canceled_group_has_stopped():
+    g = graph_of("_cancel:\n  +notify: {sh>: n}\n  +cleanup: {sh>: c}\n+run: {sh>: x}\n+later: {sh>: y}\n")
+    running = g.take_ready()
+    g.mark_running(running, 0)
+    assert g.request_cancel(1) == [running]
+    assert g.take_ready() is None, "nothing runs before the running task has stopped"
+    g.canceled(running, 2)
+    notify = g.take_ready()
+    assert notify.full_name == "+wf^cancel+notify" and g.root.state == TaskState.PLANNED
+    g.mark_running(notify, 3)
+    g.succeed(notify, TaskResult(), 4)
+    cleanup = g.take_ready()
+    assert cleanup.full_name == "+wf^cancel+cleanup"
+    g.mark_running(cleanup, 5)
+    g.succeed(cleanup, TaskResult(), 6)
+    assert find(g, "+later").state != TaskState.SUCCESS
+    assert g.root.state == TaskState.CANCELED and g.take_ready() is None
+
+
 def test_cancel_of_a_waiting_retry():
     g = graph_of("+a:\n  sh>: x\n  _retry: {limit: 5, interval: 60}\n")
     a = g.take_ready()

@@ -28,8 +28,8 @@ from digpy.core.language.dagu.variables import Scope, child_output_param, for_sh
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
 
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
-HANDLERS = ("init", "success", "failure", "exit")
-HANDLERS_NOT_YET = ("cancel", "abort", "wait")
+HANDLERS = ("init", "success", "failure", "exit", "cancel", "abort")  # abort: cancel's name from Dagu 1.26
+HANDLERS_NOT_YET = ("wait",)
 
 
 # A child DAG named in `run:` → the value of `call>` (a file) or an inline config (a local DAG).
@@ -96,6 +96,15 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
                 error[f"+on_{kind}"] = _handler_task(handlers[kind], kind, scope, prelude, resolve_child, [],
                                                      "failed")
         out["_error"] = error
+    cancel = handlers.get("abort") or handlers.get("cancel")
+    if cancel is not None or "exit" in handlers:  # the attempt is killed: `_cancel`, then exit
+        aborted = ConfigMap(value_location(dag, "handlerOn"))
+        if cancel is not None:
+            aborted["+on_cancel"] = _handler_task(cancel, "cancel", scope, prelude, resolve_child, [], "aborted")
+        if "exit" in handlers:
+            aborted["+on_exit"] = _handler_task(handlers["exit"], "exit", scope, prelude, resolve_child, [],
+                                                "aborted")
+        out["_cancel"] = aborted
     return out
 
 
@@ -154,12 +163,14 @@ def _handlers(dag: ConfigMap) -> dict[str, ConfigMap]:
         where = key_location(value, kind)
         if kind in HANDLERS_NOT_YET:
             raise ConfigError(f"handlerOn.{kind} is not supported yet by digpy", location=where,
-                              hint="use exit (always runs) or failure")
+                              hint="use exit (always runs), failure or cancel")
         if kind not in HANDLERS:
             from digpy.core.workflow.tree import did_you_mean
 
             raise ConfigError(f"handlerOn: unknown handler '{kind}'", location=where,
                               hint=did_you_mean(kind, HANDLERS) or "handlers: " + ", ".join(HANDLERS))
+        if kind in ("cancel", "abort") and ("cancel" if kind == "abort" else "abort") in value:
+            raise ConfigError("handlerOn has both cancel and abort (two names of one handler)", location=where)
         if isinstance(handler, str):
             handler = located_map({"command": handler}, value_location(value, kind))
         out[kind] = normalized(handler, f"handlerOn.{kind}", STEP_KEYS, STEP_NOT_YET, value_location(value, kind))
