@@ -431,3 +431,26 @@ def test_the_example_project_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert out_lines(result) == ["42 rows for us", "checked 42 rows for us", "loaded into us", "report done (succeeded)"]
     assert (example / "out" / "last.txt").read_text() == "loaded into us\n"
+
+
+def test_killing_a_dagu_attempt_on_the_server_runs_its_cancel_handler(server, tmp_path):
+    from tests.conftest import wait_until
+
+    started = tmp_path / "started"
+    project = write_project(tmp_path / "k", {"k.yaml": f"""\
+steps:
+  - name: long
+    command: touch {started}; sleep 120
+handlerOn:
+  cancel:
+    command: echo "cancel handler $DAG_RUN_STATUS"
+"""})
+    assert server.digpy("push", "k", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "k", "k", "--json").stdout)
+    wait_until(started.exists, what="the step to start")
+    assert server.digpy("kill", attempt["id"]).returncode == 0
+    done = wait_done(server, attempt["id"])
+    assert done["status"] == "killed"
+    tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
+    assert tasks["+k^cancel+on_cancel"] == "success"
+    assert "cancel handler aborted" in server.digpy("log", attempt["id"]).stdout
