@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from digpy.core.engine.context import Masker, TaskContext, env_value
-from digpy.core.engine.control import skip_reason
+from digpy.core.engine.control import repeat_again, skip_reason
 from digpy.core.engine.sessions import NoSessions
 from digpy.core.errors import ConfigError, DigpyError, TaskError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
@@ -295,6 +295,7 @@ class AttemptRunner:
         control = ctx.params.get("_precondition") is not None or ctx.params.get("_continue_on") is not None \
             or ctx.params.get(SKIPPED) is not None or ctx.params.get("_timeout") is not None
         continue_on = parse_continue_on(ctx.params.get("_continue_on")) if control else NO_CONTINUE
+        repeat = ctx.params.get("_repeat") is not None
         try:
             if control and (skip := await skip_reason(ctx, continue_on)) is not None:
                 ctx.output(f"skipped: {skip}\n")
@@ -314,6 +315,8 @@ class AttemptRunner:
                     result = TaskResult()
                 if continue_on.skipped and ctx.params.get(SKIPPED) is not None:
                     result = replace(result, reset_stores=[*result.reset_stores, SKIPPED])
+                if repeat and result.poll_after is None:
+                    result = await repeat_again(ctx, 0) or result
             outcome = (task.id, "ok", result)
         except asyncio.CancelledError:
             outcome = (task.id, "canceled", None)
@@ -325,7 +328,10 @@ class AttemptRunner:
                 error["exit_code"] = e.command_code
             policy = retry or task.directives.retry or NO_RETRY
             retries_left = task.retry_count < policy.limit and policy.retries(error)
-            if control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
+            again = await repeat_again(ctx, e.command_code) if repeat else None
+            if again is not None:
+                outcome = (task.id, "ok", again)
+            elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
                 ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
                 outcome = (task.id, "ok", TaskResult())
             else:

@@ -12,6 +12,12 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       output: ["re:WARN.*", "partial"]   # so does a failure whose output has a matching line
       mark_success: true   # (Dagu's word; the task ends in success either way)
 
+    _repeat:               # run the operator again after it ends (Dagu's repeatPolicy)
+      mode: until          # always | while | until: again while / until the conditions hold
+      condition: [...]     # as _precondition; or exit_code: [N, ...] (the run's exit code)
+      interval: 10         # seconds between runs (times backoff each time, up to max_interval)
+      limit: 5             # at most this many runs in all
+
 A skipped task succeeds without running its operator and stores `_skipped: true`: the tasks after it
 are skipped too, unless they have `_continue_on: {skipped: true}`. Reading is pure; the runner
 (digpy.core.engine.runner) evaluates.
@@ -60,6 +66,22 @@ class ContinueOn:
 
 
 NO_CONTINUE = ContinueOn()
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatPolicy:
+    mode: str  # "always", "while" or "until"
+    conditions: tuple[Condition, ...] = ()
+    exit_codes: tuple[int, ...] = ()
+    interval: float = 0.0
+    backoff: float = 1.0
+    max_interval: float | None = None
+    limit: int | None = None
+
+    def delay(self, done: int) -> float:
+        """Seconds before run number `done + 1` (`done` runs so far)."""
+        wait = self.interval * self.backoff ** max(0, done - 1)
+        return wait if self.max_interval is None else min(wait, self.max_interval)
 
 
 def text_matches(text: str, expected: str) -> bool:
@@ -130,6 +152,38 @@ def parse_continue_on(value: Any, location: Location | None = None) -> ContinueO
                       exit_codes=tuple(codes), output=tuple(output), mark_success=value.get("mark_success", False))
 
 
+def parse_repeat(value: Any, location: Location | None = None) -> RepeatPolicy:
+    if not isinstance(value, dict):
+        raise ConfigError("_repeat must be a mapping such as {mode: until, condition: ..., interval: 10}",
+                          location=location)
+    keys = ("mode", "condition", "exit_code", "interval", "backoff", "max_interval", "limit")
+    unknown = [k for k in value if k not in keys]
+    if unknown:
+        raise ConfigError(f"_repeat has an unknown key '{unknown[0]}'", location=location, hint="allowed: " + ", ".join(keys))
+    mode = value.get("mode", "always")
+    if mode not in ("always", "while", "until"):
+        raise ConfigError(f"_repeat mode must be always, while or until, not {mode!r}", location=location)
+    conditions = tuple(parse_preconditions(value["condition"], location)) if value.get("condition") is not None else ()
+    codes = value.get("exit_code", [])
+    codes = codes if isinstance(codes, list) else [codes]
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+        raise ConfigError("_repeat exit_code must be an exit code or a list of them", location=location)
+    if mode != "always" and not conditions and not codes:
+        raise ConfigError(f"_repeat mode {mode} needs a condition or exit_code", location=location)
+    numbers = {}
+    for key, minimum in (("interval", 0), ("backoff", 1), ("max_interval", 0), ("limit", 1)):
+        number = value.get(key)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float) or number < minimum):
+            raise ConfigError(f"_repeat {key} must be a number of at least {minimum}", location=location)
+        numbers[key] = number
+    if numbers["limit"] is not None and not isinstance(numbers["limit"], int):
+        raise ConfigError("_repeat limit must be a whole number", location=location)
+    return RepeatPolicy(mode=mode, conditions=conditions, exit_codes=tuple(codes),
+                        interval=float(numbers["interval"] or 0), backoff=float(numbers["backoff"] or 1),
+                        max_interval=None if numbers["max_interval"] is None else float(numbers["max_interval"]),
+                        limit=numbers["limit"])
+
+
 def _check_pattern(expected: str, location: Location | None) -> None:
     try:
         re.compile(expected[3:])
@@ -143,5 +197,5 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "parse_continue_on", "parse_preconditions",
-           "text_matches"]
+__all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
+           "parse_preconditions", "parse_repeat", "text_matches"]

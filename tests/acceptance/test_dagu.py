@@ -286,6 +286,34 @@ handlerOn:
     assert not (project.path / "success.txt").exists() and not (project.path / "after.txt").exists()
 
 
+def test_repeat_policies_run_a_step_again(project):
+    project.write("r.yaml", """\
+steps:
+  - name: until_three
+    command: echo x >> n.txt
+    repeatPolicy:
+      repeat: until
+      condition: "`wc -l < n.txt | tr -d ' '`"
+      expected: "3"
+      intervalSec: 0
+  - name: while_code
+    command: echo y >> m.txt; test $(wc -l < m.txt) -ge 2 || exit 4
+    repeatPolicy:
+      repeat: while
+      exitCode: [4]
+  - name: limited
+    command: echo tick
+    repeatPolicy:
+      repeat: true
+      limit: 3
+""")
+    result = project.run("r")
+    assert result.returncode == 0, result.stderr
+    assert (project.path / "n.txt").read_text() == "x\n" * 3
+    assert (project.path / "m.txt").read_text() == "y\n" * 2
+    assert result.stdout.count("tick") == 3
+
+
 def test_a_dig_workflow_uses_the_same_engine_features(project):
     project.write("wf.dig", """\
 _parallel: true
@@ -317,8 +345,10 @@ _parallel: true
      "bad.yaml:3:1: DAG 'bad': unknown key 'handler_onn'; did you mean 'handler_on' or 'handlerOn'?"),
     ("logDir: /tmp/logs\nsteps: [echo hi]\n",
      "bad.yaml:1:1: DAG 'bad': 'logDir' is not supported yet by digpy"),
-    ("steps:\n  - name: a\n    command: echo\n    repeatPolicy: {repeat: true}\n",
-     "bad.yaml:4:5: step 'a': 'repeatPolicy' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo\n    signalOnStop: SIGINT\n",
+     "bad.yaml:4:5: step 'a': 'signalOnStop' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo\n    repeatPolicy: {repeat: until, intervalSec: 1}\n",
+     "bad.yaml:4:19: _repeat mode until needs a condition or exit_code"),
     ("type: graph\nsteps:\n  - name: a\n    command: echo\n    depends: b\n  - name: b\n    command: echo\n"
      "    depends: a\n", "bad.yaml:5:14: the steps depend on each other in a cycle: a → b → a"),
     ("steps:\n  - name: a\n    command: echo\n    depends: [zz]\n",

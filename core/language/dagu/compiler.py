@@ -19,7 +19,7 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
-from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_retry
+from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.setup import Prelude, copy_output, param_items, read_env, read_params
@@ -215,6 +215,11 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
                                    value_location(config, "workingDir"))
         set_located(task, "_precondition", read_preconditions(config["preconditions"], value_location(config, "preconditions"),
                                                    scope, pre_prelude), config, "preconditions")
+    if config.get("repeatPolicy") is not None:
+        set_located(task, "_repeat", read_repeat(config["repeatPolicy"], value_location(config, "repeatPolicy"), scope,
+                                                 prelude.text(step, env, config.get("workingDir"), status,
+                                                              value_location(config, "workingDir"))),
+                    config, "repeatPolicy")
     if config.get("continueOn") is not None:
         set_located(task, "_continue_on", read_continue_on(config["continueOn"], value_location(config, "continueOn")),
              config, "continueOn")

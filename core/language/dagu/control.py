@@ -1,5 +1,6 @@
-"""A Dagu step's `preconditions`, `continueOn` and `retryPolicy`, read into the engine's
-`_precondition`, `_continue_on` and `_retry` (digpy.core.workflow.control, digpy.core.workflow.retry)."""
+"""A Dagu step's `preconditions`, `continueOn`, `retryPolicy` and `repeatPolicy`, read into the
+engine's `_precondition`, `_continue_on`, `_retry` and `_repeat` (digpy.core.workflow.control,
+digpy.core.workflow.retry)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import as_text
 from digpy.core.language.dagu.variables import Scope, for_shell, literal, shell_double
-from digpy.core.workflow.control import parse_continue_on
+from digpy.core.workflow.control import parse_continue_on, parse_repeat
 from digpy.core.workflow.located import key_location
 from digpy.core.workflow.retry import parse_retry
+from digpy.core.workflow.tree import did_you_mean
 
 
 def read_preconditions(value: Any, loc: Location | None, scope: Scope, prelude: str) -> list[dict[str, Any]]:
@@ -52,8 +54,6 @@ def read_continue_on(value: Any, loc: Location | None) -> dict[str, Any]:
              "mark_success": "mark_success"}
     for key, item in value.items():
         if key not in names:
-            from digpy.core.workflow.tree import did_you_mean
-
             raise ConfigError(f"continueOn: unknown key '{key}'", location=key_location(value, key) or loc,
                               hint=did_you_mean(key, list(names)) or "keys: failure, skipped, exitCode, output, "
                                                                       "markSuccess")
@@ -74,8 +74,6 @@ def read_retry(value: Any, loc: Location | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key not in names:
-            from digpy.core.workflow.tree import did_you_mean
-
             raise ConfigError(f"retryPolicy: unknown key '{key}'", location=key_location(value, key) or loc,
                               hint=did_you_mean(key, list(names)) or "keys: limit, intervalSec, backoff, "
                                                                       "maxIntervalSec, exitCode")
@@ -93,3 +91,46 @@ def read_retry(value: Any, loc: Location | None) -> dict[str, Any]:
     parse_retry(out, loc)
     return out
 
+
+
+def read_repeat(value: Any, loc: Location | None, scope: Scope, prelude: str) -> dict[str, Any]:
+    """`repeatPolicy` → `_repeat`: `repeat: true|while|until`, `condition` (with `expected`, or a
+    command that holds when it exits 0), `exitCode`, `intervalSec`, `backoff`, `maxIntervalSec`, `limit`."""
+    if not isinstance(value, dict):
+        raise ConfigError("repeatPolicy must be a mapping such as {repeat: until, condition: ..., intervalSec: 10}",
+                          location=loc)
+    names = {"repeat": "repeat", "condition": "condition", "expected": "expected", "exitCode": "exit_code",
+             "exit_code": "exit_code", "intervalSec": "interval", "interval_sec": "interval", "limit": "limit",
+             "backoff": "backoff", "maxIntervalSec": "max_interval", "max_interval_sec": "max_interval"}
+    read: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in names:
+            raise ConfigError(f"repeatPolicy: unknown key '{key}'", location=key_location(value, key) or loc,
+                              hint=did_you_mean(key, list(names)) or "keys: repeat, condition, expected, exitCode, "
+                                                                      "intervalSec, limit, backoff, maxIntervalSec")
+        read[names[key]] = item
+    mode = read.pop("repeat", True)
+    condition, expected = read.pop("condition", None), read.pop("expected", None)
+    out: dict[str, Any] = {}
+    if condition is not None:
+        if expected is None:
+            out["condition"] = [{"command": prelude + for_shell(as_text(condition), scope, loc)}]
+        else:
+            word = for_shell(shell_double(as_text(condition)), scope, loc)
+            out["condition"] = [{"command": f"{prelude}printf '%s' {word}", "expected": literal(as_text(expected))}]
+    if "exit_code" in read:
+        out["exit_code"] = read.pop("exit_code")
+    if mode in ("while", "until"):
+        out["mode"] = mode
+    elif mode is True:
+        out["mode"] = "while" if ("condition" in out or "exit_code" in out) else "always"
+    else:
+        raise ConfigError(f"repeatPolicy repeat must be true, while or until, not {mode!r}", location=loc)
+    backoff = read.pop("backoff", None)
+    if backoff is True:
+        out["backoff"] = 2
+    elif backoff not in (None, False):
+        out["backoff"] = backoff
+    out.update(read)
+    parse_repeat(out, loc)
+    return out

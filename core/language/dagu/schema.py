@@ -29,10 +29,10 @@ DAG_NOT_YET = (
 STEP_KEYS = (
     "name", "description", "command", "script", "shell", "workingDir", "env", "output", "depends",
     "preconditions", "continueOn", "retryPolicy", "run", "params", "parallel", "timeoutSec", "id",
-    "executor", "type", "config", "with", "stdout", "stderr",
+    "executor", "type", "config", "with", "stdout", "stderr", "repeatPolicy",
 )
 STEP_NOT_YET = (
-    "signalOnStop", "mailOnError", "repeatPolicy",
+    "signalOnStop", "mailOnError",
     "workerSelector", "approval", "router", "exec", "maxOutputSize", "container", "llm",
 )
 # Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`).
