@@ -57,3 +57,11 @@ def test_every_dagu_example_compiles(text, tmp_path):
     path.write_text(text, encoding="utf-8")
     compile_workflow("example", load_file(path, display_root=tmp_path),
                      operators=load_registry(entry_points=False).names())
+
+
+def test_every_dagu_key_is_in_docs_dagu_md():
+    from digpy.core.language.dagu.schema import ALIASES, DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET
+
+    text = (DOCS / "dagu.md").read_text(encoding="utf-8")
+    keys = {*DAG_KEYS, *DAG_NOT_YET, *STEP_KEYS, *STEP_NOT_YET, *ALIASES}
+    assert not sorted(k for k in keys if f"`{k}`" not in text)

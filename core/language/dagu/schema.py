@@ -24,7 +24,7 @@ DAG_NOT_YET = (
     "skipIfSuccessful", "maxCleanUpTimeSec", "maxOutputSize", "histRetentionDays", "histRetentionRuns",
     "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults", "secrets",
     "stepTypes", "artifacts", "webhook", "shell", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
-    "llm", "harness", "retryPolicy", "labels",
+    "llm", "harness", "retryPolicy",
 )
 STEP_KEYS = (
     "name", "description", "command", "script", "shell", "workingDir", "env", "output", "depends",
@@ -35,8 +35,9 @@ STEP_NOT_YET = (
     "signalOnStop", "mailOnError",
     "workerSelector", "approval", "router", "exec", "maxOutputSize", "container", "llm",
 )
-# Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`).
-ALIASES = {"precondition": "preconditions", "dir": "workingDir", "call": "run"}
+# Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`, v2's
+# `labels` for `tags`).
+ALIASES = {"precondition": "preconditions", "dir": "workingDir", "call": "run", "labels": "tags"}
 
 
 def camel(key: str) -> str:
