@@ -21,6 +21,7 @@ from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
+from digpy.core.language.dagu.mail import Mail
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.setup import Prelude, copy_output, param_items, read_env, read_params
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
@@ -47,6 +48,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
         whole_number(limit, "maxActiveSteps", value_location(dag, "maxActiveSteps"), minimum=1)
     set_located(out, "_parallel", {"limit": limit} if limit else True, dag, "steps")
     _settings(dag, out)
+    mail = Mail(dag, name)
     prelude = Prelude(dag, scope)
     sources: list[str] = []
     handlers = _handlers(dag)
@@ -64,7 +66,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
         sources = ["+preconditions"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
-        task = _step_task(step, scope, prelude, resolve_child)
+        task = _step_task(step, scope, prelude, resolve_child, mail=mail)
         after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
         if after:
             task["_after"] = after
@@ -86,15 +88,21 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
             task["_precondition"] = [*read_preconditions(dag["preconditions"], value_location(dag, "preconditions"),
                                                      scope, prelude.text(None)), *task.get("_precondition", [])]
         out["+on_success"] = task
+    if mail.on_success:  # mailOn.success: infoMail once the steps (and the success handler) are done
+        out["+mail_on_success"] = {**mail.success_task(), "_continue_on": {"skipped": True},
+                                   "_after": ["+on_success"] if "success" in handlers else all_steps}
     if "exit" in handlers:
         out["+on_exit"] = _handler_task(handlers["exit"], "exit", scope, prelude, resolve_child,
                                         ["+on_success"] if "success" in handlers else all_steps, "succeeded")
-    if "failure" in handlers or "exit" in handlers:
-        error = ConfigMap(value_location(dag, "handlerOn"))
-        for kind in ("failure", "exit"):
-            if kind in handlers:
-                error[f"+on_{kind}"] = _handler_task(handlers[kind], kind, scope, prelude, resolve_child, [],
-                                                     "failed")
+    if "failure" in handlers or "exit" in handlers or mail.on_failure:
+        error = ConfigMap(value_location(dag, "handlerOn") or mail.location)
+        if "failure" in handlers:
+            error["+on_failure"] = _handler_task(handlers["failure"], "failure", scope, prelude, resolve_child, [],
+                                                 "failed")
+        if mail.on_failure:  # mailOn.failure: errorMail
+            error["+mail_on_failure"] = mail.failure_task()
+        if "exit" in handlers:
+            error["+on_exit"] = _handler_task(handlers["exit"], "exit", scope, prelude, resolve_child, [], "failed")
         out["_error"] = error
     cancel = handlers.get("abort") or handlers.get("cancel")
     if cancel is not None or "exit" in handlers:  # the attempt is killed: `_cancel`, then exit
@@ -181,7 +189,7 @@ def _handlers(dag: ConfigMap) -> dict[str, ConfigMap]:
 
 
 def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildResolver,
-               status: str | None = None) -> ConfigMap:
+               status: str | None = None, *, mail: Mail | None = None) -> ConfigMap:
     config = step.config
     task = ConfigMap(step.location)
     env = read_env(config.get("env"), value_location(config, "env"))
@@ -215,6 +223,14 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
                                    value_location(config, "workingDir"))
         set_located(task, "_precondition", read_preconditions(config["preconditions"], value_location(config, "preconditions"),
                                                    scope, pre_prelude), config, "preconditions")
+    if config.get("mailOnError") is not None:
+        if not isinstance(config["mailOnError"], bool):
+            raise ConfigError("mailOnError must be true or false", location=value_location(config, "mailOnError"))
+        if config["mailOnError"]:
+            if mail is None or mail.error is None:
+                raise ConfigError("mailOnError needs the DAG's errorMail (from, to)",
+                                  location=key_location(config, "mailOnError"))
+            set_located(task, "_error", mail.failure_task(step.name), config, "mailOnError")
     if config.get("repeatPolicy") is not None:
         set_located(task, "_repeat", read_repeat(config["repeatPolicy"], value_location(config, "repeatPolicy"), scope,
                                                  prelude.text(step, env, config.get("workingDir"), status,

@@ -18,9 +18,10 @@ from digpy.core.workflow.tree import did_you_mean
 DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
+    "mailOn", "errorMail", "infoMail", "smtp",
 )
 DAG_NOT_YET = (
-    "logDir", "logOutput", "mailOn", "errorMail", "infoMail", "smtp", "delaySec", "restartWaitSec",
+    "logDir", "logOutput", "delaySec", "restartWaitSec",
     "skipIfSuccessful", "maxCleanUpTimeSec", "maxOutputSize", "histRetentionDays", "histRetentionRuns",
     "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults", "secrets",
     "stepTypes", "artifacts", "webhook", "shell", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
@@ -29,10 +30,10 @@ DAG_NOT_YET = (
 STEP_KEYS = (
     "name", "description", "command", "script", "shell", "workingDir", "env", "output", "depends",
     "preconditions", "continueOn", "retryPolicy", "run", "params", "parallel", "timeoutSec", "id",
-    "executor", "type", "config", "with", "stdout", "stderr", "repeatPolicy",
+    "executor", "type", "config", "with", "stdout", "stderr", "repeatPolicy", "mailOnError",
 )
 STEP_NOT_YET = (
-    "signalOnStop", "mailOnError",
+    "signalOnStop",
     "workerSelector", "approval", "router", "exec", "maxOutputSize", "container", "llm",
 )
 # Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`, v2's
