@@ -6,7 +6,8 @@ remove: measured in docs/performance.md); any other shell, a script too long for
 one that names a `${secret:KEY}` (arguments show in the process list) gets the path of a private
 temporary script file, as in Digdag. Every param whose name is a valid environment variable name
 is in the script's environment (strings as they are, anything else as JSON). `output: NAME` stores
-the script's stdout, trimmed, as the param NAME for the tasks after it (Dagu's `output`); `setup:`
+the script's stdout, trimmed, as the param NAME for the tasks after it (Dagu's `output`; at most
+`max_output_size` bytes, 1 MiB by default: more fails the task, as in Dagu); `setup:`
 holds shell lines run first in the same shell (what the Dagu front end sets up: its variables).
 """
 
@@ -22,6 +23,7 @@ from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, 
 
 DEFAULT_SHELL = ["/bin/sh"]
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_OUTPUT_SIZE = 1024 * 1024  # bytes of `output:` (Dagu's default maxOutputSize); more fails the task
 
 
 class ShOperator:
@@ -54,7 +56,13 @@ class ShOperator:
         if code != 0:
             raise TaskError(f"Command failed with code {code}", command_code=code)
         if output is not None and captured is not None:
-            return TaskResult(stores={output: "".join(captured).strip()})
+            text = "".join(captured).strip()
+            limit = ctx.params.get("max_output_size", MAX_OUTPUT_SIZE)
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise ConfigError(f"sh> max_output_size must be a number of bytes, got {limit!r}")
+            if len(text.encode("utf-8", "surrogatepass")) > limit:
+                raise TaskError(f"the output kept as {output} is over {limit} bytes (max_output_size)")
+            return TaskResult(stores={output: text})
         return TaskResult()
 
 

@@ -487,3 +487,12 @@ handlerOn:
     tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
     assert tasks["+k^cancel+on_cancel"] == "success"
     assert "cancel handler aborted" in server.digpy("log", attempt["id"]).stdout
+
+
+def test_an_output_over_max_output_size_fails_the_step(project):
+    project.write("m.yaml", "maxOutputSize: 10\nsteps:\n  - name: a\n    command: echo 0123456789abcdef\n"
+                            "    output: X\n  - name: b\n    command: echo never\n")
+    result = project.run("m")
+    assert result.returncode != 0
+    assert "+m+a failed: the output kept as X is over 10 bytes (max_output_size)" in result.stderr
+    assert "never" not in result.stdout

@@ -41,6 +41,9 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
     """The workflow config of one DAG (`dag` with v1 key names; `name` its name)."""
     dag = normalized(dag, f"DAG '{name}'", DAG_KEYS, DAG_NOT_YET)
     scope = Scope(dag_name=name, params=read_params(dag), env=read_env(dag.get("env"), value_location(dag, "env")))
+    if dag.get("maxOutputSize") is not None:
+        scope.max_output_size = whole_number(dag["maxOutputSize"], "maxOutputSize", value_location(dag, "maxOutputSize"),
+                                             minimum=1)
     steps = read_steps(dag, scope)
     out = ConfigMap(location_of(dag))
     limit = dag.get("maxActiveSteps")
@@ -216,6 +219,8 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         raise ConfigError("output on a step that runs a child DAG (its outputs as JSON, or a fan-out's "
                           "summary) is not supported yet by digpy", location=key_location(config, "output"),
                           hint="read one output of the child as ${STEP.outputs.NAME}")
+    if config.get("output") is not None and scope.max_output_size is not None:
+        task["max_output_size"] = scope.max_output_size
     if config.get("output") is not None:
         set_located(task, "output", output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:

@@ -32,6 +32,7 @@ class Scope:
     fan_outs: set[str] = field(default_factory=set)  # steps that run a child DAG per item (parallel:)
     child_outputs: dict[str, set[str]] = field(default_factory=dict)  # step → its outputs read as ${STEP.outputs.X}
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
+    max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
 
 
 def for_shell(text: str, scope: Scope, location: Location | None) -> str:
