@@ -442,6 +442,9 @@ handlerOn:
     assert done["status"] == "success"
     tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
     assert tasks["+report+extract"] == tasks["+report+load"] == tasks["+report+on_exit"] == "success"
+    listing = server.digpy("tasks", attempt["id"]).stdout
+    assert any("+report+skipped" in line and "success (skipped)" in line for line in listing.splitlines())
+    assert not any("+report+load" in line and "(skipped)" in line for line in listing.splitlines())
     log = server.digpy("log", attempt["id"]).stdout
     assert "loaded rows for us" in log and "done succeeded" in log
     (project / "broken.yml").write_text("steps:\n  - name: a\n    comand: echo\n")
