@@ -63,9 +63,11 @@ class UnknownOperator(ConfigError):
 class TaskError(DigpyError):
     """An expected failure of a task (a command exited non-zero, fail>): stored, shown without a traceback."""
 
-    def __init__(self, message: str, *, hint: str | None = None, details: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, details: str | None = None,
+                 command_code: int | None = None) -> None:
         super().__init__(message, hint=hint)
         self.details = details
+        self.command_code = command_code  # a command's exit code, when that is what failed (`_retry`/`_continue_on`)
 
 
 class PluginError(DigpyError):

@@ -47,13 +47,21 @@ class Project:
         return patterns
 
     def workflow_files(self) -> list[Path]:
-        """Every top-level workflow file (`*.dig`, ...) that is not hidden or ignored, sorted by name."""
+        """Every top-level workflow file (`*.dig`, a Dagu `*.yaml` with `steps:`, ...) that is not hidden
+        or ignored, sorted by name."""
         patterns = self.ignore_patterns()
-        return sorted(
+        files = sorted(
             path for path in self.directory.iterdir()
             if registry.is_workflow_file(path) and path.is_file() and not path.name.startswith(".")
-            and not any(fnmatch.fnmatch(path.name, p) for p in patterns)
+            and not any(fnmatch.fnmatch(path.name, p) for p in patterns) and registry.holds_workflow(path)
         )
+        seen: dict[str, Path] = {}
+        for path in files:  # a workflow's name is its file's stem: `etl.dig` and `etl.yaml` can't both be
+            if path.stem in seen:
+                raise ConfigError(f"two workflow files are named '{path.stem}': {seen[path.stem].name} and {path.name}",
+                                  hint="rename one, or list one in .digpyignore")
+            seen[path.stem] = path
+        return files
 
     def resolve(self, name: str) -> Path:
         """A workflow name (`wf`), file name (`wf.dig`) or path → the workflow file."""

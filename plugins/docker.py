@@ -145,7 +145,7 @@ class DockerOperator:
             network=opts.get("network"), sink=lambda text, _stream: ctx.output(text),
         )
         if code != 0:
-            raise TaskError(f"Container exited with code {code}")
+            raise TaskError(f"Container exited with code {code}", command_code=code)
         return TaskResult()
 
 

@@ -2,8 +2,9 @@
 
 Options: `method` (GET), `content` with `content_format` (text | json | form) and `content_type`,
 `headers` (a mapping, or a list of one-entry mappings as in Digdag), `query` (a mapping),
-`timeout` (seconds, 30), `store_content` (false), `retry` (default: true for GET, HEAD, OPTIONS and
-TRACE). It stores `http.last_status` (and `http.last_content` with `store_content`; otherwise an
+`timeout` (seconds, 30), `store_content` (false), `output` (a param name: the body, trimmed, is
+stored under it, like `sh>`'s), `print_content` (false: the body goes to the task's output), `retry`
+(default: true for GET, HEAD, OPTIONS and TRACE). It stores `http.last_status` (and `http.last_content` with `store_content`; otherwise an
 earlier `http.last_content` is removed). Connection errors, timeouts and 5xx answers are retried
 with exponential backoff (1, 2, 4, ... up to 30 s; `retry_limit`, default 5) without holding a
 worker while it waits.
@@ -151,14 +152,22 @@ class HttpOperator:
     name = "http"
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
-        store = boolean(options(ctx.params).get("store_content", False), "http> store_content")
-        answer = await request(ctx, ctx.command, keep_body=store)
+        opts = options(ctx.params)
+        store = boolean(opts.get("store_content", False), "http> store_content")
+        output = opts.get("output")
+        if output is not None and not (isinstance(output, str) and output.isidentifier()):
+            raise ConfigError(f"http> output must be a param name such as BODY, got {output!r}")
+        shown = boolean(opts.get("print_content", False), "http> print_content")
+        answer = await request(ctx, ctx.command, keep_body=store or output is not None or shown)
         if isinstance(answer, TaskResult):
             return answer
         status, text, _headers_seen = answer
+        extra = {} if output is None else {output: text.strip()}
+        if shown and text:
+            ctx.output(text if text.endswith("\n") else text + "\n")
         if store:
-            return TaskResult(stores={"http": {"last_status": status, "last_content": text}})
-        return TaskResult(stores={"http": {"last_status": status}}, reset_stores=["http.last_content"])
+            return TaskResult(stores={"http": {"last_status": status, "last_content": text}, **extra})
+        return TaskResult(stores={"http": {"last_status": status}, **extra}, reset_stores=["http.last_content"])
 
 
 @hookimpl

@@ -5,19 +5,25 @@ The script goes through `/bin/sh` (or the `shell` option, e.g. `shell: [bash, -e
 remove: measured in docs/performance.md); any other shell, a script too long for one argument, or
 one that names a `${secret:KEY}` (arguments show in the process list) gets the path of a private
 temporary script file, as in Digdag. Every param whose name is a valid environment variable name
-is in the script's environment (strings as they are, anything else as JSON).
+is in the script's environment (strings as they are, anything else as JSON). `output: NAME` stores
+the script's stdout, trimmed, as the param NAME for the tasks after it (Dagu's `output`; at most
+`max_output_size` bytes, 1 MiB by default: more fails the task, as in Dagu); `setup:`
+holds shell lines run first in the same shell (what the Dagu front end sets up: its variables).
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
 
 DEFAULT_SHELL = ["/bin/sh"]
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_OUTPUT_SIZE = 1024 * 1024  # bytes of `output:` (Dagu's default maxOutputSize); more fails the task
 
 
 class ShOperator:
@@ -28,6 +34,15 @@ class ShOperator:
         if not isinstance(script, str) or not script.strip():
             raise ConfigError(f"sh> needs a command, got {script!r}")
         shell = _shell(ctx.params)
+        output = ctx.params.get("output")
+        if output is not None and not (isinstance(output, str) and _PARAM_NAME.match(output)):
+            raise ConfigError(f"sh> output must be a param name such as RESULT, got {output!r}")
+        captured: list[str] | None = [] if output is not None else None
+        setup = ctx.params.get("setup")
+        if setup is not None and not isinstance(setup, str):
+            raise ConfigError(f"sh> setup must be shell lines, got {setup!r}")
+        if setup:
+            script = setup.rstrip("\n") + "\n" + script
         filled = ctx.with_secrets(script)  # Digdag's sh> fills in ${secret:KEY} (masked in the output)
         if not filled.endswith("\n"):
             filled += "\n"
@@ -35,11 +50,19 @@ class ShOperator:
         # user in the process list.
         if _takes_c(shell) and len(filled) < _MAX_ARGUMENT and "${secret:" not in script:
             dashes = ["--"] if filled[:1] in ("-", "+") else []  # or the shell takes the script for options
-            code = await ctx.run_command([*shell, "-c", *dashes, filled], env=ctx.params_env())
+            code = await ctx.run_command([*shell, "-c", *dashes, filled], env=ctx.params_env(), capture=captured)
         else:
-            code = await _run_file(ctx, shell, filled)
+            code = await _run_file(ctx, shell, filled, captured)
         if code != 0:
-            raise TaskError(f"Command failed with code {code}")
+            raise TaskError(f"Command failed with code {code}", command_code=code)
+        if output is not None and captured is not None:
+            text = "".join(captured).strip()
+            limit = ctx.params.get("max_output_size", MAX_OUTPUT_SIZE)
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise ConfigError(f"sh> max_output_size must be a number of bytes, got {limit!r}")
+            if len(text.encode("utf-8", "surrogatepass")) > limit:
+                raise TaskError(f"the output kept as {output} is over {limit} bytes (max_output_size)")
+            return TaskResult(stores={output: text})
         return TaskResult()
 
 
@@ -52,14 +75,14 @@ def _takes_c(shell: list[str]) -> bool:
         a.startswith("-") and a not in ("-", "--") for a in shell[1:])
 
 
-async def _run_file(ctx: OperatorContext, shell: list[str], script: str) -> int:
+async def _run_file(ctx: OperatorContext, shell: list[str], script: str, captured: list[str] | None) -> int:
     import tempfile  # only for scripts that cannot go as -c
 
     fd, path = tempfile.mkstemp(prefix="script-", suffix=".sh", dir=_script_dir())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(script)
-        return await ctx.run_command([*shell, path], env=ctx.params_env())
+        return await ctx.run_command([*shell, path], env=ctx.params_env(), capture=captured)
     finally:
         os.unlink(path)
 

@@ -81,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: standard output is closed; redirect it to /dev/null to drop the output", file=sys.stderr)
         return EXIT_USAGE
     first = next((a for a in argv if not a.startswith("-")), None)
+    if first == "run" and "--" in argv:  # Dagu's `start dag.yaml -- KEY=VALUE`: params after --
+        cut = argv.index("--")
+        tail, argv = argv[cut + 1:], argv[:cut]
+        for word in tail:
+            if "=" not in word or word.startswith("-"):
+                print(f"error: after -- come params as KEY=VALUE, not {word!r}", file=sys.stderr)
+                return EXIT_USAGE
+            argv += ["-p", word]
     parser = build_parser(first if first in COMMANDS and "-h" not in argv[:1] else None)
     args, extra = parser.parse_known_args(argv)
     if extra:

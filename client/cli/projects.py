@@ -53,8 +53,10 @@ def push(args: argparse.Namespace) -> int:
     directory = Path(args.project)
     Project(directory)  # it is a directory, or one line saying what it is
     data, names = pack(directory)
-    if not any(n.endswith(".dig") and "/" not in n for n in names):
-        raise ConfigError(f"{directory} has no .dig workflow file at its top level")
+    from digpy.core.language.registry import suffixes
+
+    if not any(n.endswith(suffixes()) and "/" not in n for n in names):
+        raise ConfigError(f"{directory} has no workflow file (.dig, or a Dagu .yaml) at its top level")
     revision = args.revision or str(uuid.uuid4())
     api = client(args)
     project = api.push_project(args.project_name, revision, data)

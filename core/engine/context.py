@@ -77,13 +77,20 @@ class _Sink:
     """Where a command's output lines go (the task's output); `passthrough` is the pair of file
     descriptors a local command may write to directly, when the runner allows it."""
 
-    __slots__ = ("context", "passthrough")
+    __slots__ = ("capture", "context", "echo", "passthrough")
 
-    def __init__(self, context: TaskContext, passthrough: tuple[int, int] | None) -> None:
+    def __init__(self, context: TaskContext, passthrough: tuple[int, int] | None,
+                 capture: list[str] | None = None, echo: bool = True) -> None:
         self.context = context
         self.passthrough = passthrough
+        self.capture = capture
+        self.echo = echo
 
     def __call__(self, text: str, stream: str) -> None:
+        if self.capture is not None and stream == "stdout":
+            self.capture.append(text)
+            if not self.echo:
+                return
         self.context._sink(text, stream)
 
 
@@ -137,6 +144,8 @@ class TaskContext:
         self.env = {str(k): self.with_secrets(env_value(v)) for k, v in env.items()} if isinstance(env, dict) else {}
         self.sessions = runner.sessions
         self._lost = False  # some of a command's output could not be written
+        # Every line the task's commands print, kept when `_continue_on: {output: ...}` reads it.
+        self.recorded: list[str] | None = None
 
     @property
     def log(self) -> logging.Logger:
@@ -161,19 +170,24 @@ class TaskContext:
         return executor
 
     async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                          cwd: Path | None = None) -> int:
+                          cwd: Path | None = None, capture: list[str] | None = None, echo: bool = True) -> int:
+        """(`echo=False`, the engine's own use: captured stdout is not also task output.)"""
         task_env = dict(self.env)
         if env:
             task_env.update(env)
         code = int(await self._executor().run(
-            argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir, sink=self._sink_of(),
+            argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir,
+            sink=self._sink_of(capture, echo),
         ))
         return self._delivered(code)
 
-    def _sink_of(self) -> _Sink:
-        return _Sink(self, self._runner.passthrough())
+    def _sink_of(self, capture: list[str] | None = None, echo: bool = True) -> _Sink:
+        direct = capture is None and self.recorded is None  # output read back never bypasses the sink
+        return _Sink(self, self._runner.passthrough() if direct else None, capture, echo)
 
     def _sink(self, text: str, stream: str) -> None:
+        if self.recorded is not None:
+            self.recorded.append(text)
         self._runner.emit(self._task, text, stream)
         if self._runner.output_error:
             self._lost = True

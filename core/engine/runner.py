@@ -13,21 +13,24 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from digpy.core.engine.context import Masker, TaskContext, env_value
+from digpy.core.engine.control import repeat_again, skip_reason
 from digpy.core.engine.sessions import NoSessions
 from digpy.core.errors import ConfigError, DigpyError, TaskError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
 from digpy.core.store.sql import Store
+from digpy.core.workflow.control import NO_CONTINUE, SKIPPED, parse_continue_on
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.params import task_params
 from digpy.core.workflow.resume import ResumePlan
-from digpy.core.workflow.retry import RetryPolicy, parse_retry
+from digpy.core.workflow.retry import NO_RETRY, RetryPolicy, parse_retry
 from digpy.core.workflow.state_machine import AttemptGraph, MissedDeadline
 
 log = logging.getLogger("digpy.runner")
@@ -329,18 +332,50 @@ class AttemptRunner:
 
     async def _execute(self, task: Task, operator: Any, ctx: TaskContext, retry: RetryPolicy | None) -> None:
         outcome: tuple[int, str, Any]
+        control = ctx.params.get("_precondition") is not None or ctx.params.get("_continue_on") is not None \
+            or ctx.params.get(SKIPPED) is not None or ctx.params.get("_timeout") is not None
+        continue_on = parse_continue_on(ctx.params.get("_continue_on")) if control else NO_CONTINUE
+        repeat = ctx.params.get("_repeat") is not None
         try:
-            result = await operator.run(ctx)
-            if not isinstance(result, TaskResult):
-                result = TaskResult()
+            if control and (skip := await skip_reason(ctx, continue_on)) is not None:
+                ctx.output(f"skipped: {skip}\n")
+                result = TaskResult(stores={SKIPPED: True})
+            else:
+                if continue_on.output:
+                    ctx.recorded = []
+                timeout = ctx.params.get("_timeout")
+                if timeout is None:
+                    result = await operator.run(ctx)
+                else:  # the operator is canceled at the deadline (its command stopped), and the task fails
+                    try:
+                        result = await asyncio.wait_for(operator.run(ctx), float(timeout))
+                    except TimeoutError:
+                        raise TaskError(f"timed out after {timeout} seconds (_timeout)") from None
+                if not isinstance(result, TaskResult):
+                    result = TaskResult()
+                if continue_on.skipped and ctx.params.get(SKIPPED) is not None:
+                    result = replace(result, reset_stores=[*result.reset_stores, SKIPPED])
+                if repeat and result.poll_after is None:
+                    result = await repeat_again(ctx, 0) or result
             outcome = (task.id, "ok", result)
         except asyncio.CancelledError:
             outcome = (task.id, "canceled", None)
         except TaskError as e:
-            error = {"message": e.message}
+            error: dict[str, Any] = {"message": e.message}
             if e.details:
                 error["details"] = e.details
-            outcome = (task.id, "error", (error, retry))
+            if e.command_code is not None:
+                error["exit_code"] = e.command_code
+            policy = retry or task.directives.retry or NO_RETRY
+            retries_left = task.retry_count < policy.limit and policy.retries(error)
+            again = await repeat_again(ctx, e.command_code) if repeat else None
+            if again is not None:
+                outcome = (task.id, "ok", again)
+            elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
+                ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
+                outcome = (task.id, "ok", TaskResult())
+            else:
+                outcome = (task.id, "error", (error, retry))
         except DigpyError as e:
             outcome = (task.id, "error", ({"message": str(e)}, retry))
         except Exception as e:

@@ -21,6 +21,8 @@ from digpy.core.errors import ConfigError
 # suffix -> the module that reads it (the first suffix is what a workflow name without one means)
 FRONT_ENDS: dict[str, str] = {
     ".dig": "digpy.core.language.dig.loader",
+    ".yaml": "digpy.core.language.dagu.loader",
+    ".yml": "digpy.core.language.dagu.loader",
 }
 
 
@@ -50,6 +52,16 @@ def suffixes() -> tuple[str, ...]:
 
 def is_workflow_file(path: Path) -> bool:
     return path.suffix in FRONT_ENDS
+
+
+def holds_workflow(path: Path) -> bool:
+    """Whether a project's file is one of its workflows: its suffix is a front end's, and that front
+    end, if it can tell (`looks_like_workflow(path)`: a `.yaml` file may be any YAML), says so."""
+    module = FRONT_ENDS.get(path.suffix)
+    if module is None:
+        return False
+    looks = getattr(importlib.import_module(module), "looks_like_workflow", None)
+    return looks is None or bool(looks(path))
 
 
 def load_file(path: Path, *, display_root: Path) -> Mapping[str, Any]:

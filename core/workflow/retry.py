@@ -7,16 +7,22 @@ from typing import Any, NamedTuple
 from digpy.core.errors import ConfigError, Location
 from digpy.core.options import number, whole_number
 
-_KEYS = ("limit", "interval", "interval_type", "max_interval")
+_KEYS = ("limit", "interval", "interval_type", "max_interval", "exit_code")
 
 
 class RetryPolicy(NamedTuple):
-    """`_retry: N` or `{limit, interval, interval_type: constant|exponential, max_interval}`."""
+    """`_retry: N` or `{limit, interval, interval_type: constant|exponential, max_interval, exit_code}`
+    (`exit_code`: retry only a command that failed with one of these codes)."""
 
     limit: int = 0
     interval: float = 0.0
     exponential: bool = False
     max_interval: float | None = None
+    exit_codes: tuple[int, ...] = ()
+
+    def retries(self, error: dict[str, Any] | None) -> bool:
+        """Whether a failure with `error` may be retried under this policy (its exit codes, if any)."""
+        return not self.exit_codes or (error or {}).get("exit_code") in self.exit_codes
 
     def delay(self, retry_count: int) -> float:
         """Seconds to wait before retry number `retry_count + 1` (retry_count retries already done)."""
@@ -47,11 +53,16 @@ def parse_retry(value: Any, location: Location | None = None) -> RetryPolicy:
                 f"_retry interval_type must be 'constant' or 'exponential', got '{kind}'", location=location
             )
         max_interval = value.get("max_interval")
+        codes = value.get("exit_code", [])
+        codes = codes if isinstance(codes, list) else [codes]
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+            raise ConfigError("_retry exit_code must be an exit code or a list of them", location=location)
         return RetryPolicy(
             limit=whole_number(value["limit"], "_retry limit", minimum=0, location=location),
             interval=number(value.get("interval", 0), "_retry interval", minimum=0, location=location),
             exponential=kind == "exponential",
             max_interval=None if max_interval is None else number(max_interval, "_retry max_interval", minimum=0,
                                                                   location=location),
+            exit_codes=tuple(codes),
         )
     return RetryPolicy(limit=whole_number(value, "_retry", minimum=0, location=location))

@@ -27,26 +27,28 @@ class Directives:
 
     retry: the literal retry policy (`_retry`), or None when there is none or when it is an
         expression (`retry_templated`: the runner evaluates it with the task's params).
-    error / check: the compiled `_error` / `_check` subtree (root first), or None.
+    error / check / cancel: the compiled `_error` / `_check` / `_cancel` subtree (root first), or None.
     disable: `_disable: true`: the task succeeds without running.
     sla: `_sla`: how long the task may take from its first start, and what a miss sets off.
     (A plain class: a NamedTuple costs ~0.7 M instructions to create, at every start-up.)
     """
 
-    __slots__ = ("check", "disable", "error", "retry", "retry_templated", "sla")
+    __slots__ = ("cancel", "check", "disable", "error", "retry", "retry_templated", "sla")
 
     def __init__(self, retry: RetryPolicy | None = None, retry_templated: bool = False,
                  error: tuple[TaskSpec, ...] | None = None, check: tuple[TaskSpec, ...] | None = None,
-                 disable: bool = False, sla: Sla | None = None) -> None:
+                 disable: bool = False, sla: Sla | None = None, cancel: tuple[TaskSpec, ...] | None = None) -> None:
         self.retry = retry
         self.retry_templated = retry_templated
         self.error = error
         self.check = check
         self.disable = disable
         self.sla = sla
+        self.cancel = cancel
 
     def __reduce__(self) -> Any:  # the compiled-workflow cache pickles specs
-        return (Directives, (self.retry, self.retry_templated, self.error, self.check, self.disable, self.sla))
+        return (Directives, (self.retry, self.retry_templated, self.error, self.check, self.disable, self.sla,
+                             self.cancel))
 
 
 NO_DIRECTIVES = Directives()

@@ -7,7 +7,8 @@ The graph holds every task of an attempt in memory and moves them through Digdag
 - the runner takes ready tasks, marks them running and reports how the operator ended
   (`succeed`, `fail`, `poll_later`, `canceled`);
 - a planned task is *evaluated* once no child can progress any more (every child is done, or
-  blocked behind an upstream that failed): cancel → canceled, delayed error → error/group_error,
+  blocked behind an upstream that failed): cancel → `^cancel` (a group's `_cancel`, run once)
+  then canceled, delayed error → error/group_error,
   a failed child → retry, `^error`, or group_error; otherwise `^check` once, then success;
 - an SLA (the attempt's `sla:`, a task's `_sla`) is a deadline: if it passes while the attempt or
   task is not done, the task is flagged, the `^sla` group is added under the root (it ends in
@@ -270,7 +271,7 @@ class AttemptGraph:
         task.error = dict(error)
         task.state_params = {}
         policy = retry if retry is not None else self._retry_policy(task)
-        if allow_retry and task.retry_count < policy.limit:
+        if allow_retry and task.retry_count < policy.limit and policy.retries(task.error):
             self._wait(task, TaskState.RETRY_WAITING, policy.delay(task.retry_count))
             task.retry_count += 1
         elif self._has_error_task(task):
@@ -342,12 +343,15 @@ class AttemptGraph:
     def _has_error_task(task: Task) -> bool:
         return task.directives.error is not None
 
-    def _instantiate(self, parent: Task | None, specs: Sequence[TaskSpec], *, initial: bool) -> Task:
+    def _instantiate(self, parent: Task | None, specs: Sequence[TaskSpec], *, initial: bool,
+                     run_canceled: bool = False) -> Task:
         """Create tasks for compiled subtrees under `parent` (every spec without a parent is a
-        child of `parent`; upstreams are indexes into `specs`); returns the first root."""
+        child of `parent`; upstreams are indexes into `specs`); returns the first root. The new
+        tasks of a parent whose cancel was requested are canceled too, unless `run_canceled`
+        (the `^cancel` tasks, which run because of it)."""
         ids: list[int] = []
         flags = TaskFlags.INITIAL_TASK if initial else TaskFlags.NONE
-        if parent is not None and parent.cancel_requested:
+        if parent is not None and parent.cancel_requested and not run_canceled:
             flags |= TaskFlags.CANCEL_REQUESTED
         base = self.next_id
         for offset, spec in enumerate(specs):
@@ -416,7 +420,12 @@ class AttemptGraph:
     def _evaluate(self, task: Task) -> None:
         if task.state != TaskState.PLANNED or task.live_children > 0:
             return
-        if task.cancel_requested:
+        if task.cancel_requested and task.directives.cancel is not None and not any(
+            self.tasks[c].name == "^cancel" for c in task.children
+        ):  # `_cancel`: once the group's running tasks have stopped, its ^cancel tasks run
+            self._instantiate(task, task.directives.cancel, initial=False, run_canceled=True)
+            self._start_children(task)
+        elif task.cancel_requested:
             self._finish(task, TaskState.CANCELED)
         elif task.flags & TaskFlags.DELAYED_ERROR:
             self._finish(task, TaskState.ERROR)

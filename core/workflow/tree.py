@@ -19,6 +19,7 @@ from typing import Any
 
 from digpy.core import options
 from digpy.core.errors import ConfigError, Location, UnknownOperator
+from digpy.core.workflow.control import parse_continue_on, parse_preconditions, parse_repeat
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
 from digpy.core.workflow.retry import parse_retry
@@ -27,7 +28,7 @@ from digpy.core.workflow.sla import Sla, read_sla
 from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec, Workflow
 
 GROUP_KEYS = (
-    "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_retry",
+    "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_cancel", "_retry",
     "_export", "_secrets", "_workdir", "_disable", "_sla",
 )
 # Keys of an operator task that are directives, not params for the operator.
@@ -35,11 +36,11 @@ SUBTASK_KEYS = ("_do", "_else_do")
 MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
 _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 # Keys whose presence gives a task directives (most tasks have none: their Directives are shared).
-_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_disable", "_sla")
+_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla")
 
 
 TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
-                  "_retry", "_parallel")
+                  "_cancel", "_retry", "_parallel")
 # Top-level keys that are settings of the workflow, not of its root task (a called workflow drops them).
 WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
@@ -274,7 +275,10 @@ class _Compiler:
                                   location=value_location(config, "_retry"),
                                   hint="a group's directives are not evaluated: write a number or a mapping")
         subtrees: dict[str, tuple[TaskSpec, ...] | None] = {}
-        for key, generated in (("_error", "^error"), ("_check", "^check")):
+        if config.get("_cancel") is not None and is_operator:
+            raise ConfigError(f"{full_name}: _cancel is for groups and the workflow",
+                              location=key_location(config, "_cancel"), hint="put it on the group around the task")
+        for key, generated in (("_error", "^error"), ("_check", "^check"), ("_cancel", "^cancel")):
             subtrees[key] = None
             if key in config and config[key] is not None:
                 sub = config[key]
@@ -283,6 +287,18 @@ class _Compiler:
                                       location=value_location(config, key))
                 subtrees[key] = tuple(compile_tree(generated, full_name + generated, sub, operators=self.operators,
                                                    unknown=self.unknown))
+        if config.get("_timeout") is not None:
+            value = config["_timeout"]
+            if not is_operator or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{full_name}: _timeout is a number of seconds (> 0) on an operator task",
+                                  location=value_location(config, "_timeout"))
+        for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on),
+                           ("_repeat", parse_repeat)):
+            if config.get(key) is not None:
+                if not is_operator:
+                    raise ConfigError(f"{full_name}: {key} is for operator tasks, not groups",
+                                      location=key_location(config, key))
+                parse(to_plain(config[key]), value_location(config, key))
         if "_parallel" in config:
             parse_parallel(config["_parallel"], value_location(config, "_parallel"), allow_template=is_operator)
         for key in ("_background", "_disable"):
@@ -294,10 +310,10 @@ class _Compiler:
         if config.get("_sla") is not None:
             sla = self.sla(full_name, config["_sla"], value_location(config, "_sla"), workflow=False)
         if retry is None and not retry_templated and not disable and subtrees["_error"] is None \
-                and subtrees["_check"] is None and sla is None:
+                and subtrees["_check"] is None and subtrees["_cancel"] is None and sla is None:
             return NO_DIRECTIVES
         return Directives(retry=retry, retry_templated=retry_templated, error=subtrees["_error"],
-                          check=subtrees["_check"], disable=disable, sla=sla)
+                          check=subtrees["_check"], disable=disable, sla=sla, cancel=subtrees["_cancel"])
 
     def sla(self, full_name: str, value: Any, location: Location | None, *, workflow: bool) -> Sla:
         """A workflow's `sla:` or a task's `_sla`, with its `+tasks` compiled as `FULL_NAME^sla`."""

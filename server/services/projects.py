@@ -69,7 +69,7 @@ def push(store: ServerStore, registry: Registry, *, name: str, revision: str, ar
         project = Project(root)
         workflow_files = project.workflow_files()
         if not workflow_files:
-            raise ConfigError("the archive has no .dig workflow at its top level")
+            raise ConfigError("the archive has no workflow (.dig, or a Dagu .yaml) at its top level")
         check_in_child(root, registry.names())  # a file that crashes or exhausts the loader stops only a child
         workflows = [project.load(path, operators=registry.names(), cache=False, lenient=True)
                      for path in workflow_files]

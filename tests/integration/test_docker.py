@@ -84,3 +84,29 @@ def test_the_documented_example(project, docker_env):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"hello from Linux in {IMAGE}",
                                           f"sh> ran in the container, in {project.path.name}"]
+
+
+def test_a_dagu_docker_step_runs_its_command_in_the_image_with_the_dag_variables(project, docker_env):
+    env, _client = docker_env
+    project.write("dag.yaml", f"""\
+params:
+  - WHO: container
+steps:
+  - name: inside
+    executor:
+      type: docker
+      config:
+        image: {IMAGE}
+        pull: false
+        autoRemove: true
+        container:
+          env: ["GREETING=hello"]
+    command: echo "$GREETING from the $WHO"; head -1 /etc/passwd
+    output: SAID
+  - name: after
+    command: echo "the container said [$SAID]"
+""")
+    result = project.run("dag", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["hello from the container", "root:x:0:0:root:/root:/bin/sh",
+                                          "the container said [hello from the container", "root:x:0:0:root:/root:/bin/sh]"]

@@ -196,3 +196,35 @@ def test_a_large_answer_is_stored_whole_and_one_over_the_limit_fails(project, ht
     assert "is over 16 MiB, more than http> keeps" in result.stderr
     project.write("fine.dig", f"+get:\n  http>: {url}/big/{over}\n")  # not stored: no limit applies
     assert project.run("fine").returncode == 0
+
+
+def test_a_dagu_http_step_sends_its_request_and_keeps_the_body_as_output(project, http_server):
+    url, seen = http_server
+    project.write("api.yaml", f"""\
+params:
+  - TOKEN: t0k
+steps:
+  - name: post
+    executor:
+      type: http
+      config:
+        headers: {{X-Token: "${{TOKEN}}", Content-Type: application/json}}
+        query: {{page: "2"}}
+        body: '{{"n": 1}}'
+        silent: true
+        timeout: 10
+    command: POST {url}/echo
+    output: ANSWER
+  - name: use
+    command: echo "method=${{ANSWER.method}} page=${{ANSWER.query.page}}"
+  - name: missing
+    type: http
+    command: GET {url}/missing
+""")
+    result = project.run("api")
+    assert result.returncode != 0, "a 404 fails the step"
+    assert seen[-1] == {"method": "POST", "query": {"page": "2"}, "body": '{"n": 1}',
+                        "content_type": "application/json", "x_token": "t0k"}
+    assert '"method": "POST"' in result.stdout or '"method":"POST"' in result.stdout, "the body is printed"
+    assert "method=POST page=2" in result.stdout
+    assert "HTTP 404 Not Found from GET" in result.stderr

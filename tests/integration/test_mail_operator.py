@@ -93,3 +93,38 @@ def test_bad_options_are_one_line_errors(project):
     assert "mail> port must be a whole number, got 'smtp'" in result.stderr
     assert "mail> subject must be one line" in result.stderr
     assert "mail> body file latin1.txt is not UTF-8 text" in result.stderr
+
+
+def test_dagu_mail_on_failure_and_mail_on_error_send_through_mail(project, smtp):
+    port, inbox = smtp
+    project.write("etl.yaml", f"""\
+smtp:
+  host: 127.0.0.1
+  port: "{port}"
+errorMail:
+  from: dagu@example.test
+  to: ops@example.test
+  prefix: "[Error]"
+infoMail:
+  from: dagu@example.test
+  to: [data@example.test]
+mailOn:
+  failure: true
+  success: true
+steps:
+  - name: load
+    command: echo loading; exit 3
+    mailOnError: true
+""")
+    result = project.run("etl")
+    assert result.returncode != 0
+    messages = [(sender, to, message_from_bytes(raw, policy=policy.default)) for sender, to, raw in inbox.messages]
+    assert [(sender, to, m["Subject"]) for sender, to, m in messages] == [
+        ("dagu@example.test", ["ops@example.test"], "[Error] step load of etl failed"),
+        ("dagu@example.test", ["ops@example.test"], "[Error] etl failed"),
+    ]
+    assert messages[0][2].get_content().strip() == "step load of etl failed: Command failed with code 3"
+    project.write("etl.yaml", (project.path / "etl.yaml").read_text().replace("exit 3", "exit 0"))
+    assert project.run("etl", "--rerun").returncode == 0
+    assert inbox.messages[-1][1] == ["data@example.test"]
+    assert message_from_bytes(inbox.messages[-1][2], policy=policy.default)["Subject"] == "etl succeeded"

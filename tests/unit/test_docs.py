@@ -18,6 +18,8 @@ BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
 
 def yaml_blocks():
     for path in sorted(DOCS.glob("*.md")):
+        if path.name == "dagu.md":  # Dagu DAG files (test_every_dagu_example_compiles)
+            continue
         for number, block in enumerate(BLOCK.findall(path.read_text(encoding="utf-8"))):
             yield pytest.param(block, id=f"{path.name}-{number}")
 
@@ -39,3 +41,27 @@ def test_every_builtin_operator_is_documented():
     text = (DOCS / "operators.md").read_text()
     missing = [n for n in load_registry(entry_points=False).names() if f"## {n}>" not in text]
     assert not missing
+
+
+def dagu_blocks():
+    text = (DOCS / "dagu.md").read_text(encoding="utf-8")
+    for number, block in enumerate(BLOCK.findall(text)):
+        yield pytest.param(block, id=f"dagu.md-{number}")
+
+
+@pytest.mark.parametrize("text", list(dagu_blocks()))
+def test_every_dagu_example_compiles(text, tmp_path):
+    from digpy.core.language.registry import load_file
+
+    path = tmp_path / "example.yaml"
+    path.write_text(text, encoding="utf-8")
+    compile_workflow("example", load_file(path, display_root=tmp_path),
+                     operators=load_registry(entry_points=False).names())
+
+
+def test_every_dagu_key_is_in_docs_dagu_md():
+    from digpy.core.language.dagu.schema import ALIASES, DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET
+
+    text = (DOCS / "dagu.md").read_text(encoding="utf-8")
+    keys = {*DAG_KEYS, *DAG_NOT_YET, *STEP_KEYS, *STEP_NOT_YET, *ALIASES}
+    assert not sorted(k for k in keys if f"`{k}`" not in text)

@@ -149,6 +149,19 @@ def test_operator_retry_waits_and_counts():
     assert find(g, "+a").state == TaskState.SUCCESS
 
 
+def test_retry_with_exit_codes_retries_only_those_codes():
+    g = graph_of("+a:\n  sh>: x\n  _retry: {limit: 3, exit_code: [7]}\n")
+    a = g.take_ready()
+    g.mark_running(a, 0)
+    g.fail(a, {"message": "Command failed with code 7", "exit_code": 7}, 0)
+    assert a.state == TaskState.RETRY_WAITING and a.retry_count == 1
+    g.wake(0)
+    g.take_ready()
+    g.mark_running(a, 0)
+    g.fail(a, {"message": "Command failed with code 9", "exit_code": 9}, 0)
+    assert a.state == TaskState.ERROR, "9 is not a code to retry"
+
+
 def test_retry_waiting_holds_until_retry_at():
     g = graph_of("+a:\n  sh>: x\n  _retry: {limit: 3, interval: 10, interval_type: exponential, max_interval: 25}\n")
     a = g.take_ready()
@@ -241,6 +254,25 @@ def test_cancel_stops_everything_and_ends_canceled():
     assert find(g, "+later").state == TaskState.BLOCKED
     assert g.root.state == TaskState.CANCELED
     assert g.take_ready() is None
+
+
+def test_a_cancel_task_runs_once_the_canceled_group_has_stopped():
+    g = graph_of("_cancel:\n  +notify: {sh>: n}\n  +cleanup: {sh>: c}\n+run: {sh>: x}\n+later: {sh>: y}\n")
+    running = g.take_ready()
+    g.mark_running(running, 0)
+    assert g.request_cancel(1) == [running]
+    assert g.take_ready() is None, "nothing runs before the running task has stopped"
+    g.canceled(running, 2)
+    notify = g.take_ready()
+    assert notify.full_name == "+wf^cancel+notify" and g.root.state == TaskState.PLANNED
+    g.mark_running(notify, 3)
+    g.succeed(notify, TaskResult(), 4)
+    cleanup = g.take_ready()
+    assert cleanup.full_name == "+wf^cancel+cleanup"
+    g.mark_running(cleanup, 5)
+    g.succeed(cleanup, TaskResult(), 6)
+    assert find(g, "+later").state != TaskState.SUCCESS
+    assert g.root.state == TaskState.CANCELED and g.take_ready() is None
 
 
 def test_cancel_of_a_waiting_retry():

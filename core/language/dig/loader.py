@@ -89,6 +89,14 @@ def load_file(path: Path, *, display_root: Path | None = None) -> ConfigMap:
     return data
 
 
+def load_documents(path: Path, *, display_root: Path | None = None) -> list[Any]:
+    """Every YAML document of a file (`---` between them) as located data, under the same limits
+    (a Dagu DAG file may hold several DAGs)."""
+    loader = _Loader(display_root or path.parent)
+    documents: list[Any] = loader.load(path, (), 0, many=True)
+    return documents
+
+
 def load_text(text: str, name: str = "<string>") -> ConfigMap:
     """Load workflow text given as a string (`!include` is not available)."""
     loader = _Loader(None)
@@ -123,7 +131,8 @@ class _Loader:
                 pass
         return str(path)
 
-    def load(self, path: Path, stack: tuple[Path, ...], depth: int, link: Path | None = None) -> Any:
+    def load(self, path: Path, stack: tuple[Path, ...], depth: int, link: Path | None = None,
+             many: bool = False) -> Any:
         try:
             if path.stat().st_size > MAX_FILE_CHARS * 4:
                 raise ConfigError(f"{self.display(path)} is larger than {MAX_FILE_CHARS // 1048576} MiB",
@@ -140,9 +149,10 @@ class _Loader:
         record_read(path, text)
         if link is not None and link != path:  # `!include` of a symlink: re-pointing it is a change
             record_read(link, text)
-        return self.from_text(text, self.display(path), path, (*stack, path.resolve()), depth)
+        return self.from_text(text, self.display(path), path, (*stack, path.resolve()), depth, many)
 
-    def from_text(self, text: str, name: str, path: Path | None, stack: tuple[Path, ...], depth: int) -> Any:
+    def from_text(self, text: str, name: str, path: Path | None, stack: tuple[Path, ...], depth: int,
+                  many: bool = False) -> Any:
         from ruamel.yaml.error import MarkedYAMLError, YAMLError
         from ruamel.yaml.reader import ReaderError
 
@@ -150,7 +160,8 @@ class _Loader:
             raise ConfigError(f"{name} is larger than {MAX_FILE_CHARS // 1048576} MiB",
                               location=Location(name, 1, 1), hint=_SPLIT_HINT)
         try:
-            return _Builder(self, name, path, stack, _parser()(text)).document(depth)
+            builder = _Builder(self, name, path, stack, _parser()(text))
+            return builder.documents(depth) if many else builder.document(depth)
         except UnicodeEncodeError as e:  # a lone surrogate (text that did not come from a UTF-8 file)
             before = text[:e.start]
             line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
@@ -212,6 +223,22 @@ class _Builder:
             raise ConfigError("invalid YAML: a workflow file holds one document, found another",
                               location=self.loc(event), hint="remove the '---' line")
         return value
+
+    def documents(self, depth: int) -> list[Any]:
+        """Every document of the stream, in order (an empty one is None)."""
+        ev = self.ev
+        out: list[Any] = []
+        self.next_event()  # StreamStartEvent
+        event = self.next_event()
+        while not isinstance(event, ev.StreamEndEvent):  # a DocumentStartEvent
+            event = self.next_event()
+            if isinstance(event, ev.DocumentEndEvent):
+                out.append(None)
+            else:
+                out.append(self.value(event, depth)[0])
+                self.next_event()  # DocumentEndEvent
+            event = self.next_event()
+        return out
 
     def spend(self, count: int, loc: Location) -> None:
         self.loader.values += count

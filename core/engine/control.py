@@ -1,0 +1,76 @@
+"""Evaluating a task's `_precondition` when it is about to run, and its `_repeat` when it has run
+(see digpy.core.workflow.control)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from digpy.core.engine.context import TaskContext
+from digpy.core.spi import TaskResult
+from digpy.core.workflow.control import (
+    SKIPPED,
+    Condition,
+    ContinueOn,
+    RepeatPolicy,
+    parse_preconditions,
+    parse_repeat,
+)
+
+SHELL = "/bin/sh"
+REPEAT_DONE = "_repeat_done"  # the runs of a repeated task so far, kept in its poll state
+
+
+async def skip_reason(ctx: TaskContext, continue_on: ContinueOn) -> str | None:
+    """Why the task is skipped (an upstream task was skipped, or a precondition does not hold), or None."""
+    if ctx.params.get(SKIPPED) is not None and not continue_on.skipped:
+        return "a task it depends on was skipped"
+    value = ctx.params.get("_precondition")
+    if value is None:
+        return None
+    return await unmet(ctx, parse_preconditions(value))
+
+
+async def unmet(ctx: TaskContext, conditions: Sequence[Condition]) -> str | None:
+    """The first of `conditions` that does not hold, said in words, or None when all hold."""
+    for condition in conditions:
+        if condition.command is not None:
+            captured: list[str] = []
+            code = await ctx.run_command([SHELL, "-c", condition.command], env=ctx.params_env(),
+                                         capture=captured if condition.expected is not None else None,
+                                         echo=False)
+            if condition.expected is None:
+                if code != 0:
+                    shown = condition.command.strip().splitlines()[-1]  # (a front end's set-up lines come first)
+                    return f"precondition `{shown}` exited with {code}"
+                continue
+            text = "".join(captured).strip()
+        else:
+            text = condition.value or ""
+        if not condition.matches(text):
+            return f"precondition not met: {text!r} is not {condition.expected!r}"
+    return None
+
+
+async def repeats(ctx: TaskContext, policy: RepeatPolicy, exit_code: int | None, done: int) -> bool:
+    """Whether the operator runs again after run number `done` ended with `exit_code` (0: success)."""
+    if policy.limit is not None and done >= policy.limit:
+        return False
+    if policy.mode == "always":
+        return exit_code in (0, *policy.exit_codes)
+    holds = True
+    if policy.exit_codes:
+        holds = exit_code in policy.exit_codes
+    if holds and policy.conditions:
+        holds = await unmet(ctx, policy.conditions) is None
+    return holds if policy.mode == "while" else not holds
+
+
+async def repeat_again(ctx: TaskContext, exit_code: int | None) -> TaskResult | None:
+    """The task's `_repeat` after a run that ended with `exit_code`: the poll that runs it again, or None."""
+    policy = parse_repeat(ctx.params["_repeat"])
+    done = int(ctx.state.get(REPEAT_DONE, 0)) + 1
+    if not await repeats(ctx, policy, exit_code, done):
+        return None
+    wait = policy.delay(done)
+    ctx.output(f"repeat: run {done} done, the next in {wait:g} s\n")
+    return TaskResult.poll(wait, {REPEAT_DONE: done})

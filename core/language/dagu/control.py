@@ -1,0 +1,136 @@
+"""A Dagu step's `preconditions`, `continueOn`, `retryPolicy` and `repeatPolicy`, read into the
+engine's `_precondition`, `_continue_on`, `_retry` and `_repeat` (digpy.core.workflow.control,
+digpy.core.workflow.retry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from digpy.core.errors import ConfigError, Location
+from digpy.core.language.dagu.common import as_text
+from digpy.core.language.dagu.variables import Scope, for_shell, literal, shell_double
+from digpy.core.workflow.control import parse_continue_on, parse_repeat
+from digpy.core.workflow.located import key_location
+from digpy.core.workflow.retry import parse_retry
+from digpy.core.workflow.tree import did_you_mean
+
+
+def read_preconditions(value: Any, loc: Location | None, scope: Scope, prelude: str) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append({"command": prelude + for_shell(item, scope, loc)})
+            continue
+        if not isinstance(item, dict):
+            raise ConfigError("a precondition is a command or {condition, expected}", location=loc)
+        extra = [k for k in item if k not in ("condition", "expected")]
+        if extra:
+            hint = "negate is Dagu v2's; not supported yet by digpy" if extra[0] == "negate" else \
+                "a precondition has condition and expected"
+            raise ConfigError(f"precondition: unknown key '{extra[0]}'", location=key_location(item, extra[0]) or loc,
+                              hint=hint)
+        condition = item.get("condition")
+        if not isinstance(condition, str | int | float) or isinstance(condition, bool):
+            raise ConfigError("a precondition needs a condition (a text)", location=loc)
+        expected = item.get("expected")
+        if expected is None:
+            out.append({"command": prelude + for_shell(str(condition), scope, loc)})
+            continue
+        word = for_shell(shell_double(str(condition)), scope, loc)
+        out.append({"command": f"{prelude}printf '%s' {word}", "expected": literal(as_text(expected))})
+    return out
+
+
+def read_continue_on(value: Any, loc: Location | None) -> dict[str, Any]:
+    if value in ("skipped", "failed", "failure"):
+        return {"skipped": True} if value == "skipped" else {"failure": True}
+    if not isinstance(value, dict):
+        raise ConfigError("continueOn must be skipped, failed, or {failure, skipped, exitCode, output, markSuccess}",
+                          location=loc)
+    out: dict[str, Any] = {}
+    names = {"failure": "failure", "failed": "failure", "skipped": "skipped", "exitCode": "exit_code",
+             "exit_code": "exit_code", "output": "output", "markSuccess": "mark_success",
+             "mark_success": "mark_success"}
+    for key, item in value.items():
+        if key not in names:
+            raise ConfigError(f"continueOn: unknown key '{key}'", location=key_location(value, key) or loc,
+                              hint=did_you_mean(key, list(names)) or "keys: failure, skipped, exitCode, output, "
+                                                                      "markSuccess")
+        if names[key] == "output" and isinstance(item, str | list):
+            item = [literal(str(o)) for o in (item if isinstance(item, list) else [item])]
+        out[names[key]] = item
+
+    parse_continue_on(out, loc)
+    return out
+
+
+def read_retry(value: Any, loc: Location | None) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError("retryPolicy must be a mapping such as {limit: 3, intervalSec: 10}", location=loc)
+    names = {"limit": "limit", "intervalSec": "interval", "interval_sec": "interval", "backoff": "backoff",
+             "maxIntervalSec": "max_interval", "max_interval_sec": "max_interval", "exitCode": "exit_code",
+             "exit_code": "exit_code"}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in names:
+            raise ConfigError(f"retryPolicy: unknown key '{key}'", location=key_location(value, key) or loc,
+                              hint=did_you_mean(key, list(names)) or "keys: limit, intervalSec, backoff, "
+                                                                      "maxIntervalSec, exitCode")
+        if names[key] == "backoff":
+            if item is True or item == 2:
+                out["interval_type"] = "exponential"
+            elif item not in (False, None, 1):
+                raise ConfigError("retryPolicy backoff other than true (doubling) is not supported yet by digpy",
+                                  location=key_location(value, key) or loc, hint="write backoff: true")
+            continue
+        out[names[key]] = item
+    if "limit" not in out:
+        raise ConfigError("retryPolicy needs limit", location=loc)
+
+    parse_retry(out, loc)
+    return out
+
+
+
+def read_repeat(value: Any, loc: Location | None, scope: Scope, prelude: str) -> dict[str, Any]:
+    """`repeatPolicy` → `_repeat`: `repeat: true|while|until`, `condition` (with `expected`, or a
+    command that holds when it exits 0), `exitCode`, `intervalSec`, `backoff`, `maxIntervalSec`, `limit`."""
+    if not isinstance(value, dict):
+        raise ConfigError("repeatPolicy must be a mapping such as {repeat: until, condition: ..., intervalSec: 10}",
+                          location=loc)
+    names = {"repeat": "repeat", "condition": "condition", "expected": "expected", "exitCode": "exit_code",
+             "exit_code": "exit_code", "intervalSec": "interval", "interval_sec": "interval", "limit": "limit",
+             "backoff": "backoff", "maxIntervalSec": "max_interval", "max_interval_sec": "max_interval"}
+    read: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in names:
+            raise ConfigError(f"repeatPolicy: unknown key '{key}'", location=key_location(value, key) or loc,
+                              hint=did_you_mean(key, list(names)) or "keys: repeat, condition, expected, exitCode, "
+                                                                      "intervalSec, limit, backoff, maxIntervalSec")
+        read[names[key]] = item
+    mode = read.pop("repeat", True)
+    condition, expected = read.pop("condition", None), read.pop("expected", None)
+    out: dict[str, Any] = {}
+    if condition is not None:
+        if expected is None:
+            out["condition"] = [{"command": prelude + for_shell(as_text(condition), scope, loc)}]
+        else:
+            word = for_shell(shell_double(as_text(condition)), scope, loc)
+            out["condition"] = [{"command": f"{prelude}printf '%s' {word}", "expected": literal(as_text(expected))}]
+    if "exit_code" in read:
+        out["exit_code"] = read.pop("exit_code")
+    if mode in ("while", "until"):
+        out["mode"] = mode
+    elif mode is True:
+        out["mode"] = "while" if ("condition" in out or "exit_code" in out) else "always"
+    else:
+        raise ConfigError(f"repeatPolicy repeat must be true, while or until, not {mode!r}", location=loc)
+    backoff = read.pop("backoff", None)
+    if backoff is True:
+        out["backoff"] = 2
+    elif backoff not in (None, False):
+        out["backoff"] = backoff
+    out.update(read)
+    parse_repeat(out, loc)
+    return out

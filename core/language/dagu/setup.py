@@ -1,0 +1,179 @@
+"""What a DAG's shell steps set before their command: params, env, dotenv and special variables.
+
+Dagu 1.30's order, checked against its binary: the DAG's `env` is worked out first (it does not
+see the params' defaults), dotenv entries after it (they win), then the params (a value given to
+the run wins over a default), then the step's own `env` and working directory.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from digpy.core.errors import ConfigError, Location
+from digpy.core.language.dagu.common import as_text, is_name
+from digpy.core.language.dagu.steps import Step
+from digpy.core.language.dagu.variables import Scope, for_shell, literal, shell_double, shell_quote
+from digpy.core.workflow.located import ConfigMap, value_location
+
+
+def read_params(dag: ConfigMap) -> dict[str, str | None]:
+    """Named params with their defaults (positional ones are `$1`... in the shell, see Prelude)."""
+    value = dag.get("params")
+    loc = value_location(dag, "params")
+    named: dict[str, str | None] = {}
+    for key, default in param_items(value, loc):
+        if key is not None:
+            named[key] = default
+    return named
+
+
+def param_items(value: Any, loc: Location | None) -> list[tuple[str | None, str]]:
+    """`params:` as (name or None for a positional value, default), in order."""
+    if value is None:
+        return []
+    items: list[tuple[str | None, str]] = []
+    if isinstance(value, str):
+        try:
+            words = shlex.split(value)
+        except ValueError as e:
+            raise ConfigError(f"params: {e}", location=loc) from None
+        for word in words:
+            key, eq, default = word.partition("=")
+            items.append((key, default) if eq and is_name(key) else (None, word))
+        return items
+    entries: list[Any] | None = list(value.items()) if isinstance(value, dict) else \
+        value if isinstance(value, list) else None
+    if entries is None:
+        raise ConfigError("params must be a text, a list or a mapping", location=loc)
+    for entry in entries:
+        if isinstance(entry, tuple):
+            key, default = entry
+        elif isinstance(entry, dict) and len(entry) == 1:
+            key, default = next(iter(entry.items()))
+        elif isinstance(entry, str):
+            key, eq, default = entry.partition("=")
+            if not eq:
+                items.append((None, entry))
+                continue
+        elif isinstance(entry, dict):
+            raise ConfigError("typed params ({name, type, default}) are not supported yet by digpy", location=loc,
+                              hint="write - NAME: default")
+        else:
+            items.append((None, as_text(entry)))
+            continue
+        if not is_name(str(key)):
+            raise ConfigError(f"param name {key!r} is not a valid variable name", location=loc)
+        items.append((str(key), as_text(default)))
+    return items
+
+
+def read_env(value: Any, loc: Location | None) -> dict[str, str]:
+    """`env:` as an ordered mapping (a list of one-key mappings, `KEY=VALUE` texts, or a mapping)."""
+    if value is None:
+        return {}
+    entries = list(value.items()) if isinstance(value, dict) else None
+    if entries is None and isinstance(value, list):
+        entries = []
+        for item in value:
+            if isinstance(item, dict):
+                entries.extend(item.items())
+            elif isinstance(item, str) and "=" in item:
+                key, _, text = item.partition("=")
+                entries.append((key, text))
+            else:
+                raise ConfigError("env entries are KEY: VALUE mappings or KEY=VALUE texts", location=loc)
+    if entries is None:
+        raise ConfigError("env must be a list of KEY: VALUE entries or a mapping", location=loc)
+    out: dict[str, str] = {}
+    for key, item in entries:
+        if not is_name(str(key)):
+            raise ConfigError(f"env name {key!r} is not a valid variable name", location=loc)
+        if isinstance(item, dict | list):
+            raise ConfigError(f"env {key} must be a text", location=loc)
+        out[str(key)] = as_text(item)
+    return out
+
+
+# Reads a dotenv file without running it: KEY=VALUE lines, `#` comments, an optional `export `, and
+# one pair of quotes around a value are taken off; no line is executed.
+_DOTENV_READER = (
+    "if [ -f FILE ]; then while IFS= read -r _l || [ -n \"$_l\" ]; do case \"$_l\" in ''|'#'*) continue;; esac; "
+    "_l=${_l#export }; _k=${_l%%=*}; _v=${_l#*=}; case \"$_v\" in \\\"*\\\") _v=${_v#?}; _v=${_v%?};; "
+    "\\'*\\') _v=${_v#?}; _v=${_v%?};; esac; export \"$_k=$_v\"; done < FILE; fi"
+)
+
+
+def dotenv_files(dag: ConfigMap) -> list[str]:
+    """The dotenv files of a DAG, read in order: `.env` first, then those listed (`dotenv: []`: none)."""
+    value = dag.get("dotenv")
+    loc = value_location(dag, "dotenv")
+    if value is None:
+        return [".env"]
+    files = value if isinstance(value, list) else [value]
+    if not all(isinstance(f, str) and f for f in files):
+        raise ConfigError("dotenv must be a file name or a list of them", location=loc)
+    if not files:
+        return []
+    return list(dict.fromkeys([".env", *files]))
+
+
+class Prelude:
+    """What every shell step sets before its command: the DAG's params, env and special variables."""
+
+    def __init__(self, dag: ConfigMap, scope: Scope) -> None:
+        self.scope = scope
+        self.lines: list[str] = []
+        loc = value_location(dag, "params")
+        positional = [default for key, default in param_items(dag.get("params"), loc) if key is None]
+        self.lines.append(literal(f"export DAG_NAME={shell_quote(scope.dag_name)} DAG_RUN_ID=") + '"${session_uuid}"')
+        # Dagu 1.30: env is worked out before the params (it does not see their defaults), and a
+        # param wins over an env entry of its name; a param given to the run wins over its default.
+        for key, value in scope.env.items():
+            if key not in scope.params:
+                self.lines.append(f"export {key}={for_shell(shell_double(value), scope, loc)}")
+        for path in dotenv_files(dag):  # after env: its entries win (Dagu appends them)
+            self.lines.append(literal(_DOTENV_READER.replace("FILE", shell_quote(path))))
+        for key, default in scope.params.items():
+            word = shell_double(f"${{{key}={default or ''}}}")
+            self.lines.append(f": {for_shell(word, scope, loc)}; export {key}")
+        if positional:
+            words = " ".join(for_shell(shell_double(p), scope, loc) for p in positional)
+            self.lines.append(f"set -- {words}")
+        self.workdir = dag.get("workingDir")
+        self.workdir_location = value_location(dag, "workingDir")
+
+    def text(self, step: Step | None, env: dict[str, str] | None = None, workdir: Any = None,
+             status: str | None = None, workdir_location: Location | None = None) -> str:
+        lines = list(self.lines)
+        if step is not None:
+            lines.append(f"export DAG_RUN_STEP_NAME={literal_word(step.name)}")
+        if status is not None:
+            lines.append(f"export DAG_RUN_STATUS={status}")
+        for key, value in (env or {}).items():
+            lines.append(f"export {key}={for_shell(shell_double(value), self.scope, None)}")
+        directory = workdir if workdir is not None else self.workdir
+        if directory is not None:
+            if not isinstance(directory, str) or not directory:
+                raise ConfigError("workingDir must be a directory",
+                                  location=workdir_location if workdir is not None else self.workdir_location)
+            lines.append(f"cd {for_shell(shell_double(directory), self.scope, None)} || exit 1")
+        return "\n".join(lines) + "\n"
+
+
+def literal_word(text: str) -> str:
+    return literal(shell_quote(text))
+
+
+
+def copy_output(stream: str, path: Any, scope: Scope, location: Location | None) -> str:
+    """Shell lines that copy the rest of the script's stdout (`stream` "stdout") or stderr into a
+    file as well (Dagu's `stdout:` / `stderr:`): a FIFO read by `tee`, so the output still reaches
+    the task's log and `output:`, and the script's exit code is its own."""
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(f"{stream} must be a file path", location=location)
+    fd, back = ("1", "") if stream == "stdout" else ("2", " >&2")
+    target = for_shell(shell_double(path), scope, location)
+    return literal(f"_digpy_{stream}=$(mktemp -u) && mkfifo \"$_digpy_{stream}\" && ") + \
+        f"{{ tee {target} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
+                                        f"rm -f \"$_digpy_{stream}\"") + "\n"

@@ -1,0 +1,132 @@
+"""Dagu's `${VAR}` / `$VAR` references, rewritten into the engine's template text.
+
+Dagu expands variables itself before a shell runs; digpy lets the step's shell do it: a DAG's
+params and env, the outputs of earlier steps and the special variables are all in the shell's
+environment, so a command keeps its `$` references as they are (escaped from `${...}` evaluation
+as `$$` and `${"$"}{`). Only the forms a shell cannot read are turned into `${...}` expressions: JSON paths into
+an output (`${CONFIG.db.host}`) and a child DAG's outputs (`${STEP.outputs.NAME}`). Text that
+never reaches a shell (a child DAG's params) gets every known variable as an expression.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from digpy.core.errors import ConfigError, Location
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+STEP_REFERENCES = (".stdout", ".stderr", ".exitCode", ".exit_code")
+
+
+@dataclass
+class Scope:
+    """The variables a DAG defines, as far as they are known when it is compiled."""
+
+    dag_name: str
+    params: dict[str, str | None] = field(default_factory=dict)  # named param → its default
+    env: dict[str, str] = field(default_factory=dict)  # DAG env, in order
+    outputs: set[str] = field(default_factory=set)  # `output:` names of its steps
+    child_steps: set[str] = field(default_factory=set)  # steps that run a child DAG
+    fan_outs: set[str] = field(default_factory=set)  # steps that run a child DAG per item (parallel:)
+    child_outputs: dict[str, set[str]] = field(default_factory=dict)  # step → its outputs read as ${STEP.outputs.X}
+    items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
+    max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
+
+
+def for_shell(text: str, scope: Scope, location: Location | None) -> str:
+    """Dagu text that a shell reads: kept as it is but for the references only an expression can read."""
+    out: list[str] = []
+    last = 0
+    for match in _REF.finditer(text):
+        expression = _path_expression(match, scope, location)
+        if expression is None:
+            continue
+        out.append(literal(text[last:match.start()]))
+        out.append(expression)
+        last = match.end()
+    out.append(literal(text[last:]))
+    return "".join(out)
+
+
+def for_value(text: str, scope: Scope, location: Location | None, depth: int = 0) -> str:
+    """Dagu text that no shell reads (a child DAG's params): every known variable as an expression."""
+    out: list[str] = []
+    last = 0
+    for match in _REF.finditer(text):
+        name = match.group(1) or match.group(3)
+        replaced = _path_expression(match, scope, location)
+        if replaced is None:
+            replaced = _variable(name, scope, location, depth)
+        if replaced is None:
+            continue
+        out.append(literal(text[last:match.start()]))
+        out.append(replaced)
+        last = match.end()
+    out.append(literal(text[last:]))
+    return "".join(out)
+
+
+def _variable(name: str, scope: Scope, location: Location | None, depth: int) -> str | None:
+    if name in scope.outputs or (name == "ITEM" and scope.items):
+        return "${" + name + "}"
+    if name in scope.params:
+        default = scope.params[name]
+        if default is None:
+            return "${" + name + "}"
+        return "${typeof " + name + ' === "undefined" ? ' + json.dumps(default) + " : " + name + "}"
+    if name in scope.env and depth < 20:
+        return for_value(scope.env[name], scope, location, depth + 1)
+    if name == "DAG_NAME":
+        return literal(scope.dag_name)
+    if name == "DAG_RUN_ID":
+        return "${session_uuid}"
+    return None
+
+
+def _path_expression(match: re.Match[str], scope: Scope, location: Location | None) -> str | None:
+    name, path = match.group(1), match.group(2)
+    if not name or not path:
+        return None
+    if path in STEP_REFERENCES:
+        raise ConfigError(f"the step reference {match.group(0)} is not supported yet by digpy", location=location,
+                          hint="write the value to an output (output: NAME) and use ${NAME}")
+    if name in scope.fan_outs and path.startswith(".outputs"):
+        raise ConfigError(f"{match.group(0)}: the outputs of a parallel: fan-out are not supported yet by digpy",
+                          location=location, hint="each child's outputs are visible by name to the steps after it")
+    if name in scope.child_steps and path.startswith(".outputs."):
+        rest = path[len(".outputs."):]
+        head, _, tail = rest.partition(".")
+        param = child_output_param(name, head)
+        return "${" + (f"JSON.parse({param}).{tail}" if tail else param) + "}"
+    if name in scope.outputs or name in scope.params or (name == "ITEM" and scope.items):
+        return "${JSON.parse(" + name + ")" + path + "}"
+    return None
+
+
+def literal(text: str) -> str:
+    """Text the engine's `${...}` evaluation leaves as it is: `$` is written `$$`, and `${` (which
+    always opens an expression) as the expression `${"$"}` followed by `{`."""
+    return _DOLLAR.sub(lambda m: '${"$"}{' if m.group(0) == "${" else "$$", text)
+
+
+_DOLLAR = re.compile(r"\$\{|\$")
+
+
+def child_output_param(step: str, output: str) -> str:
+    """The param that holds output `output` of the child DAG run by step `step` (`${step.outputs.output}`)."""
+    return f"{step}__outputs__{output}"
+
+
+CHILD_OUTPUT_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def shell_quote(text: str) -> str:
+    """Literal text as one shell word."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def shell_double(text: str) -> str:
+    """Dagu text as one shell word in which `$VAR` and backticks still work (env values, defaults)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,201 @@
+"""`_precondition` and `_continue_on`: when an operator task is skipped, and which failures let the
+workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` files too).
+
+    _precondition:                     # every item must hold, or the task is skipped
+      - {condition: "${day}", expected: "re:0[1-5]"}   # a value (after ${...}) against a text or re:regex
+      - {command: "date +%d", expected: "re:0[1-5]"}   # a command's trimmed stdout against a text or re:regex
+      - test -f ready.flag                             # a command: met when it exits with 0
+    _continue_on:
+      failure: true        # any failure counts as success for the tasks after it
+      skipped: true        # run although an upstream task was skipped
+      exit_code: [3, 4]    # these exit codes count as success
+      output: ["re:WARN.*", "partial"]   # so does a failure whose output has a matching line
+      mark_success: true   # (Dagu's word; the task ends in success either way)
+
+    _repeat:               # run the operator again after it ends (Dagu's repeatPolicy)
+      mode: until          # always | while | until: again while / until the conditions hold
+      condition: [...]     # as _precondition; or exit_code: [N, ...] (the run's exit code)
+      interval: 10         # seconds between runs (times backoff each time, up to max_interval)
+      limit: 5             # at most this many runs in all
+
+A skipped task succeeds without running its operator and stores `_skipped: true`: the tasks after it
+are skipped too, unless they have `_continue_on: {skipped: true}`. Reading is pure; the runner
+(digpy.core.engine.runner) evaluates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from digpy.core.errors import ConfigError, Location
+
+SKIPPED = "_skipped"  # the store param a skipped task leaves for the tasks after it
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One precondition: `command` run by the shell, or `value` compared; `expected` a text or `re:`."""
+
+    value: str | None = None
+    command: str | None = None
+    expected: str | None = None
+
+    def matches(self, text: str) -> bool:
+        """Whether `text` (a value, or a command's trimmed stdout) is what is expected."""
+        return self.expected is None or text_matches(text, self.expected)
+
+
+@dataclass(frozen=True, slots=True)
+class ContinueOn:
+    failure: bool = False
+    skipped: bool = False
+    exit_codes: tuple[int, ...] = ()
+    output: tuple[str, ...] = ()
+    mark_success: bool = False
+
+    def accepts(self, exit_code: int | None, output: str) -> bool:
+        """Whether a failure with `exit_code` (None: not a command's) and `output` lets the workflow go on."""
+        if self.failure:
+            return True
+        if exit_code is not None and exit_code in self.exit_codes:
+            return True
+        lines = output.splitlines()
+        return any(text_matches(line, pattern) for pattern in self.output for line in lines)
+
+
+NO_CONTINUE = ContinueOn()
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatPolicy:
+    mode: str  # "always", "while" or "until"
+    conditions: tuple[Condition, ...] = ()
+    exit_codes: tuple[int, ...] = ()
+    interval: float = 0.0
+    backoff: float = 1.0
+    max_interval: float | None = None
+    limit: int | None = None
+
+    def delay(self, done: int) -> float:
+        """Seconds before run number `done + 1` (`done` runs so far)."""
+        wait = self.interval * self.backoff ** max(0, done - 1)
+        return wait if self.max_interval is None else min(wait, self.max_interval)
+
+
+def text_matches(text: str, expected: str) -> bool:
+    """`re:PATTERN` matches the whole text (Dagu); anything else is compared as it is."""
+    if expected.startswith("re:"):
+        return re.fullmatch(expected[3:], text) is not None
+    return text == expected
+
+
+def parse_preconditions(value: Any, location: Location | None = None) -> list[Condition]:
+    items = value if isinstance(value, list) else [value]
+    out: list[Condition] = []
+    for item in items:
+        if isinstance(item, str) and item.strip():
+            out.append(Condition(command=item))
+            continue
+        if isinstance(item, dict):
+            unknown = [k for k in item if k not in ("condition", "command", "expected")]
+            if unknown:
+                raise ConfigError(f"_precondition has an unknown key '{unknown[0]}'", location=location,
+                                  hint="write {condition: VALUE, expected: TEXT} or {command: CMD, expected: TEXT}")
+            condition, command, expected = item.get("condition"), item.get("command"), item.get("expected")
+            if (condition is None) == (command is None):
+                raise ConfigError("a _precondition item needs either condition or command", location=location)
+            if expected is not None and not isinstance(expected, str | int | float):
+                raise ConfigError("_precondition expected must be a text or re:PATTERN", location=location)
+            if expected is not None and str(expected).startswith("re:"):
+                _check_pattern(str(expected), location)
+            if command is not None:
+                if not isinstance(command, str) or not command.strip():
+                    raise ConfigError("_precondition command must be a shell command", location=location)
+                out.append(Condition(command=command, expected=None if expected is None else str(expected)))
+            else:
+                if isinstance(condition, dict | list):
+                    raise ConfigError("_precondition condition must be a value", location=location)
+                out.append(Condition(value=_text(condition), expected=None if expected is None else str(expected)))
+            continue
+        raise ConfigError("_precondition must be a command, a {condition, expected} mapping or a list of them",
+                          location=location)
+    return out
+
+
+def parse_continue_on(value: Any, location: Location | None = None) -> ContinueOn:
+    if value is None:
+        return NO_CONTINUE
+    if not isinstance(value, dict):
+        raise ConfigError("_continue_on must be a mapping such as {failure: true}", location=location)
+    keys = ("failure", "skipped", "exit_code", "output", "mark_success")
+    unknown = [k for k in value if k not in keys]
+    if unknown:
+        raise ConfigError(f"_continue_on has an unknown key '{unknown[0]}'", location=location,
+                          hint="allowed: " + ", ".join(keys))
+    for key in ("failure", "skipped", "mark_success"):
+        if key in value and not isinstance(value[key], bool):
+            raise ConfigError(f"_continue_on {key} must be true or false", location=location)
+    codes = value.get("exit_code", [])
+    codes = codes if isinstance(codes, list) else [codes]
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+        raise ConfigError("_continue_on exit_code must be an exit code or a list of them", location=location)
+    output = value.get("output", [])
+    output = output if isinstance(output, list) else [output]
+    if not all(isinstance(o, str) for o in output):
+        raise ConfigError("_continue_on output must be a text, re:PATTERN, or a list of them", location=location)
+    for pattern in output:
+        if pattern.startswith("re:"):
+            _check_pattern(pattern, location)
+    return ContinueOn(failure=value.get("failure", False), skipped=value.get("skipped", False),
+                      exit_codes=tuple(codes), output=tuple(output), mark_success=value.get("mark_success", False))
+
+
+def parse_repeat(value: Any, location: Location | None = None) -> RepeatPolicy:
+    if not isinstance(value, dict):
+        raise ConfigError("_repeat must be a mapping such as {mode: until, condition: ..., interval: 10}",
+                          location=location)
+    keys = ("mode", "condition", "exit_code", "interval", "backoff", "max_interval", "limit")
+    unknown = [k for k in value if k not in keys]
+    if unknown:
+        raise ConfigError(f"_repeat has an unknown key '{unknown[0]}'", location=location, hint="allowed: " + ", ".join(keys))
+    mode = value.get("mode", "always")
+    if mode not in ("always", "while", "until"):
+        raise ConfigError(f"_repeat mode must be always, while or until, not {mode!r}", location=location)
+    conditions = tuple(parse_preconditions(value["condition"], location)) if value.get("condition") is not None else ()
+    codes = value.get("exit_code", [])
+    codes = codes if isinstance(codes, list) else [codes]
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+        raise ConfigError("_repeat exit_code must be an exit code or a list of them", location=location)
+    if mode != "always" and not conditions and not codes:
+        raise ConfigError(f"_repeat mode {mode} needs a condition or exit_code", location=location)
+    numbers = {}
+    for key, minimum in (("interval", 0), ("backoff", 1), ("max_interval", 0), ("limit", 1)):
+        number = value.get(key)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int | float) or number < minimum):
+            raise ConfigError(f"_repeat {key} must be a number of at least {minimum}", location=location)
+        numbers[key] = number
+    if numbers["limit"] is not None and not isinstance(numbers["limit"], int):
+        raise ConfigError("_repeat limit must be a whole number", location=location)
+    return RepeatPolicy(mode=mode, conditions=conditions, exit_codes=tuple(codes),
+                        interval=float(numbers["interval"] or 0), backoff=float(numbers["backoff"] or 1),
+                        max_interval=None if numbers["max_interval"] is None else float(numbers["max_interval"]),
+                        limit=numbers["limit"])
+
+
+def _check_pattern(expected: str, location: Location | None) -> None:
+    try:
+        re.compile(expected[3:])
+    except re.error as e:
+        raise ConfigError(f"invalid regular expression {expected[3:]!r}: {e}", location=location) from None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+__all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
+           "parse_preconditions", "parse_repeat", "text_matches"]

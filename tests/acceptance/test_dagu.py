@@ -1,0 +1,501 @@
+"""Dagu DAG files (`*.yaml`) run unchanged through the real `digpy` command and the real server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.acceptance.test_server import api, wait_done, write_project
+
+
+def out_lines(result) -> list[str]:
+    return result.stdout.splitlines()
+
+
+def test_a_chain_with_params_env_outputs_and_json_paths(project):
+    project.write("etl.yaml", """\
+params:
+  - WHO: world
+  - DAY: monday
+env:
+  - GREETING: hello
+  - FULL: ${GREETING} world
+steps:
+  - name: greet
+    command: echo "$FULL on ${DAY} for $WHO"
+    output: GREETED
+  - name: config
+    command: echo '{"db":{"host":"db1","port":5432}}'
+    output: CONFIG
+  - name: use
+    command: echo "got [${GREETED}] host=${CONFIG.db.host} dag=$DAG_NAME step=$DAG_RUN_STEP_NAME"
+  - echo "a bare string step after $DAG_RUN_STEP_NAME"
+""")
+    result = project.run("etl.yaml")
+    assert result.returncode == 0, result.stderr
+    assert out_lines(result) == [
+        "hello world on monday for world",
+        '{"db":{"host":"db1","port":5432}}',
+        "got [hello world on monday for world] host=db1 dag=etl step=use",
+        "a bare string step after cmd_4",
+    ]
+    # a param given on the command line wins over its default, by -p and by Dagu's `-- KEY=VALUE`
+    again = project.digpy("run", "etl", "--rerun", "--output", "plain", "-p", "DAY=friday", "--", "WHO=team")
+    assert again.returncode == 0, again.stderr
+    assert out_lines(again)[0] == "hello world on friday for team"
+
+
+def test_dotenv_files_are_read_not_run_and_win_over_env(project):
+    project.write(".env", "# comment\nA=from dotenv\nexport B=\"quoted value\"\nC=$(touch pwned)\n")
+    project.write(".env.local", "B=second file\n")
+    project.write("d.yaml", "env:\n  - A: from env\ndotenv: .env.local\nsteps:\n  - command: echo \"A=$A B=$B C=$C\"\n")
+    result = project.run("d")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "A=from dotenv B=second file C=$(touch pwned)\n"  # what Dagu 1.30.2 prints
+    assert not (project.path / "pwned").exists()
+
+
+def test_stdout_and_stderr_files_get_a_copy_of_the_output(project):
+    project.write("files.yaml", """\
+steps:
+  - name: a
+    command: echo to-out; echo to-err >&2
+    stdout: logs/a.out
+    stderr: logs/a.err
+    output: X
+  - name: b
+    command: echo "X=[$X]"
+  - name: c
+    command: echo last words; exit 5
+    stdout: logs/c.out
+""")
+    (project.path / "logs").mkdir()
+    result = project.run("files")
+    assert result.returncode != 0
+    assert (project.path / "logs/a.out").read_text() == "to-out\n"
+    assert (project.path / "logs/a.err").read_text() == "to-err\n"
+    assert (project.path / "logs/c.out").read_text() == "last words\n"
+    assert "to-out\nX=[to-out]\nlast words\n" in result.stdout and "to-err" in result.stderr
+    assert "+files+c failed: Command failed with code 5" in result.stderr
+
+
+def test_a_graph_runs_by_depends_and_skips_dependents_of_an_unmet_precondition(project):
+    project.write("graph.yaml", """\
+type: graph
+steps:
+  - name: when
+    id: clock
+    command: echo 2026-03-07
+    output: DAY
+  - name: weekday
+    depends: when
+    preconditions:
+      - condition: "${DAY}"
+        expected: "re:\\\\d{4}-\\\\d{2}-0[1-5]"
+    command: echo weekday work
+  - name: after_weekday
+    depends: [weekday]
+    command: echo never runs
+  - name: cleanup
+    depends: [weekday]
+    continueOn:
+      skipped: true
+    command: echo cleanup runs anyway
+  - name: weekend
+    depends: clock
+    preconditions:
+      - condition: "`echo $DAY | cut -c9-10`"
+        expected: "re:0[6-7]"
+      - test -n "$DAY"
+    command: echo weekend work
+""")
+    result = project.run("graph")
+    assert result.returncode == 0, result.stderr
+    assert "weekday work" not in result.stdout and "never runs" not in result.stdout
+    assert "cleanup runs anyway" in result.stdout
+    assert "weekend work" in result.stdout
+    assert "skipped: precondition not met: '2026-03-07'" in result.stdout
+    assert "skipped: a task it depends on was skipped" in result.stdout
+
+
+def test_retries_continue_on_and_handlers(project):
+    marker = project.path / "tries"
+    project.write("flaky.yaml", f"""\
+steps:
+  - name: tolerated
+    command: echo WARN disk nearly full; exit 3
+    continueOn:
+      output: ["re:WARN.*"]
+  - name: flaky
+    command: echo x >> {marker}; test $(wc -l < {marker}) -ge 3 || exit 7
+    retryPolicy:
+      limit: 5
+      intervalSec: 0
+      exitCode: [7]
+  - name: retried_then_tolerated
+    command: echo y >> {marker}.2; exit 4
+    retryPolicy: {{limit: 2, intervalSec: 0}}
+    continueOn: {{exitCode: [4]}}
+  - name: broken
+    command: exit 9
+    retryPolicy:
+      limit: 3
+      exitCode: [7]
+handlerOn:
+  success:
+    command: echo "success handler"
+  failure:
+    command: echo "failure handler status=$DAG_RUN_STATUS"
+  exit:
+    command: echo "exit handler status=$DAG_RUN_STATUS"
+""")
+    result = project.run("flaky")
+    assert result.returncode != 0
+    assert marker.read_text().count("x") == 3, "retried on exit code 7 until it passed"
+    assert (project.path / "tries.2").read_text().count("y") == 3, "continueOn applies once the retries are spent"
+    assert "failed, continuing (_continue_on)" in result.stdout
+    assert result.stderr.count("+flaky+broken: sh>") == 1, "exit code 9 is not one to retry"
+    assert "failure handler status=failed" in result.stdout
+    assert "exit handler status=failed" in result.stdout
+    assert "success handler" not in result.stdout
+
+
+def test_child_dags_outputs_and_a_fan_out_with_a_failure(project):
+    project.write("child.yaml", """\
+params:
+  - X: default
+steps:
+  - command: echo "child got $X"
+    output: RESULT
+""")
+    project.write("main.yaml", """\
+steps:
+  - name: call_child
+    run: child
+    params: "X=hello"
+  - name: old_style
+    executor: dag
+    command: child
+    params: "X=old"
+  - name: show
+    command: echo "child said ${call_child.outputs.RESULT}, then ${old_style.outputs.RESULT}"
+  - name: fan
+    call: item
+    parallel:
+      items: [a, b, bad, a, c]
+      maxConcurrent: 2
+    params: "NAME=${ITEM}"
+---
+name: item
+params:
+  - NAME: none
+steps:
+  - command: 'echo "item $NAME"; test "$NAME" != bad'
+""")
+    result = project.run("main")
+    assert result.returncode != 0
+    assert "child said child got hello, then child got old" in result.stdout
+    assert "child got old" in result.stdout, "Dagu <= 1.16's executor: dag"
+    items = sorted(line for line in out_lines(result) if line.startswith("item "))
+    assert items == ["item a", "item b", "item bad", "item c"], "duplicates merged, the others still run"
+
+
+def test_a_fan_out_over_a_variable(project):
+    project.write("fan.yaml", """\
+steps:
+  - name: list
+    command: "echo '[\\"x\\", {\\"k\\": 1}]'"
+    output: ITEMS
+  - name: words
+    command: printf 'p q,r'
+    output: WORDS
+  - name: over_json
+    run: item
+    parallel: ${ITEMS}
+    params: "NAME=${ITEM}"
+  - name: over_words
+    run: item
+    parallel:
+      items: $WORDS
+      maxConcurrent: 1
+    params: "NAME=${ITEM}"
+---
+name: item
+params:
+  - NAME: none
+steps:
+  - command: echo "item $NAME"
+""")
+    result = project.run("fan")
+    assert result.returncode == 0, result.stderr
+    items = [line for line in out_lines(result) if line.startswith("item ")]
+    assert sorted(items[:2]) == ["item x", 'item {"k":1}'] and items[2:] == ["item p", "item q", "item r"]
+
+
+def test_a_nested_list_runs_side_by_side_and_a_step_timeout_kills_the_command(project):
+    project.write("t.yaml", """\
+steps:
+  - echo start
+  - - name: slow_side
+      command: sleep 0.3; echo slow side
+    - name: fast_side
+      command: echo fast side
+  - name: joined
+    command: echo after both
+  - name: stuck
+    command: sleep 30; echo never
+    timeoutSec: 1
+""")
+    result = project.run("t", timeout=20)
+    assert result.returncode != 0
+    assert out_lines(result) == ["start", "fast side", "slow side", "after both"]
+    assert "+t+stuck failed: timed out after 1 seconds" in result.stderr
+
+
+def test_an_interrupted_run_runs_the_cancel_and_exit_handlers(project):
+    import signal
+
+    from tests.conftest import wait_until
+
+    project.write("k.yaml", """\
+steps:
+  - name: long
+    command: echo started > started.txt; sleep 120
+  - name: after
+    command: echo never > after.txt
+handlerOn:
+  abort:
+    command: echo "cancel handler $DAG_RUN_STATUS" > cancel.txt
+  exit:
+    command: echo "exit handler $DAG_RUN_STATUS" > exit.txt
+  success:
+    command: echo success > success.txt
+""")
+    proc = project.start("run", "k", "--output", "plain")
+    try:
+        wait_until(lambda: (project.path / "started.txt").exists(), what="the step to start")
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert (project.path / "cancel.txt").read_text() == "cancel handler aborted\n"
+    assert (project.path / "exit.txt").read_text() == "exit handler aborted\n"
+    assert not (project.path / "success.txt").exists() and not (project.path / "after.txt").exists()
+
+
+def test_repeat_policies_run_a_step_again(project):
+    project.write("r.yaml", """\
+steps:
+  - name: until_three
+    command: echo x >> n.txt
+    repeatPolicy:
+      repeat: until
+      condition: "`wc -l < n.txt | tr -d ' '`"
+      expected: "3"
+      intervalSec: 0
+  - name: while_code
+    command: echo y >> m.txt; test $(wc -l < m.txt) -ge 2 || exit 4
+    repeatPolicy:
+      repeat: while
+      exitCode: [4]
+  - name: limited
+    command: echo tick
+    repeatPolicy:
+      repeat: true
+      limit: 3
+""")
+    result = project.run("r")
+    assert result.returncode == 0, result.stderr
+    assert (project.path / "n.txt").read_text() == "x\n" * 3
+    assert (project.path / "m.txt").read_text() == "y\n" * 2
+    assert result.stdout.count("tick") == 3
+
+
+def test_a_dig_workflow_uses_the_same_engine_features(project):
+    project.write("wf.dig", """\
+_parallel: true
++a:
+  sh>: echo "  padded  "
+  output: OUT
++b:
+  _after: +a
+  _precondition: [{condition: "${OUT}", expected: "re:pad.*"}]
+  sh>: echo "b sees [$OUT]"
++c:
+  _precondition: "test -f /nonexistent/file"
+  sh>: echo never
++d:
+  _after: +c
+  _continue_on: {skipped: true, exit_code: [4]}
+  sh>: echo d runs; exit 4
+""")
+    result = project.run("wf")
+    assert result.returncode == 0, result.stderr
+    assert "b sees [padded]" in result.stdout
+    assert "never" not in result.stdout and "d runs" in result.stdout
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("steps:\n  - name: a\n    comand: echo hi\n",
+     "bad.yaml:3:5: step 'a': unknown key 'comand'; did you mean 'command'?"),
+    ("handlerOn:\n  exit: echo\nhandler_onn: {}\nsteps: [echo]\n",
+     "bad.yaml:3:1: DAG 'bad': unknown key 'handler_onn'; did you mean 'handler_on' or 'handlerOn'?"),
+    ("smtp: {host: mail.example.test, password: hunter2}\nsteps: [echo]\n",
+     "bad.yaml:1:33: smtp.password is not read from the DAG file by digpy; store it as the secret mail.password"),
+    ("mailOn: {failure: true}\nsteps: [echo]\n", "bad.yaml:1:9: mailOn.failure needs errorMail (from, to)"),
+    ("logDir: /tmp/logs\nsteps: [echo hi]\n",
+     "bad.yaml:1:1: DAG 'bad': 'logDir' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo\n    signalOnStop: SIGINT\n",
+     "bad.yaml:4:5: step 'a': 'signalOnStop' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo\n    repeatPolicy: {repeat: until, intervalSec: 1}\n",
+     "bad.yaml:4:19: _repeat mode until needs a condition or exit_code"),
+    ("type: graph\nsteps:\n  - name: a\n    command: echo\n    depends: b\n  - name: b\n    command: echo\n"
+     "    depends: a\n", "bad.yaml:5:14: the steps depend on each other in a cycle: a → b → a"),
+    ("steps:\n  - name: a\n    command: echo\n    depends: [zz]\n",
+     "bad.yaml:4:14: step 'a' depends on 'zz', which is no step of this DAG"),
+    ("steps:\n  - name: a\n    command: echo\n    max_active_steps: 1\n",
+     "bad.yaml:4:5: step 'a': unknown key 'max_active_steps'"),
+    ("steps:\n  - name: a\n    command: echo\n    continueOn: {failure: true, exitcode: [1]}\n",
+     "bad.yaml:4:33: continueOn: unknown key 'exitcode'; did you mean 'exit_code' or 'exitCode'?"),
+    ("handlerOn:\n  wait: echo bye\nsteps: [echo]\n",
+     "bad.yaml:2:3: handlerOn.wait is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",
+     "bad.yaml:3:14: the step reference ${a.exitCode} is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    executor: {type: mail, config: {to: x@example.com}}\n    command: hi\n",
+     "bad.yaml:3:15: the mail executor is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    executor: {type: http, config: {json: true}}\n    command: GET http://x\n",
+     "bad.yaml:3:37: http executor config: 'json' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    type: docker\n    with: {image: alpine, platform: linux/arm64}\n    command: echo\n",
+     "bad.yaml:4:27: docker executor config: 'platform' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    executor: dockr\n    command: echo\n",
+     "bad.yaml:3:15: unknown executor type 'dockr'"),
+    ("steps:\n  - name: f\n    run: c\n    parallel: [1, 2]\n  - echo ${f.outputs.X}\n---\nname: c\nsteps: [echo]\n",
+     "bad.yaml:5:5: ${f.outputs.X}: the outputs of a parallel: fan-out are not supported yet by digpy"),
+    ("steps:\n  - name: f\n    run: c\n    output: OUT\n---\nname: c\nsteps: [echo]\n",
+     "bad.yaml:4:5: output on a step that runs a child DAG"),
+    ("schedule: [\"0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
+     "bad.yaml:1:11: more than one schedule per DAG is not supported yet by digpy"),
+])
+def test_bad_files_are_located_errors(project, text, message):
+    project.write("bad.yaml", text)
+    result = project.digpy("check")
+    assert result.returncode != 0
+    assert f"error: {message}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_dig_and_a_yaml_file_of_one_name_are_an_error(project):
+    project.write("etl.dig", "+x:\n  echo>: hi\n")
+    project.write("etl.yaml", "steps: [echo hi]\n")
+    result = project.digpy("check")
+    assert result.returncode != 0
+    assert "error: two workflow files are named 'etl': etl.dig and etl.yaml" in result.stderr
+
+
+def test_check_lists_yaml_and_dig_workflows_with_the_yaml_schedule(project):
+    project.write("a.dig", "+x:\n  echo>: hi\n")
+    project.write("params.yml", "db: {host: x}\n")  # YAML without steps: not a workflow (a -P file)
+    project.write("nightly.yml", "schedule: \"CRON_TZ=Asia/Tokyo 30 2 * * *\"\nsteps:\n  - echo hi\n")
+    result = project.digpy("check")
+    assert result.returncode == 0, result.stderr
+    assert "a (" in result.stdout and "nightly (" in result.stdout and "params" not in result.stdout.split("Parameters")[0]
+    assert "cron>: 30 2 * * *" in result.stdout and "02:30:00 +0900" in result.stdout  # CRON_TZ=Asia/Tokyo
+
+
+def test_dagu_files_push_and_run_on_the_server(server, tmp_path):
+    project = write_project(tmp_path / "dagu", {
+        "report.yaml": """\
+schedule: "0 6 * * *"
+params:
+  - REGION: eu
+steps:
+  - name: extract
+    command: echo "rows for $REGION"
+    output: ROWS
+  - name: load
+    preconditions:
+      - condition: "${ROWS}"
+        expected: "re:rows for .*"
+    command: echo "loaded ${ROWS}"
+  - name: skipped
+    preconditions: ["false"]
+    command: echo never
+handlerOn:
+  exit:
+    command: echo "done $DAG_RUN_STATUS"
+""",
+        "plain.dig": "+a:\n  echo>: hi\n",
+    })
+    pushed = server.digpy("push", "dagu", "--project", str(project))
+    assert pushed.returncode == 0, pushed.stderr
+    assert "Workflows: plain, report" in pushed.stdout
+    status, schedules = api(server, "GET", "/api/schedules")
+    assert status == 200
+    assert [s["workflow"]["name"] for s in schedules["schedules"]] == ["report"]
+    started = server.digpy("start", "dagu", "report", "--session", "2026-02-01", "-p", "REGION=us", "--json")
+    assert started.returncode == 0, started.stderr
+    attempt = json.loads(started.stdout)
+    done = wait_done(server, attempt["id"])
+    assert done["status"] == "success"
+    tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
+    assert tasks["+report+extract"] == tasks["+report+load"] == tasks["+report+on_exit"] == "success"
+    listing = server.digpy("tasks", attempt["id"]).stdout
+    assert any("+report+skipped" in line and "success (skipped)" in line for line in listing.splitlines())
+    assert not any("+report+load" in line and "(skipped)" in line for line in listing.splitlines())
+    log = server.digpy("log", attempt["id"]).stdout
+    assert "loaded rows for us" in log and "done succeeded" in log
+    (project / "broken.yml").write_text("steps:\n  - name: a\n    comand: echo\n")
+    refused = server.digpy("push", "dagu", "--project", str(project))
+    assert refused.returncode != 0
+    assert "broken.yml:3:5: step 'a': unknown key 'comand'; did you mean 'command'?" in refused.stderr
+    assert "skipped: precondition `false` exited with 1" in log
+
+
+def test_the_example_project_runs(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = tmp_path / "dagu"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "projects" / "dagu", example)
+    result = subprocess.run([sys.executable, "-m", "digpy", "run", "report", "--output", "plain", "--", "REGION=us"],
+                            cwd=example, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert out_lines(result) == ["42 rows for us", "checked 42 rows for us", "loaded into us", "report done (succeeded)"]
+    assert (example / "out" / "last.txt").read_text() == "loaded into us\n"
+
+
+def test_killing_a_dagu_attempt_on_the_server_runs_its_cancel_handler(server, tmp_path):
+    from tests.conftest import wait_until
+
+    started = tmp_path / "started"
+    project = write_project(tmp_path / "k", {"k.yaml": f"""\
+steps:
+  - name: long
+    command: touch {started}; sleep 120
+handlerOn:
+  cancel:
+    command: echo "cancel handler $DAG_RUN_STATUS"
+"""})
+    assert server.digpy("push", "k", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "k", "k", "--json").stdout)
+    wait_until(started.exists, what="the step to start")
+    assert server.digpy("kill", attempt["id"]).returncode == 0
+    done = wait_done(server, attempt["id"])
+    assert done["status"] == "killed"
+    tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
+    assert tasks["+k^cancel+on_cancel"] == "success"
+    assert "cancel handler aborted" in server.digpy("log", attempt["id"]).stdout
+
+
+def test_an_output_over_max_output_size_fails_the_step(project):
+    project.write("m.yaml", "maxOutputSize: 10\nsteps:\n  - name: a\n    command: echo 0123456789abcdef\n"
+                            "    output: X\n  - name: b\n    command: echo never\n")
+    result = project.run("m")
+    assert result.returncode != 0
+    assert "+m+a failed: the output kept as X is over 10 bytes (max_output_size)" in result.stderr
+    assert "never" not in result.stdout
