@@ -135,6 +135,11 @@ def check_commands(tmp: Path, env: dict[str, str]) -> Path:
     out = run(["digpy", "run", "hello.dig", "--session", "2026-01-31", "--output", "plain"], cwd=hello, env=env,
               what="digpy run hello.dig")
     expect("hello, data team. Session 2026-01-31" in out, f"digpy run hello.dig printed:\n{out}")
+    step("digpy run report.yaml (projects/dagu, a Dagu DAG file, copied)")
+    dagu = tmp / "dagu"
+    shutil.copytree(ROOT / "projects" / "dagu", dagu, ignore=shutil.ignore_patterns(".digpy"))
+    out = run(["digpy", "run", "report.yaml", "--output", "plain"], cwd=dagu, env=env, what="digpy run report.yaml")
+    expect("report done (succeeded)" in out, f"digpy run report.yaml printed:\n{out}")
     return hello
 
 
@@ -200,6 +205,12 @@ class Server:
 
 def check_server(server: Server, hello: Path) -> None:
     env = server.env
+    step("GET / (the web UI ships in the package)")
+    with urllib.request.urlopen(server.endpoint + "/", timeout=10) as response:
+        page = response.read().decode("utf-8", "replace")
+    expect("<script" in page and "digpy" in page, f"GET / answered:\n{page[:500]}")
+    with urllib.request.urlopen(server.endpoint + "/ui/app.js", timeout=10) as response:
+        expect(response.status == 200, f"GET /ui/app.js answered {response.status}")
     step("digpy push hello")
     pushed = run(["digpy", "push", "hello", "--project", str(hello)], cwd=hello, env=env, what="digpy push")
     expect("hello" in pushed, f"digpy push printed:\n{pushed}")
