@@ -53,13 +53,28 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        return error_body(e.reason if e.text is None or e.text.startswith(f"{e.status}:") else e.text, e.status)
+        response = error_body(e.reason if e.text is None or e.text.startswith(f"{e.status}:") else e.text, e.status)
+        if e.status == 405:  # the methods the path takes (RFC 9110)
+            response.headers["Allow"] = ",".join(sorted(await _allowed(request)))
+        return response
     except DigpyError as e:
         status = getattr(e, "status", 400 if isinstance(e, ConfigError) else 500)
         return error_body(str(e), status)
     except Exception:
         log.exception("request %s %s failed", request.method, request.path)
         return error_body("internal server error (see the server log)", 500)
+
+
+async def _allowed(request: web.Request) -> set[str]:
+    """The methods of the routes that match the request's path, but for the web UI's catch-all
+    (which answers GET of any path with 404)."""
+    from digpy.server.ui import CATCH_ALL
+
+    methods: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.name != CATCH_ALL:
+            methods |= (await resource.resolve(request))[1]
+    return methods
 
 
 def api_modules() -> tuple[Any, ...]:
