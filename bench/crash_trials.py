@@ -37,6 +37,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SUCCESS = 7  # digpy.core.workflow.model.TaskState.SUCCESS
 MARK = "DIGPY_CRASH_TRIAL"
@@ -184,7 +185,7 @@ class Node:
         env = {**os.environ, "DIGPY_ENDPOINT": self.endpoint}
         return subprocess.run(digpy(*args), cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
 
-    def attempt(self, attempt_id: str) -> dict:
+    def attempt(self, attempt_id: str) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.endpoint}/api/attempts/{attempt_id}", timeout=10) as r:
             return dict(json.loads(r.read()))
 

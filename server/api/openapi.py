@@ -55,8 +55,9 @@ _OFFSET: Schema = {"type": "integer", "minimum": 0, "maximum": _LARGEST}
 _AT_MOST: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 _NAME: Schema = {"type": "string", "pattern": r"^[^/\\\x00-\x1f]{1,255}$"}
 _TIME: Schema = {"type": "string", "format": "date-time"}
-_PAGE = [("last_id", _NUMBER, "return items with ids before (sessions, attempts) or after this one"),
-         ("page_size", _AT_MOST, "at most this many items (default 100, max 1000)")]
+_PAGE: list[tuple[str, str | Schema, str]] = [
+    ("last_id", _NUMBER, "return items with ids before (sessions, attempts) or after this one"),
+    ("page_size", _AT_MOST, "at most this many items (default 100, max 1000)")]
 _SECRET_KEY: Schema = {"type": "string", "maxLength": 255, "pattern": r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$"}
 _PATH_PARAMETERS: dict[str, Schema] = {"id": _ID, "key": _SECRET_KEY}
 # Query parameters without which a route answers 400: (path, name).
