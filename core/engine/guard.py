@@ -11,8 +11,9 @@ command starts, say whose it is:
   so first; when the pipe ends without that (the engine was killed), the guard kills every process
   that carries the engine's mark, and their process groups, until none is left.
 - `DIGPY_ATTEMPT_TAG=<session uuid>/<attempt id>`: the attempt a command belongs to. Before a
-  session is resumed (`digpy run`) or an attempt is taken over by a server node, every process of
-  this machine that carries its mark is killed and gone, so a task never runs twice at once here.
+  session is resumed (`digpy run`; its attempts that never ended) or an attempt is taken over by a
+  server node, every process of this machine that carries its mark is killed and gone, so a task
+  never runs twice at once here.
 
 Why marks and not pids: a command's children may leave its process group (`setsid`, daemons) and
 pids are reused; the environment travels with every descendant and costs no write per command.
@@ -73,15 +74,15 @@ def release_guard() -> None:
         _guard_pipe = None
 
 
-def stop_marked(name: str, value: str, *, prefix: bool = False, timeout: float = STOP_SECONDS) -> int:
-    """Kill every process of this machine whose environment has `name=value` (with `prefix`: a value
-    that starts with `value`), and their process groups, until none is left or `timeout` passed.
-    Returns how many were killed."""
-    needle = f"\0{name}={value}".encode() + (b"" if prefix else b"\0")
+def stop_marked(name: str, *values: str, prefix: bool = False, timeout: float = STOP_SECONDS) -> int:
+    """Kill every process of this machine whose environment has `name=value` for one of `values`
+    (with `prefix`: a value that starts with one), and their process groups, until none is left or
+    `timeout` passed. Returns how many were killed."""
+    needles = [f"\0{name}={value}".encode() + (b"" if prefix else b"\0") for value in values]
     killed = 0
     deadline = time.monotonic() + timeout
     while True:
-        found = _marked(needle)
+        found = _marked(needles)
         if not found:
             return killed
         for pid in found:
@@ -95,8 +96,8 @@ def stop_marked(name: str, value: str, *, prefix: bool = False, timeout: float =
         time.sleep(0.01)
 
 
-def _marked(needle: bytes) -> list[int]:
-    """The live processes whose environment holds `needle` (a zombie's reads as empty)."""
+def _marked(needles: list[bytes]) -> list[int]:
+    """The live processes whose environment holds one of `needles` (a zombie's reads as empty)."""
     me = os.getpid()
     found = []
     try:
@@ -111,7 +112,7 @@ def _marked(needle: bytes) -> list[int]:
                 data = b"\0" + f.read()
         except OSError:  # gone, or another user's
             continue
-        if needle in data:
+        if any(needle in data for needle in needles):
             found.append(int(name))
     return found
 

@@ -98,17 +98,21 @@ def test_a_resumed_run_stops_the_old_copy_of_a_task_before_running_it_again(proj
 
 
 def test_a_run_that_ends_normally_leaves_its_background_commands_alone(project):
-    """As before: a command may start a daemon on purpose (`nohup ... &`); only a crash stops it."""
+    """As before: a command may start a daemon on purpose (`nohup ... &`); only a crash stops it,
+    and running the session again (`--rerun`) leaves it too: that run ended."""
     pid_file = project.path / "daemon.pid"
-    project.write("wf.dig", f"+start:\n  sh>: nohup sleep 300 > /dev/null 2>&1 & echo $! > {pid_file}\n")
-    result = project.run("wf")
-    assert result.returncode == 0, result.stderr
-    daemon = int(pid_file.read_text())
+    project.write("wf.dig", f"+start:\n  sh>: nohup sleep 300 > /dev/null 2>&1 & echo $! >> {pid_file}\n")
+    daemons: list[int] = []
     try:
-        time.sleep(0.3)  # what the guard would need to kill it (nothing to wait for if all is right)
-        assert alive(daemon)
+        for args in ([], ["--rerun"]):
+            result = project.run("wf", "--session", "2026-01-01", *args)
+            assert result.returncode == 0, result.stderr
+            daemons = [int(p) for p in pid_file.read_text().split()]
+        time.sleep(0.3)  # what the guard would need to kill them (nothing to wait for if all is right)
+        assert len(daemons) == 2 and all(alive(d) for d in daemons)
     finally:
-        os.kill(daemon, signal.SIGKILL)
+        for daemon in daemons:
+            os.kill(daemon, signal.SIGKILL)
 
 
 def _node_with_a_long_command(tmp_path: Path, database_url: str, extra: tuple[str, ...]) -> tuple[Server, int]:
