@@ -195,6 +195,16 @@ class VersionCheck(Resource):
 
 
 @resource
+class SessionInfo(Resource):
+    """Who the caller is (digpy's): whether the server asks for a token, and the token's name and roles."""
+
+    auth_required: bool = json_field("authRequired", digpy=True)
+    name: str | None = json_field("name", default=None, digpy=True)  # the token's name; null: not logged in
+    server_admin: bool = json_field("serverAdmin", default=False, digpy=True)
+    grants: dict[str, str] = json_field("grants", default_factory=dict, digpy=True)  # project or * -> role
+
+
+@resource
 class Error(Resource):
     """Every error answer (4xx, 5xx)."""
 
@@ -380,7 +390,8 @@ class ProjectSecret(Resource):
 @resource
 class Schedule(Resource):
     """A workflow's schedule: when its next slot runs (`nextRunTime`, an instant) and that slot's
-    session time (`nextScheduleTime`, in the workflow's zone). A summary (the answer to skip,
+    session time (`nextScheduleTime`, in the workflow's zone); what it follows (`schedule`, the
+    workflow's `schedule:`) and the session it started last. A summary (the answer to skip,
     enable and disable) adds when it was created and updated."""
 
     collection = "schedules"
@@ -393,6 +404,12 @@ class Schedule(Resource):
     next_schedule_time: str = json_field("nextScheduleTime")
     disabled_at: str | None = json_field("disabledAt", default=None)
     last_session_time: str | None = json_field("lastSessionTime", default=None, digpy=True)
+    # digpy's additions for the web UI: the `schedule:` it follows, in which zone, and the session it
+    # started last (a link) with that session's last attempt (its status)
+    timezone: str = json_field("timezone", default="UTC", digpy=True)
+    schedule: dict[str, Any] = json_field("schedule", default_factory=dict, digpy=True)
+    last_session_id: str | None = json_field("lastSessionId", default=None, digpy=True)
+    last_attempt: SessionAttempt | None = json_field("lastAttempt", default=None, digpy=True)
 
 
 @resource

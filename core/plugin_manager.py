@@ -252,7 +252,7 @@ def installed_entry_points() -> list[tuple[str, str, str, str]]:
         (ep.name, ep.value, ep.dist.name if ep.dist else ep.value, ep.dist.version if ep.dist else "?")
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
     ]
-    kept = dict(list(cached.items())[-7:])  # a few interpreters and working directories
+    kept = dict(list(cached.items())[-31:])  # interpreters (virtual environments) and working directories
     kept[key] = found
     try:
         replace_private(cache_file, json.dumps(kept).encode("utf-8"))

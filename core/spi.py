@@ -243,7 +243,9 @@ class OperatorContext(Protocol):
 
     def render(self, text: str) -> str:
         """Evaluate `${...}` in `text` with the task's params, by the same rules as workflow values
-        (for templates an operator reads itself: a mail body, an SQL file). Raises ConfigError."""
+        (for templates an operator reads itself: a mail body, an SQL file). Raises ConfigError.
+        It blocks for as long as JavaScript runs (up to the time limit): an operator calls it off
+        the event loop, e.g. ``await asyncio.to_thread(ctx.render, text)``."""
         ...
 
     def load_workflow(self, path: str) -> CalledWorkflow:

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
+from digpy.core.engine.expressions import IsolatedTemplateEngine
 from digpy.core.engine.runner import AttemptRunner, NullOutput
-from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import load_registry
 from digpy.core.store.local import LocalStore
 from digpy.core.workflow.state_machine import AttemptGraph
@@ -71,7 +71,7 @@ def run_operator(
         graph = AttemptGraph.new(workflow.tasks, time.time())
         output = _Collect()
         runner = AttemptRunner(
-            store=store, attempt_id=attempt.id, graph=graph, registry=registry, templates=TemplateEngine(),
+            store=store, attempt_id=attempt.id, graph=graph, registry=registry, templates=IsolatedTemplateEngine(),
             base_params=dict(params or {}), builtins={"timezone": timezone, "session_time": "1970-01-01T00:00:00+00:00"},
             timezone=timezone, project_dir=project_dir or Path.cwd(), output=output,
             secret_providers=registry.secret_providers(),

@@ -47,7 +47,7 @@ class MailOperator:
         params = namespaced(ctx.params, "mail")
         command = ctx.command
         if isinstance(command, dict) and "data" in command:
-            body = ctx.render(str(command["data"]))
+            body = await asyncio.to_thread(ctx.render, str(command["data"]))
         elif isinstance(command, str) and command:
             path = ctx.workdir / command
             if not path.is_file():
@@ -56,7 +56,7 @@ class MailOperator:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as e:
                 raise ConfigError(f"mail> body file {command} is not UTF-8 text ({e.reason})") from None
-            body = ctx.render(text)
+            body = await asyncio.to_thread(ctx.render, text)
         else:
             raise ConfigError("mail> needs a body file name or {data: TEXT}")
         subject = params.get("subject")

@@ -52,7 +52,7 @@ class PgOperator:
 
     async def run(self, ctx: OperatorContext) -> TaskResult:
         opts = namespaced(ctx.params, "pg")
-        query = ctx.render(self._sql(ctx))
+        query = await asyncio.to_thread(ctx.render, self._sql(ctx))  # JavaScript may take up to its limit
         actions = [k for k in ("create_table", "insert_into", "download_file") if opts.get(k)]
         if len(actions) > 1:
             raise ConfigError(f"pg> takes at most one of create_table, insert_into, download_file (got {actions})")

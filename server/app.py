@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from digpy.core.errors import ConfigError, DigpyError
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.store.server import ServerStore
+from digpy.server.archive import remove_left_over_directories
 from digpy.server.changefeed import ChangeFeed
 from digpy.server.events import EventHub
 from digpy.server.executor import Executor, ExecutorSettings
@@ -27,6 +29,7 @@ from digpy.server.keys import (
     REGISTRY,
     SCHEDULER,
     SETTINGS,
+    SNAPSHOTS,
     STORE,
     WORKERS,
     ServerSettings,
@@ -35,6 +38,7 @@ from digpy.server.keys import (
 from digpy.server.logs import LogStore
 from digpy.server.notifiers import start_notifier
 from digpy.server.scheduler import Scheduler
+from digpy.server.services import live
 from digpy.server.workers import ExecutorProcesses, child_argv
 
 log = logging.getLogger("digpy.server")
@@ -86,16 +90,16 @@ async def _allowed(request: web.Request) -> set[str]:
 
 def api_modules() -> tuple[Any, ...]:
     """The modules whose routes the server serves (imported here: they import this module's errors)."""
-    from digpy.server.api import attempts, events, logs, meta, projects, schedules
+    from digpy.server.api import attempts, events, logs, meta, projects, schedules, session
 
-    return meta, projects, attempts, logs, events, schedules
+    return meta, session, projects, attempts, logs, events, schedules
 
 
 def create_app(settings: ServerSettings, store: ServerStore, registry: Registry) -> web.Application:
     """The application; the executor starts and stops with it (unless switched off)."""
-    from digpy.server import ui
+    from digpy.server import security, ui
 
-    app = web.Application(middlewares=[errors], client_max_size=settings.max_archive_bytes + 1024 * 1024)
+    app = web.Application(middlewares=[errors, security.security], client_max_size=settings.max_archive_bytes + 1024 * 1024)
     app[STORE] = store
     app[REGISTRY] = registry
     app[SETTINGS] = settings
@@ -104,6 +108,8 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
                 else SecretBox.from_key_file(settings.data_dir / "secret.key"))
     app[DB] = ThreadPoolExecutor(settings.db_threads, thread_name_prefix="digpy-db")
     app[HUB] = EventHub()
+    app[SNAPSHOTS] = live.SnapshotCache()
+    security.install(app, bind=settings.bind, allow_hosts=settings.allow_hosts, auth_required=settings.auth_required)
     for module in api_modules():
         app.router.add_routes(module.routes)
     ui.add_routes(app)  # last: its catch-all answers paths that are no route
@@ -112,6 +118,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     elif settings.executor:
         app[EXECUTOR] = Executor(store, registry, app[LOGS], app[BOX], ExecutorSettings(
             data_dir=settings.data_dir, max_tasks=settings.max_task_threads, queues=settings.queues), app[DB])
+        app[EXECUTOR].finished.append(functools.partial(live.warm, store, app[SNAPSHOTS]))
 
     async def executor_context(app: web.Application) -> AsyncIterator[None]:
         if WORKERS in app:
@@ -148,6 +155,9 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     async def end_streams(app: web.Application) -> None:
         app[HUB].close()
 
+    removed = remove_left_over_directories()
+    if removed:
+        log.info("removed %d temporary push directories left by a server that stopped mid-push", len(removed))
     app.cleanup_ctx.append(events_context)
     app.cleanup_ctx.append(executor_context)
     if settings.scheduler:

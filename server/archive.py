@@ -1,20 +1,29 @@
 """Project archives (tar.gz): read them safely, and unpack them for the executor.
 
 Refused, with nothing written: paths that are absolute or climb out with `..`, links (hard or
-symbolic) that point outside the archive, device files, FIFOs, and archives whose compressed or
-unpacked size is over the limit. Members are read into memory first and checked as a whole.
+symbolic) that point outside the archive, device files, FIFOs, names too long for a file system,
+damaged archives, and archives whose compressed or unpacked size is over the limit. Members are
+read into memory first and checked as a whole.
+
+A push unpacks into a temporary directory named after the server's process id
+(`digpy-push-PID-...`); a server that starts removes those of processes that are gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import io
+import os
 import posixpath
+import re
 import shutil
 import tarfile
+import tempfile
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +31,9 @@ from digpy.core.errors import DigpyError
 
 DEFAULT_MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
 MAX_FILES = 20_000
+MAX_NAME_BYTES = 255  # one path component (NAME_MAX of Linux, macOS and Windows file systems)
+MAX_PATH_BYTES = 1024  # a whole path in the archive, well under PATH_MAX below the data directory
+_TEMPORARY = re.compile(r"digpy-(?:push|workflow)-(\d+)-")
 
 
 class ArchiveError(DigpyError):
@@ -47,28 +59,35 @@ def read_archive(blob: bytes, *, max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES) -> 
         tar = tarfile.open(fileobj=io.BytesIO(raw), mode="r:")
     except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
         raise ArchiveError(f"the body is not a tar.gz archive ({e})") from None
+    try:
+        with tar:
+            return _members(tar, max_bytes)
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as e:  # a damaged member (a truncated header)
+        raise ArchiveError(f"the archive is damaged ({e})") from None
+
+
+def _members(tar: tarfile.TarFile, max_bytes: int) -> list[ArchiveFile]:
     files: list[ArchiveFile] = []
     total = 0
-    with tar:
-        for member in tar:
-            if len(files) >= MAX_FILES:
-                raise ArchiveError(f"archive has more than {MAX_FILES} files")
-            path = _safe_path(member.name)
-            if path is None:
-                continue  # "." itself
-            if member.isdir():
-                files.append(ArchiveFile(path, None, member.mode & 0o777))
-            elif member.isfile():
-                total += member.size
-                if total > max_bytes:
-                    raise ArchiveError(f"archive unpacks to more than {max_bytes} bytes")
-                handle = tar.extractfile(member)
-                data = handle.read() if handle else b""
-                files.append(ArchiveFile(path, data, member.mode & 0o777))
-            elif member.issym() or member.islnk():
-                files.append(ArchiveFile(path, None, 0o644, link=_link_target(member, path)))
-            else:
-                raise ArchiveError(f"{member.name} is a device file or a FIFO; only files and directories are allowed")
+    for member in tar:
+        if len(files) >= MAX_FILES:
+            raise ArchiveError(f"archive has more than {MAX_FILES} files")
+        path = _safe_path(member.name)
+        if path is None:
+            continue  # "." itself
+        if member.isdir():
+            files.append(ArchiveFile(path, None, member.mode & 0o777))
+        elif member.isfile():
+            total += member.size
+            if total > max_bytes:
+                raise ArchiveError(f"archive unpacks to more than {max_bytes} bytes")
+            handle = tar.extractfile(member)
+            data = handle.read() if handle else b""
+            files.append(ArchiveFile(path, data, member.mode & 0o777))
+        elif member.issym() or member.islnk():
+            files.append(ArchiveFile(path, None, 0o644, link=_link_target(member, path)))
+        else:
+            raise ArchiveError(f"{member.name} is a device file or a FIFO; only files and directories are allowed")
     _check_kinds(files)
     return files
 
@@ -118,6 +137,11 @@ def _safe_path(name: str) -> str | None:
         return None
     if normalized.startswith("../") or normalized == "..":
         raise ArchiveError(f"path {name!r} in the archive points outside it")
+    encoded = normalized.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES for part in encoded.split(b"/")):
+        shown = normalized if len(normalized) <= 60 else normalized[:57] + "..."
+        raise ArchiveError(f"path {shown!r} in the archive is too long (at most {MAX_NAME_BYTES} bytes a name, "
+                           f"{MAX_PATH_BYTES} a path)")
     return normalized
 
 
@@ -136,7 +160,7 @@ def unpack(files: list[ArchiveFile], target: Path) -> bool:
             destination.parent.mkdir(parents=True, exist_ok=True)
             if f.link is not None:
                 source = temporary / f.link
-                if source.is_file():
+                if source.is_file() and not destination.is_dir():
                     shutil.copyfile(source, destination)
                 continue
             destination.write_bytes(f.data or b"")
@@ -154,4 +178,35 @@ def unpack(files: list[ArchiveFile], target: Path) -> bool:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+    return True
+
+
+@contextlib.contextmanager
+def push_directory(kind: str = "push") -> Iterator[Path]:
+    """A temporary directory for unpacking an archive, removed after; its name holds this
+    process's id, so that a server that starts after a crash can tell it is left over."""
+    with tempfile.TemporaryDirectory(prefix=f"digpy-{kind}-{os.getpid()}-") as tmp:
+        yield Path(tmp)
+
+
+def remove_left_over_directories(parent: Path | None = None) -> list[Path]:
+    """Remove the temporary directories of pushes whose process is gone (a server killed
+    mid-push); returns what was removed."""
+    removed = []
+    for path in Path(parent or tempfile.gettempdir()).glob("digpy-*-*-*"):
+        match = _TEMPORARY.match(path.name)
+        if match is None or not path.is_dir() or _alive(int(match[1])):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
     return True

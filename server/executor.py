@@ -29,11 +29,11 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
+from digpy.core.engine.expressions import IsolatedTemplateEngine
 from digpy.core.engine.guard import ATTEMPT_ENV, attempt_tag, stop_marked
 from digpy.core.engine.runner import AttemptRunner, RunSettings
 from digpy.core.engine.sessions import RequiredSessions
 from digpy.core.errors import ConfigError, DigpyError
-from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.secrets import SecretBox
 from digpy.core.spi import SecretProvider
@@ -60,6 +60,11 @@ COMPILED_KEPT = 256  # compiled workflow definitions kept in memory
 UNCONFIGURED_QUEUE_LIMIT = 1
 
 
+def _log_failure(what: str, future: asyncio.Future[object]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("%s: %s", what, future.exception(), exc_info=future.exception())
+
+
 @dataclass
 class ExecutorSettings:
     data_dir: Path
@@ -83,7 +88,7 @@ class Executor:
         self.settings = settings
         self.db = db
         self.owner = settings.node_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.templates = TemplateEngine()
+        self.templates = IsolatedTemplateEngine()
         self.jobs: dict[int, asyncio.Task[None]] = {}
         self.runners: dict[int, AttemptRunner] = {}
         self._checkouts: dict[int, Path] = {}  # revision id -> its files (ids of this database)
@@ -93,6 +98,9 @@ class Executor:
         self._wake = asyncio.Event()
         self._stopping = False
         self._unknown_queues: set[str] = set()
+        # called with an attempt's id when it ends here, in a database thread (the server keeps a
+        # large attempt's snapshot for its first page: services.live.warm)
+        self.finished: list[Callable[[int], object]] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -177,6 +185,7 @@ class Executor:
             await asyncio.gather(*self.jobs.values(), *operators, return_exceptions=True)
         if held:  # also those cancelled before they began
             await self.offload(partial(self._release, held))
+        self.templates.close()  # the idle expression children
 
     def _release(self, attempt_ids: list[int]) -> None:
         with self.store.begin() as conn:
@@ -204,6 +213,9 @@ class Executor:
             log.info("attempt %d handed back", attempt_id)
             raise
         log.info("attempt %d of %s finished: %s", attempt_id, workflow.name, state.label)  # and its lease released
+        for listener in self.finished:  # not awaited: the attempt's slot is free at once
+            future = asyncio.get_running_loop().run_in_executor(self.db, listener, attempt_id)
+            future.add_done_callback(partial(_log_failure, f"after attempt {attempt_id} ended"))
 
     def _finish_broken(self, attempt_id: int, message: str) -> None:
         self.store.finish_attempt(attempt_id, success=False, canceled=False, owner=self.owner)

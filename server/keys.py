@@ -28,6 +28,7 @@ from digpy.server.notifiers import NotifySettings
 if TYPE_CHECKING:
     from digpy.server.executor import Executor
     from digpy.server.scheduler import Scheduler
+    from digpy.server.services.live import SnapshotCache
     from digpy.server.workers import ExecutorProcesses
 
 T = TypeVar("T")
@@ -51,6 +52,9 @@ class ServerSettings:
     notify: NotifySettings = field(default_factory=NotifySettings)  # where failures and missed SLAs are sent
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)  # how much history to keep (default: all)
     retention_interval: float = 3600.0  # seconds between two prunes
+    bind: str = "127.0.0.1"  # the address it listens on (also a Host name it answers)
+    allow_hosts: tuple[str, ...] = ()  # Host names it answers besides loopback ones ("*": any)
+    auth_required: bool = False  # False: tokens are checked once one exists (docs/security.md)
 
 
 STORE = web.AppKey("store", ServerStore)
@@ -63,6 +67,7 @@ DB = web.AppKey("db", ThreadPoolExecutor)
 WORKERS: web.AppKey[ExecutorProcesses] = web.AppKey("workers")
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler")
 HUB = web.AppKey("hub", EventHub)
+SNAPSHOTS: web.AppKey[SnapshotCache] = web.AppKey("snapshots")  # done attempts' task snapshots (live.py)
 
 
 async def off_loop(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

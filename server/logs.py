@@ -32,7 +32,7 @@ class LogStore:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # task output may hold what masking missed
 
     def attempt_dir(self, attempt_id: int) -> Path:
         return self.directory / str(attempt_id)
@@ -63,15 +63,19 @@ class LogStore:
         return path if path.is_file() else None
 
 
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 class TaskLogWriter(NullOutput):
     """The runner Output of a server attempt: every task's output goes to its log file."""
 
     def __init__(self, logs: LogStore, attempt_id: int) -> None:
         self.folder = logs.attempt_dir(attempt_id)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _add(self, task: Any, text: str) -> None:
-        with open(self.folder / file_name(task.full_name), "a", encoding="utf-8") as f:
+        with open(self.folder / file_name(task.full_name), "a", encoding="utf-8", opener=_private) as f:
             f.write(text)
 
     def task_output(self, task: Any, text: str, stream: str) -> None:

@@ -171,14 +171,20 @@ def _schedule_fields(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def schedule(row: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
-    """A schedule row (with its project's name and its workflow's time zone) as the API sends it."""
+def schedule(row: dict[str, Any], *, summary: bool = False, last_session: dict[str, Any] | None = None,
+             last_attempt: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A schedule row (with its project's name and its workflow's time zone and config) as the API
+    sends it; the full form with the session it started last and that session's last attempt."""
     if summary:
         return model.ScheduleSummary(**_schedule_fields(row), created_at=instant(row["created_at"]),
                                      updated_at=instant(row["updated_at"])).to_json()
     last = row["last_session_time"]
+    config = _json(row["config"])
     return model.Schedule(**_schedule_fields(row), last_session_time=None if last is None else
-                          session_time(last, row["timezone"])).to_json()
+                          session_time(last, row["timezone"]), timezone=row["timezone"],
+                          schedule=dict(config.get("schedule") or {}),
+                          last_session_id=str(last_session["id"]) if last_session else None,
+                          last_attempt=_attempt(last_attempt).summary() if last_attempt else None).to_json()
 
 
 def backfill(row: dict[str, Any], attempts: list[dict[str, Any]], session_times: list[datetime]) -> dict[str, Any]:

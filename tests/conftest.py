@@ -171,6 +171,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str =
         delay = min(delay * 2, 0.2)
 
 
+class LongSleep:
+    """A `sleep` command line that no other process on the machine runs (tests run next to other work),
+    and whether a process still runs it."""
+
+    def __init__(self, seconds: int = 120) -> None:
+        self.command = f"sleep {seconds}.{uuid.uuid4().int % 10**9:09d}"
+
+    def running(self) -> bool:
+        pattern = "^" + self.command.replace(".", "[.]") + "$"
+        return subprocess.run(["pgrep", "-f", pattern], capture_output=True).stdout != b""
+
+
 # ----------------------------------------------------------------------------- databases
 
 
@@ -269,13 +281,15 @@ class Server:
 
     def launch(self) -> None:
         """Start the process without waiting for it to serve (`ready` says when it does)."""
-        args = [sys.executable, "-m", "digpy", "server", "--port", str(self.port), "--data-dir", str(self.data_dir),
+        args = [sys.executable, "-m", "digpy", "server", "--port", str(self.port), *self.database_options(),
                 *self.extra]
-        if self.database:
-            args += ["--database", self.database]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True, env=self.env)
+
+    def database_options(self) -> list[str]:
+        """The options that name its database (for commands that open it directly: prune, token)."""
+        return ["--data-dir", str(self.data_dir), *(["--database", self.database] if self.database else [])]
 
     def ready(self) -> bool:
         assert self.process is not None
@@ -300,8 +314,8 @@ class Server:
         return self.process.returncode
 
     def digpy(self, *args: str, cwd: Path | None = None, input: str | None = None,
-              timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DIGPY_ENDPOINT": self.endpoint}
+              timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DIGPY_ENDPOINT": self.endpoint, **(env or {})}
         return subprocess.run([sys.executable, "-m", "digpy", *args], cwd=cwd or self.data_dir, env=env, input=input,
                               capture_output=True, text=True, timeout=timeout)
 

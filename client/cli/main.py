@@ -24,6 +24,7 @@ COMMANDS = {
     "scheduler": "scheduler",
     "migrate": "migrate",
     "prune": "prune",
+    "token": "token",
     "push": "projects",
     "download": "projects",
     "delete": "projects",
@@ -45,6 +46,10 @@ COMMANDS = {
     "disable": "schedules",
     "version": "version",
 }
+# What to do when the server says who may not (docs/security.md).
+HINTS = {401: "; set DIGPY_TOKEN (or a line `token = TOKEN` in the client config file) to a token a server admin "
+              "created with `digpy token create`",
+         403: "; ask a server admin for a token with that role (`digpy token create NAME --project P --role R`)"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -96,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except ClientError as e:
-        hint = "; start one with `digpy server` or pass -e URL" if isinstance(e, Unreachable) else ""
+        hint = ("; start one with `digpy server` or pass -e URL" if isinstance(e, Unreachable) else
+                HINTS.get(e.status, ""))
         print(f"error: {e.message}{hint}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

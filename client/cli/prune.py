@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if not settings.retention.limited:
         raise ConfigError("nothing to prune by", hint="give --retention-age DURATION and/or --retention-sessions N "
                                                       "(or retention_age / retention_sessions in the -c file)")
-    file = _sqlite_file(settings.database_url)
+    file = sqlite_file(settings.database_url)
     if file is not None and not file.is_file():
         raise ConfigError(f"no database at {file}", hint="give the server's --database URL, --data-dir or -c file")
     store = open_database(settings.database_url, create_if_empty=False)
@@ -71,7 +71,7 @@ def _sqlite_size(file: Path) -> int:
     return file.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)

@@ -14,6 +14,7 @@ from typing import Any
 from digpy.client.http import DEFAULT_ENDPOINT, Client
 
 ENDPOINT_ENV = "DIGPY_ENDPOINT"
+TOKEN_ENV = "DIGPY_TOKEN"
 
 
 def config_file() -> Path:
@@ -54,6 +55,9 @@ def client(args: argparse.Namespace) -> Client:
         if not sep:
             raise ConfigError(f"-H expects KEY=VALUE, got '{item}'")
         headers[key.strip()] = value.strip()
+    token = os.environ.get(TOKEN_ENV) or config.get("token") or config.get("client.http.token")
+    if token and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = f"Bearer {token.strip()}"
     return Client(endpoint, headers)
 
 

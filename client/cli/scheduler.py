@@ -31,6 +31,8 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--project", default=".", metavar="DIR", help="the project directory (default: here)")
     parser.add_argument("-b", "--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("-n", "--port", type=int, default=65432, help="port (default 65432)")
+    parser.add_argument("--insecure-no-auth", action="store_true",
+                        help="listen on a non-loopback address although no API token exists (see `digpy server`)")
     parser.add_argument("--max-task-threads", type=int, default=32, metavar="N", help="tasks run at once per attempt")
     return parser
 
@@ -41,11 +43,12 @@ def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from digpy.client.cli.output import configure_logging
-    from digpy.client.cli.server import open_database
+    from digpy.client.cli.server import check_exposure, open_database
     from digpy.core.errors import ConfigError
     from digpy.core.plugin_manager import load_registry
     from digpy.server.app import create_app
     from digpy.server.keys import ServerSettings
+    from digpy.server.security import is_loopback
 
     directory = Path(args.project).resolve()
     if not directory.is_dir():
@@ -53,9 +56,16 @@ def run(args: argparse.Namespace) -> int:
     data_dir = directory / ".digpy" / "scheduler"
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = ServerSettings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'digpy.db'}",
-                              task_log_dir=data_dir / "logs", max_task_threads=args.max_task_threads)
+                              task_log_dir=data_dir / "logs", max_task_threads=args.max_task_threads,
+                              bind=args.bind,
+                              auth_required=not is_loopback(args.bind) and not args.insecure_no_auth)
     configure_logging("info")
     store = open_database(settings.database_url, create_if_empty=True)
+    try:
+        check_exposure(settings, store)  # beyond loopback: tokens (`digpy token create --data-dir DATA_DIR`)
+    except Exception:
+        store.close()
+        raise
     app = create_app(settings, store, load_registry())
     app.cleanup_ctx.append(watch(directory, directory.name))
     logging.getLogger("digpy.scheduler").info("digpy scheduler for %s on http://%s:%d (state in %s)", directory,

@@ -4,7 +4,9 @@ and `--executor-only`, an executor without HTTP."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,16 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
     parser.add_argument("--queue", dest="queues", action="append", metavar="NAME=LIMIT",
                         help="a queue workflows may name (queue: NAME) and its limit of active attempts; "
                              "repeatable (config file: queues: {NAME: LIMIT})")
+    access = parser.add_argument_group("access", "who may reach the server and do what (docs/security.md)")
+    access.add_argument("--allow-host", dest="allow_host", action="append", metavar="NAME",
+                        help="a Host name the server answers besides loopback ones and the --bind address "
+                             "(the name clients and browsers use to reach it); repeatable; '*': any")
+    access.add_argument("--auth", choices=("auto", "required"),
+                        help="auto (the default): API tokens are checked once one exists (`digpy token create`); "
+                             "required: always, even before the first token exists")
+    access.add_argument("--insecure-no-auth", action="store_true", default=None,
+                        help="listen on a non-loopback address although no API token exists: anyone who reaches "
+                             "the port may do anything (without it such a server refuses to start)")
     add_retention_options(parser)
     parser.add_argument("--retention-interval", metavar="DURATION",
                         help="how often the server prunes by those (default 1h; from its start)")
@@ -126,7 +138,7 @@ def settings_from(args: argparse.Namespace) -> Any:
 
     options = _options(args)
     data_dir = Path(options.get("data_dir") or default_data_dir())
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the server's files are its user's alone
     return ServerSettings(
         data_dir=data_dir,
         database_url=options.get("database") or f"sqlite:///{data_dir / 'digpy.db'}",
@@ -142,7 +154,52 @@ def settings_from(args: argparse.Namespace) -> Any:
         notify=_notify(options),
         retention=retention_policy(options),
         retention_interval=float(_duration(options.get("retention_interval"), "--retention-interval", 3600, least=1)),
+        bind=str(options.get("bind") or "127.0.0.1"),
+        allow_hosts=_hosts(options.get("allow_host")),
+        auth_required=_auth(options),
     ), options.get("bind") or "127.0.0.1", int(options.get("port") or DEFAULT_PORT)
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    from digpy.core.errors import ConfigError
+
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ConfigError(f"allow_host must be a host name or a list of them, got {value!r}")
+    return tuple(v.strip() for v in items)
+
+
+def _auth(options: dict[str, Any]) -> bool:
+    """Whether tokens are checked even while none exists: --auth required, and always on a
+    non-loopback address unless --insecure-no-auth (revoking the last token must not open it)."""
+    from digpy.core.errors import ConfigError
+    from digpy.server.security import is_loopback
+
+    mode = options.get("auth") or "auto"
+    if mode not in ("auto", "required"):
+        raise ConfigError(f"auth must be auto or required, got {mode!r}")
+    bind = str(options.get("bind") or "127.0.0.1")
+    return mode == "required" or (not is_loopback(bind) and not options.get("insecure_no_auth"))
+
+
+def check_exposure(settings: Any, store: Any) -> None:
+    """Refuse to listen on a non-loopback address while nobody could log in, unless told to."""
+    from digpy.core.errors import ConfigError
+    from digpy.core.store import tokens
+    from digpy.server.security import is_loopback
+
+    if is_loopback(settings.bind) or not settings.auth_required:
+        return
+    with store.begin() as conn:
+        if tokens.any_live(conn):
+            return
+    raise ConfigError(
+        f"--bind {settings.bind} is not a loopback address and no API token exists",
+        hint=f"create one with `digpy token create NAME --admin --data-dir {shlex.quote(str(settings.data_dir))}` "
+             "(or this server's -c or --database), or give --insecure-no-auth to let anyone who reaches the port do "
+             "anything")
 
 
 def retention_policy(options: dict[str, Any]) -> Any:
@@ -229,6 +286,8 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
     from digpy.core.store.server import ServerStore
     from digpy.core.store.url import safe_url
 
+    if create_if_empty:
+        _create_private(url)
     store = ServerStore.open(url)
     current, empty = read_schema(store, url)
     if current is None and empty and create_if_empty:
@@ -249,6 +308,31 @@ def open_database(url: str, *, create_if_empty: bool) -> Any:
             hint=f"migrate it with `digpy migrate run --database '{safe_url(url)}'`",
         )
     return store
+
+
+def _private_dir(directory: Path) -> None:
+    """The server's own directory, readable by its user only (created so, or tightened if it was not)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        os.chmod(directory, 0o700)
+
+
+def _create_private(url: str) -> None:
+    """A new SQLite database file is created readable by the server's user only (SQLite gives its
+    write-ahead log and shared-memory files the same mode)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # opening it says what is wrong, in one line
+        return
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    if not path.exists() and path.parent.is_dir():
+        with contextlib.suppress(FileExistsError):  # another node created it meanwhile
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def read_schema(store: Any, url: str) -> tuple[str | None, bool]:
@@ -281,6 +365,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings, bind, port = settings_from(args)
     configure_logging("info")
+    for directory in (settings.data_dir, settings.task_log_dir):  # they hold the key, the database, task output
+        _private_dir(directory)
     store = open_database(settings.database_url, create_if_empty=not args.executor_only)
     registry = load_registry()
     for plugin in registry.broken:
@@ -295,6 +381,11 @@ def run(args: argparse.Namespace) -> int:
         finally:
             store.close()
         return 0
+    try:
+        check_exposure(settings, store)
+    except Exception:
+        store.close()
+        raise
     app = create_app(settings, store, registry)
     tune_gc()
     logging.getLogger("digpy.server").info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -68,8 +69,8 @@ class ProviderSecrets:
             target = self._remap.get(key, key)
             name = target if isinstance(target, str) else key
             shown = f"'{key}'" if name == key else f"'{key}' (_secrets: {name})"
-            raise ConfigError(f"secret {shown} is not set",
-                              hint=f"set it with `digpy secrets --local --set {name}`")
+            where = "--local" if self._project is None else f"--project {shlex.quote(self._project)}"
+            raise ConfigError(f"secret {shown} is not set", hint=f"set it with `digpy secrets {where} --set {name}`")
         return value
 
 

@@ -20,13 +20,13 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, failures, new_graph, run_attempt
+from digpy.core.engine.expressions import IsolatedTemplateEngine
 from digpy.core.engine.guard import ATTEMPT_ENV, attempt_tag, stop_marked
 from digpy.core.engine.runner import AttemptRunner, Output, RunSettings, may_overlap
 from digpy.core.engine.session_lock import SessionBusy, SessionLock
 from digpy.core.engine.sessions import RequiredSessions
 from digpy.core.errors import ConfigError, Conflict
 from digpy.core.language.builtins import format_session_time, parse_session_option
-from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry, load_registry
 from digpy.core.project import Project
 from digpy.core.spi import AttemptStatus
@@ -98,7 +98,7 @@ class LocalEngine:
         self.registry = registry
         self.output = output
         self.options = options
-        self.templates = TemplateEngine()
+        self.templates = IsolatedTemplateEngine()
         self.project_id = store.ensure_project(project.name)
         self.operators = registry.names()
         self._nested: dict[int, asyncio.Task[TaskState]] = {}

@@ -233,6 +233,8 @@ class AttemptRunner:
                     self.graph.succeed(task, result, now)
             elif kind == "canceled":
                 self.graph.canceled(task, now)
+            elif kind == "invalid":  # its params could not be evaluated: no retry
+                self.graph.fail(task, value, now, allow_retry=False)
             else:
                 error, retry = value
                 self.graph.fail(task, error, now, retry=retry)
@@ -254,40 +256,78 @@ class AttemptRunner:
                     subtasks=record.subtask_config,
                 ), now)
                 continue
-            prepared = self._prepare(task)
+            data: set[str] = set()
+            merged = self._merge(task, data)
+            if merged is None:
+                continue
+            params = self.templates.try_render_params(merged, self.timezone, data)
+            if params is None:  # JavaScript: evaluated in a thread, under the time limit, off this loop
+                starts.append((task, self._render_then_execute(task, merged, data)))
+                continue
+            prepared = self._prepare(task, params)
             if prepared is None:
                 continue
-            operator, ctx, retry = prepared
-            if not task.state_params:  # a task polled again is not announced again
-                summary = f"{task.config.get('_type')}>: {_short(ctx.command)}"
-                self.output.task_started(task, self.masker(summary))
             if self.settings.dry_run:
                 graph.succeed(task, TaskResult(), now)
                 continue
-            starts.append((task, self._execute(task, operator, ctx, retry)))
+            starts.append((task, self._execute(task, *prepared)))
         return starts
 
-    def _prepare(self, task: Task) -> tuple[Any, TaskContext, RetryPolicy | None] | None:
-        """Merge and evaluate the task's params and find its operator; fail the task if that fails."""
-        now = time.time()
+    def _merge(self, task: Task, data: set[str]) -> dict[str, Any] | None:
+        """The task's merged params (not evaluated yet; `data` gets the keys that are data, never
+        templates); fail the task if that fails."""
         try:
-            merged = task_params(self.graph, task, base=self.base_params,
-                                 builtins={**self.builtins, "task_name": task.full_name})
-            params = self.templates.render_params(merged, self.timezone)
-            if self.settings.show_params:
-                log.info("%s: params %s", task.full_name,
-                         json.dumps(params, ensure_ascii=False, separators=(",", ":"), default=str))
-            retry = parse_retry(params["_retry"]) if task.directives.retry_templated else None
-            op_name = params.get("_type")
-            operator = self.registry.get(op_name) if isinstance(op_name, str) else None
-            if operator is None:  # Digdag's words (and why, if a plugin failed to load); warned at the start
-                raise ConfigError(f"Unknown task type: {op_name}",
-                                  hint=self.registry.explain(UnknownOperator(str(op_name))).hint)
-            context = TaskContext(self, task, params)
+            return task_params(self.graph, task, base=self.base_params,
+                               builtins={**self.builtins, "task_name": task.full_name}, data=data)
         except DigpyError as e:
-            self.graph.fail(task, {"message": self.masker(str(e))}, now, allow_retry=False)
+            self.graph.fail(task, {"message": self.masker(str(e))}, time.time(), allow_retry=False)
+            return None
+
+    def _prepare(self, task: Task, params: dict[str, Any]) -> tuple[Any, TaskContext, RetryPolicy | None] | None:
+        """Find the operator of a task whose params are evaluated and announce it; fail the task if that fails."""
+        try:
+            operator, context, retry = self._operator(task, params)
+        except DigpyError as e:
+            self.graph.fail(task, {"message": self.masker(str(e))}, time.time(), allow_retry=False)
             return None
         return operator, context, retry
+
+    def _operator(self, task: Task, params: dict[str, Any]) -> tuple[Any, TaskContext, RetryPolicy | None]:
+        if self.settings.show_params:
+            log.info("%s: params %s", task.full_name,
+                     json.dumps(params, ensure_ascii=False, separators=(",", ":"), default=str))
+        retry = parse_retry(params["_retry"]) if task.directives.retry_templated else None
+        op_name = params.get("_type")
+        operator = self.registry.get(op_name) if isinstance(op_name, str) else None
+        if operator is None:  # Digdag's words (and why, if a plugin failed to load); warned at the start
+            raise ConfigError(f"Unknown task type: {op_name}",
+                              hint=self.registry.explain(UnknownOperator(str(op_name))).hint)
+        context = TaskContext(self, task, params)
+        if not task.state_params:  # a task polled again is not announced again
+            summary = f"{task.config.get('_type')}>: {_short(context.command)}"
+            self.output.task_started(task, self.masker(summary))
+        return operator, context, retry
+
+    async def _render_then_execute(self, task: Task, merged: dict[str, Any], data: set[str]) -> None:
+        """A task whose params need JavaScript: evaluated in a thread (an expression may take up to
+        the time limit, and the loop serves other tasks and, on a server, the API meanwhile)."""
+        try:
+            params = await asyncio.get_running_loop().run_in_executor(
+                None, self.templates.render_params, merged, self.timezone, data)
+            operator, ctx, retry = self._operator(task, params)
+        except asyncio.CancelledError:
+            self._completed.append((task.id, "canceled", None))
+            self._wakeup.set()
+            return
+        except DigpyError as e:
+            self._completed.append((task.id, "invalid", {"message": self.masker(str(e))}))
+            self._wakeup.set()
+            return
+        if self.settings.dry_run:
+            self._completed.append((task.id, "ok", TaskResult()))
+            self._wakeup.set()
+            return
+        await self._execute(task, operator, ctx, retry)
 
     async def _execute(self, task: Task, operator: Any, ctx: TaskContext, retry: RetryPolicy | None) -> None:
         outcome: tuple[int, str, Any]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from digpy.core.errors import NotFound
 from digpy.core.store import schema as s
@@ -50,6 +50,21 @@ def list_schedules(conn: Connection, *, project_id: int | None = None, workflow:
     if last_id is not None:
         query = query.where(s.schedules.c.id > last_id)
     return [_row(r) for r in conn.execute(query.order_by(s.schedules.c.id).limit(count))]
+
+
+def last_sessions(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The session each schedule started last (its `last_session_time`), by schedule id: its id and
+    its last attempt's id (those that still exist)."""
+    wanted = {(r["project_id"], r["workflow_name"], r["last_session_time"]): int(r["id"])
+              for r in rows if r["last_session_time"] is not None}
+    if not wanted:
+        return {}
+    sessions = s.sessions.c
+    query = select(sessions.id, sessions.project_id, sessions.workflow_name, sessions.session_time,
+                   sessions.last_attempt_id).where(or_(*(
+                       and_(sessions.project_id == p, sessions.workflow_name == w, sessions.session_time == t)
+                       for p, w, t in wanted)))
+    return {wanted[(r.project_id, r.workflow_name, r.session_time)]: dict(r._mapping) for r in conn.execute(query)}
 
 
 def of_project(conn: Connection, project_id: int) -> dict[str, dict[str, Any]]:

@@ -179,3 +179,26 @@ schedules = Table(
     UniqueConstraint("project_id", "workflow_name", name="uq_schedules_project_workflow"),
     Index("ix_schedules_next_run_time", "next_run_time"),
 )
+
+# API tokens (only a SHA-256 of each is kept) and what each may do (digpy.core.store.tokens).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("token_hash", String(64), nullable=False),  # hex SHA-256 of the token
+    Column("server_admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    Index("ix_api_tokens_name", "name"),
+)
+
+token_grants = Table(
+    "token_grants",
+    metadata,
+    Column("token_id", Integer, ForeignKey("api_tokens.id"), primary_key=True, autoincrement=False),
+    Column("project", String(255), primary_key=True),  # a project name, or * for every project
+    Column("role", String(16), nullable=False),  # read, run, write or admin
+)

@@ -150,23 +150,47 @@ def task_params(
     *,
     base: Mapping[str, Any],
     builtins: Mapping[str, Any],
+    data: set[str] | None = None,
 ) -> dict[str, Any]:
-    """Every param `task` sees, before `${...}` evaluation. `base` = defaults merged with session params."""
+    """Every param `task` sees, before `${...}` evaluation. `base` = defaults merged with session params.
+
+    `data`, if given, receives the keys whose value comes only from what tasks stored or exported
+    at run time, an error (`error` of `^error` tasks) or the built-ins: data, never templates, so a
+    `${` in a command's output or an error message is never evaluated. A mapping of the workflow
+    (`_export: {pg: {...}}`) that a store deep-merges into stays a template."""
+    data = set() if data is None else data
     out = dict(base)
+
+    def merge(layer: Mapping[str, Any], *, is_data: bool) -> None:
+        mark(layer, is_data=is_data)
+        merge_into(out, layer)
+
+    def mark(layer: Mapping[str, Any], *, is_data: bool) -> None:
+        for key, value in layer.items():
+            if not is_data:
+                data.discard(key)
+            elif key in data or not (isinstance(value, Mapping) and isinstance(out.get(key), Mapping)):
+                data.add(key)  # data merged into data, or a value replaced whole: data
+            # else data merged into a mapping written in the workflow: the key stays a template
+
     for node in [*graph.ancestors(task), task]:
         siblings = _sibling_store(graph, node)
         if siblings:
-            merge_into(out, siblings)
+            merge(siblings, is_data=True)
         if node is task:
             break
         if node.export:
-            merge_into(out, node.export)
+            merge(node.export, is_data=False)
         if node.export_params:
-            merge_into(out, node.export_params)
+            merge(node.export_params, is_data=True)
         if node.store_params or node.reset_store:
+            mark(node.store_params, is_data=True)
             out = apply_store(out, node)
+    if task.export_params and task.name.startswith("^error"):  # the error and stores it was given
+        merge(task.export_params, is_data=True)
     if task.export:
-        merge_into(out, task.export)
+        merge(task.export, is_data=False)
     out.update(builtins)
-    merge_into(out, task.config)
+    data.update(builtins)
+    merge(task.config, is_data=False)
     return out

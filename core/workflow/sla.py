@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from digpy.core import options
@@ -33,9 +32,9 @@ OPTIONS = ("time", "duration", "alert", "fail")
 _CLOCK = re.compile(r"^(\d+):(\d{1,2})(?::(\d{1,2}))?$")
 
 
-@dataclass(frozen=True, slots=True)
-class Sla:
+class Sla(NamedTuple):
     """One SLA: a deadline (`seconds` after the start, or a time of day) and what a miss does.
+    (A NamedTuple, not a dataclass: it is defined at every start-up; see docs/performance.md.)
 
     tasks: the compiled `^sla` group (root first), run under the attempt's root when it is missed.
     written: the deadline as the workflow says it (`within 00:05:00`, `by 02:00`), for messages.

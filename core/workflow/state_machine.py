@@ -24,7 +24,6 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 from digpy.core.errors import DigpyError
@@ -252,7 +251,7 @@ class AttemptGraph:
                 self.fail(task, {"message": f"invalid generated tasks: {e}"}, now, allow_retry=False)
                 return
         task.store_params = dict(result.stores)
-        task.export_params = dict(result.exports)
+        task.export_params = {**task.export_params, **result.exports}  # an ^error root keeps its error
         task.reset_store = list(result.reset_stores)
         task.subtask_config = dict(result.subtasks) if result.subtasks is not None else None
         task.state_params = {}
@@ -549,9 +548,8 @@ class AttemptGraph:
 
     def _add_error_task(self, task: Task, error: dict[str, Any], stores: dict[str, Any]) -> None:
         specs = list(task.directives.error or ())
-        root = specs[0]
-        specs[0] = replace(root, export={**stores, "error": error, **root.export})
-        self._instantiate(task, specs, initial=False)
+        # Runtime exports, not `_export`: they are data, never evaluated as templates (params.py).
+        self._instantiate(task, specs, initial=False).export_params = {**stores, "error": error}
 
     def _descendant_errors(self, task: Task) -> tuple[dict[str, Any], dict[str, Any]]:
         """The errors (merged in id order, last wins) and stores of the failed task's descendants."""

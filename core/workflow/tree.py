@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import replace
 from typing import Any
 
 from digpy.core import options
@@ -305,7 +304,7 @@ class _Compiler:
         sla, body = read_sla(value, task=full_name, workflow=workflow, location=location)
         tasks = compile_tree("^sla", full_name + "^sla", body, operators=self.operators, group=True,
                              unknown=self.unknown)
-        return replace(sla, tasks=tuple(tasks))
+        return sla._replace(tasks=tuple(tasks))
 
     def _link(self, full_name: str, config: dict[str, Any], children: list[int]) -> None:
         parallel, limit = parse_parallel(config.get("_parallel"), value_location(config, "_parallel"))

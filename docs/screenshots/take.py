@@ -3,7 +3,8 @@ attempts, Debian's Chromium driven by Playwright. Run it again when the UI chang
 
     .venv/bin/python docs/screenshots/take.py
 
-It writes overview.png, workflow.png, attempt.png, timeline.png, logs.png and attempts.png here.
+It writes overview.png, workflow.png, attempt.png, timeline.png, logs.png, attempts.png and
+schedules.png here.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ _error:
   echo>: report for ${session_date}
 """
 PRODUCTS = "+fetch:\n  sh>: echo fetching products; sleep 0.5\n+clean:\n  echo>: products cleaned\n"
+# Scheduled workflows (the overview's next runs, the Schedules page); `sync` lets one attempt run at a
+# time, so a second one waits queued.
+REPORTS = {
+    "daily_sales.dig": "timezone: Asia/Tokyo\nschedule:\n  daily>: 07:00:00\n+build:\n  echo>: sales of ${session_date}\n",
+    "hourly_stock.dig": "timezone: UTC\nschedule:\n  hourly>: 15:00\n+count:\n  echo>: stock at ${session_time}\n",
+    "weekly_digest.dig": "timezone: Europe/Berlin\nschedule:\n  weekly>: Mon,09:00:00\n  catch_up: none\n"
+                         "+mail:\n  echo>: digest\n",
+    "sync.dig": "max_active_attempts: 1\n+copy:\n  sh>: while [ ! -f {gate} ]; do sleep 0.2; done\n",
+}
+HEARTBEAT = {"heartbeat.dig": "timezone: UTC\nschedule:\n  seconds_interval>: 2\n+ping:\n  echo>: alive\n"}
 
 
 def call(endpoint: str, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"):
@@ -106,6 +117,14 @@ def main() -> int:
                 time.sleep(0.2)
             gate.unlink()
             running = start(workflows["v2etl"], "31")
+            reports = call(endpoint, "PUT", "/api/projects?project=reports&revision=r1",
+                           archive({k: v.replace("{gate}", str(gate)) for k, v in REPORTS.items()}),
+                           "application/gzip")["id"]
+            scheduled = {s["workflow"]["name"]: s["id"] for s in call(endpoint, "GET", "/api/schedules")["schedules"]}
+            call(endpoint, "POST", f"/api/schedules/{scheduled['weekly_digest']}/disable", b"{}")
+            sync = call(endpoint, "GET", f"/api/projects/{reports}/workflows/sync")["id"]
+            start(sync, "30")
+            start(sync, "31")  # queued behind the first
             time.sleep(4)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -128,6 +147,20 @@ def main() -> int:
                 shot(f"/attempts/{failed}?tab=logs&log=%2Betl%2Bload", "logs.png",
                      lambda: page.wait_for_selector("pre.log:has-text('warehouse')"))
                 shot("/attempts?all=1", "attempts.png")
+                # a schedule that has started a session (then disabled: it would go on every 2 s)
+                call(endpoint, "PUT", "/api/projects?project=monitor&revision=r1", archive(HEARTBEAT), "application/gzip")
+                while not [s for s in call(endpoint, "GET", "/api/schedules")["schedules"] if s["lastAttempt"]]:
+                    time.sleep(0.2)
+                beat = next(s["id"] for s in call(endpoint, "GET", "/api/schedules")["schedules"]
+                        if s["workflow"]["name"] == "heartbeat")
+                call(endpoint, "POST", f"/api/schedules/{beat}/disable", b"{}")
+
+                def backfill_preview() -> None:
+                    page.locator('tr[data-workflow="daily_sales"]').get_by_role("button", name="Backfill…").click()
+                    page.get_by_role("button", name="Preview").click()
+                    page.wait_for_selector("ol.slots li")
+
+                shot("/schedules", "schedules.png", backfill_preview)
                 browser.close()
             gate.touch()
         finally:

@@ -13,6 +13,7 @@ from digpy.core.errors import ConfigError
 from digpy.core.store.catalog import STATUS_FLAGS
 from digpy.server.api.params import int_id, json_body, parse_id, query_bool, query_int
 from digpy.server.keys import STORE, off_loop, wake_executor
+from digpy.server.security import NOWHERE, needs, visible
 from digpy.server.services import attempts
 
 routes = web.RouteTableDef()
@@ -24,12 +25,14 @@ def _page(request: web.Request) -> dict[str, Any]:
 
 
 @routes.get("/api/sessions")
+@needs("read", NOWHERE)
 async def list_sessions(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.list_sessions, request.app[STORE], **_page(request))
-    return web.json_response(model.Session.listing(found))
+    return web.json_response(model.Session.listing(visible(request, found)))
 
 
 @routes.get("/api/projects/{id}/sessions")
+@needs("read", "project")
 async def list_project_sessions(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.list_sessions, request.app[STORE], project_id=int_id(request, "id"),
                            workflow=request.query.get("workflow"), **_page(request))
@@ -37,12 +40,14 @@ async def list_project_sessions(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/sessions/{id}")
+@needs("read", "session")
 async def get_session(request: web.Request) -> web.Response:
     return web.json_response(await off_loop(request.app, attempts.get_session, request.app[STORE],
                                             int_id(request, "id")))
 
 
 @routes.get("/api/sessions/{id}/attempts")
+@needs("read", "session")
 async def session_attempts(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.session_attempts, request.app[STORE], int_id(request, "id"),
                            **_page(request))
@@ -50,6 +55,7 @@ async def session_attempts(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/attempts")
+@needs("read", NOWHERE)
 async def list_attempts(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status is not None and status not in STATUS_FLAGS:
@@ -57,40 +63,46 @@ async def list_attempts(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.list_attempts, request.app[STORE],
                            project=request.query.get("project") or None, workflow=request.query.get("workflow") or None,
                            include_retried=query_bool(request, "include_retried"), status=status, **_page(request))
-    return web.json_response(model.Attempt.listing(found))
+    return web.json_response(model.Attempt.listing(visible(request, found)))
 
 
 @routes.get("/api/attempts/{id}")
+@needs("read", "attempt")
 async def get_attempt(request: web.Request) -> web.Response:
     return web.json_response(await off_loop(request.app, attempts.get_attempt, request.app[STORE],
                                             int_id(request, "id")))
 
 
 @routes.get("/api/attempts/{id}/retries")
+@needs("read", "attempt")
 async def attempt_retries(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.attempt_retries, request.app[STORE], int_id(request, "id"))
     return web.json_response(model.Attempt.listing(found))
 
 
 @routes.get("/api/attempts/{id}/requires")
+@needs("read", "attempt")
 async def attempt_requires(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.requires, request.app[STORE], int_id(request, "id"))
-    return web.json_response(model.Attempt.listing(found))
+    return web.json_response(model.Attempt.listing(visible(request, found)))
 
 
 @routes.get("/api/attempts/{id}/required_by")
+@needs("read", "attempt")
 async def attempt_required_by(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.required_by, request.app[STORE], int_id(request, "id"))
-    return web.json_response(model.Attempt.listing(found))
+    return web.json_response(model.Attempt.listing(visible(request, found)))
 
 
 @routes.get("/api/attempts/{id}/tasks")
+@needs("read", "attempt")
 async def attempt_tasks(request: web.Request) -> web.Response:
     found = await off_loop(request.app, attempts.attempt_tasks, request.app[STORE], int_id(request, "id"))
     return web.json_response(model.Task.listing(found))
 
 
 @routes.put("/api/attempts")
+@needs("run", "start")
 async def start(request: web.Request) -> web.Response:
     """Start an attempt; a second start of the same session and attempt name is 409 with the first.
     With `"bypassQueue": true` it does not wait in its workflow's queue."""
@@ -143,6 +155,7 @@ def _instant(value: Any) -> datetime:
 
 
 @routes.post("/api/attempts/{id}/kill")
+@needs("run", "attempt")
 async def kill(request: web.Request) -> web.Response:
     attempt = await off_loop(request.app, attempts.kill, request.app[STORE], int_id(request, "id"))
     wake_executor(request.app)

@@ -8,14 +8,14 @@ keeps proxies from closing it and finds clients that have gone.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 
 from digpy.core.errors import NotFound
 from digpy.server.api.params import int_id, query_int
-from digpy.server.keys import HUB, LOGS, STORE, off_loop
+from digpy.server.keys import HUB, LOGS, SNAPSHOTS, STORE, off_loop
+from digpy.server.security import NOWHERE, needs, visible
 from digpy.server.services import attempts, live
 
 routes = web.RouteTableDef()
@@ -37,10 +37,16 @@ async def _open(request: web.Request) -> web.StreamResponse:
 
 
 async def _send(response: web.StreamResponse, event: str, data: Any) -> None:
-    await response.write(f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode())
+    await _write(response, event, live.encode(data))
+
+
+async def _write(response: web.StreamResponse, event: str, text: str) -> None:
+    """An event whose data is already encoded (one line of JSON)."""
+    await response.write(f"event: {event}\ndata: {text}\n\n".encode())
 
 
 @routes.get("/api/attempts/{id}/events")
+@needs("read", "attempt")
 async def attempt_events(request: web.Request) -> web.StreamResponse:
     """`attempt` (the attempt, when it changes), `snapshot` ({"tasks": every task}, first),
     `tasks` ({"tasks": the tasks that changed}), `end` (the attempt is done: nothing more comes)."""
@@ -48,11 +54,12 @@ async def attempt_events(request: web.Request) -> web.StreamResponse:
     follower = live.AttemptFollower(app[STORE], int_id(request, "id"))
     loop = asyncio.get_running_loop()
     with app[HUB].watch(follower.attempt_id) as watcher:
-        attempt, tasks, done = await off_loop(app, follower.read)  # a 404 before the stream opens
+        # a 404 before the stream opens; the snapshot is encoded off the loop, or kept (docs/performance.md)
+        opened, snapshot, done = await off_loop(app, follower.first, app[SNAPSHOTS])
         response = await _open(request)
         try:
-            await _send(response, "attempt", attempt)
-            await _send(response, "snapshot", {"tasks": tasks})
+            await _send(response, "attempt", opened)
+            await _write(response, "snapshot", snapshot)
             while not done and not watcher.closed:
                 if not await watcher.wait(HEARTBEAT):
                     await response.write(b": keep-alive\n\n")
@@ -74,6 +81,7 @@ async def attempt_events(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/events")
+@needs("read", NOWHERE)
 async def attempts_events(request: web.Request) -> web.StreamResponse:
     """`ready` (first), then `attempts` ({"attempts": those that started, were killed or ended})."""
     app = request.app
@@ -91,7 +99,7 @@ async def attempts_events(request: web.Request) -> web.StreamResponse:
                 if watcher.closed:
                     break
                 began = loop.time()
-                changed = await off_loop(app, follower.read)
+                changed = visible(request, await off_loop(app, follower.read))
                 if changed:
                     await _send(response, "attempts", {"attempts": changed})
                 await asyncio.sleep(_pause(loop.time() - began))
@@ -101,6 +109,7 @@ async def attempts_events(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/logs/{id}/files/{name}/events")
+@needs("read", "attempt")
 async def log_events(request: web.Request) -> web.StreamResponse:
     """`text` ({"text", "offset": the byte after it}) from `offset` on, as the file grows; `end`
     once the attempt is done and all of the file was sent."""

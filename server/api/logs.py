@@ -11,6 +11,7 @@ from digpy.core.errors import NotFound
 from digpy.server import rest
 from digpy.server.api.params import int_id, query_int
 from digpy.server.keys import LOGS, STORE, off_loop
+from digpy.server.security import needs
 from digpy.server.services import attempts
 
 routes = web.RouteTableDef()
@@ -18,6 +19,7 @@ MAX_READ = 8 * 1024 * 1024
 
 
 @routes.get("/api/logs/{id}/files")
+@needs("read", "attempt")
 async def list_files(request: web.Request) -> web.Response:
     attempt_id = int_id(request, "id")
     started = await off_loop(request.app, attempts.task_start_times, request.app[STORE], attempt_id)
@@ -26,6 +28,7 @@ async def list_files(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/logs/{id}/files/{name}")
+@needs("read", "attempt")
 async def get_file(request: web.Request) -> web.StreamResponse:
     """The whole file gzip-compressed; with `offset`, the plain text from that byte on (for log -f)."""
     attempt_id = int_id(request, "id")

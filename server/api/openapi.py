@@ -25,6 +25,7 @@ from digpy.client.model import (
     ScheduleSummary,
     SecretKey,
     Session,
+    SessionInfo,
     Task,
     TruncatedSessionTime,
     Version,
@@ -98,6 +99,10 @@ ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str | Schema, str]], Schema
     ("get", "/api/version", "Server version", [], None, Version),
     ("get", "/api/version/check", "Client/server compatibility", [("client", "string", "client version")], None, VersionCheck),
     ("get", "/api/openapi.json", "This document", [], None, DOCUMENT),
+    ("get", "/api/session", "Who the caller is and whether the server asks for a token (digpy)", [], None, SessionInfo),
+    ("post", "/api/session", "Log in (digpy, the web UI): {token} exchanged for an HttpOnly, SameSite=Strict "
+     "session cookie", [], _body({"token": {"type": "string", "pattern": "\\S"}}, "token"), SessionInfo),
+    ("delete", "/api/session", "Log out (digpy): the session cookie is removed", [], None, SessionInfo),
     ("get", "/api/projects", "List projects", [("name", "string", "exact name"), ("name_pattern", "string", "substring"),
                                                ("last_id", _NUMBER, "after this id"), ("count", _AT_MOST, "at most")],
      None, Many(Project)),
@@ -124,10 +129,12 @@ ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str | Schema, str]], Schema
       ("search_project_name", "boolean", "name_pattern matches project names too")],
      None, Many(Workflow)),
     ("get", "/api/workflows/{id}", "A workflow definition", [], None, Workflow),
-    ("get", "/api/schedules", "Schedules of every project, by id", [("last_id", _NUMBER, "after this id")], None,
-     Many(Schedule)),
+    ("get", "/api/schedules", "Schedules of every project, by id",
+     [("last_id", _NUMBER, "after this id"), ("count", _AT_MOST, "at most this many (default 100, max 1000)")],
+     None, Many(Schedule)),
     ("get", "/api/projects/{id}/schedules", "Schedules of a project",
-     [("workflow", "string", "one workflow"), ("last_id", _NUMBER, "after this id")], None, Many(Schedule)),
+     [("workflow", "string", "one workflow"), ("last_id", _NUMBER, "after this id"),
+      ("count", _AT_MOST, "at most this many (default 100, max 1000)")], None, Many(Schedule)),
     ("get", "/api/schedules/{id}", "A schedule", [], None, Schedule),
     ("post", "/api/schedules/{id}/skip",
      "Move a schedule on: {nextTime} (a time, or \"now\") or {count, fromTime?}; nextRunTime?, dryRun?", [],
@@ -188,9 +195,33 @@ _SCALARS = {str: "string", int: "integer", bool: "boolean", float: "number"}
 _DIGPY_ONLY = "digpy's addition: Digdag servers do not send it"
 
 
+_SECURITY = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "an API token from `digpy token create`"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "digpy_session",
+                "description": "the web UI's session cookie (POST /api/session); its mutating requests must "
+                               "come from the server's own origin"},
+}
+
+
+def _roles() -> dict[tuple[str, str], str]:
+    """The role each route needs (`public`: none), from the handlers' declarations."""
+    from digpy.server.app import api_modules
+    from digpy.server.security import PUBLIC, permission_of
+
+    roles: dict[tuple[str, str], str] = {}
+    for module in api_modules():
+        for route in module.routes:
+            permission = permission_of(route.handler)
+            if permission is not None:
+                roles[(route.method.lower(), route.path)] = (
+                    "public" if permission.scope == PUBLIC else permission.role)
+    return roles
+
+
 def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
+    roles = _roles()
     for method, path, summary, query, body, answer in ENDPOINTS:
         parameters = [{"name": name, "in": "path", "required": True,
                        "schema": _PATH_PARAMETERS.get(name, {"type": "string"})} for name in _path_names(path)]
@@ -201,6 +232,10 @@ def document() -> dict[str, Any]:
             responses[status] = _json_response(description, _reference(resource, schemas))
         responses["default"] = _json_response("an error", _reference(Error, schemas))
         operation: dict[str, Any] = {"summary": summary, "parameters": parameters, "responses": responses}
+        role = roles.get((method, path), "admin")
+        operation["x-digpy-role"] = role  # read < run < write < admin of the project; public: no token
+        if role == "public":
+            operation["security"] = [{}]
         if body == "application/gzip":
             operation["requestBody"] = {"required": True, "content": {body: {"schema": {"type": "string",
                                                                                         "format": "binary"}}}}
@@ -213,7 +248,10 @@ def document() -> dict[str, Any]:
         "info": {"title": "digpy server API", "version": __version__,
                  "description": "Digdag's REST paths and JSON shapes (camelCase, ids as strings), plus digpy's additions."},
         "paths": paths,
-        "components": {"schemas": dict(sorted(schemas.items()))},
+        # A token is needed once the server has one (or runs with --auth required); on loopback with
+        # none, no token: hence the empty alternative.
+        "security": [{"bearer": []}, {"session": []}, {}],
+        "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": _SECURITY},
     }
 
 

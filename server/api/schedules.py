@@ -10,6 +10,7 @@ from digpy.client import model
 from digpy.core.errors import ConfigError
 from digpy.server.api.params import int_id, json_body, query_int
 from digpy.server.keys import STORE, off_loop, wake_executor, wake_scheduler
+from digpy.server.security import NOWHERE, needs, visible
 from digpy.server.services import schedules
 
 routes = web.RouteTableDef()
@@ -45,26 +46,35 @@ def _number(body: dict[str, Any], key: str) -> int | None:
     return value
 
 
+def _count(request: web.Request) -> int:
+    return query_int(request, "count", 100, minimum=1, maximum=1000) or 100
+
+
 @routes.get("/api/schedules")
+@needs("read", NOWHERE)
 async def list_schedules(request: web.Request) -> web.Response:
     found = await off_loop(request.app, schedules.list_schedules, request.app[STORE],
-                           last_id=query_int(request, "last_id"))
-    return web.json_response(model.Schedule.listing(found))
+                           last_id=query_int(request, "last_id"), count=_count(request))
+    return web.json_response(model.Schedule.listing(visible(request, found)))
 
 
 @routes.get("/api/projects/{id}/schedules")
+@needs("read", "project")
 async def project_schedules(request: web.Request) -> web.Response:
     found = await off_loop(request.app, schedules.list_schedules, request.app[STORE], project_id=int_id(request, "id"),
-                           workflow=request.query.get("workflow"), last_id=query_int(request, "last_id"))
+                           workflow=request.query.get("workflow"), last_id=query_int(request, "last_id"),
+                           count=_count(request))
     return web.json_response(model.Schedule.listing(found))
 
 
 @routes.get("/api/schedules/{id}")
+@needs("read", "schedule")
 async def get_schedule(request: web.Request) -> web.Response:
     return web.json_response(await off_loop(request.app, schedules.get, request.app[STORE], int_id(request, "id")))
 
 
 @routes.post("/api/schedules/{id}/skip")
+@needs("run", "schedule")
 async def skip(request: web.Request) -> web.Response:
     body = await _body(request)
     answer = await off_loop(request.app, schedules.skip, request.app[STORE], int_id(request, "id"),
@@ -76,6 +86,7 @@ async def skip(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/schedules/{id}/backfill")
+@needs("run", "schedule")
 async def backfill(request: web.Request) -> web.Response:
     body = await _body(request)
     from_time = _text(body, "fromTime")
@@ -93,6 +104,7 @@ async def backfill(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/schedules/{id}/enable")
+@needs("run", "schedule")
 async def enable(request: web.Request) -> web.Response:
     body = await _body(request)
     catch_up = _flag(body, "catchUp") or (body.get("skipSchedule") is False)  # Digdag's flag, the other way round
@@ -103,6 +115,7 @@ async def enable(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/schedules/{id}/disable")
+@needs("run", "schedule")
 async def disable(request: web.Request) -> web.Response:
     return web.json_response(await off_loop(request.app, schedules.set_enabled, request.app[STORE],
                                             int_id(request, "id"), False))

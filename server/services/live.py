@@ -5,7 +5,10 @@ so that a read after a wake-up (digpy.server.events) sends only what changed.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,72 @@ class AttemptFollower:
         elif self.since is None:
             self.since = time.time()
         return new_attempt, tasks, bool(row["state_flags"] & DONE)
+
+    def first(self, cache: SnapshotCache) -> tuple[dict[str, Any], str, bool]:
+        """The first read, for a stream's first events: (the attempt, the `snapshot` event's data
+        already encoded, whether the attempt is done). A done attempt's snapshot comes from `cache`
+        when it is there, and goes into it when it is not."""
+        with self.store.begin() as conn:
+            row = catalog.get_attempt(conn, self.attempt_id)
+        key = (self.attempt_id, float(row["created_at"]))
+        if row["state_flags"] & DONE:
+            text = cache.get(key)
+            if text is not None:
+                self.attempt = rest.attempt(row)
+                return self.attempt, text, True
+        attempt, tasks, done = self.read()
+        text = encode({"tasks": tasks})
+        if done:  # read after the attempt was done: final
+            cache.put(key, text)
+        return attempt or rest.attempt(row), text, done
+
+
+class SnapshotCache:
+    """The `snapshot` texts of done attempts (their tasks no longer change), the most recently opened
+    first, at most `limit` characters in all: opening a large attempt again, or on a second page,
+    reads and encodes nothing (docs/performance.md, "Web UI"). Keyed by the attempt's id and creation
+    time, so an id SQLite gives again after a prune is another key."""
+
+    def __init__(self, limit: int = 64 * 1024 * 1024) -> None:
+        self.limit = limit
+        self.size = 0
+        self._texts: OrderedDict[tuple[int, float], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, float]) -> str | None:
+        with self._lock:
+            text = self._texts.get(key)
+            if text is not None:
+                self._texts.move_to_end(key)
+            return text
+
+    def put(self, key: tuple[int, float], text: str) -> None:
+        if len(text) > self.limit:
+            return
+        with self._lock:
+            old = self._texts.pop(key, None)
+            self.size += len(text) - (len(old) if old is not None else 0)
+            self._texts[key] = text
+            while self.size > self.limit:
+                _, dropped = self._texts.popitem(last=False)
+                self.size -= len(dropped)
+
+
+WARM_TASKS = 1000  # an attempt this large has its snapshot made when it ends
+
+
+def warm(store: ServerStore, cache: SnapshotCache, attempt_id: int, *, min_tasks: int = WARM_TASKS) -> bool:
+    """When a large attempt has ended (the executor says so): make its snapshot for `cache` now,
+    so that its first page, too, reads and encodes nothing (docs/performance.md). Whether it did."""
+    with store.begin() as conn:
+        if catalog.task_count(conn, attempt_id) < min_tasks:
+            return False
+    return AttemptFollower(store, attempt_id).first(cache)[2]
+
+
+def encode(data: Any) -> str:
+    """An event's data as the stream sends it: compact JSON on one line."""
+    return json.dumps(data, separators=(",", ":"))
 
 
 class AttemptsFollower:

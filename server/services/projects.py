@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
@@ -23,8 +21,9 @@ from digpy.core.workflow.schedule import parse_schedule
 from digpy.core.workflow.spec import Workflow
 from digpy.core.workflow.tree import compile_workflow, unknown_operator_warning
 from digpy.server import rest
-from digpy.server.archive import read_archive, unpack
+from digpy.server.archive import push_directory, read_archive, unpack
 from digpy.server.plugins import unknown_operator
+from digpy.server.project_check import check_in_child
 from digpy.server.services import schedules as scheduling
 
 log = logging.getLogger("digpy.server.projects")
@@ -64,13 +63,14 @@ def push(store: ServerStore, registry: Registry, *, name: str, revision: str, ar
     whose `queue:` is none of the server's `queues`. An operator the server does not know is let
     in, as in Digdag (a task using it fails when it is reached), with a warning in the server log."""
     files = read_archive(archive, max_bytes=max_bytes)
-    with tempfile.TemporaryDirectory(prefix="digpy-push-") as tmp:
-        root = Path(tmp) / "project"
+    with push_directory() as tmp:
+        root = tmp / "project"
         unpack(files, root)
         project = Project(root)
         workflow_files = project.workflow_files()
         if not workflow_files:
             raise ConfigError("the archive has no .dig workflow at its top level")
+        check_in_child(root, registry.names())  # a file that crashes or exhausts the loader stops only a child
         workflows = [project.load(path, operators=registry.names(), cache=False, lenient=True)
                      for path in workflow_files]
     for workflow in workflows:
@@ -166,8 +166,8 @@ def workflow_tasks(store: ServerStore, registry: Registry, workflow_id: int) -> 
 def _from_files(name: str, archive: bytes, registry: Registry) -> Workflow | None:
     """The workflow compiled from its revision's files (locations known), or None if that fails."""
     try:
-        with tempfile.TemporaryDirectory(prefix="digpy-workflow-") as tmp:
-            root = Path(tmp) / "project"
+        with push_directory("workflow") as tmp:
+            root = tmp / "project"
             unpack(read_archive(archive), root)
             project = Project(root)
             for path in project.workflow_files():

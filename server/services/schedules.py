@@ -74,8 +74,17 @@ def sync(conn: Connection, project_id: int, definitions: Sequence[dict[str, Any]
     schedules.remove(conn, [row["id"] for name, row in existing.items() if name not in kept])
 
 
-def _shape(row: dict[str, Any]) -> dict[str, Any]:
-    return rest.schedule(row)
+def _shape(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Schedule rows as the API sends them, each with the session it started last."""
+    sessions = schedules.last_sessions(conn, rows)
+    attempt_ids = [int(x["last_attempt_id"]) for x in sessions.values() if x["last_attempt_id"] is not None]
+    last = {int(a["id"]): a for a in catalog.attempts_by_id(conn, attempt_ids)}
+    out = []
+    for row in rows:
+        session = sessions.get(int(row["id"]))
+        attempt = last.get(int(session["last_attempt_id"])) if session and session["last_attempt_id"] else None
+        out.append(rest.schedule(row, last_session=session, last_attempt=attempt))
+    return out
 
 
 def list_schedules(store: ServerStore, *, project_id: int | None = None, workflow: str | None = None,
@@ -83,13 +92,13 @@ def list_schedules(store: ServerStore, *, project_id: int | None = None, workflo
     with store.begin() as conn:
         if project_id is not None:
             project_id = int(catalog.get_project(conn, project_id)["id"])
-        return [_shape(r) for r in schedules.list_schedules(conn, project_id=project_id, workflow=workflow,
-                                                            last_id=last_id, count=count)]
+        return _shape(conn, schedules.list_schedules(conn, project_id=project_id, workflow=workflow,
+                                                     last_id=last_id, count=count))
 
 
 def get(store: ServerStore, schedule_id: int) -> dict[str, Any]:
     with store.begin() as conn:
-        return _shape(schedules.get(conn, schedule_id))
+        return _shape(conn, [schedules.get(conn, schedule_id)])[0]
 
 
 def set_enabled(store: ServerStore, schedule_id: int, enabled: bool, *, catch_up: bool = False,

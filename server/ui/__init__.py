@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from digpy.server.security import PUBLIC, needs
+
 STATIC = Path(__file__).parent / "static"
 CATCH_ALL = "unknown-path"  # the name of the last route: a path that is no page and no API route (404)
 # The pages (docs/ui.md): each answers the shell, whose modules read the path.
@@ -20,11 +22,13 @@ _HEADERS = {"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosnif
             "Cache-Control": "no-cache"}
 
 
+@needs("read", PUBLIC)
 async def _shell(request: web.Request, status: int = 200) -> web.Response:
     return web.Response(body=(STATIC / "index.html").read_bytes(), content_type="text/html", charset="utf-8",
                         headers=_HEADERS, status=status)
 
 
+@needs("read", PUBLIC)
 async def _unknown(request: web.Request) -> web.Response:
     """A path that is no page: the API's is a JSON error, a browser's the shell, which says so in a line."""
     if request.path.startswith(("/api/", "/ui/")):

@@ -44,6 +44,9 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
         ("get", "/api/version", "/api/version", None, 200),
         ("get", "/api/version/check", "/api/version/check?client=0.1", None, 200),
         ("get", "/api/openapi.json", "/api/openapi.json", None, 200),
+        ("get", "/api/session", "/api/session", None, 200),
+        ("post", "/api/session", "/api/session", b'{"token": "digpy_unknown"}', 401),
+        ("delete", "/api/session", "/api/session", None, 200),
         ("get", "/api/projects", "/api/projects", None, 200),
         ("get", "/api/projects/{id}", f"/api/projects/{project}", None, 200),
         ("get", "/api/projects/{id}", "/api/projects/999", None, 404),
@@ -55,6 +58,8 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
         ("get", "/api/projects/{id}/secrets", f"/api/projects/{project}/secrets", None, 200),
         ("delete", "/api/projects/{id}/secrets/{key}", f"/api/projects/{project}/secrets/api.token", None, 200),
         ("get", "/api/schedules", "/api/schedules", None, 200),
+        ("get", "/api/schedules", "/api/schedules?count=1000", None, 200),
+        ("get", "/api/schedules", "/api/schedules?count=1001", None, 400),
         ("get", "/api/projects/{id}/schedules", f"/api/projects/{project}/schedules", None, 200),
         ("get", "/api/schedules/{id}", f"/api/schedules/{schedule}", None, 200),
         ("get", "/api/schedules/{id}", "/api/schedules/999", None, 404),
@@ -108,7 +113,8 @@ def test_every_json_answer_validates_against_its_routes_schema(server, tmp_path)
 
     answered = {(m, r) for m, r, _, _, status in calls if status == 200} | {("put", "/api/projects"),
                                                                             ("put", "/api/attempts"),
-                                                                            ("post", "/api/attempts/{id}/kill")}
+                                                                            ("post", "/api/attempts/{id}/kill"),
+                                                                            ("post", "/api/session")}  # test_auth
     json_routes = {(m, r) for m, r, *_, answer in ENDPOINTS if answer not in (BINARY, EVENTS)}
     assert json_routes == answered, "every JSON route of the document is called here"
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import wait_until
+from tests.conftest import LongSleep, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -329,7 +329,8 @@ def test_a_run_killed_with_sigkill_resumes_without_rerunning_succeeded_tasks(pro
 
 
 def test_interrupt_stops_the_running_command_and_exits_130(project):
-    project.write("wf.dig", "+long:\n  sh>: echo started > started.txt; sleep 120; echo done > done.txt\n")
+    sleep = LongSleep()
+    project.write("wf.dig", f"+long:\n  sh>: echo started > started.txt; {sleep.command}; echo done > done.txt\n")
     proc = project.start("run", "wf", "--output", "plain")
     try:
         wait_until(lambda: (project.path / "started.txt").exists(), what="the command to start")
@@ -340,8 +341,7 @@ def test_interrupt_stops_the_running_command_and_exits_130(project):
             proc.kill()
     assert proc.returncode == 130, err
     assert "Canceled." in err
-    ps = subprocess.run(["pgrep", "-f", "^sleep 120$"], capture_output=True, text=True)
-    assert ps.stdout.strip() == "", "the command's process was stopped"
+    assert not sleep.running(), "the command's process was stopped"
 
 
 def test_check_lists_workflows_and_schedules(project):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, free_port, wait_until
+from tests.conftest import LongSleep, Server, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,10 +120,10 @@ def test_retry_resume_runs_a_failed_generator_again_with_the_new_params(server, 
 
 
 def test_log_follow_shows_output_while_the_task_runs_and_kill_stops_it(server, tmp_path):
-    marker = tmp_path / "go"
+    marker, sleep = tmp_path / "go", LongSleep()
     project = write_project(tmp_path / "p", {
         "slow.dig": f"+step:\n  sh>: echo first line; while [ ! -f {marker} ]; do sleep 0.05; done; "
-                    "echo second line; sleep 120\n",
+                    f"echo second line; {sleep.command}\n",
     })
     assert server.digpy("push", "p", "--project", str(project)).returncode == 0
     attempt = json.loads(server.digpy("start", "p", "slow", "--json").stdout)
@@ -143,7 +143,7 @@ def test_log_follow_shows_output_while_the_task_runs_and_kill_stops_it(server, t
         follow.communicate()
     final = attempt_state(server, attempt["id"])
     assert final["status"] == "killed"
-    assert subprocess.run(["pgrep", "-f", "^sleep 120$"], capture_output=True).stdout == b""
+    assert not sleep.running()
     assert server.digpy("kill", attempt["id"]).returncode == 1, "a second kill is refused (409)"
 
 
@@ -313,16 +313,15 @@ def test_secrets_are_set_listed_by_key_and_reach_tasks_masked(server, tmp_path):
 
 
 def test_sigterm_hands_running_tasks_back_and_the_next_server_finishes_them(server, tmp_path):
-    marker = tmp_path / "runs.txt"
+    marker, sleep = tmp_path / "runs.txt", LongSleep()
     write_project(tmp_path / "p", {"wf.dig": f"+a:\n  sh>: echo run >> {marker}; "
-                                             f"test $(wc -l < {marker}) -ge 2 || sleep 120\n+b:\n  echo>: b\n"})
+                                             f"test $(wc -l < {marker}) -ge 2 || {sleep.command}\n+b:\n  echo>: b\n"})
     assert server.digpy("push", "p", "--project", str(tmp_path / "p")).returncode == 0
     attempt = json.loads(server.digpy("start", "p", "wf", "--json").stdout)
     wait_until(lambda: marker.exists(), what="the task to start")
     assert server.stop() == 0
     # The server waits for the shell; the shell's `sleep` got the same signal and is gone a moment later.
-    wait_until(lambda: subprocess.run(["pgrep", "-f", "^sleep 120$"], capture_output=True).stdout == b"",
-               timeout=10, what="the stopped command's process group to be gone")
+    wait_until(lambda: not sleep.running(), timeout=10, what="the stopped command's process group to be gone")
     server.start()
     assert wait_done(server, attempt["id"])["status"] == "success"
     assert marker.read_text().split() == ["run", "run"], "the handed-back task ran again, once"

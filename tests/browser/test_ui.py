@@ -102,7 +102,7 @@ def test_every_page_opens_and_shows_its_data(ui, tmp_path):
     page = ui.open(f"/sessions/{json.loads(server.digpy('attempt', attempt, '--json').stdout)['session_id']}")
     expect(page.locator("table.attempts tbody tr")).to_have_count(1)
     page = ui.open("/schedules")
-    expect(page.locator("main")).to_contain_text("no scheduler yet")
+    expect(page.locator(".empty")).to_contain_text("No schedules.")
     assert ui.errors == []
 
 

@@ -4,6 +4,7 @@ attempts that changed, the task versions a live page compares, and the store's c
 from __future__ import annotations
 
 import itertools
+import json
 
 from sqlalchemy import update
 
@@ -70,3 +71,36 @@ def test_listeners_hear_of_a_change_after_its_commit(store):
         assert heard == [], "not before the commit"
         catalog.get_attempt(conn, attempt)
     assert heard == [frozenset({attempt})]
+
+
+def test_a_done_attempts_snapshot_is_kept_for_the_next_page_and_a_running_ones_is_not(store):
+    (attempt,) = _attempts(store, [0])
+    cache = live.SnapshotCache()
+    opened, text, done = live.AttemptFollower(store, attempt).first(cache)
+    assert (opened["status"], json.loads(text), done) == ("running", {"tasks": []}, False)
+    assert cache.size == 0, "a running attempt's tasks still change"
+    store.finish_attempt(attempt, success=True, canceled=False)
+    opened, text, done = live.AttemptFollower(store, attempt).first(cache)
+    assert (opened["status"], done) == ("success", True)
+    assert cache.size == len(text)
+    assert live.AttemptFollower(store, attempt).first(cache) == (opened, text, True)
+
+
+def test_the_snapshot_cache_keeps_the_most_recently_opened_within_its_limit():
+    cache = live.SnapshotCache(limit=10)
+    cache.put((1, 0.0), "aaaa")
+    cache.put((2, 0.0), "bbbb")
+    assert cache.get((1, 0.0)) == "aaaa"  # now the most recent
+    cache.put((3, 0.0), "cccc")
+    assert (cache.get((1, 0.0)), cache.get((2, 0.0)), cache.get((3, 0.0)), cache.size) == ("aaaa", None, "cccc", 8)
+    cache.put((4, 0.0), "x" * 11)
+    assert cache.get((4, 0.0)) is None, "larger than the whole cache"
+
+
+def test_a_large_attempt_that_ended_has_its_snapshot_made_before_its_first_page(store):
+    (attempt,) = _attempts(store, [DONE | SUCCESS])
+    cache = live.SnapshotCache()
+    assert live.warm(store, cache, attempt) is False, "no task: not worth it"
+    assert cache.size == 0
+    assert live.warm(store, cache, attempt, min_tasks=0) is True
+    assert cache.size == len(live.AttemptFollower(store, attempt).first(cache)[1])

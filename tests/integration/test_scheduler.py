@@ -55,6 +55,20 @@ def test_a_due_slot_starts_one_session_and_the_schedule_moves_to_the_next(store)
     assert scheduler.next_due() == epoch("2026-03-02T07:00:00")
 
 
+def test_a_listed_schedule_says_what_it_follows_and_links_the_session_it_started_last(store):
+    push(store, {"timezone": "Asia/Tokyo", "schedule": {"daily>": "07:00:00"}}, now=epoch("2026-03-01T05:00:00"))
+    listed = scheduling.list_schedules(store)[0]
+    assert (listed["schedule"], listed["timezone"]) == ({"daily>": "07:00:00"}, "Asia/Tokyo")
+    assert (listed["lastSessionId"], listed["lastAttempt"]) == (None, None)
+    Scheduler(store).step(epoch("2026-03-02T00:00:00"))  # 09:00 in Tokyo
+    listed = scheduling.get(store, int(listed["id"]))
+    with store.begin() as conn:
+        started = catalog.list_attempts(conn)[0]
+    assert listed["lastSessionTime"] == "2026-03-02T00:00:00+09:00"
+    assert listed["lastSessionId"] == str(started["session_id"])
+    assert (listed["lastAttempt"]["id"], listed["lastAttempt"]["status"]) == (str(started["id"]), "running")
+
+
 @pytest.mark.parametrize(("catch_up", "started"), [
     ("latest", ["03-04 00:00"]),
     ("all", ["03-01 00:00", "03-02 00:00", "03-03 00:00", "03-04 00:00"]),

@@ -100,3 +100,19 @@ def test_non_utf8_file_is_a_clear_error(tmp_path):
     (tmp_path / "wf.dig").write_bytes(b"a: \xff\xfe\n")
     with pytest.raises(ConfigError, match="is not UTF-8"):
         load_file(tmp_path / "wf.dig")
+
+
+def test_an_alias_is_a_copy_of_its_anchor_with_the_anchor_locations():
+    data = load_text("_export: &defaults\n  a: [1, 2]\n+t:\n  _export: *defaults\n  echo>: hi\n", "wf.dig")
+    assert data["+t"]["_export"] == {"a": [1, 2]}
+    assert data["+t"]["_export"] is not data["_export"]
+    assert str(value_location(data["+t"], "_export")) == "wf.dig:1:10", "where the anchor is"
+
+
+def test_limits_are_located_errors():
+    with pytest.raises(ConfigError, match=r"^wf\.dig:1:\d+: values are nested more than 100 levels deep"):
+        load_text("a: " + "[" * 200 + "]" * 200 + "\n", "wf.dig")
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(6))
+    with pytest.raises(ConfigError, match=r"more than 250,000 values"):
+        load_text(laughs, "wf.dig")

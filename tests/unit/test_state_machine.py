@@ -91,7 +91,7 @@ def test_error_task_of_an_operator_runs_then_the_task_ends_in_error():
     order = drive(g, {"+a": fail("boom")})
     assert order == ["+wf+a", "+wf+a^error"]
     handler = find(g, "^error")
-    assert handler.export["error"]["message"] == "boom"
+    assert handler.export_params["error"]["message"] == "boom", "given as data, not as _export"
     assert find(g, "+a").state == TaskState.ERROR
     assert find(g, "+a").flags & TaskFlags.DELAYED_ERROR
     assert g.root.state == TaskState.GROUP_ERROR
@@ -110,7 +110,7 @@ def test_error_tasks_run_innermost_first():
 def test_group_error_task_sees_the_descendants_errors_and_stores():
     g = graph_of("+g:\n  _error: {echo>: x}\n  +s: {echo>: s}\n  +t: {fail>: x}\n")
     drive(g, {"+s": TaskResult(stores={"k": 1}), "+t": fail("last words")})
-    export = find(g, "+g^error").export
+    export = find(g, "+g^error").export_params
     assert export["error"]["message"] == "last words"
     assert export["k"] == 1
 

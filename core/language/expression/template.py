@@ -16,7 +16,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from digpy.core.errors import ConfigError
 
-__all__ = ["TemplateEngine", "TemplateError", "has_template"]
+__all__ = ["NeedsSandbox", "TemplateEngine", "TemplateError", "has_template"]
 
 _NOT_EVALUATED = frozenset({"_do", "_else_do"})
 _SCALARS = frozenset({int, float, bool, type(None)})
@@ -54,6 +54,10 @@ _TABLE_STEP = 7 * 86_400
 
 class TemplateError(ConfigError):
     """A `${...}` expression could not be evaluated; the message names the expression."""
+
+
+class NeedsSandbox(Exception):
+    """Raised by an inline-only evaluation (`try_render_params`) when an expression needs JavaScript."""
 
 
 class _Expr(NamedTuple):
@@ -267,15 +271,18 @@ def _simple_reference(code: str, scope: Mapping[str, Any]) -> str | None:
 class _Run:
     """One evaluation: a scope passed into JS at most once, then updated key by key."""
 
-    def __init__(self, engine: TemplateEngine, scope: Mapping[str, Any], zone: str) -> None:
+    def __init__(self, engine: TemplateEngine, scope: Mapping[str, Any], zone: str, *, inline: bool = False) -> None:
         self.engine = engine
         self.scope = scope
         self.zone = zone
+        self.inline = inline  # NeedsSandbox instead of starting JavaScript
         self.sandbox: _Sandbox | None = None
 
     def start(self) -> _Sandbox:
         if self.sandbox is not None:
             return self.sandbox
+        if self.inline:
+            raise NeedsSandbox
         if _zone(self.zone) is None:
             raise TemplateError(f"Unknown timezone '{self.zone}'")
         try:
@@ -330,6 +337,8 @@ class _Run:
                 f"Failed to evaluate a variable {expr.text} (it contains a NUL character or a lone surrogate)"
             )
         sandbox = self.start()
+        if self.engine.on_expression is not None:
+            self.engine.on_expression(expr.text)
         zones = _ZONE_LITERAL.findall(expr.code)
         for _ in range(_MAX_ZONE_LOADS):
             try:
@@ -403,19 +412,38 @@ class TemplateEngine:
         self.time_limit = time_limit
         self._clock = clock
         self._local = threading.local()
+        # Told the text of each expression just before JavaScript evaluates it (the isolated
+        # evaluator's child process reports it, so that its parent can time each expression).
+        self.on_expression: Callable[[str], None] | None = None
 
-    def render_params(self, params: dict[str, Any], timezone: str) -> dict[str, Any]:
+    def try_render_params(self, params: dict[str, Any], timezone: str,
+                          data: Collection[str] = ()) -> dict[str, Any] | None:
+        """`render_params` if no expression needs JavaScript (plain references such as `${a.b}`
+        only), else None: then `render_params` is the call, and it may take up to the time limit."""
+        try:
+            return self._render_params(params, timezone, data, inline=True)
+        except NeedsSandbox:
+            return None
+
+    def render_params(self, params: dict[str, Any], timezone: str, data: Collection[str] = ()) -> dict[str, Any]:
         """Evaluate every ${...} in the task's merged params (Digdag's order), return a new dict.
+
+        Keys in `data` hold values that came from outside the workflow (stores, runtime exports,
+        an error): they are seen by expressions but never evaluated themselves.
 
         Keys are evaluated in order and each sees the evaluated values of the keys before it;
         `_do`/`_else_do` are left as they are, `_check`/`_error` are dropped. Values without a
         template are returned as they are (the same objects), templated strings become strings.
         """
+        return self._render_params(params, timezone, data)
+
+    def _render_params(self, params: dict[str, Any], timezone: str, data: Collection[str], *,
+                       inline: bool = False) -> dict[str, Any]:
         out = {k: v for k, v in params.items() if k not in _STRIPPED}
-        todo = [k for k, v in out.items() if k not in _NOT_EVALUATED and has_template(v)]
+        todo = [k for k, v in out.items() if k not in _NOT_EVALUATED and k not in data and has_template(v)]
         if not todo:
             return out
-        run = _Run(self, out, timezone)
+        run = _Run(self, out, timezone, inline=inline)
         last = todo[-1]
         for key in todo:
             old = out[key]
@@ -430,6 +458,15 @@ class TemplateEngine:
         if "$" not in template:
             return template
         return _Run(self, scope, timezone).render(template)
+
+    def try_render(self, template: str, scope: Mapping[str, Any], timezone: str) -> str | None:
+        """`render` if no expression of `template` needs JavaScript, else None."""
+        if "$" not in template:
+            return template
+        try:
+            return _Run(self, scope, timezone, inline=True).render(template)
+        except NeedsSandbox:
+            return None
 
     def _sandbox(self) -> _Sandbox:
         sandbox: _Sandbox | None = getattr(self._local, "sandbox", None)

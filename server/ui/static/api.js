@@ -44,6 +44,7 @@ export const get = (path) => call("GET", path);
 // Mutating requests are JSON sent with fetch from this origin (never a form post).
 export const put = (path, body) => call("PUT", path, body ?? {});
 export const post = (path, body) => call("POST", path, body ?? {});
+export const del = (path) => call("DELETE", path);
 
 // A plain-text read (task logs): the text (or with `bytes`, an ArrayBuffer) and the response's headers.
 export async function getText(path, { bytes = false } = {}) {

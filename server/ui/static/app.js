@@ -3,6 +3,7 @@
 
 import { ApiError, onLiveStatus } from "./api.js";
 import { clear, h, isTyping, notice, title } from "./dom.js";
+import { showLogin, showUser, whoAmI } from "./login.js";
 
 const ROUTES = [
   [/^\/$/, "overview", []],
@@ -18,7 +19,7 @@ const ROUTES = [
 
 const SHORTCUTS = [
   ["?", "show these keys"],
-  ["g o / g p / g a", "go to the overview, projects, attempts"],
+  ["g o / g p / g a / g s", "go to the overview, projects, attempts, schedules"],
   ["1 … 4", "switch tabs"],
   ["/", "search (the task table, the log)"],
   ["r / R", "attempt: retry failed / retry all"],
@@ -49,6 +50,13 @@ async function start() {
     live.dataset.state = state;
   });
   document.addEventListener("keydown", globalKeys);
+  const who = await whoAmI();
+  showUser(document.querySelector("header.top"), who);
+  if (who.authRequired && !who.name) {
+    showLogin(main);
+    main.dataset.ready = "true";
+    return;
+  }
   const route = ROUTES.find(([pattern]) => pattern.test(path));
   if (!route) {
     title("Not found");
@@ -64,7 +72,8 @@ async function start() {
     await page.render(main, params, new URLSearchParams(location.search));
   } catch (error) {
     if (!(error instanceof ApiError)) console.error(error);
-    showError(main, error);
+    if (error instanceof ApiError && error.status === 401) showLogin(main, error.message);  // revoked meanwhile
+    else showError(main, error);
   }
   main.dataset.ready = "true";
 }
@@ -75,7 +84,7 @@ function globalKeys(event) {
   if (isTyping(event) || event.ctrlKey || event.metaKey || event.altKey) return;
   if (pendingG) {
     pendingG = false;
-    const target = { o: "/", p: "/projects", a: "/attempts" }[event.key];
+    const target = { o: "/", p: "/projects", a: "/attempts", s: "/schedules" }[event.key];
     if (target) location.href = target;
     return;
   }

@@ -4,11 +4,12 @@
 import { ApiError, enc, get, put } from "./api.js";
 import { clear, h, link, notice } from "./dom.js";
 
-function nowIn(zone) {
+// A time (now by default) as a datetime-local value in a time zone: 2026-01-31T10:20:30.
+export function nowIn(zone, at = new Date()) {
   const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
     timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
     second: "2-digit", hourCycle: "h23",
-  }).formatToParts(new Date()).map((p) => [p.type, p.value]));
+  }).formatToParts(at).map((p) => [p.type, p.value]));
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
 }
 

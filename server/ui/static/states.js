@@ -18,7 +18,8 @@ const STATES = {
   // attempt statuses
   killing: ["killing", "⊘", "stop"],
   killed: ["killed", "⊘", "stop"],
-  queued: ["queued", "◌", "ready"],
+  // waits for a slot of its queue (max_active_attempts): a colour, symbol and border of its own
+  queued: ["queued", "◷", "wait"],
 };
 
 export const TASK_STATES = ["running", "planned", "ready", "retry_waiting", "group_retry_waiting", "blocked",

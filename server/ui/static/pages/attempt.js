@@ -34,6 +34,7 @@ export async function render(main, params, search) {
 
   const heading = h("h1");
   const meta = h("dl.meta");
+  const queueNote = h("div", { id: "queue-note" });
   const related = h("div.related");
   const outcome = h("div.outcome", { "aria-live": "polite" });
   const buttons = {
@@ -47,7 +48,7 @@ export async function render(main, params, search) {
   const drill = h("nav.crumbs.drill", { "aria-label": "Where in the graph" });
   const tabBar = h("div");
   clear(main, crumbs, h("div.title-row", {}, heading, h("div.actions", {}, buttons.retryFailed, buttons.retryAll, buttons.kill)),
-    outcome, meta, related, tabBar,
+    outcome, meta, queueNote, related, tabBar,
     h("div.attempt-body", {}, h("div.views", {}, ...Object.values(panels)), details));
 
   const graphBox = panels.graph;
@@ -97,7 +98,11 @@ export async function render(main, params, search) {
       field("Created", fmtTime(attempt.createdAt)),
       field("Finished", finished ? fmtTime(attempt.finishedAt) : "—"),
       field("Duration", fmtDuration((finished ?? Date.now() / 1000) - created)),
-      field("Params", Object.keys(attempt.params || {}).length ? h("code", {}, JSON.stringify(attempt.params)) : "none"));
+      field("Params", Object.keys(attempt.params || {}).length ? h("code", {}, JSON.stringify(attempt.params)) : "none"),
+      attempt.queue ? field("Queue", attempt.queue) : null);
+    clear(queueNote, attempt.status === "queued" ? h("p.queue-note", {}, badge("queued"),
+      ` No task runs until ${attempt.queue ? `queue ${attempt.queue}` : "the workflow's max_active_attempts"} has a free slot `
+      + "(the attempts ahead of it end first). Kill ends it without running.") : null);
     buttons.kill.disabled = attempt.done || attempt.cancelRequested;
     buttons.retryFailed.disabled = !attempt.done || attempt.success;
     buttons.retryAll.disabled = !attempt.done || !attempt.workflow.id;

@@ -3,6 +3,7 @@
 import { get } from "../api.js";
 import { clear, fmtTime, h, link, notice, tabs, title } from "../dom.js";
 import { sessionTable } from "../lists.js";
+import { allSchedules, scheduleList } from "../schedule.js";
 import { highlightLine, isBinary, sourceView } from "../source.js";
 import { asText, revisionFiles } from "../tar.js";
 
@@ -75,7 +76,9 @@ export async function render(main, params, search) {
         keys.length ? h("ul", {}, keys.map((k) => h("li", {}, h("code", {}, k.key)))) : h("p", {}, "No secrets."));
     },
     async schedules(panel) {
-      clear(panel, h("p.muted", {}, "Schedules arrive with the scheduler. ", link("/schedules", "Schedules")));
+      const list = scheduleList(panel, { load: () => allSchedules(`/api/projects/${project.id}/schedules`), project: false,
+        empty: "No workflow of this project has a schedule:." });
+      await list.refresh();
     },
   };
   async function show(name) {

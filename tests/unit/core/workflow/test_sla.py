@@ -128,7 +128,7 @@ def test_fail_true_fails_the_attempt_once_its_running_tasks_are_done():
     g.succeed(a, TaskResult(), 1100)
     error_task = find(g, "^error")
     assert error_task.state == TaskState.READY, "the workflow's _error runs"
-    assert find(g, "+wf^error").export["error"] == {"message": "SLA missed: +wf did not finish within 60"}
+    assert find(g, "+wf^error").export_params["error"] == {"message": "SLA missed: +wf did not finish within 60"}
     g.mark_running(error_task, 1100)
     g.succeed(error_task, TaskResult(), 1100)
     assert g.root.state == TaskState.GROUP_ERROR
