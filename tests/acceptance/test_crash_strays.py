@@ -42,6 +42,24 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _environment(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(p.split("=", 1) for p in pairs if "=" in p)
+
+
+def _guards_holding(token: bytes) -> list[int]:
+    """The guards (alive) started for the engine whose mark is `token`."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"guard.py") for part in command) and token in command and alive(int(name)):
+            found.append(int(name))
+    return found
+
+
 def guard_of(pid: int) -> int:
     """The guard that digpy process `pid` started with its first command."""
     guards = [c for c in children(pid) if b"guard.py" in Path(f"/proc/{c}/cmdline").read_bytes()]
@@ -108,8 +126,11 @@ def test_a_run_that_ends_normally_leaves_its_background_commands_alone(project):
             result = project.run("wf", "--session", "2026-01-01", *args)
             assert result.returncode == 0, result.stderr
             daemons = [int(p) for p in pid_file.read_text().split()]
-        time.sleep(0.3)  # what the guard would need to kill them (nothing to wait for if all is right)
-        assert len(daemons) == 2 and all(alive(d) for d in daemons)
+        assert len(daemons) == 2
+        for daemon in daemons:  # once the run's guard has gone, nothing can kill the daemon any more
+            token = _environment(daemon)["DIGPY_ENGINE"].encode()
+            wait_until(lambda token=token: not _guards_holding(token), what="the run's guard to go")
+            assert alive(daemon)
     finally:
         for daemon in daemons:
             os.kill(daemon, signal.SIGKILL)
