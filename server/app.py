@@ -48,6 +48,9 @@ def error_body(message: str, status: int) -> web.Response:
     return web.json_response(model.Error(message=message, status=status).to_json(), status=status)
 
 
+_OUT_OF_RANGE = "22003"  # SQLSTATE numeric_value_out_of_range
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """Every error is JSON `{"message", "status"}`; unexpected ones are logged with a traceback."""
@@ -57,13 +60,32 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        return error_body(e.reason if e.text is None or e.text.startswith(f"{e.status}:") else e.text, e.status)
+        response = error_body(e.reason if e.text is None or e.text.startswith(f"{e.status}:") else e.text, e.status)
+        if e.status == 405:  # the methods the path takes (RFC 9110)
+            response.headers["Allow"] = ",".join(sorted(await _allowed(request)))
+        return response
     except DigpyError as e:
         status = getattr(e, "status", 400 if isinstance(e, ConfigError) else 500)
         return error_body(str(e), status)
-    except Exception:
+    except Exception as e:
+        if getattr(getattr(e, "orig", None), "sqlstate", None) == _OUT_OF_RANGE:  # PostgreSQL's integer ids
+            return error_body("not found: a number in the request is larger than any id the database holds", 404)
+        if "NUL (0x00)" in str(e):  # PostgreSQL's text cannot hold it (SQLite's can)
+            return error_body("text in the request may not contain the NUL character (\\u0000)", 400)
         log.exception("request %s %s failed", request.method, request.path)
         return error_body("internal server error (see the server log)", 500)
+
+
+async def _allowed(request: web.Request) -> set[str]:
+    """The methods of the routes that match the request's path, but for the web UI's catch-all
+    (which answers GET of any path with 404)."""
+    from digpy.server.ui import CATCH_ALL
+
+    methods: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.name != CATCH_ALL:
+            methods |= (await resource.resolve(request))[1]
+    return methods
 
 
 def api_modules() -> tuple[Any, ...]:

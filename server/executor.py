@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, run_attempt, stored_graph
 from digpy.core.engine.expressions import IsolatedTemplateEngine
+from digpy.core.engine.guard import ATTEMPT_ENV, attempt_tag, stop_marked
 from digpy.core.engine.runner import AttemptRunner, RunSettings
 from digpy.core.engine.sessions import RequiredSessions
 from digpy.core.errors import ConfigError, DigpyError
@@ -265,7 +266,10 @@ class Executor:
             last_executed_session_time=datetime.fromtimestamp(executed, tz) if executed is not None else None,
             run_time=attempt["run_time"] or attempt["created_at"],  # a scheduled slot's, else its creation
         )
-        if workflow.unknown_operators and not self.store.has_tasks(attempt_id):  # said once, at its start
+        resumed = self.store.has_tasks(attempt_id)
+        if resumed:  # taken over, or this node restarted: the old copies of its commands go first
+            stop_marked(ATTEMPT_ENV, attempt_tag(attempt["session_uuid"], attempt_id))
+        if workflow.unknown_operators and not resumed:  # said once, at its start
             for error in workflow.unknown_operators:  # known where it was pushed, not on this node?
                 warning = unknown_operator_warning(unknown_operator(error))
                 log.warning("attempt %d: %s", attempt_id, warning)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from digpy.core.engine.guard import ATTEMPT_ENV
 from digpy.core.errors import ConfigError, TaskError
 from digpy.core.project import load_called_workflow
 from digpy.core.spi import CalledWorkflow, CommandExecutor, SecretProvider, Secrets, Sessions
@@ -102,6 +103,9 @@ class TaskHost(Protocol):
     @property
     def project_name(self) -> str | None: ...
     @property
+    def attempt_tag(self) -> str:
+        """The mark of the attempt's commands (digpy.core.engine.guard)."""
+    @property
     def secret_providers(self) -> Sequence[SecretProvider]: ...
     @property
     def masker(self) -> Masker: ...
@@ -175,6 +179,7 @@ class TaskContext:
         task_env = dict(self.env)
         if env:
             task_env.update(env)
+        task_env[ATTEMPT_ENV] = self._runner.attempt_tag  # what a resume stops first (guard.py)
         code = int(await self._executor().run(
             argv, env=task_env, cwd=cwd or self.workdir, project_dir=self.project_dir,
             sink=self._sink_of(capture, echo),
@@ -203,6 +208,7 @@ class TaskContext:
         task_env = dict(self.env)
         if env:
             task_env.update(env)
+        task_env[ATTEMPT_ENV] = self._runner.attempt_tag  # what a resume stops first (guard.py)
         executor = self._executor()
         local = getattr(executor, "local", False)
         if local and python is None and hasattr(executor, "run_python"):

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from digpy.core.engine.assembly import AttemptInfo, assemble, failures, new_graph, run_attempt
 from digpy.core.engine.expressions import IsolatedTemplateEngine
+from digpy.core.engine.guard import ATTEMPT_ENV, attempt_tag, stop_marked
 from digpy.core.engine.runner import AttemptRunner, Output, RunSettings, may_overlap
 from digpy.core.engine.session_lock import SessionBusy, SessionLock
 from digpy.core.engine.sessions import RequiredSessions
@@ -141,8 +142,14 @@ class LocalEngine:
                 last_session_time=datetime.fromtimestamp(last, tz) if last is not None else None,
             )
         epoch = int(session_time.timestamp())
-        record = self.store.session_for(self.project_id, workflow.name, epoch)
+        record, created = self.store.open_session(self.project_id, workflow.name, epoch)
         lock = self._lock_session(record.id, workflow.name, session_time)
+        if lock is not None and not created:
+            # A run of this session that was killed may have left commands: they are gone before
+            # any task runs again (digpy.core.engine.guard). Those of runs that ended stay.
+            unfinished = self.store.unfinished_attempts(record.id)
+            if unfinished:
+                stop_marked(ATTEMPT_ENV, *(attempt_tag(record.session_uuid, a) for a in unfinished))
         try:
             attempt = self.store.create_attempt(record, timezone=workflow.timezone, params=dict(params))
         except BaseException:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from digpy.core.engine.guard import start_guard
 from digpy.core.errors import TaskError
 
 Sink = Callable[[str, str], None]  # (text, stream name "stdout"/"stderr")
@@ -120,6 +121,7 @@ def _own_session() -> bool:
 
 @functools.cache
 def _cwd() -> str:
+    start_guard()
     _seal_inherited()
     _default_sigchld()
     return os.getcwd()
@@ -371,7 +373,9 @@ async def _stop(pid: int, exited: asyncio.Future[int]) -> None:
 
 @functools.cache
 def _base_env() -> dict[str, str]:
-    """The engine's environment, decoded once (os.environ decodes on every read)."""
+    """The engine's environment, decoded once (os.environ decodes on every read), with the mark
+    that lets the guard stop its commands if the engine dies (digpy.core.engine.guard)."""
+    start_guard()
     return dict(os.environ)
 
 

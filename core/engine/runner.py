@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 from digpy.core.engine.context import Masker, TaskContext, env_value
 from digpy.core.engine.control import repeat_again, skip_reason
+from digpy.core.engine.guard import attempt_tag
 from digpy.core.engine.sessions import NoSessions
 from digpy.core.errors import ConfigError, DigpyError, TaskError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
@@ -118,6 +119,7 @@ class AttemptRunner:
         self.templates = templates
         self.base_params = dict(base_params)
         self.builtins = dict(builtins)
+        self.attempt_tag = attempt_tag(str(self.builtins.get("session_uuid", "")), attempt_id)
         self.timezone = timezone
         self.project_dir = project_dir
         self.output = output

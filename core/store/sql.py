@@ -292,6 +292,13 @@ class Store:
                                               _loads(subtasks) if subtasks else None)
         return out
 
+    def unfinished_attempts(self, session_id: int) -> list[int]:
+        """The attempts of a session that never ended (their process died): what a resume stops first."""
+        with self._tx() as cursor:
+            cursor.execute(self._sql(f"SELECT id FROM attempts WHERE session_id = :s AND state_flags & {DONE} = 0 "
+                                     "ORDER BY id"), {"s": session_id})
+            return [int(r[0]) for r in cursor.fetchall()]
+
     def has_tasks(self, attempt_id: int) -> bool:
         return self._one("SELECT id FROM tasks WHERE attempt_id = :a LIMIT 1", {"a": attempt_id}) is not None
 

@@ -111,16 +111,20 @@ async def start(request: web.Request) -> web.Response:
         raise ConfigError("workflowId is required")
     workflow_id = parse_id(body["workflowId"], "workflowId")
     session_time = _instant(body.get("sessionTime"))
-    params = body.get("params") or {}
+    params = body.get("params")
+    params = {} if params is None else params
     if not isinstance(params, dict):
         raise ConfigError("params must be a JSON object")
-    resume = _resume(body["resume"]) if body.get("resume") else None
+    resume = _resume(body["resume"]) if body.get("resume") not in (None, {}) else None
+    name = body.get("retryAttemptName")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"retryAttemptName must be a string, got {json.dumps(name)}")
     bypass = body.get("bypassQueue", False)  # digpy's: start at once, not waiting in the workflow's queue
     if not isinstance(bypass, bool):
         raise ConfigError(f"bypassQueue must be true or false, got {json.dumps(bypass)}")
     attempt, created = await off_loop(
         request.app, attempts.start, request.app[STORE], workflow_id=workflow_id, session_time=session_time,
-        params=params, attempt_name=body.get("retryAttemptName"), resume=resume, bypass_queue=bypass)
+        params=params, attempt_name=name, resume=resume, bypass_queue=bypass)
     if not created:
         return web.json_response(attempt, status=409)
     wake_executor(request.app)

@@ -33,6 +33,7 @@ from digpy.client.model import (
     Workflow,
     WorkflowTask,
 )
+from digpy.core.store.catalog import STATUS_FLAGS
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,66 @@ DOCUMENT: Final = "document"  # this document
 EVENTS: Final = "events"  # server-sent events (text/event-stream): the summary names the events, whose data is JSON
 
 Answer = type[Resource] | Many | Literal["binary", "document", "events"]
-_ID = {"type": "string", "pattern": "^[0-9]+$"}
-_PAGE = [("last_id", "integer", "return items with ids before (sessions, attempts) or after this one"),
-         ("page_size", "integer", "at most this many items (default 100, max 1000)")]
+Schema = dict[str, Any]
+_LARGEST = 10**18 - 1  # numbers of up to 18 digits (digpy.server.api.params)
+_ID: Schema = {"type": "string", "pattern": "^[0-9]{1,18}$"}
+_NUMBER: Schema = {"type": "integer", "minimum": -_LARGEST, "maximum": _LARGEST}
+_OFFSET: Schema = {"type": "integer", "minimum": 0, "maximum": _LARGEST}
+_AT_MOST: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
+_NAME: Schema = {"type": "string", "pattern": r"^[^/\\\x00-\x1f]{1,255}$"}
+_TIME: Schema = {"type": "string", "format": "date-time"}
+_PAGE: list[tuple[str, str | Schema, str]] = [
+    ("last_id", _NUMBER, "return items with ids before (sessions, attempts) or after this one"),
+    ("page_size", _AT_MOST, "at most this many items (default 100, max 1000)")]
+_SECRET_KEY: Schema = {"type": "string", "maxLength": 255, "pattern": r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$"}
+_PATH_PARAMETERS: dict[str, Schema] = {"id": _ID, "key": _SECRET_KEY}
+# Query parameters without which a route answers 400: (path, name).
+_REQUIRED = {("/api/projects", "project"), ("/api/projects", "revision"),
+             ("/api/workflows/{id}/truncated_session_time", "session_time")}
 
-# (method, path, summary, query parameters, request body, the answer)
-ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str, str]], str | None, Answer]] = [
+
+def _body(properties: dict[str, Schema], *required: str) -> Schema:
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+_FLAG: Schema = {"type": "boolean"}
+_ID_OR_NUMBER: Schema = {"anyOf": [_ID, {"type": "integer", "minimum": 0, "maximum": _LARGEST}]}
+_WHOLE: Schema = {"type": ["integer", "null"], "minimum": 1}  # null: as if not given
+_OPTIONAL_TIME: Schema = {"anyOf": [_TIME, {"type": "null"}]}
+_ATTEMPT_BODY = _body({
+    "workflowId": _ID_OR_NUMBER,
+    "sessionTime": _TIME, "params": {"type": ["object", "null"]},
+    "retryAttemptName": {"type": ["string", "null"]}, "bypassQueue": _FLAG,
+    "resume": {"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}, _body({"mode": {"enum": ["failed"]}, "attemptId": _ID_OR_NUMBER}, "mode", "attemptId"),
+                         _body({"mode": {"enum": ["from"]}, "attemptId": _ID_OR_NUMBER, "from": {"type": "string"}},
+                               "mode", "attemptId", "from")]},
+}, "workflowId", "sessionTime")
+_SKIP_BODY: Schema = {"anyOf": [
+    _body({"nextTime": {"anyOf": [_TIME, {"enum": ["now"]}]}, "nextRunTime": _OPTIONAL_TIME, "dryRun": _FLAG},
+          "nextTime"),
+    _body({"count": {"type": "integer", "minimum": 1}, "fromTime": _OPTIONAL_TIME, "nextRunTime": _OPTIONAL_TIME,
+           "dryRun": _FLAG}, "count"),
+]}
+_BACKFILL_BODY = _body({"fromTime": _TIME, "attemptName": {"type": "string", "minLength": 1}, "count": _WHOLE,
+                        "parallel": _WHOLE, "dryRun": _FLAG}, "fromTime", "attemptName")
+_ENABLE_BODY = _body({"catchUp": _FLAG, "skipSchedule": {}})
+_SECRET_BODY = _body({"value": {"type": "string"}}, "value")
+
+# (method, path, summary, query parameters (name, JSON type or schema, description), request body
+# (a JSON schema, or "application/gzip"), the answer)
+ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str | Schema, str]], Schema | str | None, Answer]] = [
     ("get", "/api/version", "Server version", [], None, Version),
     ("get", "/api/version/check", "Client/server compatibility", [("client", "string", "client version")], None, VersionCheck),
     ("get", "/api/openapi.json", "This document", [], None, DOCUMENT),
     ("get", "/api/session", "Who the caller is and whether the server asks for a token (digpy)", [], None, SessionInfo),
     ("post", "/api/session", "Log in (digpy, the web UI): {token} exchanged for an HttpOnly, SameSite=Strict "
-     "session cookie", [], "application/json", SessionInfo),
+     "session cookie", [], _body({"token": {"type": "string", "pattern": "\\S"}}, "token"), SessionInfo),
     ("delete", "/api/session", "Log out (digpy): the session cookie is removed", [], None, SessionInfo),
     ("get", "/api/projects", "List projects", [("name", "string", "exact name"), ("name_pattern", "string", "substring"),
-                                               ("last_id", "integer", "after this id"), ("count", "integer", "at most")],
+                                               ("last_id", _NUMBER, "after this id"), ("count", _AT_MOST, "at most")],
      None, Many(Project)),
     ("put", "/api/projects", "Push a project revision (tar.gz body)",
-     [("project", "string", "project name"), ("revision", "string", "revision name")], "application/gzip", Project),
+     [("project", _NAME, "project name"), ("revision", _NAME, "revision name")], "application/gzip", Project),
     ("get", "/api/projects/{id}", "Get a project", [], None, Project),
     ("delete", "/api/projects/{id}", "Delete a project (sessions are kept)", [], None, Project),
     ("get", "/api/projects/{id}/revisions", "List revisions, newest first", [("name", "string", "one revision")], None,
@@ -78,47 +121,48 @@ ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str, str]], str | None, Ans
     ("get", "/api/projects/{id}/sessions", "Sessions of a project", [("workflow", "string", "one workflow"), *_PAGE],
      None, Many(Session)),
     ("get", "/api/projects/{id}/secrets", "Secret keys of a project (never values)", [], None, Many(SecretKey)),
-    ("put", "/api/projects/{id}/secrets/{key}", "Set a secret", [], "application/json", ProjectSecret),
+    ("put", "/api/projects/{id}/secrets/{key}", "Set a secret", [], _SECRET_BODY, ProjectSecret),
     ("delete", "/api/projects/{id}/secrets/{key}", "Delete a secret", [], None, ProjectSecret),
     ("get", "/api/workflows", "Latest workflows of every project",
-     [("last_id", "integer", "after this id"), ("count", "integer", "at most"), ("name_pattern", "string", "substring"),
-      ("order", "string", "asc (default) or desc, by id"),
+     [("last_id", _NUMBER, "after this id"), ("count", _AT_MOST, "at most"), ("name_pattern", "string", "substring"),
+      ("order", {"enum": ["asc", "desc"]}, "asc (default) or desc, by id"),
       ("search_project_name", "boolean", "name_pattern matches project names too")],
      None, Many(Workflow)),
     ("get", "/api/workflows/{id}", "A workflow definition", [], None, Workflow),
     ("get", "/api/schedules", "Schedules of every project, by id",
-     [("last_id", "integer", "after this id"), ("count", "integer", "at most this many (default 100, max 1000)")],
+     [("last_id", _NUMBER, "after this id"), ("count", _AT_MOST, "at most this many (default 100, max 1000)")],
      None, Many(Schedule)),
     ("get", "/api/projects/{id}/schedules", "Schedules of a project",
-     [("workflow", "string", "one workflow"), ("last_id", "integer", "after this id"),
-      ("count", "integer", "at most this many (default 100, max 1000)")], None, Many(Schedule)),
+     [("workflow", "string", "one workflow"), ("last_id", _NUMBER, "after this id"),
+      ("count", _AT_MOST, "at most this many (default 100, max 1000)")], None, Many(Schedule)),
     ("get", "/api/schedules/{id}", "A schedule", [], None, Schedule),
     ("post", "/api/schedules/{id}/skip",
      "Move a schedule on: {nextTime} (a time, or \"now\") or {count, fromTime?}; nextRunTime?, dryRun?", [],
-     "application/json", ScheduleSummary),
+     _SKIP_BODY, ScheduleSummary),
     ("post", "/api/schedules/{id}/backfill",
      "Start past slots: {fromTime, attemptName, count?, parallel? (default 1: one at a time), dryRun?}", [],
-     "application/json", Backfill),
+     _BACKFILL_BODY, Backfill),
     ("post", "/api/schedules/{id}/enable",
-     "Enable a schedule from now on ({catchUp: true}: from where it stopped)", [], "application/json",
+     "Enable a schedule from now on ({catchUp: true}: from where it stopped)", [], _ENABLE_BODY,
      ScheduleSummary),
     ("post", "/api/schedules/{id}/disable", "Disable a schedule", [], None, ScheduleSummary),
     ("get", "/api/workflows/{id}/tasks", "The tasks of a workflow definition, compiled (digpy)", [], None,
      Many(WorkflowTask)),
     ("get", "/api/workflows/{id}/truncated_session_time", "A session time truncated in the workflow's zone",
-     [("session_time", "string", "local (2026-01-31 10:20:30) or an instant with an offset"),
-      ("mode", "string", "second (default), minute, hour, day, schedule, next_schedule")], None, TruncatedSessionTime),
+     [("session_time", _TIME, "an instant with an offset (RFC 3339), or a local time "
+                     "such as 2026-01-31 10:20:30"),
+      ("mode", {"enum": ["second", "minute", "hour", "day", "schedule", "next_schedule"]}, "second (default), minute, hour, day, schedule, next_schedule")], None, TruncatedSessionTime),
     ("get", "/api/sessions", "Sessions, newest first", _PAGE, None, Many(Session)),
     ("get", "/api/sessions/{id}", "A session with its last attempt", [], None, Session),
     ("get", "/api/sessions/{id}/attempts", "Every attempt of a session", _PAGE, None, Many(Attempt)),
     ("get", "/api/attempts", "Attempts, newest first",
      [("project", "string", "project name"), ("workflow", "string", "workflow name"),
       ("include_retried", "boolean", "all attempts, not only each session's last"),
-      ("status", "string", "queued, running, killing, success, error or killed (digpy)"), *_PAGE], None,
+      ("status", {"enum": ["", *STATUS_FLAGS]}, "queued, running, killing, success, error or killed (digpy)"), *_PAGE], None,
      Many(Attempt)),
     ("put", "/api/attempts", "Start an attempt (409 with the existing one if the session and name exist); "
      "digpy's bypassQueue: true starts it at once instead of waiting in its workflow's queue", [],
-     "application/json", Attempt),
+     _ATTEMPT_BODY, Attempt),
     ("get", "/api/attempts/{id}", "An attempt", [], None, Attempt),
     ("get", "/api/attempts/{id}/retries", "Every attempt of the attempt's session, oldest first", [], None, Many(Attempt)),
     ("get", "/api/attempts/{id}/tasks", "Tasks of an attempt", [], None, Many(Task)),
@@ -136,10 +180,10 @@ ENDPOINTS: list[tuple[str, str, str, list[tuple[str, str, str]], str | None, Ans
     ("get", "/api/logs/{id}/files", "Task log files of an attempt", [("task", "string", "task name prefix")], None,
      Many(LogFile)),
     ("get", "/api/logs/{id}/files/{name}", "A task log: gzip, or plain text from `offset` (digpy)",
-     [("offset", "integer", "return the plain text from this byte; header X-Digpy-Next-Offset")], None, BINARY),
+     [("offset", _OFFSET, "return the plain text from this byte; header X-Digpy-Next-Offset")], None, BINARY),
     ("get", "/api/logs/{id}/files/{name}/events", "Server-sent events of a task log as it grows (digpy): `text` "
      "({text, offset: the byte after it}), `end` ({offset}: the attempt is done and the file was sent)",
-     [("offset", "integer", "start at this byte (default 0)")], None, EVENTS),
+     [("offset", _OFFSET, "start at this byte (default 0)")], None, EVENTS),
 ]
 
 
@@ -179,10 +223,10 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     roles = _roles()
     for method, path, summary, query, body, answer in ENDPOINTS:
-        parameters = [{"name": name, "in": "path", "required": True, "schema": _ID if name == "id" else {"type": "string"}}
-                      for name in _path_names(path)]
-        parameters += [{"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
-                       for n, t, d in query]
+        parameters = [{"name": name, "in": "path", "required": True,
+                       "schema": _PATH_PARAMETERS.get(name, {"type": "string"})} for name in _path_names(path)]
+        parameters += [{"name": n, "in": "query", "required": (path, n) in _REQUIRED,
+                        "schema": {"type": t} if isinstance(t, str) else t, "description": d} for n, t, d in query]
         responses = {"200": _response(answer, schemas)}
         for status, (resource, description) in OTHER_ANSWERS.get((method, path), {}).items():
             responses[status] = _json_response(description, _reference(resource, schemas))
@@ -192,9 +236,12 @@ def document() -> dict[str, Any]:
         operation["x-digpy-role"] = role  # read < run < write < admin of the project; public: no token
         if role == "public":
             operation["security"] = [{}]
-        if body:
-            schema = {"type": "string", "format": "binary"} if body == "application/gzip" else {"type": "object"}
-            operation["requestBody"] = {"required": True, "content": {body: {"schema": schema}}}
+        if body == "application/gzip":
+            operation["requestBody"] = {"required": True, "content": {body: {"schema": {"type": "string",
+                                                                                        "format": "binary"}}}}
+        elif isinstance(body, dict):
+            operation["requestBody"] = {"required": body.get("required") != [],  # optional when it may be {}
+                                        "content": {"application/json": {"schema": body}}}
         paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",
@@ -275,8 +322,9 @@ def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def _response(answer: Answer, schemas: dict[str, Any]) -> dict[str, Any]:
     if answer == BINARY:
-        return {"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                                             "format": "binary"}}}}
+        return {"description": "the file: gzip, or plain text (a log from an offset)", "content": {
+            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+            "text/plain": {"schema": {"type": "string"}}}}
     if answer == DOCUMENT:
         return _json_response("this document", {"type": "object"})
     if answer == EVENTS:

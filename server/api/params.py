@@ -16,6 +16,8 @@ _INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 def parse_id(value: Any, what: str) -> int:
     """An id given as a number or a string of ASCII digits (ids are strings in the REST API)."""
+    if isinstance(value, float) and value.is_integer():  # JSON's 2.0 is the whole number 2
+        value = int(value)
     text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
     if not _ID.fullmatch(text):
         raise ConfigError(f"{what} must be an id (a number), got {json.dumps(value)}")
@@ -29,7 +31,7 @@ def int_id(request: web.Request, name: str) -> int:
 def query_int(request: web.Request, name: str, default: int | None = None, *, minimum: int | None = None,
               maximum: int | None = None) -> int | None:
     value = request.query.get(name)
-    if value is None or value == "":
+    if value is None:
         return default
     if not _INTEGER.fullmatch(value):
         raise ConfigError(f"query parameter {name} must be a number, got '{value}'")
@@ -45,7 +47,9 @@ def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
     value = request.query.get(name)
     if value is None:
         return default
-    return value.lower() in ("true", "1", "yes")
+    if value.lower() not in ("true", "false"):
+        raise ConfigError(f"query parameter {name} must be true or false, got '{value}'")
+    return value.lower() == "true"
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

@@ -25,7 +25,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 def _text(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
-    if value is not None and not isinstance(value, str):
+    if value is not None and (not isinstance(value, str) or not value):
         raise ConfigError(f"{key} must be a time such as 2026-01-31T00:00:00+00:00, got {value!r}")
     return value
 
@@ -39,6 +39,8 @@ def _flag(body: dict[str, Any], key: str) -> bool:
 
 def _number(body: dict[str, Any], key: str) -> int | None:
     value = body.get(key)
+    if isinstance(value, float) and value.is_integer():  # JSON's 2.0 is the whole number 2
+        value = int(value)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
         raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
     return value

@@ -11,6 +11,7 @@ from aiohttp import web
 from digpy.server.security import PUBLIC, needs
 
 STATIC = Path(__file__).parent / "static"
+CATCH_ALL = "unknown-path"  # the name of the last route: a path that is no page and no API route (404)
 # The pages (docs/ui.md): each answers the shell, whose modules read the path.
 PAGES = ("/", "/projects", "/projects/{id}", "/projects/{id}/workflows/{name}", "/workflows/{id}",
          "/sessions/{id}", "/attempts", "/attempts/{id}", "/schedules")
@@ -45,5 +46,5 @@ def add_routes(app: web.Application) -> None:
     for page in PAGES:
         app.router.add_get(page, _shell)
     app.router.add_static("/ui/", STATIC)
-    app.router.add_get("/{path:.*}", _unknown)  # last: after every route of the API
+    app.router.add_get("/{path:.*}", _unknown, name=CATCH_ALL)  # last: after every route of the API
     app.on_response_prepare.append(_static_headers)

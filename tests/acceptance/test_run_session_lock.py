@@ -46,11 +46,11 @@ def test_a_run_killed_with_sigkill_does_not_block_the_next_run(project):
         killed.wait(10)
         assert list((project.path / ".digpy" / "locks").iterdir()), "the killed run left its lock file behind"
         (project.path / "second").touch()
-        # The killed run's command still runs (it holds nothing of the lock): the next run goes ahead.
+        # The killed run's command went with it (digpy.core.engine.guard): the next run goes ahead.
         result = project.run("wf", "--session", "2026-01-01")
         assert result.returncode == 0, result.stderr
         assert ran.read_text().split() == ["a", "b", "b", "c"]
     finally:
-        (project.path / "release").touch()  # ends the orphaned command, which holds the killed run's stdout
+        (project.path / "release").touch()
         killed.communicate(timeout=60)
     assert not list((project.path / ".digpy" / "locks").iterdir()), "a run removes its lock file when it ends"
