@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except ClientError as e:
         hint = ("; start one with `digpy server` or pass -e URL" if isinstance(e, Unreachable) else
-                HINTS.get(e.status, ""))
+                "" if "digpy token create" in e.message else HINTS.get(e.status, ""))  # said once
         print(f"error: {e.message}{hint}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
