@@ -351,7 +351,7 @@ def test_check_lists_workflows_and_schedules(project):
     assert result.returncode == 0, result.stderr
     assert "Definitions (2 workflows):" in result.stdout
     assert "a (3 tasks)" in result.stdout and "    b (4 tasks)\n      -> a\n\n" in result.stdout
-    assert "Schedules (1 entries):" in result.stdout
+    assert "Schedules (1 entry):" in result.stdout
     assert "first session time:" in result.stdout and "+0900" in result.stdout
     project.write("c.dig", "+bad:\n  sh>: x\n  _retry: {limt: 1}\n")
     bad = project.digpy("check")
