@@ -80,6 +80,35 @@ steps:
     assert "+files+c failed: Command failed with code 5" in result.stderr
 
 
+def test_step_references_read_a_step_s_output_files_and_exit_code(project, tmp_path):
+    # What Dagu 1.30.2 prints for this file, but for the paths (its log files; digpy's copies):
+    # references are pasted into the text before the shell reads it, single quotes included.
+    project.write("refs.yaml", """\
+steps:
+  - name: extract
+    id: ex
+    command: sh -c 'echo rows; echo warning >&2; exit 3'
+    continueOn: {failure: true}
+  - name: report
+    command: echo "code=${ex.exitCode}"; cat ${ex.stdout} ${ex.stderr}; echo 'again ${ex.exit_code}'
+  - name: check
+    preconditions:
+      - condition: "${ex.exitCode}"
+        expected: "re:[1-9]"
+    command: echo "out=${ex.stdout}"
+""")
+    result = project.digpy("run", "refs", "--output", "plain", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    lines = out_lines(result)
+    assert lines[:2] == ["rows", "failed, continuing (_continue_on): Command failed with code 3"]
+    assert lines[2:6] == ["code=3", "rows", "warning", "again 3"]
+    path = lines[6].removeprefix("out=")
+    assert path.startswith(str(tmp_path / "cache" / "digpy" / "dagu-steps")) and path.endswith("/stdout.log")
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == "rows\n"
+    assert len(lines) == 7  # the values kept for the references are not printed again
+
+
 def test_a_graph_runs_by_depends_and_skips_dependents_of_an_unmet_precondition(project):
     project.write("graph.yaml", """\
 type: graph
@@ -363,7 +392,9 @@ _parallel: true
     ("handlerOn:\n  wait: echo bye\nsteps: [echo]\n",
      "bad.yaml:2:3: handlerOn.wait is not supported yet by digpy"),
     ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",
-     "bad.yaml:3:14: the step reference ${a.exitCode} is not supported yet by digpy"),
+     "bad.yaml:3:14: ${a.exitCode}: no step of this DAG has the id a"),
+    ("steps:\n  - name: f\n    id: f\n    run: c\n  - echo ${f.stdout}\n---\nname: c\nsteps: [echo]\n",
+     "bad.yaml:3:5: ${f.stdout}: references to a step that runs a child DAG"),
     ("steps:\n  - name: a\n    executor: {type: mail, config: {to: x@example.com}}\n    command: hi\n",
      "bad.yaml:3:15: the mail executor is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: {type: http, config: {json: true}}\n    command: GET http://x\n",

@@ -23,9 +23,25 @@ from digpy.core.language.dagu.control import read_continue_on, read_precondition
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.mail import Mail
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
-from digpy.core.language.dagu.setup import Prelude, copy_output, param_items, read_env, read_params
+from digpy.core.language.dagu.setup import (
+    STEP_FILES,
+    Prelude,
+    copy_output,
+    keep_step_files,
+    param_items,
+    read_env,
+    read_params,
+    step_files_dir,
+)
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
-from digpy.core.language.dagu.variables import Scope, child_output_param, for_shell, for_value, literal
+from digpy.core.language.dagu.variables import (
+    Scope,
+    child_output_param,
+    for_shell,
+    for_value,
+    literal,
+    step_reference_param,
+)
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
 
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
@@ -74,6 +90,9 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
         if after:
             task["_after"] = after
         out[step.task] = task
+        ident = step.config.get("id")
+        if isinstance(ident, str) and scope.references.get(ident):
+            finish[step.task] = _keep_references(step, ident, sorted(scope.references[ident]), task, out)
         outputs = sorted(scope.child_outputs.get(step.name, ()))
         if outputs and step.config.get("parallel") is None:
             # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
@@ -117,6 +136,29 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
                                                 "aborted")
         out["_cancel"] = aborted
     return out
+
+
+def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap) -> str:
+    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: it keeps its stdout, stderr
+    and exit code in files of a directory of its own, and a task after it keeps what is read as
+    params (the paths, as in Dagu, and the code). The name of the task after it."""
+    if "setup" not in task or "docker" in task:
+        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a step that runs a child DAG, a container, an "
+                          "http request or a script through a command are not supported yet by digpy",
+                          location=key_location(step.config, "id") or step.location,
+                          hint="print what you need and keep it with output: NAME")
+    task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
+    keep = ConfigMap(step.location)
+    keep["_after"] = [step.task]
+    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
+    for kind in kinds:
+        reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
+            f"cat {step_files_dir(here)}/{STEP_FILES[kind]}"
+        keep[f"+{kind}"] = {"sh>": reader, "output": step_reference_param(ident, "." + kind),
+                            "print_output": False}
+    name = f"{step.task}__refs"
+    out[name] = keep
+    return name
 
 
 # ---------------------------------------------------------------- DAG settings
