@@ -137,6 +137,11 @@ def child_output_param(step: str, output: str) -> str:
     return f"{step}__outputs__{output}"
 
 
+def fan_out_item_param(step: str, item: str) -> str:
+    """The param that holds the JSON of the child run for item `item` (`item_N`) of fan-out step `step`."""
+    return re.sub(r"\W", "_", f"{step}__{item}", flags=re.ASCII)
+
+
 CHILD_OUTPUT_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
