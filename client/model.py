@@ -26,6 +26,12 @@ from digpy.client.errors import ClientError
 Status = Literal["queued", "running", "killing", "success", "error", "killed"]
 
 
+def task_status(state: str, store_params: dict[str, Any]) -> str:
+    """A task's state in Dagu's word where it differs (digpy's `status` of a task): "skipped" for a
+    task that succeeded without running (an unmet `_precondition`), else the state."""
+    return "skipped" if state == "success" and store_params.get("_skipped") is True else state
+
+
 def attempt_status(done: bool, success: bool, cancel_requested: bool, queued: bool = False) -> Status:
     """An attempt's one-word status (digpy's addition to Digdag's fields). A kill stays requested on
     an attempt that ended anyway, as in Digdag: `done` and `success` say how it ended. `queued`
@@ -337,6 +343,12 @@ class Task(Resource):
     started_at: str | None = json_field("startedAt", default=None)
     error: dict[str, Any] = json_field("error", default_factory=dict)
     retry_count: int = json_field("retryCount", default=0, digpy=True)  # the task's retries so far
+    # digpy's: the state in the word Dagu uses where it differs: "skipped" for a task that succeeded
+    # without running (an unmet precondition, `_precondition`); otherwise the state itself
+    status: str = json_field("status", init=False, digpy=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", task_status(self.state, self.store_params))
 
 
 @resource

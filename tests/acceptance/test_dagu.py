@@ -522,6 +522,11 @@ handlerOn:
     assert done["status"] == "success"
     tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
     assert tasks["+report+extract"] == tasks["+report+load"] == tasks["+report+on_exit"] == "success"
+    status, listed = api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")
+    assert status == 200
+    by_name = {t["fullName"]: t for t in listed["tasks"]}  # Digdag's state, and Dagu's word as digpy's status
+    assert (by_name["+report+skipped"]["state"], by_name["+report+skipped"]["status"]) == ("success", "skipped")
+    assert (by_name["+report+load"]["state"], by_name["+report+load"]["status"]) == ("success", "success")
     listing = server.digpy("tasks", attempt["id"]).stdout
     assert any("+report+skipped" in line and "success (skipped)" in line for line in listing.splitlines())
     assert not any("+report+load" in line and "(skipped)" in line for line in listing.splitlines())

@@ -15,6 +15,8 @@ const STATES = {
   group_retry_waiting: ["group retry waiting", "↻", "retry"],
   blocked: ["blocked", "○", "idle"],
   canceled: ["canceled", "⊘", "stop"],
+  // a task's status (digpy's field) in Dagu's word: succeeded without running (an unmet precondition)
+  skipped: ["skipped", "↷", "idle"],
   // attempt statuses
   killing: ["killing", "⊘", "stop"],
   killed: ["killed", "⊘", "stop"],

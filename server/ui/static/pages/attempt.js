@@ -178,7 +178,7 @@ export async function render(main, params, search) {
     delete own._export;
     clear(details,
       h("h2", { id: "task-title" }, t.fullName),
-      h("p", {}, badge(t.state), t.cancelRequested ? " (kill requested)" : ""),
+      h("p", {}, badge(t.status ?? t.state), t.cancelRequested ? " (kill requested)" : ""),
       h("dl.meta.compact", {},
         operator ? field("Operator", h("code", {}, `${operator}>`)) : field("Kind", node.children.length ? "group" : "task"),
         field("Started", fmtTime(t.startedAt) || "—"),
