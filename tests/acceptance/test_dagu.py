@@ -46,6 +46,19 @@ steps:
     assert out_lines(again)[0] == "hello world on friday for team"
 
 
+def test_positional_params_from_the_command_line_replace_the_defaults_of_their_positions(project):
+    project.write("pos.yaml", "params: \"first second\"\nsteps:\n  - command: echo \"[$1] [$2] [$3] N=$N\"\n")
+    project.write("named.yaml", "params:\n  - N: x\nsteps:\n  - command: echo \"[$1] [$2] N=$N\"\n")
+    # what Dagu 1.30.2 prints (`dagu start pos.yaml -- z`...), but that a value with a space stays one
+    def run(*args: str) -> str:
+        return project.digpy("run", "--output", "plain", "--rerun", *args).stdout
+
+    assert run("pos", "--", "a", "it's b", "c") == "[a] [it's b] [c] N=\n"
+    assert run("pos", "--", "z") == "[z] [second] [] N=\n"
+    assert run("pos") == "[first] [second] [] N=\n"
+    assert run("named", "--", "N=n", "q") == "[q] [] N=n\n"
+
+
 def test_dotenv_files_are_read_not_run_and_win_over_env(project):
     project.write(".env", "# comment\nA=from dotenv\nexport B=\"quoted value\"\nC=$(touch pwned)\n")
     project.write(".env.local", "B=second file\n")

@@ -118,6 +118,16 @@ def dotenv_files(dag: ConfigMap) -> list[str]:
     return list(dict.fromkeys([".env", *files]))
 
 
+# A template expression: `set -- ...` with the values of the params "1", "2"... given to the run, each
+# as one quoted word, and "$N" for a position that keeps its default; nothing when none is given.
+_POSITIONAL = (
+    "(function(t){var n=DEFAULTS,m=0,a=[],i;while(t[String(m+1)]!==undefined)m++;if(!m)return \"\";"
+    "for(i=1;i<=Math.max(n,m);i++){var v=t[String(i)];if(v===undefined){a.push('\"$'+'{'+i+'}\"');continue;}"
+    "v=typeof v===\"string\"?v:JSON.stringify(v);a.push(\"'\"+v.split(\"'\").join(\"'\\\\''\")+\"'\");}"
+    "return \"set -- \"+a.join(\" \");})(this)"
+)
+
+
 class Prelude:
     """What every shell step sets before its command: the DAG's params, env and special variables."""
 
@@ -140,6 +150,9 @@ class Prelude:
         if positional:
             words = " ".join(for_shell(shell_double(p), scope, loc) for p in positional)
             self.lines.append(f"set -- {words}")
+        # positional values given to the run (`digpy run dag -- a b`, or a parent's params: the params
+        # "1", "2"...) replace the defaults of their positions
+        self.lines.append("${" + _POSITIONAL.replace("DEFAULTS", str(len(positional))) + "}")
         self.workdir = dag.get("workingDir")
         self.workdir_location = value_location(dag, "workingDir")
 
