@@ -469,8 +469,8 @@ _parallel: true
     ("steps:\n  - {command: echo 1, output: OUT}\n  - name: f\n    run: c\n    parallel: $OUT\n    output: AGG\n"
      "---\nname: c\nsteps: [echo]\n",
      "bad.yaml:6:5: output on a parallel: step over a variable is not supported yet by digpy"),
-    ("schedule: [\"0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
-     "bad.yaml:1:11: more than one schedule per DAG is not supported yet by digpy"),
+    ("schedule: [\"CRON_TZ=Asia/Tokyo 0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
+     "bad.yaml:1:11: schedules in different CRON_TZ zones are not supported yet by digpy"),
 ])
 def test_bad_files_are_located_errors(project, text, message):
     project.write("bad.yaml", text)
@@ -496,6 +496,13 @@ def test_check_lists_yaml_and_dig_workflows_with_the_yaml_schedule(project):
     assert result.returncode == 0, result.stderr
     assert "a (" in result.stdout and "nightly (" in result.stdout and "params" not in result.stdout.split("Parameters")[0]
     assert "cron>: 30 2 * * *" in result.stdout and "02:30:00 +0900" in result.stdout  # CRON_TZ=Asia/Tokyo
+
+
+def test_a_schedule_list_runs_at_each_of_its_crons(project):
+    project.write("twice.yaml", "schedule: [\"30 2 * * *\", \"15 14 * * 1\"]\nsteps:\n  - echo hi\n")
+    result = project.digpy("check")
+    assert result.returncode == 0, result.stderr
+    assert "cron>: 30 2 * * * | 15 14 * * 1" in result.stdout, result.stdout
 
 
 def test_dagu_files_push_and_run_on_the_server(server, tmp_path):

@@ -210,17 +210,27 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
         if isinstance(schedule, dict):
             raise ConfigError("schedule with start/stop/restart is not supported yet by digpy", location=loc,
                               hint="write a cron expression such as \"0 7 * * *\"")
-        if len(crons) != 1:
-            raise ConfigError("more than one schedule per DAG is not supported yet by digpy", location=loc,
-                              hint="keep one cron expression, or split the DAG into one file per schedule")
-        cron = crons[0]
-        if not isinstance(cron, str):
-            raise ConfigError("schedule must be a cron expression such as \"0 7 * * *\"", location=loc)
-        cron = cron.strip()
-        if cron.startswith("CRON_TZ="):
-            zone, _, cron = cron[len("CRON_TZ="):].partition(" ")
+        if not crons:
+            raise ConfigError("schedule must be a cron expression or a list of them", location=loc)
+        zones: set[str | None] = set()
+        texts: list[str] = []
+        for cron in crons:
+            if not isinstance(cron, str):
+                raise ConfigError("schedule must be a cron expression such as \"0 7 * * *\"", location=loc)
+            zone: str | None = None
+            cron = cron.strip()
+            if cron.startswith("CRON_TZ="):
+                zone, _, cron = cron[len("CRON_TZ="):].partition(" ")
+            zones.add(zone)
+            texts.append(cron.strip())
+        if len(zones) > 1:
+            raise ConfigError("schedules in different CRON_TZ zones are not supported yet by digpy", location=loc,
+                              hint="give every cron expression of the list the same CRON_TZ, or split the DAG")
+        zone = zones.pop()
+        if zone is not None:
             set_located(out, "timezone", zone, dag, "schedule")
-        set_located(out, "schedule", located_map({"cron>": cron.strip()}, loc), dag, "schedule")
+        set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
+                    "schedule")
     if dag.get("maxActiveRuns") is not None:
         runs = dag["maxActiveRuns"]
         if runs != -1:  # -1: never queue
