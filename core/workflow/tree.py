@@ -19,7 +19,7 @@ from typing import Any
 
 from digpy.core import options
 from digpy.core.errors import ConfigError, Location, UnknownOperator
-from digpy.core.workflow.control import parse_continue_on, parse_preconditions, parse_repeat
+from digpy.core.workflow.control import parse_continue_on, parse_preconditions, parse_repeat, parse_stop_signal
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
 from digpy.core.workflow.retry import parse_retry
@@ -293,7 +293,7 @@ class _Compiler:
                 raise ConfigError(f"{full_name}: _timeout is a number of seconds (> 0) on an operator task",
                                   location=value_location(config, "_timeout"))
         for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on),
-                           ("_repeat", parse_repeat)):
+                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal)):
             if config.get(key) is not None:
                 if not is_operator:
                     raise ConfigError(f"{full_name}: {key} is for operator tasks, not groups",

@@ -376,6 +376,20 @@ handlerOn:
     assert not (project.path / "success.txt").exists() and not (project.path / "after.txt").exists()
 
 
+def test_signal_on_stop_is_what_a_timeout_sends_first(project):
+    project.write("sig.yaml", """\
+steps:
+  - name: slow
+    signalOnStop: SIGINT
+    timeoutSec: 1
+    command: trap 'echo got INT; exit 3' INT; trap 'echo got TERM; exit 4' TERM; sleep 30 & wait
+""")
+    result = project.run("sig")
+    assert result.returncode != 0
+    assert out_lines(result) == ["got INT"]
+    assert "+sig+slow failed: timed out after 1 seconds" in result.stderr
+
+
 def test_repeat_policies_run_a_step_again(project):
     project.write("r.yaml", """\
 steps:
@@ -438,8 +452,8 @@ _parallel: true
     ("mailOn: {failure: true}\nsteps: [echo]\n", "bad.yaml:1:9: mailOn.failure needs errorMail (from, to)"),
     ("logDir: /tmp/logs\nsteps: [echo hi]\n",
      "bad.yaml:1:1: DAG 'bad': 'logDir' is not supported yet by digpy"),
-    ("steps:\n  - name: a\n    command: echo\n    signalOnStop: SIGINT\n",
-     "bad.yaml:4:5: step 'a': 'signalOnStop' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo\n    signalOnStop: SIGKILL\n",
+     "bad.yaml:4:19: _stop_signal must be a signal such as SIGINT or SIGTERM, not 'SIGKILL'"),
     ("steps:\n  - name: a\n    command: echo\n    repeatPolicy: {repeat: until, intervalSec: 1}\n",
      "bad.yaml:4:19: _repeat mode until needs a condition or exit_code"),
     ("type: graph\nsteps:\n  - name: a\n    command: echo\n    depends: b\n  - name: b\n    command: echo\n"

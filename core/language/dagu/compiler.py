@@ -338,6 +338,11 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     if config.get("timeoutSec") is not None:
         seconds = whole_number(config["timeoutSec"], "timeoutSec", value_location(config, "timeoutSec"), minimum=1)
         set_located(task, "_timeout", seconds, config, "timeoutSec")
+    if config.get("signalOnStop") is not None:
+        if config.get("run") is not None:
+            raise ConfigError("signalOnStop on a step that runs a child DAG is not supported yet by digpy",
+                              location=key_location(config, "signalOnStop"), hint="give it to the child's steps")
+        set_located(task, "_stop_signal", config["signalOnStop"], config, "signalOnStop")
     return task
 
 
