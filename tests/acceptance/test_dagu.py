@@ -376,6 +376,37 @@ handlerOn:
     assert not (project.path / "success.txt").exists() and not (project.path / "after.txt").exists()
 
 
+def test_the_jq_executor_prints_each_result_as_dagu_does(project):
+    project.write("jq.yaml", """\
+params:
+  - KEY: b
+steps:
+  - name: q
+    executor: jq
+    command: '.a[] | {x: .${KEY}}'
+    script: |
+      {"a": [{"b": 1}, {"b": "two"}]}
+    output: OUT
+  - name: raw
+    executor: {type: jq, config: {raw: true}}
+    command: '.a[].b'
+    script: '{"a": [{"b": 1}, {"b": "two"}]}'
+  - name: from_output
+    executor: jq
+    command: .x
+    script: ${OUT}
+  - name: bad
+    executor: jq
+    command: '.x + 1'
+    script: '{"x": "text"}'
+""")
+    result = project.run("jq")
+    # what Dagu 1.30.2 prints for q and for raw (over the same JSON)
+    assert result.stdout.startswith('{\n    "x": 1\n}\n{\n    "x": "two"\n}\n1\ntwo\n1\n"two"\n'), result.stdout
+    assert result.returncode != 0
+    assert "+jq+bad failed: jq> string (\"text\") and number (1) cannot be added" in result.stderr
+
+
 def test_signal_on_stop_is_what_a_timeout_sends_first(project):
     project.write("sig.yaml", """\
 steps:
@@ -470,6 +501,8 @@ _parallel: true
      "bad.yaml:3:14: ${a.exitCode}: no step of this DAG has the id a"),
     ("steps:\n  - name: f\n    id: f\n    run: c\n  - echo ${f.stdout}\n---\nname: c\nsteps: [echo]\n",
      "bad.yaml:3:5: ${f.stdout}: references to a step that runs a child DAG"),
+    ("steps:\n  - name: q\n    executor: jq\n    command: '.a[] |'\n    script: '{}'\n",
+     "bad.yaml:4:14: step 'q': the jq filter '.a[] |' does not compile"),
     ("steps:\n  - name: a\n    executor: {type: mail, config: {to: x@example.com}}\n    command: hi\n",
      "bad.yaml:3:15: the mail executor is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: {type: http, config: {json: true}}\n    command: GET http://x\n",

@@ -301,6 +301,8 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         _child_task(step, scope, resolve_child, task, outputs_of)
     elif executor.kind == "http":
         _http_task(step, scope, executor.http or {}, task)
+    elif executor.kind == "jq":
+        _jq_task(step, scope, executor.raw, task)
     else:
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
@@ -428,6 +430,35 @@ def _http_task(step: Step, scope: Scope, config: dict[str, Any], task: ConfigMap
         task["content_format"] = "text"
     if config.get("timeout") is not None:
         task["timeout"] = whole_number(config["timeout"], "the http executor's timeout", where, minimum=1)
+
+
+def _jq_task(step: Step, scope: Scope, raw: bool, task: ConfigMap) -> None:
+    """Dagu's jq executor: the filter in `command`, the JSON in `script` → `jq>`."""
+    config = step.config
+    for key in ("shell", "stdout", "stderr", "workingDir"):
+        if config.get(key) is not None:
+            raise ConfigError(f"step '{step.name}' uses the jq executor and can't have {key}",
+                              location=key_location(config, key))
+    command, script = config.get("command"), config.get("script")
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigError(f"step '{step.name}': the jq executor's command is a jq filter", location=step.location,
+                          hint="write command: '.items[]' and the JSON in script")
+    if not isinstance(script, str):
+        raise ConfigError(f"step '{step.name}': the jq executor reads the JSON in script",
+                          location=key_location(config, "script") or step.location)
+    if "$" not in command:  # a filter without variables is checked when the file is loaded
+        import jq
+
+        try:
+            jq.compile(command)
+        except ValueError as e:
+            raise ConfigError(f"step '{step.name}': the jq filter {command!r} does not compile: "
+                              f"{(str(e).strip().splitlines() or ['error'])[0]}",
+                              location=value_location(config, "command")) from None
+    task["jq>"] = for_value(command, scope, value_location(config, "command"))
+    task["input"] = for_value(script, scope, value_location(config, "script"))
+    if raw:
+        task["raw"] = True
 
 
 def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap,

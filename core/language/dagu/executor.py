@@ -16,7 +16,7 @@ from digpy.core.workflow.located import ConfigMap, key_location, value_location
 
 SHELL_TYPES = ("shell", "command")
 CHILD_TYPES = ("dag", "subworkflow", "parallel")
-NOT_YET = ("mail", "jq", "ssh", "sftp", "k8s", "kubernetes", "s3", "postgres", "sqlite", "redis",
+NOT_YET = ("mail", "ssh", "sftp", "k8s", "kubernetes", "s3", "postgres", "sqlite", "redis",
            "archive", "template", "router", "chat", "agent", "harness", "noop", "gha", "github_action")
 _HTTP_KEYS = ("timeout", "headers", "query", "body", "silent")
 _DOCKER_KEYS = ("image", "pull", "autoRemove", "auto_remove", "container", "host")
@@ -25,11 +25,12 @@ _HOST_KEYS = ("networkMode", "network_mode")
 
 
 class Executor(NamedTuple):
-    kind: str  # "shell", "docker", "http" or "dag"
+    kind: str  # "shell", "docker", "http", "jq" or "dag"
     docker: dict[str, Any] | None = None  # sh>'s `docker:` option
     env: dict[str, str] | None = None  # container env: set like the step's env
     workdir: str | None = None  # the container's working directory
     http: dict[str, Any] | None = None  # the http executor's config (its keys checked)
+    raw: bool = False  # the jq executor's `raw`
 
 
 SHELL = Executor("shell")
@@ -76,6 +77,11 @@ def read_executor(step: ConfigMap) -> Executor:
     if kind == "http":
         _known(config, _HTTP_KEYS, "http executor config", loc)
         return Executor("http", http=dict(config))
+    if kind == "jq":
+        _known(config, ("raw",), "jq executor config", loc)
+        if not isinstance(config.get("raw", False), bool):
+            raise ConfigError("the jq executor's raw is true or false", location=loc)
+        return Executor("jq", raw=config.get("raw", False))
     if kind in NOT_YET:
         raise ConfigError(f"the {kind} executor is not supported yet by digpy", location=loc,
                           hint="run the command with a shell step, or see docs/dagu.md")
