@@ -214,5 +214,5 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["NO_CONTINUE", "SKIPPED", "parse_stop_signal", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
-           "parse_preconditions", "parse_repeat", "text_matches"]
+__all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
+           "parse_preconditions", "parse_repeat", "parse_stop_signal", "text_matches"]

@@ -19,7 +19,12 @@ from typing import Any
 
 from digpy.core import options
 from digpy.core.errors import ConfigError, Location, UnknownOperator
-from digpy.core.workflow.control import parse_continue_on, parse_preconditions, parse_repeat, parse_stop_signal
+from digpy.core.workflow.control import (
+    parse_continue_on,
+    parse_preconditions,
+    parse_repeat,
+    parse_stop_signal,
+)
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
 from digpy.core.workflow.retry import parse_retry
