@@ -19,9 +19,9 @@ CHILD_TYPES = ("dag", "subworkflow", "parallel")
 NOT_YET = ("mail", "ssh", "sftp", "k8s", "kubernetes", "s3", "postgres", "sqlite", "redis",
            "archive", "template", "router", "chat", "agent", "harness", "noop", "gha", "github_action")
 _HTTP_KEYS = ("timeout", "headers", "query", "body", "silent")
-_DOCKER_KEYS = ("image", "pull", "autoRemove", "auto_remove", "container", "host")
+_DOCKER_KEYS = ("image", "pull", "autoRemove", "auto_remove", "container", "host", "volumes")
 _CONTAINER_KEYS = ("env", "workingDir", "working_dir")
-_HOST_KEYS = ("networkMode", "network_mode")
+_HOST_KEYS = ("networkMode", "network_mode", "binds")
 
 
 class Executor(NamedTuple):
@@ -113,6 +113,11 @@ def _docker(config: dict[str, Any], loc: Location | None) -> Executor:
     for item in (raw_env.items() if isinstance(raw_env, dict) else raw_env):
         key, value = item if isinstance(item, tuple) else (str(item).partition("=")[0], str(item).partition("=")[2])
         env[str(key)] = "" if value is None else str(value)
+    volumes = [*(config.get("volumes") or []), *(host.get("binds") or [])]  # v2's volumes, v1's host.binds
+    if volumes:
+        if not all(isinstance(v, str) and len(v.split(":")) in (2, 3) for v in volumes):
+            raise ConfigError("docker volumes are a list of host:container[:ro]", location=loc)
+        docker["volumes"] = volumes
     workdir = container.get("workingDir", container.get("working_dir"))
     return Executor("docker", docker=docker, env=env, workdir=None if workdir is None else str(workdir))
 
