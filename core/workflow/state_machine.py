@@ -429,8 +429,8 @@ class AttemptGraph:
             self._finish(task, TaskState.CANCELED)
         elif task.flags & TaskFlags.DELAYED_ERROR:
             self._finish(task, TaskState.ERROR)
-        elif task.flags & TaskFlags.DELAYED_GROUP_ERROR:
-            self._finish(task, TaskState.GROUP_ERROR)
+        elif task.flags & TaskFlags.DELAYED_GROUP_ERROR:  # its _error has run
+            self._finish(task, TaskState.SUCCESS if task.directives.continue_failure else TaskState.GROUP_ERROR)
         elif any(self.tasks[c].state in FAILED_STATES for c in task.children):
             policy = self._retry_policy(task)
             if task.retry_count < policy.limit:
@@ -443,7 +443,7 @@ class AttemptGraph:
                 self._add_error_task(task, error, stores)
                 self._start_children(task)
             else:
-                self._finish(task, TaskState.GROUP_ERROR)
+                self._finish(task, TaskState.SUCCESS if task.directives.continue_failure else TaskState.GROUP_ERROR)
         elif task.directives.check is not None and not any(
             self.tasks[c].name == "^check" for c in task.children
         ):

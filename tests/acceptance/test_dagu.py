@@ -291,6 +291,48 @@ handlerOn:
     assert out_lines(failing)[-1] == "failed 1 of 3, N=fail, v-b"
 
 
+def test_a_fan_out_under_continue_on_is_a_partial_success_the_next_steps_read(project):
+    project.write("cont.yaml", """\
+steps:
+  - name: fan
+    run: child
+    parallel: [a, fail, b]
+    params: "N=${ITEM}"
+    output: AGG
+    continueOn: {failure: true}
+  - name: after
+    command: echo "after, failed ${AGG.summary.failed} of ${AGG.summary.total}, ${AGG.outputs[1].X}"
+handlerOn:
+  success:
+    command: echo "success handler"
+  failure:
+    command: echo "failure handler"
+---
+name: child
+params: "N=x"
+steps:
+  - name: s
+    command: sh -c 'test "$N" != fail && echo "v-$N"'
+    output: X
+""")
+    result = project.run("cont")
+    assert result.returncode == 0, result.stderr  # Dagu's `start` exits 1 for a partial success
+    assert sorted(out_lines(result)[:2]) == ["v-a", "v-b"]
+    assert out_lines(result)[2:] == ["after, failed 1 of 3, v-b", "success handler"]  # as Dagu: onSuccess
+    assert "+cont+fan+item_1+run+s failed: Command failed with code 1" in result.stderr
+
+
+def test_a_group_continue_on_failure_lets_the_tasks_after_it_run(project):
+    project.write("g.dig", "+both:\n  _continue_on: {failure: true}\n  _parallel: true\n  +bad:\n    sh>: exit 2\n"
+                           "  +good:\n    echo>: good\n+after:\n  echo>: after\n")
+    result = project.run("g")
+    assert result.returncode == 0, result.stderr
+    assert out_lines(result) == ["good", "after"]
+    project.write("g.dig", "+both:\n  _continue_on: {exit_code: [2]}\n  +bad:\n    sh>: exit 2\n")
+    refused = project.digpy("check")
+    assert "g.dig:2:17: +g+both: the _continue_on of a group takes failure (and mark_success) only" in refused.stderr
+
+
 def test_a_fan_out_over_a_variable(project):
     project.write("fan.yaml", """\
 steps:
