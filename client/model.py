@@ -26,10 +26,13 @@ from digpy.client.errors import ClientError
 Status = Literal["queued", "running", "killing", "success", "error", "killed"]
 
 
-def task_status(state: str, store_params: dict[str, Any]) -> str:
+def task_status(state: str, store_params: dict[str, Any], error: dict[str, Any]) -> str:
     """A task's state in Dagu's word where it differs (digpy's `status` of a task): "skipped" for a
-    task that succeeded without running (an unmet `_precondition`), else the state."""
-    return "skipped" if state == "success" and store_params.get("_skipped") is True else state
+    task that succeeded without running (an unmet `_precondition`), "failed" for one that failed
+    under `_continue_on` (a success whose `error` says `continued: true`), else the state."""
+    if state == "success" and store_params.get("_skipped") is True:
+        return "skipped"
+    return "failed" if state == "success" and error.get("continued") is True else state
 
 
 def attempt_status(done: bool, success: bool, cancel_requested: bool, queued: bool = False) -> Status:
@@ -344,11 +347,12 @@ class Task(Resource):
     error: dict[str, Any] = json_field("error", default_factory=dict)
     retry_count: int = json_field("retryCount", default=0, digpy=True)  # the task's retries so far
     # digpy's: the state in the word Dagu uses where it differs: "skipped" for a task that succeeded
-    # without running (an unmet precondition, `_precondition`); otherwise the state itself
+    # without running (an unmet precondition, `_precondition`), "failed" for one that failed under
+    # `_continue_on`; otherwise the state itself
     status: str = json_field("status", init=False, digpy=True)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "status", task_status(self.state, self.store_params))
+        object.__setattr__(self, "status", task_status(self.state, self.store_params, self.error or {}))
 
 
 @resource

@@ -214,9 +214,10 @@ def attempt(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state_word(state: str, stores: dict[str, Any]) -> str:
-    """A task skipped by `_precondition` (Dagu's preconditions) succeeded without running: say so."""
-    return f"{state} (skipped)" if state == "success" and stores.get("_skipped") is True else state
+def _state_word(state: str, status: str) -> str:
+    """Digdag's state, and Dagu's word beside it where it differs: `success (skipped)` (an unmet
+    `_precondition`), `success (failed)` (a failure under `_continue_on`)."""
+    return state if status == state else f"{state} ({status})"
 
 
 def tasks(args: argparse.Namespace) -> int:
@@ -224,7 +225,7 @@ def tasks(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(rows)
         return 0
-    table([(t.id, t.full_name, _state_word(t.state, t.store_params), t.started_at, t.updated_at, t.retry_at,
+    table([(t.id, t.full_name, _state_word(t.state, t.status), t.started_at, t.updated_at, t.retry_at,
             (t.error or {}).get("message", "")) for t in rows],
           ["ID", "NAME", "STATE", "STARTED", "UPDATED", "RETRY AT", "ERROR"])
     return 0

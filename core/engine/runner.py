@@ -235,6 +235,8 @@ class AttemptRunner:
                     self.graph.poll_later(task, result.poll_after, result.state, now)
                 else:
                     self.graph.succeed(task, result, now)
+            elif kind == "continued":  # failed under _continue_on: a success that keeps its error
+                self.graph.succeed(task, TaskResult(), now, kept_error=value)
             elif kind == "canceled":
                 self.graph.canceled(task, now)
             elif kind == "invalid":  # its params could not be evaluated: no retry
@@ -378,7 +380,7 @@ class AttemptRunner:
                 outcome = (task.id, "ok", again)
             elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
                 ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
-                outcome = (task.id, "ok", TaskResult())
+                outcome = (task.id, "continued", {**error, "continued": True})
             else:
                 outcome = (task.id, "error", (error, retry))
         except DigpyError as e:

@@ -238,8 +238,10 @@ class AttemptGraph:
         if first:
             self._watch(task)
 
-    def succeed(self, task: Task, result: TaskResult, now: float) -> None:
-        """The operator of `task` ended well: record its result and generate `^sub` if asked."""
+    def succeed(self, task: Task, result: TaskResult, now: float, *,
+                kept_error: Mapping[str, Any] | None = None) -> None:
+        """The operator of `task` ended well: record its result and generate `^sub` if asked.
+        `kept_error`: it failed under `_continue_on` (a success that keeps its error, `continued: true`)."""
         self._now = now
         self._expect(task, TaskState.RUNNING)
         specs = None
@@ -256,7 +258,7 @@ class AttemptGraph:
         task.reset_store = list(result.reset_stores)
         task.subtask_config = dict(result.subtasks) if result.subtasks is not None else None
         task.state_params = {}
-        task.error = None
+        task.error = dict(kept_error) if kept_error else None
         self._set(task, TaskState.PLANNED)
         if specs is not None:
             self._instantiate(task, specs, initial=False)

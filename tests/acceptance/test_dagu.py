@@ -609,6 +609,9 @@ steps:
       - condition: "${ROWS}"
         expected: "re:rows for .*"
     command: echo "loaded ${ROWS}"
+  - name: flaky
+    command: exit 3
+    continueOn: {failure: true}
   - name: skipped
     preconditions: ["false"]
     command: echo never
@@ -636,9 +639,12 @@ handlerOn:
     by_name = {t["fullName"]: t for t in listed["tasks"]}  # Digdag's state, and Dagu's word as digpy's status
     assert (by_name["+report+skipped"]["state"], by_name["+report+skipped"]["status"]) == ("success", "skipped")
     assert (by_name["+report+load"]["state"], by_name["+report+load"]["status"]) == ("success", "success")
+    flaky = by_name["+report+flaky"]  # failed under continueOn: Dagu's "failed", a success for Digdag's clients
+    assert (flaky["state"], flaky["status"], flaky["error"]["continued"]) == ("success", "failed", True)
     listing = server.digpy("tasks", attempt["id"]).stdout
     assert any("+report+skipped" in line and "success (skipped)" in line for line in listing.splitlines())
     assert not any("+report+load" in line and "(skipped)" in line for line in listing.splitlines())
+    assert any("+report+flaky" in line and "success (failed)" in line for line in listing.splitlines())
     log = server.digpy("log", attempt["id"]).stdout
     assert "loaded rows for us" in log and "done succeeded" in log
     (project / "broken.yml").write_text("steps:\n  - name: a\n    comand: echo\n")

@@ -17,6 +17,8 @@ const STATES = {
   canceled: ["canceled", "⊘", "stop"],
   // a task's status (digpy's field) in Dagu's word: succeeded without running (an unmet precondition)
   skipped: ["skipped", "↷", "idle"],
+  // failed under _continue_on (Dagu's continueOn): its state is success, the workflow went on
+  failed: ["failed, continued", "✕", "bad"],
   // attempt statuses
   killing: ["killing", "⊘", "stop"],
   killed: ["killed", "⊘", "stop"],
