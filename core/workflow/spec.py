@@ -30,8 +30,9 @@ class Directives:
     error / check / cancel: the compiled `_error` / `_check` / `_cancel` subtree (root first), or None.
     disable: `_disable: true`: the task succeeds without running.
     sla: `_sla`: how long the task may take from its first start, and what a miss sets off.
-    continue_failure: a group's `_continue_on: {failure: true}`: it ends in success although a task in
-        it failed (after its retries and its `_error`), and the tasks after it run.
+    continue_failure: `_continue_on: {failure: true}` of a group, or of an operator task that generates
+        tasks: it ends in success although a task in it failed (after its retries and its `_error`),
+        and the tasks after it run.
     (A plain class: a NamedTuple costs ~0.7 M instructions to create, at every start-up.)
     """
 

@@ -298,9 +298,10 @@ class _Compiler:
                 raise ConfigError(f"{full_name}: _timeout is a number of seconds (> 0) on an operator task",
                                   location=value_location(config, "_timeout"))
         continue_failure = False
-        if config.get("_continue_on") is not None and not is_operator:  # a group: {failure: true} only
+        if config.get("_continue_on") is not None:
+            # failure: true also covers the tasks an operator generates (call>, for_each>: its ^sub)
             continue_on = parse_continue_on(to_plain(config["_continue_on"]), value_location(config, "_continue_on"))
-            if continue_on.skipped or continue_on.exit_codes or continue_on.output:
+            if not is_operator and (continue_on.skipped or continue_on.exit_codes or continue_on.output):
                 raise ConfigError(f"{full_name}: the _continue_on of a group takes failure (and mark_success) only",
                                   location=value_location(config, "_continue_on"),
                                   hint="put skipped, exit_code or output on the operator tasks in it")

@@ -320,6 +320,26 @@ steps:
     assert sorted(out_lines(result)[:2]) == ["v-a", "v-b"]
     assert out_lines(result)[2:] == ["after, failed 1 of 3, v-b", "success handler"]  # as Dagu: onSuccess
     assert "+cont+fan+item_1+run+s failed: Command failed with code 1" in result.stderr
+    # over a variable (for_each>), and one child DAG run that fails: continueOn holds for them too
+    project.write("child.yaml", "params: \"N=x\"\nsteps:\n  - command: sh -c 'test \"$N\" != fail'\n")
+    project.write("contv.yaml", """\
+steps:
+  - command: echo "a fail b"
+    output: ITEMS
+  - name: fan
+    run: child
+    parallel: ${ITEMS}
+    params: "N=${ITEM}"
+    continueOn: {failure: true}
+  - name: one
+    run: child
+    params: "N=fail"
+    continueOn: {failure: true}
+  - echo after
+""")
+    again = project.run("contv")
+    assert again.returncode == 0, again.stderr
+    assert out_lines(again) == ["a fail b", "after"]
 
 
 def test_a_group_continue_on_failure_lets_the_tasks_after_it_run(project):
