@@ -288,6 +288,8 @@ class Attempt(_Outcome, Resource):
     finished_at: str | None = json_field("finishedAt", default=None)
     queued: bool = json_field("queued", default=False, digpy=True)  # waits in its queue: no node runs it yet
     queue: str | None = json_field("queue", default=None, digpy=True)  # the workflow's queue, if any
+    # succeeded although a task failed under _continue_on (Dagu's "partially succeeded")
+    partially_succeeded: bool = json_field("partiallySucceeded", default=False, digpy=True)
     status: Status = json_field("status", init=False, digpy=True)
 
     def summary(self) -> SessionAttempt:
@@ -308,6 +310,7 @@ class SessionAttempt(_Outcome, Resource):
     created_at: str | None = json_field("createdAt", default=None)
     finished_at: str | None = json_field("finishedAt", default=None)
     queued: bool = json_field("queued", default=False, digpy=True)
+    partially_succeeded: bool = json_field("partiallySucceeded", default=False, digpy=True)
     status: Status = json_field("status", init=False, digpy=True)
 
 

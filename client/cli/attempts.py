@@ -113,7 +113,8 @@ def _show(args: argparse.Namespace, a: Any, headline: str) -> None:
     queue = (("queue", a.queue),) if a.queue else ()
     for label, value in (("id", a.id), ("project", a.project_name), ("workflow", a.workflow_name),
                          ("session id", a.session_id), ("session time", a.session_time),
-                         ("retry name", a.retry_attempt_name), ("status", a.status), *queue, ("params", params),
+                         ("retry name", a.retry_attempt_name),
+                         ("status", f"{a.status} (partially succeeded)" if a.partially_succeeded else a.status), *queue, ("params", params),
                          ("created at", a.created_at), ("finished at", a.finished_at)):
         print(f"  {label + ':':<14}{'' if value is None else value}")
 

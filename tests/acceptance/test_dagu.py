@@ -651,7 +651,13 @@ handlerOn:
     assert started.returncode == 0, started.stderr
     attempt = json.loads(started.stdout)
     done = wait_done(server, attempt["id"])
-    assert done["status"] == "success"
+    assert (done["status"], done["success"], done["partially_succeeded"]) == ("success", True, True)  # flaky failed
+    status, fetched = api(server, "GET", f"/api/attempts/{attempt['id']}")
+    assert (fetched["success"], fetched["partiallySucceeded"]) == (True, True)  # Digdag's field, and Dagu's word
+    shown = server.digpy("attempt", attempt["id"]).stdout
+    assert "status:       success (partially succeeded)" in shown, shown
+    status, succeeded = api(server, "GET", "/api/attempts?status=success")
+    assert attempt["id"] in [a["id"] for a in succeeded["attempts"]]
     tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
     assert tasks["+report+extract"] == tasks["+report+load"] == tasks["+report+on_exit"] == "success"
     status, listed = api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")

@@ -293,4 +293,5 @@ def test_dagu_steps_skipped_or_failed_under_continue_on_show_dagu_s_words(ui, tm
     expect(tasks.locator('.vrow[data-name="+d+later"] .cell.state')).to_have_text(re.compile("skipped"))
     expect(tasks.locator('.vrow[data-name="+d+cmd_1"] .cell.state')).to_have_text(re.compile("success"))
     expect(tasks.locator('.vrow[data-name="+d+flaky"] .cell.state')).to_have_text(re.compile("failed, continued"))
+    expect(page.locator("#attempt-status")).to_have_text(re.compile("partially succeeded"))
     assert ui.errors == []

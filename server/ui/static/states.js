@@ -22,6 +22,8 @@ const STATES = {
   // attempt statuses
   killing: ["killing", "⊘", "stop"],
   killed: ["killed", "⊘", "stop"],
+  // digpy's partiallySucceeded (Dagu's word): a success in which a task failed under _continue_on
+  partially_succeeded: ["partially succeeded", "◑", "ok"],
   // waits for a slot of its queue (max_active_attempts): a colour, symbol and border of its own
   queued: ["queued", "◷", "wait"],
 };

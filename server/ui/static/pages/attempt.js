@@ -84,7 +84,7 @@ export async function render(main, params, search) {
   }
 
   function drawHeader() {
-    const status = attempt.status;
+    const status = attempt.partiallySucceeded ? "partially_succeeded" : attempt.status;
     clear(heading, `${attempt.workflow.name} · attempt ${attempt.id} `, badge(status));
     heading.querySelector(".badge").id = "attempt-status";
     clear(crumbs, link("/projects", "Projects"), " › ", link(`/projects/${attempt.project.id}`, attempt.project.name), " › ",
