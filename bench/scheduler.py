@@ -15,7 +15,6 @@ idle (N `daily>` schedules, none due) over --idle seconds, and the time to accep
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import signal
@@ -23,30 +22,12 @@ import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-
-def call(endpoint: str, method: str, path: str, body: bytes | None = None,
-         content_type: str = "application/json") -> object:
-    request = urllib.request.Request(endpoint + path, data=body, method=method, headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=600) as response:
-        return json.loads(response.read())
-
-
-def archive(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+from api import archive, call
 
 
 class Server:

@@ -13,30 +13,24 @@ recorded too. Standard library only.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from api import archive, call
+
 WORKFLOW = "+a:\n  echo>: a ${session_date}\n+b:\n  sh>: \"true\"\n+c:\n  echo>: c\n"
 
 
-def call(endpoint: str, method: str, path: str, body: bytes | None = None,
-         content_type: str = "application/json") -> object:
-    request = urllib.request.Request(endpoint + path, data=body, method=method, headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
 
 
 def main() -> int:
@@ -86,13 +80,8 @@ def main() -> int:
                     break
                 except OSError:
                     time.sleep(0.05)
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-                data = WORKFLOW.encode()
-                info = tarfile.TarInfo("bench.dig")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-            call(endpoint, "PUT", "/api/projects?project=bench&revision=r1", buffer.getvalue(), "application/gzip")
+            call(endpoint, "PUT", "/api/projects?project=bench&revision=r1", archive({"bench.dig": WORKFLOW}),
+                 "application/gzip")
             project = call(endpoint, "GET", "/api/projects?name=bench")["projects"][0]
             workflow = call(endpoint, "GET", f"/api/projects/{project['id']}/workflows/bench")
             base = datetime(2020, 1, 1, tzinfo=UTC)

@@ -14,29 +14,24 @@ Starts a real `digpy server` on a free port and drives Debian's Chromium with Pl
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from api import archive, call
 
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def call(endpoint: str, method: str, path: str, body: bytes | None = None, content_type: str = "application/json") -> object:
-    request = urllib.request.Request(endpoint + path, data=body, method=method, headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=300) as response:
-        return json.loads(response.read())
 
 
 @contextmanager
@@ -63,14 +58,7 @@ def server(tmp: Path, *extra: str) -> Iterator[str]:
 
 
 def push(endpoint: str, files: dict[str, str]) -> str:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    project = call(endpoint, "PUT", f"/api/projects?project=bench&revision=r{time.time_ns()}", buffer.getvalue(),
+    project = call(endpoint, "PUT", f"/api/projects?project=bench&revision=r{time.time_ns()}", archive(files),
                    "application/gzip")
     workflows = call(endpoint, "GET", f"/api/projects/{project['id']}/workflows")["workflows"]  # type: ignore[index]
     return str(workflows[0]["id"])

@@ -29,8 +29,9 @@ def boolean(value: Any, what: str, location: Location | None = None) -> bool:
     raise ConfigError(f"{what} must be true or false, got {json.dumps(value, default=repr)}", location=location)
 
 
-def number(value: Any, what: str, *, minimum: float | None = None, location: Location | None = None) -> float:
-    """A finite number (or its text); booleans, infinities and NaN are refused."""
+def number(value: Any, what: str, *, minimum: float | None = None, maximum: float | None = None,
+           location: Location | None = None) -> float:
+    """A finite number (or its text) within the bounds given; booleans, infinities and NaN are refused."""
     result: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
         result = float(value) if not isinstance(value, int) or abs(value) < 2**63 else math.inf
@@ -43,6 +44,9 @@ def number(value: Any, what: str, *, minimum: float | None = None, location: Loc
         raise ConfigError(f"{what} must be a number, got {_shown(value)}", location=location)
     if minimum is not None and result < minimum:
         raise ConfigError(f"{what} must be >= {minimum:g}, got {_shown(value)}", location=location)
+    if maximum is not None and result > maximum:
+        most = int(maximum) if float(maximum).is_integer() else maximum
+        raise ConfigError(f"{what} must be <= {most}, got {_shown(value)}", location=location)
     return result
 
 

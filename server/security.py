@@ -94,12 +94,22 @@ def allowed_hosts(bind: str, extra: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _host_error(request: web.Request, allowed: frozenset[str]) -> web.Response | None:
+    """Names must be known; an IP address as Host is always answered: DNS rebinding needs a name
+    (the attacker's), so a request addressed to a bare IP address cannot be one."""
     header = request.headers.get("Host")
     if not header:
         return error_body("the request has no Host header", 400)
     name = _host_name(header)
-    if "*" in allowed or name in allowed or is_loopback(name):
+    if "*" in allowed or name in allowed or is_loopback(name) or _is_address(name):
         return None
     return error_body(f"this server does not answer for host '{name}'; if it should, start it with "
                       f"--allow-host {name}", 421)
@@ -235,8 +245,9 @@ async def _target(request: web.Request, scope: str) -> tuple[bool, str | None]:
 
 def _denied(principal: Principal, permission: Permission, project: str | None) -> web.Response:
     what = f"project '{project}'" if project else "any project"
+    create = f"digpy token create NAME --project {project or 'P'} --role {permission.role}"
     return error_body(f"token '{principal.name}' may not {_ACTIONS[permission.role]} {what} (that needs the "
-                      f"{permission.role} role; a server admin can grant it with `digpy token create`)", 403)
+                      f"{permission.role} role; a server admin can create a token with it: `{create}`)", 403)
 
 
 @web.middleware

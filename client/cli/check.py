@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digpy.client.cli.params import add_param_options, collect_params
+from digpy.client.cli.text import counted
 
 if TYPE_CHECKING:
     from digpy.core.plugin_manager import Registry
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             workflows.append(found)
     print(f"  System default timezone: {datetime.now().astimezone().tzname()}")
     print()
-    print(f"  Definitions ({len(workflows)} workflows):")
+    print(f"  Definitions ({counted(len(workflows), 'workflow')}):")
     for wf in workflows:
         print(f"    {wf.name} ({wf.task_count} tasks)" if wf.task_count > 1 else f"    {wf.name} (no tasks: nothing to run)")
         required = [t.config.get("_command") for t in wf.tasks if t.config.get("_type") == "require"]
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print("    " + json.dumps(params, ensure_ascii=False))
     scheduled = [wf for wf in workflows if wf.schedule is not None]
     print()
-    print(f"  Schedules ({len(scheduled)} entries):")
+    print(f"  Schedules ({counted(len(scheduled), 'entry', 'entries')}):")
     for wf in scheduled:
         assert wf.schedule is not None
         schedule = parse_schedule(wf.schedule, wf.timezone, wf.schedule_location)

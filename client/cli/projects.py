@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.client.cli.remote import add_client_options, client, emit_json, table
+from digpy.client.cli.text import counted
 
 
 def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
@@ -65,7 +66,7 @@ def push(args: argparse.Namespace) -> int:
         return 0
     found = api.workflows(project.id)
     print(f"Uploaded: project {project.name} (id {project.id}), revision {project.revision}, "
-          f"{len(names)} files, {len(data)} bytes")
+          f"{counted(len(names), 'file')}, {counted(len(data), 'byte')}")
     print("Workflows: " + ", ".join(w.name for w in found))
     return 0
 

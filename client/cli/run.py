@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.client.cli.params import add_param_options, collect_params
+from digpy.client.cli.text import counted
 
 HINTS = (
     '  * Use --session <daily | hourly | "yyyy-MM-dd[ HH:mm:ss]"> to not reuse the last session time.',
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Success (dry run: nothing ran, nothing was recorded; {result.elapsed:.2f}s).", file=sys.stderr)
         return 0
     if result.success:
-        skipped = f", {result.skipped} task{'' if result.skipped == 1 else 's'} skipped" if result.skipped else ""
+        skipped = f", {counted(result.skipped, 'task')} skipped" if result.skipped else ""
         print(f"Success. Task state is saved at {result.state_dir} directory ({result.elapsed:.2f}s{skipped}).",
               file=sys.stderr)
         for hint in HINTS:

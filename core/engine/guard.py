@@ -52,7 +52,9 @@ def start_guard() -> None:
     r, w = os.pipe()  # close-on-exec: no command holds the engine's end
     try:
         subprocess.Popen([sys.executable, "-I", "-S", os.path.abspath(__file__), token], stdin=r,
-                         stdout=subprocess.DEVNULL, env=env, start_new_session=True)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                         start_new_session=True)  # holding none of the caller's pipes: a reader of
+        # digpy's output must see its end when digpy ends, not when the guard has started and gone
     except OSError:
         os.close(w)
         return

@@ -167,7 +167,10 @@ class LocalEngine:
         )
         plan = ResumePlan()
         if not self.options.rerun:
-            plan = ResumePlan(self.store.prior_actions(record.id, attempt.id), forced or (lambda _n: False))
+            done = self.store.prior_actions(record.id, attempt.id)
+            plan = ResumePlan(done, forced or (lambda _n: False))
+            if done:
+                _warn_changed_params(self.store.previous_params(record.id, attempt.id), params)
         max_tasks = self.options.max_tasks or RunSettings().max_tasks
         self._overlap = self._overlap or (max_tasks > 1 and may_overlap(specs or workflow.tasks, self.operators.adds_tasks))
         runner = assemble(
@@ -323,3 +326,17 @@ def _run_to_end(engine: LocalEngine, started: _Started) -> TaskState:
 
 
 __all__ = ["LocalEngine", "LocalRunOptions", "LocalRunResult", "run_local"]
+
+
+def _warn_changed_params(before: Mapping[str, Any] | None, now: Mapping[str, Any]) -> None:
+    """A resumed session skips what succeeded, whatever the params now say: say so when they changed
+    (a user giving `-p`/`-- KEY=VALUE` to the same session expects them to apply)."""
+    if before is None or dict(before) == dict(now):
+        return
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    shown = ", ".join(f"{k}: {before.get(k, '(unset)')} -> {now.get(k, '(unset)')}" for k in changed[:3])
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    log.warning("Params differ from the earlier attempt of this session (%s%s): tasks that succeeded then are "
+                "skipped, not run with the new params; use --rerun (or another --session) to run them again",
+                shown, more)
+

@@ -273,6 +273,12 @@ class Store:
         (what a local run skips)."""
         return self._actions("a.session_id = :s AND a.id < :b", {"s": session_id, "b": before_attempt})
 
+    def previous_params(self, session_id: int, before_attempt: int) -> dict[str, Any] | None:
+        """The params of the latest earlier attempt of a session (None: it has none)."""
+        row = self._one("SELECT params FROM attempts WHERE session_id = :s AND id < :b ORDER BY id DESC LIMIT 1",
+                        {"s": session_id, "b": before_attempt})
+        return None if row is None else dict(json.loads(row[0]))
+
     def attempt_actions(self, attempt_id: int) -> dict[str, ActionRecord]:
         """Operator tasks that ran and ended in success in one attempt (what a resumed retry skips)."""
         return self._actions("a.id = :a", {"a": attempt_id})

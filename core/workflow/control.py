@@ -27,8 +27,7 @@ are skipped too, unless they have `_continue_on: {skipped: true}`. Reading is pu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from digpy.core.errors import ConfigError, Location
 
@@ -51,8 +50,8 @@ def parse_stop_signal(value: Any, location: Location | None = None) -> int:
     return int(number)
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
+# NamedTuples, not dataclasses: they are defined at every start-up (see docs/performance.md).
+class Condition(NamedTuple):
     """One precondition: `command` run by the shell, or `value` compared; `expected` a text or `re:`."""
 
     value: str | None = None
@@ -64,8 +63,7 @@ class Condition:
         return self.expected is None or text_matches(text, self.expected)
 
 
-@dataclass(frozen=True, slots=True)
-class ContinueOn:
+class ContinueOn(NamedTuple):
     failure: bool = False
     skipped: bool = False
     exit_codes: tuple[int, ...] = ()
@@ -85,8 +83,7 @@ class ContinueOn:
 NO_CONTINUE = ContinueOn()
 
 
-@dataclass(frozen=True, slots=True)
-class RepeatPolicy:
+class RepeatPolicy(NamedTuple):
     mode: str  # "always", "while" or "until"
     conditions: tuple[Condition, ...] = ()
     exit_codes: tuple[int, ...] = ()

@@ -7,6 +7,9 @@ from typing import Any, NamedTuple
 from digpy.core.errors import ConfigError, Location
 from digpy.core.options import number, whole_number
 
+# The longest wait between two tries, in seconds (366 days): a longer one is a mistake that would
+# leave the attempt waiting for good; an exponential interval stops growing there.
+MAX_INTERVAL = 366 * 24 * 3600
 _KEYS = ("limit", "interval", "interval_type", "max_interval", "exit_code")
 
 
@@ -26,10 +29,10 @@ class RetryPolicy(NamedTuple):
 
     def delay(self, retry_count: int) -> float:
         """Seconds to wait before retry number `retry_count + 1` (retry_count retries already done)."""
-        wait = self.interval * (2**retry_count) if self.exponential else self.interval
+        wait = self.interval * (2 ** min(retry_count, 64)) if self.exponential else self.interval
         if self.max_interval is not None:
             wait = min(wait, self.max_interval)
-        return wait
+        return min(wait, MAX_INTERVAL)
 
 
 NO_RETRY = RetryPolicy()
@@ -59,10 +62,11 @@ def parse_retry(value: Any, location: Location | None = None) -> RetryPolicy:
             raise ConfigError("_retry exit_code must be an exit code or a list of them", location=location)
         return RetryPolicy(
             limit=whole_number(value["limit"], "_retry limit", minimum=0, location=location),
-            interval=number(value.get("interval", 0), "_retry interval", minimum=0, location=location),
+            interval=number(value.get("interval", 0), "_retry interval", minimum=0, maximum=MAX_INTERVAL,
+                            location=location),
             exponential=kind == "exponential",
             max_interval=None if max_interval is None else number(max_interval, "_retry max_interval", minimum=0,
-                                                                  location=location),
+                                                                  maximum=MAX_INTERVAL, location=location),
             exit_codes=tuple(codes),
         )
     return RetryPolicy(limit=whole_number(value, "_retry", minimum=0, location=location))

@@ -9,16 +9,16 @@ schedules.png here.
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from api import archive, call
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -60,21 +60,8 @@ REPORTS = {
 HEARTBEAT = {"heartbeat.dig": "timezone: UTC\nschedule:\n  seconds_interval>: 2\n+ping:\n  echo>: alive\n"}
 
 
-def call(endpoint: str, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"):
-    request = urllib.request.Request(endpoint + path, data=body, method=method, headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
-def archive(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def main() -> int:

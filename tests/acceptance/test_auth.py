@@ -80,7 +80,10 @@ def test_unknown_host_headers_are_refused(tmp_path):
         assert "--allow-host attacker.example" in one_line_error(answer, 421)
         status, _, _ = call(server, "GET", "/", headers={"Host": "rebound.example:80"})
         assert status == 421, "the UI's pages too (DNS rebinding)"
-        for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", "digpy.example", "[::1]:1"):
+        # An IP address is answered (the machine's LAN address of a server bound to 0.0.0.0): DNS
+        # rebinding needs a name.
+        for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", "digpy.example", "[::1]:1",
+                     "192.0.2.7:8080", "[2001:db8::7]:80", "10.1.2.3"):
             assert call(server, "GET", "/api/projects", headers={"Host": host})[0] == 200, host
     finally:
         server.stop()

@@ -19,7 +19,7 @@ def test_check_reports_every_broken_file_then_exits_2(project):
         "error: d.dig:3:1: invalid YAML: did not find expected ',' or ']'",
         "error: 3 of 4 workflow files have errors",
     ]
-    assert "Definitions (1 workflows):\n    c (2 tasks)\n" in result.stdout, "the valid workflow is still shown"
+    assert "Definitions (1 workflow):\n    c (2 tasks)\n" in result.stdout, "the valid workflow is still shown"
     one = project.digpy("check", "a")
     assert one.returncode == 2 and len(one.stderr.splitlines()) == 3, one.stderr
 

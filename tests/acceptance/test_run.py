@@ -276,6 +276,18 @@ def test_a_failed_generator_runs_again_with_the_current_params(project):
     assert (project.path / "ran.txt").read_text() == "a\n"
 
 
+def test_a_resumed_session_with_other_params_says_they_do_not_apply_to_what_succeeded(project):
+    project.write("wf.dig", '+a:\n  sh>: echo "${region}" >> ran.txt\n')
+    assert project.run("wf", "--session", "2026-01-01", "-p", "region=eu").returncode == 0
+    same = project.run("wf", "--session", "2026-01-01", "-p", "region=eu")
+    assert "Params differ" not in same.stderr
+    other = project.run("wf", "--session", "2026-01-01", "-p", "region=us")
+    assert other.returncode == 0
+    assert "Params differ from the earlier attempt of this session (region: eu -> us)" in other.stderr
+    assert "--rerun" in other.stderr
+    assert (project.path / "ran.txt").read_text().split() == ["eu"], "resume skips what succeeded, as in Digdag"
+
+
 def test_an_edited_generator_runs_again_and_skips_its_children_that_succeeded(project):
     """A for_each> whose second child failed generates its children again from the edited file;
     the first child, which succeeded, is skipped and its store replayed."""
@@ -351,7 +363,7 @@ def test_check_lists_workflows_and_schedules(project):
     assert result.returncode == 0, result.stderr
     assert "Definitions (2 workflows):" in result.stdout
     assert "a (3 tasks)" in result.stdout and "    b (4 tasks)\n      -> a\n\n" in result.stdout
-    assert "Schedules (1 entries):" in result.stdout
+    assert "Schedules (1 entry):" in result.stdout
     assert "first session time:" in result.stdout and "+0900" in result.stdout
     project.write("c.dig", "+bad:\n  sh>: x\n  _retry: {limt: 1}\n")
     bad = project.digpy("check")

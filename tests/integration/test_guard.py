@@ -48,3 +48,38 @@ def test_a_marked_process_that_leads_no_group_is_killed_without_its_group():
     finally:
         leader.kill()
         leader.wait()
+
+
+def test_the_guard_holds_none_of_the_callers_pipes(tmp_path):
+    """`digpy run ... | tee` (or CI reading digpy's output) ends when digpy ends: the guard it starts
+    must not keep the caller's stdout or stderr open until it has started and gone."""
+    import sys
+
+    (tmp_path / "wf.dig").write_text('+t:\n  sh>: "true"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "digpy", "run", "wf", "--output", "plain"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pipes = {os.fstat(proc.stdout.fileno()).st_ino, os.fstat(proc.stderr.fileno()).st_ino}  # type: ignore[union-attr]
+    guard = None
+    for _ in range(200):  # the guard starts with the first command; find it while digpy runs or just after
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+                except OSError:
+                    continue
+                if b"guard.py" in cmdline and str(proc.pid).encode() in cmdline:
+                    guard = int(pid)
+        if guard is not None or proc.poll() is not None:
+            break
+    held = set()
+    if guard is not None:
+        for fd in ("0", "1", "2"):
+            try:
+                target = os.readlink(f"/proc/{guard}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("pipe:["):
+                held.add(int(target[6:-1]))
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert not held & pipes, "the guard holds digpy's stdout or stderr"
