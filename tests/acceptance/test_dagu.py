@@ -691,7 +691,7 @@ def test_the_example_project_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "digpy", "run", "report", "--output", "plain", "--", "REGION=us"],
                             cwd=example, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert out_lines(result) == ["42 rows for us", "checked 42 rows for us", "loaded into us", "report done (succeeded)"]
+    assert out_lines(result) == ["42 rows for us", "checked 42 rows for us; files go to out", "loaded into us", "report done (succeeded)"]
     assert (example / "out" / "last.txt").read_text() == "loaded into us\n"
 
 
