@@ -26,6 +26,15 @@ from digpy.client.errors import ClientError
 Status = Literal["queued", "running", "killing", "success", "error", "killed"]
 
 
+def task_status(state: str, store_params: dict[str, Any], error: dict[str, Any]) -> str:
+    """A task's state in Dagu's word where it differs (digpy's `status` of a task): "skipped" for a
+    task that succeeded without running (an unmet `_precondition`), "failed" for one that failed
+    under `_continue_on` (a success whose `error` says `continued: true`), else the state."""
+    if state == "success" and store_params.get("_skipped") is True:
+        return "skipped"
+    return "failed" if state == "success" and error.get("continued") is True else state
+
+
 def attempt_status(done: bool, success: bool, cancel_requested: bool, queued: bool = False) -> Status:
     """An attempt's one-word status (digpy's addition to Digdag's fields). A kill stays requested on
     an attempt that ended anyway, as in Digdag: `done` and `success` say how it ended. `queued`
@@ -279,6 +288,8 @@ class Attempt(_Outcome, Resource):
     finished_at: str | None = json_field("finishedAt", default=None)
     queued: bool = json_field("queued", default=False, digpy=True)  # waits in its queue: no node runs it yet
     queue: str | None = json_field("queue", default=None, digpy=True)  # the workflow's queue, if any
+    # succeeded although a task failed under _continue_on (Dagu's "partially succeeded")
+    partially_succeeded: bool = json_field("partiallySucceeded", default=False, digpy=True)
     status: Status = json_field("status", init=False, digpy=True)
 
     def summary(self) -> SessionAttempt:
@@ -299,6 +310,7 @@ class SessionAttempt(_Outcome, Resource):
     created_at: str | None = json_field("createdAt", default=None)
     finished_at: str | None = json_field("finishedAt", default=None)
     queued: bool = json_field("queued", default=False, digpy=True)
+    partially_succeeded: bool = json_field("partiallySucceeded", default=False, digpy=True)
     status: Status = json_field("status", init=False, digpy=True)
 
 
@@ -337,6 +349,13 @@ class Task(Resource):
     started_at: str | None = json_field("startedAt", default=None)
     error: dict[str, Any] = json_field("error", default_factory=dict)
     retry_count: int = json_field("retryCount", default=0, digpy=True)  # the task's retries so far
+    # digpy's: the state in the word Dagu uses where it differs: "skipped" for a task that succeeded
+    # without running (an unmet precondition, `_precondition`), "failed" for one that failed under
+    # `_continue_on`; otherwise the state itself
+    status: str = json_field("status", init=False, digpy=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", task_status(self.state, self.store_params, self.error or {}))
 
 
 @resource

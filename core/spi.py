@@ -264,11 +264,13 @@ class OperatorContext(Protocol):
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         capture: list[str] | None = None,
+        echo: bool = True,
     ) -> int:
         """Run a command, stream its stdout and stderr into the task output, and return its exit code.
 
         ``env`` is added to the engine's environment and ``ctx.env``. ``capture``, if given, also
-        receives the command's stdout, piece by piece (``sh>``'s ``output:``). If the task is
+        receives the command's stdout, piece by piece (``sh>``'s ``output:``); with ``echo=False``
+        that stdout goes to ``capture`` only. If the task is
         canceled while the command runs, the command is stopped before this raises ``CancelledError``.
         """
         ...

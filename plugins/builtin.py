@@ -24,6 +24,7 @@ BUILTIN = (
     OperatorRef("http_call", "digpy.plugins.http_call", adds_tasks=True),
     OperatorRef("mail", "digpy.plugins.mail"),
     OperatorRef("pg", "digpy.plugins.pg"),
+    OperatorRef("jq", "digpy.plugins.jq"),
 )
 
 

@@ -132,13 +132,7 @@ class DockerOperator:
         env = opts.get("env") or {}
         if not isinstance(env, dict):
             raise ConfigError("docker> env must be a mapping")
-        volumes: dict[str, dict[str, str]] = {}
-        for spec in opts.get("volumes") or []:
-            parts = str(spec).split(":")
-            if len(parts) not in (2, 3):
-                raise ConfigError(f"docker> volumes are host:container[:ro], got {spec!r}")
-            host = (ctx.project_dir / parts[0]).resolve()
-            volumes[str(host)] = {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}
+        volumes = read_volumes(opts.get("volumes"), ctx.project_dir, "docker>")
         code = await run_container(
             image=image, argv=argv, env={**{k: str(v) for k, v in env.items()}, **ctx.env},
             workdir=opts.get("workdir"), volumes=volumes, pull=_pull_policy(opts.get("pull")),
@@ -149,6 +143,22 @@ class DockerOperator:
         return TaskResult()
 
 
+def read_volumes(specs: Any, project_dir: Path, what: str) -> dict[str, dict[str, str]]:
+    """`volumes: [host:container[:ro|rw]]` (host paths relative to the project) → the SDK's volumes."""
+    if specs is None:
+        return {}
+    if not isinstance(specs, list):
+        raise ConfigError(f"{what} volumes are a list of host:container[:ro], got {specs!r}")
+    volumes: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        parts = str(spec).split(":")
+        if len(parts) not in (2, 3) or not all(parts[:2]) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+            raise ConfigError(f"{what} volumes are host:container[:ro], got {spec!r}")
+        host = (project_dir / parts[0]).resolve()
+        volumes[str(host)] = {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}
+    return volumes
+
+
 class DockerExecutor:
     """A CommandExecutor that runs `sh>`/`py>` commands in a container (see the module docstring)."""
 
@@ -156,10 +166,12 @@ class DockerExecutor:
         self.image = str(config["image"])
         self.pull = _pull_policy(config.get("pull", "always" if config.get("pull_always") else "missing"))
         self.network = config.get("network")
+        self.volumes = config.get("volumes")
 
     async def run(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path,
                   sink: Any) -> int:
-        volumes = {str(project_dir): {"bind": str(project_dir), "mode": "rw"}}
+        volumes = {str(project_dir): {"bind": str(project_dir), "mode": "rw"},
+                   **read_volumes(self.volumes, project_dir, "docker")}
         for arg in argv[1:]:  # host files the command names (a script, py>'s runtime) are mounted too
             if os.path.isabs(arg) and os.path.isfile(arg) and not Path(arg).is_relative_to(project_dir):
                 folder = os.path.dirname(arg)

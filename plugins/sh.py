@@ -7,7 +7,8 @@ one that names a `${secret:KEY}` (arguments show in the process list) gets the p
 temporary script file, as in Digdag. Every param whose name is a valid environment variable name
 is in the script's environment (strings as they are, anything else as JSON). `output: NAME` stores
 the script's stdout, trimmed, as the param NAME for the tasks after it (Dagu's `output`; at most
-`max_output_size` bytes, 1 MiB by default: more fails the task, as in Dagu); `setup:`
+`max_output_size` bytes, 1 MiB by default: more fails the task, as in Dagu; `print_output: false`:
+not also printed); `setup:`
 holds shell lines run first in the same shell (what the Dagu front end sets up: its variables).
 """
 
@@ -38,6 +39,9 @@ class ShOperator:
         if output is not None and not (isinstance(output, str) and _PARAM_NAME.match(output)):
             raise ConfigError(f"sh> output must be a param name such as RESULT, got {output!r}")
         captured: list[str] | None = [] if output is not None else None
+        echo = ctx.params.get("print_output", True)
+        if not isinstance(echo, bool) or (not echo and output is None):
+            raise ConfigError(f"sh> print_output is true, or false with output:, got {echo!r}")
         setup = ctx.params.get("setup")
         if setup is not None and not isinstance(setup, str):
             raise ConfigError(f"sh> setup must be shell lines, got {setup!r}")
@@ -50,9 +54,10 @@ class ShOperator:
         # user in the process list.
         if _takes_c(shell) and len(filled) < _MAX_ARGUMENT and "${secret:" not in script:
             dashes = ["--"] if filled[:1] in ("-", "+") else []  # or the shell takes the script for options
-            code = await ctx.run_command([*shell, "-c", *dashes, filled], env=ctx.params_env(), capture=captured)
+            code = await ctx.run_command([*shell, "-c", *dashes, filled], env=ctx.params_env(), capture=captured,
+                                         echo=echo)
         else:
-            code = await _run_file(ctx, shell, filled, captured)
+            code = await _run_file(ctx, shell, filled, captured, echo)
         if code != 0:
             raise TaskError(f"Command failed with code {code}", command_code=code)
         if output is not None and captured is not None:
@@ -75,14 +80,15 @@ def _takes_c(shell: list[str]) -> bool:
         a.startswith("-") and a not in ("-", "--") for a in shell[1:])
 
 
-async def _run_file(ctx: OperatorContext, shell: list[str], script: str, captured: list[str] | None) -> int:
+async def _run_file(ctx: OperatorContext, shell: list[str], script: str, captured: list[str] | None,
+                    echo: bool) -> int:
     import tempfile  # only for scripts that cannot go as -c
 
     fd, path = tempfile.mkstemp(prefix="script-", suffix=".sh", dir=_script_dir())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(script)
-        return await ctx.run_command([*shell, path], env=ctx.params_env(), capture=captured)
+        return await ctx.run_command([*shell, path], env=ctx.params_env(), capture=captured, echo=echo)
     finally:
         os.unlink(path)
 

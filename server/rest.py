@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from digpy.client import model
 from digpy.core.language.builtins import format_session_time
-from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED, SUCCESS
+from digpy.core.store import CANCEL_REQUESTED, DONE, PARTIAL, QUEUED, SUCCESS
 from digpy.core.workflow.model import TaskFlags, TaskState
 from digpy.core.workflow.params import deep_merge
 
@@ -89,7 +89,7 @@ def _attempt(row: dict[str, Any]) -> model.Attempt:
         session_time=session_time(row["session_time"], row["timezone"]), retry_attempt_name=row["attempt_name"],
         done=bool(flags & DONE), success=bool(flags & SUCCESS), cancel_requested=bool(flags & CANCEL_REQUESTED),
         params=_json(row["params"]), created_at=instant(row["created_at"]), finished_at=instant(row["finished_at"]),
-        queued=bool(flags & QUEUED), queue=row.get("queue_name"),
+        queued=bool(flags & QUEUED), queue=row.get("queue_name"), partially_succeeded=bool(flags & PARTIAL),
     )
 
 

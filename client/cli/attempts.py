@@ -113,7 +113,8 @@ def _show(args: argparse.Namespace, a: Any, headline: str) -> None:
     queue = (("queue", a.queue),) if a.queue else ()
     for label, value in (("id", a.id), ("project", a.project_name), ("workflow", a.workflow_name),
                          ("session id", a.session_id), ("session time", a.session_time),
-                         ("retry name", a.retry_attempt_name), ("status", a.status), *queue, ("params", params),
+                         ("retry name", a.retry_attempt_name),
+                         ("status", f"{a.status} (partially succeeded)" if a.partially_succeeded else a.status), *queue, ("params", params),
                          ("created at", a.created_at), ("finished at", a.finished_at)):
         print(f"  {label + ':':<14}{'' if value is None else value}")
 
@@ -214,9 +215,10 @@ def attempt(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state_word(state: str, stores: dict[str, Any]) -> str:
-    """A task skipped by `_precondition` (Dagu's preconditions) succeeded without running: say so."""
-    return f"{state} (skipped)" if state == "success" and stores.get("_skipped") is True else state
+def _state_word(state: str, status: str) -> str:
+    """Digdag's state, and Dagu's word beside it where it differs: `success (skipped)` (an unmet
+    `_precondition`), `success (failed)` (a failure under `_continue_on`)."""
+    return state if status == state else f"{state} ({status})"
 
 
 def tasks(args: argparse.Namespace) -> int:
@@ -224,7 +226,7 @@ def tasks(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(rows)
         return 0
-    table([(t.id, t.full_name, _state_word(t.state, t.store_params), t.started_at, t.updated_at, t.retry_at,
+    table([(t.id, t.full_name, _state_word(t.state, t.status), t.started_at, t.updated_at, t.retry_at,
             (t.error or {}).get("message", "")) for t in rows],
           ["ID", "NAME", "STATE", "STARTED", "UPDATED", "RETRY AT", "ERROR"])
     return 0

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         slot = schedule.first(datetime.now(ZoneInfo(wf.timezone)))
         print(f"    {wf.name}:")
         for key, value in wf.schedule.items():
-            print(f"      {key}: {value}")
+            print(f"      {key}: {' | '.join(map(str, value)) if isinstance(value, list) else value}")
         if slot is None:
             print("      no more sessions (past the schedule's end)")
         else:

@@ -81,14 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: standard output is closed; redirect it to /dev/null to drop the output", file=sys.stderr)
         return EXIT_USAGE
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first == "run" and "--" in argv:  # Dagu's `start dag.yaml -- KEY=VALUE`: params after --
+    if first == "run" and "--" in argv:  # Dagu's `start dag.yaml -- KEY=VALUE a b`: params after --
         cut = argv.index("--")
         tail, argv = argv[cut + 1:], argv[:cut]
+        position = 0
         for word in tail:
-            if "=" not in word or word.startswith("-"):
-                print(f"error: after -- come params as KEY=VALUE, not {word!r}", file=sys.stderr)
-                return EXIT_USAGE
-            argv += ["-p", word]
+            key, eq, _ = word.partition("=")
+            if eq and key.replace("_", "a").replace(".", "a").isalnum() and not key[:1].isdigit():
+                argv += ["-p", word]
+            else:  # a positional param: $1, $2... of a Dagu DAG (the params "1", "2"...)
+                position += 1
+                argv += ["-p", f"{position}={word}"]
     parser = build_parser(first if first in COMMANDS and "-h" not in argv[:1] else None)
     args, extra = parser.parse_known_args(argv)
     if extra:

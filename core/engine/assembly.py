@@ -111,6 +111,13 @@ def _alert(registry: Registry, workflow: Workflow, info: AttemptInfo, miss: Miss
     ))
 
 
+def partly_failed(graph: Any) -> bool:
+    """Whether a task of a graph failed under `_continue_on` (its own failure, kept as `continued`, or
+    one in a group or generated tasks that went on): Dagu's "partially succeeded"."""
+    return any(t.state in (TaskState.ERROR, TaskState.GROUP_ERROR) or (t.error or {}).get("continued") is True
+               for t in graph.tasks.values())
+
+
 async def run_attempt(runner: AttemptRunner, workflow: Workflow, info: AttemptInfo, *, store: Store,
                       registry: Registry) -> TaskState:
     """Run an assembled attempt to its end, store how it ended and tell the failure hooks.
@@ -120,7 +127,8 @@ async def run_attempt(runner: AttemptRunner, workflow: Workflow, info: AttemptIn
     root = await runner.run()
     success = root.state == TaskState.SUCCESS
     await runner.offload(partial(store.finish_attempt, info.attempt_id, success=success,
-                                 canceled=root.state == TaskState.CANCELED, owner=runner.owner))
+                                 canceled=root.state == TaskState.CANCELED, owner=runner.owner,
+                                 partial=success and partly_failed(runner.graph)))
     if not success:
         registry.notify_failure(FailedAttempt(
             project=info.project_name, workflow=workflow.name, session_time=format_session_time(info.session_time),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import functools
 import os
@@ -30,6 +31,8 @@ Sink = Callable[[str, str], None]  # (text, stream name "stdout"/"stderr")
 # first was canceled with the task that awaited it.
 Started = tuple[int, "asyncio.Future[int]", Callable[[], "asyncio.Future[int]"]]
 STOP_GRACE_SECONDS = 5.0
+# The signal that stops a command before SIGKILL: a task's `_stop_signal` sets it for its own asyncio task.
+STOP_SIGNAL: contextvars.ContextVar[int] = contextvars.ContextVar("digpy_stop_signal", default=signal.SIGTERM)
 DRAIN_SECONDS = 2.0
 _CHUNK = 65536
 _LONGEST_LINE = 1 << 20  # bytes of one unfinished line kept whole; a longer one is passed on in pieces
@@ -43,7 +46,7 @@ async def run_process(
 
     Output goes to `sink` line by line, or straight to the file descriptors in `passthrough`
     (stdout, stderr). The child gets its own process group; if the caller is canceled, the group
-    receives SIGTERM, then SIGKILL after STOP_GRACE_SECONDS, before CancelledError propagates.
+    receives SIGTERM (or the task's `_stop_signal`, STOP_SIGNAL), then SIGKILL after STOP_GRACE_SECONDS, before CancelledError propagates.
     """
 
     async def start(out: int, err: int) -> Started:
@@ -359,7 +362,7 @@ _watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ExitWatcher] = 
 
 
 async def _stop(pid: int, exited: asyncio.Future[int]) -> None:
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+    for sig, wait in ((STOP_SIGNAL.get(), STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
         if exited.done():
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):

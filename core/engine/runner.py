@@ -21,13 +21,14 @@ from typing import Any, NamedTuple, Protocol
 from digpy.core.engine.context import Masker, TaskContext, env_value
 from digpy.core.engine.control import repeat_again, skip_reason
 from digpy.core.engine.guard import attempt_tag
+from digpy.core.engine.process import STOP_SIGNAL
 from digpy.core.engine.sessions import NoSessions
 from digpy.core.errors import ConfigError, DigpyError, TaskError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
 from digpy.core.store.sql import Store
-from digpy.core.workflow.control import NO_CONTINUE, SKIPPED, parse_continue_on
+from digpy.core.workflow.control import NO_CONTINUE, SKIPPED, parse_continue_on, parse_stop_signal
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.params import task_params
 from digpy.core.workflow.resume import ResumePlan
@@ -234,6 +235,8 @@ class AttemptRunner:
                     self.graph.poll_later(task, result.poll_after, result.state, now)
                 else:
                     self.graph.succeed(task, result, now)
+            elif kind == "continued":  # failed under _continue_on: a success that keeps its error
+                self.graph.succeed(task, TaskResult(), now, kept_error=value)
             elif kind == "canceled":
                 self.graph.canceled(task, now)
             elif kind == "invalid":  # its params could not be evaluated: no retry
@@ -339,6 +342,8 @@ class AttemptRunner:
         continue_on = parse_continue_on(ctx.params.get("_continue_on")) if control else NO_CONTINUE
         repeat = ctx.params.get("_repeat") is not None
         try:
+            if ctx.params.get("_stop_signal") is not None:  # for this task's commands (its own asyncio task)
+                STOP_SIGNAL.set(parse_stop_signal(ctx.params["_stop_signal"]))
             if control and (skip := await skip_reason(ctx, continue_on)) is not None:
                 ctx.output(f"skipped: {skip}\n")
                 result = TaskResult(stores={SKIPPED: True})
@@ -375,7 +380,7 @@ class AttemptRunner:
                 outcome = (task.id, "ok", again)
             elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
                 ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
-                outcome = (task.id, "ok", TaskResult())
+                outcome = (task.id, "continued", {**error, "continued": True})
             else:
                 outcome = (task.id, "error", (error, retry))
         except DigpyError as e:

@@ -10,3 +10,5 @@ SUCCESS = 4
 # digpy's own: the attempt waits in its queue (or for its workflow's limit) and no node may run it yet
 # (digpy.core.store.queues admits it). Never with another flag: a kill ends a queued attempt at once.
 QUEUED = 8
+# digpy's own, with DONE | SUCCESS: a task failed under `_continue_on` (Dagu's "partially succeeded")
+PARTIAL = 16

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from digpy.core.errors import Conflict, NotFound
-from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED, SUCCESS
+from digpy.core.store import CANCEL_REQUESTED, DONE, PARTIAL, QUEUED, SUCCESS
 from digpy.core.store import schema as s
 from digpy.core.workflow.spec import Workflow
 
@@ -224,7 +224,8 @@ STATUS_FLAGS: dict[str, tuple[int, ...]] = {
     "queued": (QUEUED,),
     "running": (0,),
     "killing": (CANCEL_REQUESTED,),
-    "success": (DONE | SUCCESS, DONE | SUCCESS | CANCEL_REQUESTED),
+    "success": (DONE | SUCCESS, DONE | SUCCESS | CANCEL_REQUESTED, DONE | SUCCESS | PARTIAL,
+                DONE | SUCCESS | PARTIAL | CANCEL_REQUESTED),
     "error": (DONE,),
     "killed": (DONE | CANCEL_REQUESTED,),
 }

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
 from digpy.core.errors import ConfigError, DigpyError
-from digpy.core.store import CANCEL_REQUESTED, DONE, QUEUED, SUCCESS
+from digpy.core.store import CANCEL_REQUESTED, DONE, PARTIAL, QUEUED, SUCCESS
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.resume import ActionRecord
 
@@ -225,10 +225,13 @@ class Store:
         return AttemptRecord(attempt_id, session.id, session.project_id, session.workflow_name, attempt_name,
                              index, timezone, params, flags, now, None)
 
-    def finish_attempt(self, attempt_id: int, *, success: bool, canceled: bool, owner: str | None = None) -> None:
+    def finish_attempt(self, attempt_id: int, *, success: bool, canceled: bool, owner: str | None = None,
+                       partial: bool = False) -> None:
         """Mark an attempt done (its flags are added to those already set: a kill request stays);
-        with `owner`, only while that node holds its lease, which it gives up in the same transaction."""
-        flags = DONE | (SUCCESS if success else 0) | (CANCEL_REQUESTED if canceled else 0)
+        with `owner`, only while that node holds its lease, which it gives up in the same transaction.
+        `partial`: it succeeded although a task failed under `_continue_on` (PARTIAL)."""
+        flags = DONE | (SUCCESS if success else 0) | (CANCEL_REQUESTED if canceled else 0) | \
+            (PARTIAL if success and partial else 0)
         with self._tx() as cursor:
             if owner is not None:
                 self._hold(cursor, attempt_id, owner)

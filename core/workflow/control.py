@@ -12,6 +12,7 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       output: ["re:WARN.*", "partial"]   # so does a failure whose output has a matching line
       mark_success: true   # (Dagu's word; the task ends in success either way)
 
+    _stop_signal: SIGINT   # what stops the task's command (kill, _timeout) before SIGKILL (Dagu's signalOnStop)
     _repeat:               # run the operator again after it ends (Dagu's repeatPolicy)
       mode: until          # always | while | until: again while / until the conditions hold
       condition: [...]     # as _precondition; or exit_code: [N, ...] (the run's exit code)
@@ -31,6 +32,22 @@ from typing import Any, NamedTuple
 from digpy.core.errors import ConfigError, Location
 
 SKIPPED = "_skipped"  # the store param a skipped task leaves for the tasks after it
+
+
+def parse_stop_signal(value: Any, location: Location | None = None) -> int:
+    """`_stop_signal`: a signal's name (`SIGINT`, `INT`) or number → its number."""
+    import signal
+
+    name = value.strip().upper() if isinstance(value, str) else None
+    if name is not None and not name.startswith("SIG"):
+        name = "SIG" + name
+    number = getattr(signal, name, None) if name and name.isidentifier() and "_" not in name else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < signal.NSIG:
+        number = value
+    if not isinstance(number, int) or number == signal.SIGKILL:
+        raise ConfigError(f"_stop_signal must be a signal such as SIGINT or SIGTERM, not {value!r}", location=location,
+                          hint="SIGKILL comes anyway when the command is still running after 5 seconds")
+    return int(number)
 
 
 # NamedTuples, not dataclasses: they are defined at every start-up (see docs/performance.md).
@@ -195,4 +212,4 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
-           "parse_preconditions", "parse_repeat", "text_matches"]
+           "parse_preconditions", "parse_repeat", "parse_stop_signal", "text_matches"]

@@ -34,6 +34,7 @@ _WEEKDAYS = {
     "sun": 0, "sunday": 0, "mon": 1, "monday": 1, "tue": 2, "tuesday": 2, "wed": 3, "wednesday": 3,
     "thu": 4, "thursday": 4, "fri": 5, "friday": 5, "sat": 6, "saturday": 6,
 }
+CRONS = "|"  # between the expressions of `cron>: [A, B]` in Schedule.cron
 _FAR = 20000  # slots searched at most when start/end clamp a schedule
 
 
@@ -132,7 +133,8 @@ class Schedule(NamedTuple):
             return datetime.fromtimestamp(value, self.zone)
         naive = after.replace(tzinfo=None)
         base = naive - timedelta(microseconds=1) if inclusive else naive
-        candidate: datetime = _cron_at(self.cron, base).get_next(datetime)
+        # `cron>` with several expressions: the earliest next match of any
+        candidate: datetime = min(_cron_at(c, base).get_next(datetime) for c in self.cron.split(CRONS))
         return self._localize(candidate, after, inclusive)
 
     def _prev_session(self, before: datetime) -> datetime:
@@ -140,7 +142,8 @@ class Schedule(NamedTuple):
             step = int(self.cron)
             epoch = int(before.timestamp())
             return datetime.fromtimestamp((-(-epoch // step) - 1) * step, self.zone)
-        candidate: datetime = _cron_at(self.cron, before.replace(tzinfo=None)).get_prev(datetime)
+        candidate: datetime = max(_cron_at(c, before.replace(tzinfo=None)).get_prev(datetime)
+                                  for c in self.cron.split(CRONS))
         return self._localize(candidate, None)
 
     def _localize(self, naive: datetime, after: datetime | None, inclusive: bool = False) -> datetime:
@@ -192,7 +195,7 @@ def parse_schedule(config: Mapping[str, Any], timezone: str, location: Location 
         raise ConfigError(f"unknown schedule type '{kind}>'", location=location,
                           hint="use one of " + ", ".join(f"{k}>" for k in KINDS))
     value = config[operators[0]]
-    spec = str(value)
+    spec = " | ".join(str(v) for v in value) if kind == "cron" and isinstance(value, list) else str(value)
     cron, delay = _cron_of(kind, value, location)
     if kind in ("minutes_interval", "cron", "seconds_interval") and "delay" in config:
         delay = parse_duration(config["delay"], location)
@@ -223,6 +226,10 @@ def parse_schedule(config: Mapping[str, Any], timezone: str, location: Location 
 
 
 def _cron_of(kind: str, value: Any, location: Location | None) -> tuple[str, int]:
+    if kind == "cron" and isinstance(value, list):  # several expressions: a session at each match of any
+        if not value:
+            raise ConfigError("cron>: expected a cron expression or a list of them, got []", location=location)
+        return CRONS.join(dict.fromkeys(_cron_of(kind, v, location)[0] for v in value)), 0
     text = str(value).strip()
     if kind == "hourly":
         m, s = _clock(text, 2, f"hourly>: expected MM:SS, got '{text}'", location)

@@ -238,8 +238,10 @@ class AttemptGraph:
         if first:
             self._watch(task)
 
-    def succeed(self, task: Task, result: TaskResult, now: float) -> None:
-        """The operator of `task` ended well: record its result and generate `^sub` if asked."""
+    def succeed(self, task: Task, result: TaskResult, now: float, *,
+                kept_error: Mapping[str, Any] | None = None) -> None:
+        """The operator of `task` ended well: record its result and generate `^sub` if asked.
+        `kept_error`: it failed under `_continue_on` (a success that keeps its error, `continued: true`)."""
         self._now = now
         self._expect(task, TaskState.RUNNING)
         specs = None
@@ -256,7 +258,7 @@ class AttemptGraph:
         task.reset_store = list(result.reset_stores)
         task.subtask_config = dict(result.subtasks) if result.subtasks is not None else None
         task.state_params = {}
-        task.error = None
+        task.error = dict(kept_error) if kept_error else None
         self._set(task, TaskState.PLANNED)
         if specs is not None:
             self._instantiate(task, specs, initial=False)
@@ -429,8 +431,8 @@ class AttemptGraph:
             self._finish(task, TaskState.CANCELED)
         elif task.flags & TaskFlags.DELAYED_ERROR:
             self._finish(task, TaskState.ERROR)
-        elif task.flags & TaskFlags.DELAYED_GROUP_ERROR:
-            self._finish(task, TaskState.GROUP_ERROR)
+        elif task.flags & TaskFlags.DELAYED_GROUP_ERROR:  # its _error has run
+            self._finish(task, TaskState.SUCCESS if task.directives.continue_failure else TaskState.GROUP_ERROR)
         elif any(self.tasks[c].state in FAILED_STATES for c in task.children):
             policy = self._retry_policy(task)
             if task.retry_count < policy.limit:
@@ -443,7 +445,7 @@ class AttemptGraph:
                 self._add_error_task(task, error, stores)
                 self._start_children(task)
             else:
-                self._finish(task, TaskState.GROUP_ERROR)
+                self._finish(task, TaskState.SUCCESS if task.directives.continue_failure else TaskState.GROUP_ERROR)
         elif task.directives.check is not None and not any(
             self.tasks[c].name == "^check" for c in task.children
         ):

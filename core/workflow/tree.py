@@ -19,7 +19,12 @@ from typing import Any
 
 from digpy.core import options
 from digpy.core.errors import ConfigError, Location, UnknownOperator
-from digpy.core.workflow.control import parse_continue_on, parse_preconditions, parse_repeat
+from digpy.core.workflow.control import (
+    parse_continue_on,
+    parse_preconditions,
+    parse_repeat,
+    parse_stop_signal,
+)
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
 from digpy.core.workflow.retry import parse_retry
@@ -29,14 +34,14 @@ from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec, Workfl
 
 GROUP_KEYS = (
     "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_cancel", "_retry",
-    "_export", "_secrets", "_workdir", "_disable", "_sla",
+    "_export", "_secrets", "_workdir", "_disable", "_sla", "_continue_on",
 )
 # Keys of an operator task that are directives, not params for the operator.
 SUBTASK_KEYS = ("_do", "_else_do")
 MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
 _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 # Keys whose presence gives a task directives (most tasks have none: their Directives are shared).
-_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla")
+_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla", "_continue_on")
 
 
 TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
@@ -292,9 +297,20 @@ class _Compiler:
             if not is_operator or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{full_name}: _timeout is a number of seconds (> 0) on an operator task",
                                   location=value_location(config, "_timeout"))
+        continue_failure = False
+        if config.get("_continue_on") is not None:
+            # failure: true also covers the tasks an operator generates (call>, for_each>: its ^sub)
+            continue_on = parse_continue_on(to_plain(config["_continue_on"]), value_location(config, "_continue_on"))
+            if not is_operator and (continue_on.skipped or continue_on.exit_codes or continue_on.output):
+                raise ConfigError(f"{full_name}: the _continue_on of a group takes failure (and mark_success) only",
+                                  location=value_location(config, "_continue_on"),
+                                  hint="put skipped, exit_code or output on the operator tasks in it")
+            continue_failure = continue_on.failure
         for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on),
-                           ("_repeat", parse_repeat)):
+                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal)):
             if config.get(key) is not None:
+                if key == "_continue_on" and not is_operator:
+                    continue
                 if not is_operator:
                     raise ConfigError(f"{full_name}: {key} is for operator tasks, not groups",
                                       location=key_location(config, key))
@@ -310,10 +326,11 @@ class _Compiler:
         if config.get("_sla") is not None:
             sla = self.sla(full_name, config["_sla"], value_location(config, "_sla"), workflow=False)
         if retry is None and not retry_templated and not disable and subtrees["_error"] is None \
-                and subtrees["_check"] is None and subtrees["_cancel"] is None and sla is None:
+                and subtrees["_check"] is None and subtrees["_cancel"] is None and sla is None and not continue_failure:
             return NO_DIRECTIVES
         return Directives(retry=retry, retry_templated=retry_templated, error=subtrees["_error"],
-                          check=subtrees["_check"], disable=disable, sla=sla, cancel=subtrees["_cancel"])
+                          check=subtrees["_check"], disable=disable, sla=sla, cancel=subtrees["_cancel"],
+                          continue_failure=continue_failure)
 
     def sla(self, full_name: str, value: Any, location: Location | None, *, workflow: bool) -> Sla:
         """A workflow's `sla:` or a task's `_sla`, with its `+tasks` compiled as `FULL_NAME^sla`."""

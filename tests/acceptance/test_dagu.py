@@ -46,6 +46,19 @@ steps:
     assert out_lines(again)[0] == "hello world on friday for team"
 
 
+def test_positional_params_from_the_command_line_replace_the_defaults_of_their_positions(project):
+    project.write("pos.yaml", "params: \"first second\"\nsteps:\n  - command: echo \"[$1] [$2] [$3] N=$N\"\n")
+    project.write("named.yaml", "params:\n  - N: x\nsteps:\n  - command: echo \"[$1] [$2] N=$N\"\n")
+    # what Dagu 1.30.2 prints (`dagu start pos.yaml -- z`...), but that a value with a space stays one
+    def run(*args: str) -> str:
+        return project.digpy("run", "--output", "plain", "--rerun", *args).stdout
+
+    assert run("pos", "--", "a", "it's b", "c") == "[a] [it's b] [c] N=\n"
+    assert run("pos", "--", "z") == "[z] [second] [] N=\n"
+    assert run("pos") == "[first] [second] [] N=\n"
+    assert run("named", "--", "N=n", "q") == "[q] [] N=n\n"
+
+
 def test_dotenv_files_are_read_not_run_and_win_over_env(project):
     project.write(".env", "# comment\nA=from dotenv\nexport B=\"quoted value\"\nC=$(touch pwned)\n")
     project.write(".env.local", "B=second file\n")
@@ -78,6 +91,35 @@ steps:
     assert (project.path / "logs/c.out").read_text() == "last words\n"
     assert "to-out\nX=[to-out]\nlast words\n" in result.stdout and "to-err" in result.stderr
     assert "+files+c failed: Command failed with code 5" in result.stderr
+
+
+def test_step_references_read_a_step_s_output_files_and_exit_code(project, tmp_path):
+    # What Dagu 1.30.2 prints for this file, but for the paths (its log files; digpy's copies):
+    # references are pasted into the text before the shell reads it, single quotes included.
+    project.write("refs.yaml", """\
+steps:
+  - name: extract
+    id: ex
+    command: sh -c 'echo rows; echo warning >&2; exit 3'
+    continueOn: {failure: true}
+  - name: report
+    command: echo "code=${ex.exitCode}"; cat ${ex.stdout} ${ex.stderr}; echo 'again ${ex.exit_code}'
+  - name: check
+    preconditions:
+      - condition: "${ex.exitCode}"
+        expected: "re:[1-9]"
+    command: echo "out=${ex.stdout}"
+""")
+    result = project.digpy("run", "refs", "--output", "plain", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    lines = out_lines(result)
+    assert lines[:2] == ["rows", "failed, continuing (_continue_on): Command failed with code 3"]
+    assert lines[2:6] == ["code=3", "rows", "warning", "again 3"]
+    path = lines[6].removeprefix("out=")
+    assert path.startswith(str(tmp_path / "cache" / "digpy" / "dagu-steps")) and path.endswith("/stdout.log")
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == "rows\n"
+    assert len(lines) == 7  # the values kept for the references are not printed again
 
 
 def test_a_graph_runs_by_depends_and_skips_dependents_of_an_unmet_precondition(project):
@@ -201,6 +243,116 @@ steps:
     assert items == ["item a", "item b", "item bad", "item c"], "duplicates merged, the others still run"
 
 
+def test_output_of_a_child_dag_step_and_the_aggregate_of_a_fan_out(project):
+    # Dagu 1.30.2's JSON for this file but for dagRunId (digpy's children are part of the attempt)
+    # and the order of the fan-out's children (Dagu's varies from run to run; digpy's is the items')
+    project.write("child.yaml", "params: \"N=x\"\nsteps:\n  - name: s\n    command: sh -c 'test \"$N\" != fail && "
+                  "echo \"v-$N\"'\n    output: X\n  - name: t\n    command: echo \"w-$N\"\n    output: Y\n")
+    project.write("agg.yaml", """\
+steps:
+  - name: one
+    run: child
+    params: "N=solo"
+    output: ONE
+  - name: fan
+    run: child
+    parallel: [b, a, b, c]
+    params: "N=${ITEM}"
+    output: AGG
+  - name: show
+    command: echo "X=${ONE.outputs.X} total=${AGG.summary.total} first=${AGG.outputs[0].Y}"
+  - printf '%s' "$ONE" > one.json; printf '%s' "$AGG" > agg.json
+""")
+    project.write("failing.yaml", """\
+steps:
+  - name: fan
+    run: child
+    parallel: [a, fail, b]
+    params: "N=${ITEM}"
+    output: AGG
+handlerOn:
+  failure:
+    command: echo "failed ${AGG.summary.failed} of ${AGG.summary.total}, ${AGG.results[1].params}, ${AGG.outputs[1].X}"
+""")
+    result = project.run("agg")
+    assert result.returncode == 0, result.stderr
+    assert "X=v-solo total=3 first=w-b" in out_lines(result)
+    one = json.loads((project.path / "one.json").read_text())
+    assert one == {"name": "child", "params": "N=solo", "outputs": {"X": "v-solo", "Y": "w-solo"}, "status": "succeeded"}
+    text = (project.path / "agg.json").read_text()
+    assert text.startswith('{\n  "summary": {\n    "total": 3,')  # indented by two, as Dagu's
+    assert json.loads(text) == {
+        "summary": {"total": 3, "succeeded": 3, "failed": 0},
+        "results": [{"name": "child", "params": f"N={n}", "outputs": {"X": f"v-{n}", "Y": f"w-{n}"},
+                     "status": "succeeded"} for n in "bac"],
+        "outputs": [{"X": f"v-{n}", "Y": f"w-{n}"} for n in "bac"]}
+    failing = project.run("failing")
+    assert failing.returncode != 0
+    assert out_lines(failing)[-1] == "failed 1 of 3, N=fail, v-b"
+
+
+def test_a_fan_out_under_continue_on_is_a_partial_success_the_next_steps_read(project):
+    project.write("cont.yaml", """\
+steps:
+  - name: fan
+    run: child
+    parallel: [a, fail, b]
+    params: "N=${ITEM}"
+    output: AGG
+    continueOn: {failure: true}
+  - name: after
+    command: echo "after, failed ${AGG.summary.failed} of ${AGG.summary.total}, ${AGG.outputs[1].X}"
+handlerOn:
+  success:
+    command: echo "success handler"
+  failure:
+    command: echo "failure handler"
+---
+name: child
+params: "N=x"
+steps:
+  - name: s
+    command: sh -c 'test "$N" != fail && echo "v-$N"'
+    output: X
+""")
+    result = project.run("cont")
+    assert result.returncode == 0, result.stderr  # Dagu's `start` exits 1 for a partial success
+    assert sorted(out_lines(result)[:2]) == ["v-a", "v-b"]
+    assert out_lines(result)[2:] == ["after, failed 1 of 3, v-b", "success handler"]  # as Dagu: onSuccess
+    assert "+cont+fan+item_1+run+s failed: Command failed with code 1" in result.stderr
+    # over a variable (for_each>), and one child DAG run that fails: continueOn holds for them too
+    project.write("child.yaml", "params: \"N=x\"\nsteps:\n  - command: sh -c 'test \"$N\" != fail'\n")
+    project.write("contv.yaml", """\
+steps:
+  - command: echo "a fail b"
+    output: ITEMS
+  - name: fan
+    run: child
+    parallel: ${ITEMS}
+    params: "N=${ITEM}"
+    continueOn: {failure: true}
+  - name: one
+    run: child
+    params: "N=fail"
+    continueOn: {failure: true}
+  - echo after
+""")
+    again = project.run("contv")
+    assert again.returncode == 0, again.stderr
+    assert out_lines(again) == ["a fail b", "after"]
+
+
+def test_a_group_continue_on_failure_lets_the_tasks_after_it_run(project):
+    project.write("g.dig", "+both:\n  _continue_on: {failure: true}\n  _parallel: true\n  +bad:\n    sh>: exit 2\n"
+                           "  +good:\n    echo>: good\n+after:\n  echo>: after\n")
+    result = project.run("g")
+    assert result.returncode == 0, result.stderr
+    assert out_lines(result) == ["good", "after"]
+    project.write("g.dig", "+both:\n  _continue_on: {exit_code: [2]}\n  +bad:\n    sh>: exit 2\n")
+    refused = project.digpy("check")
+    assert "g.dig:2:17: +g+both: the _continue_on of a group takes failure (and mark_success) only" in refused.stderr
+
+
 def test_a_fan_out_over_a_variable(project):
     project.write("fan.yaml", """\
 steps:
@@ -286,6 +438,51 @@ handlerOn:
     assert not (project.path / "success.txt").exists() and not (project.path / "after.txt").exists()
 
 
+def test_the_jq_executor_prints_each_result_as_dagu_does(project):
+    project.write("jq.yaml", """\
+params:
+  - KEY: b
+steps:
+  - name: q
+    executor: jq
+    command: '.a[] | {x: .${KEY}}'
+    script: |
+      {"a": [{"b": 1}, {"b": "two"}]}
+    output: OUT
+  - name: raw
+    executor: {type: jq, config: {raw: true}}
+    command: '.a[].b'
+    script: '{"a": [{"b": 1}, {"b": "two"}]}'
+  - name: from_output
+    executor: jq
+    command: .x
+    script: ${OUT}
+  - name: bad
+    executor: jq
+    command: '.x + 1'
+    script: '{"x": "text"}'
+""")
+    result = project.run("jq")
+    # what Dagu 1.30.2 prints for q and for raw (over the same JSON)
+    assert result.stdout.startswith('{\n    "x": 1\n}\n{\n    "x": "two"\n}\n1\ntwo\n1\n"two"\n'), result.stdout
+    assert result.returncode != 0
+    assert "+jq+bad failed: jq> string (\"text\") and number (1) cannot be added" in result.stderr
+
+
+def test_signal_on_stop_is_what_a_timeout_sends_first(project):
+    project.write("sig.yaml", """\
+steps:
+  - name: slow
+    signalOnStop: SIGINT
+    timeoutSec: 1
+    command: trap 'echo got INT; exit 3' INT; trap 'echo got TERM; exit 4' TERM; sleep 30 & wait
+""")
+    result = project.run("sig")
+    assert result.returncode != 0
+    assert out_lines(result) == ["got INT"]
+    assert "+sig+slow failed: timed out after 1 seconds" in result.stderr
+
+
 def test_repeat_policies_run_a_step_again(project):
     project.write("r.yaml", """\
 steps:
@@ -348,8 +545,8 @@ _parallel: true
     ("mailOn: {failure: true}\nsteps: [echo]\n", "bad.yaml:1:9: mailOn.failure needs errorMail (from, to)"),
     ("logDir: /tmp/logs\nsteps: [echo hi]\n",
      "bad.yaml:1:1: DAG 'bad': 'logDir' is not supported yet by digpy"),
-    ("steps:\n  - name: a\n    command: echo\n    signalOnStop: SIGINT\n",
-     "bad.yaml:4:5: step 'a': 'signalOnStop' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    command: echo\n    signalOnStop: SIGKILL\n",
+     "bad.yaml:4:19: _stop_signal must be a signal such as SIGINT or SIGTERM, not 'SIGKILL'"),
     ("steps:\n  - name: a\n    command: echo\n    repeatPolicy: {repeat: until, intervalSec: 1}\n",
      "bad.yaml:4:19: _repeat mode until needs a condition or exit_code"),
     ("type: graph\nsteps:\n  - name: a\n    command: echo\n    depends: b\n  - name: b\n    command: echo\n"
@@ -363,7 +560,11 @@ _parallel: true
     ("handlerOn:\n  wait: echo bye\nsteps: [echo]\n",
      "bad.yaml:2:3: handlerOn.wait is not supported yet by digpy"),
     ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",
-     "bad.yaml:3:14: the step reference ${a.exitCode} is not supported yet by digpy"),
+     "bad.yaml:3:14: ${a.exitCode}: no step of this DAG has the id a"),
+    ("steps:\n  - name: f\n    id: f\n    run: c\n  - echo ${f.stdout}\n---\nname: c\nsteps: [echo]\n",
+     "bad.yaml:3:5: ${f.stdout}: references to a step that runs a child DAG"),
+    ("steps:\n  - name: q\n    executor: jq\n    command: '.a[] |'\n    script: '{}'\n",
+     "bad.yaml:4:14: step 'q': the jq filter '.a[] |' does not compile"),
     ("steps:\n  - name: a\n    executor: {type: mail, config: {to: x@example.com}}\n    command: hi\n",
      "bad.yaml:3:15: the mail executor is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: {type: http, config: {json: true}}\n    command: GET http://x\n",
@@ -374,10 +575,11 @@ _parallel: true
      "bad.yaml:3:15: unknown executor type 'dockr'"),
     ("steps:\n  - name: f\n    run: c\n    parallel: [1, 2]\n  - echo ${f.outputs.X}\n---\nname: c\nsteps: [echo]\n",
      "bad.yaml:5:5: ${f.outputs.X}: the outputs of a parallel: fan-out are not supported yet by digpy"),
-    ("steps:\n  - name: f\n    run: c\n    output: OUT\n---\nname: c\nsteps: [echo]\n",
-     "bad.yaml:4:5: output on a step that runs a child DAG"),
-    ("schedule: [\"0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
-     "bad.yaml:1:11: more than one schedule per DAG is not supported yet by digpy"),
+    ("steps:\n  - {command: echo 1, output: OUT}\n  - name: f\n    run: c\n    parallel: $OUT\n    output: AGG\n"
+     "---\nname: c\nsteps: [echo]\n",
+     "bad.yaml:6:5: output on a parallel: step over a variable is not supported yet by digpy"),
+    ("schedule: [\"CRON_TZ=Asia/Tokyo 0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
+     "bad.yaml:1:11: schedules in different CRON_TZ zones are not supported yet by digpy"),
 ])
 def test_bad_files_are_located_errors(project, text, message):
     project.write("bad.yaml", text)
@@ -405,6 +607,13 @@ def test_check_lists_yaml_and_dig_workflows_with_the_yaml_schedule(project):
     assert "cron>: 30 2 * * *" in result.stdout and "02:30:00 +0900" in result.stdout  # CRON_TZ=Asia/Tokyo
 
 
+def test_a_schedule_list_runs_at_each_of_its_crons(project):
+    project.write("twice.yaml", "schedule: [\"30 2 * * *\", \"15 14 * * 1\"]\nsteps:\n  - echo hi\n")
+    result = project.digpy("check")
+    assert result.returncode == 0, result.stderr
+    assert "cron>: 30 2 * * * | 15 14 * * 1" in result.stdout, result.stdout
+
+
 def test_dagu_files_push_and_run_on_the_server(server, tmp_path):
     project = write_project(tmp_path / "dagu", {
         "report.yaml": """\
@@ -420,6 +629,9 @@ steps:
       - condition: "${ROWS}"
         expected: "re:rows for .*"
     command: echo "loaded ${ROWS}"
+  - name: flaky
+    command: exit 3
+    continueOn: {failure: true}
   - name: skipped
     preconditions: ["false"]
     command: echo never
@@ -439,12 +651,26 @@ handlerOn:
     assert started.returncode == 0, started.stderr
     attempt = json.loads(started.stdout)
     done = wait_done(server, attempt["id"])
-    assert done["status"] == "success"
+    assert (done["status"], done["success"], done["partially_succeeded"]) == ("success", True, True)  # flaky failed
+    status, fetched = api(server, "GET", f"/api/attempts/{attempt['id']}")
+    assert (fetched["success"], fetched["partiallySucceeded"]) == (True, True)  # Digdag's field, and Dagu's word
+    shown = server.digpy("attempt", attempt["id"]).stdout
+    assert "status:       success (partially succeeded)" in shown, shown
+    status, succeeded = api(server, "GET", "/api/attempts?status=success")
+    assert attempt["id"] in [a["id"] for a in succeeded["attempts"]]
     tasks = {t["full_name"]: t["state"] for t in json.loads(server.digpy("tasks", attempt["id"], "--json").stdout)}
     assert tasks["+report+extract"] == tasks["+report+load"] == tasks["+report+on_exit"] == "success"
+    status, listed = api(server, "GET", f"/api/attempts/{attempt['id']}/tasks")
+    assert status == 200
+    by_name = {t["fullName"]: t for t in listed["tasks"]}  # Digdag's state, and Dagu's word as digpy's status
+    assert (by_name["+report+skipped"]["state"], by_name["+report+skipped"]["status"]) == ("success", "skipped")
+    assert (by_name["+report+load"]["state"], by_name["+report+load"]["status"]) == ("success", "success")
+    flaky = by_name["+report+flaky"]  # failed under continueOn: Dagu's "failed", a success for Digdag's clients
+    assert (flaky["state"], flaky["status"], flaky["error"]["continued"]) == ("success", "failed", True)
     listing = server.digpy("tasks", attempt["id"]).stdout
     assert any("+report+skipped" in line and "success (skipped)" in line for line in listing.splitlines())
     assert not any("+report+load" in line and "(skipped)" in line for line in listing.splitlines())
+    assert any("+report+flaky" in line and "success (failed)" in line for line in listing.splitlines())
     log = server.digpy("log", attempt["id"]).stdout
     assert "loaded rows for us" in log and "done succeeded" in log
     (project / "broken.yml").write_text("steps:\n  - name: a\n    comand: echo\n")

@@ -279,3 +279,19 @@ def test_a_large_attempt_opens_folded_and_its_table_draws_only_what_is_in_view(u
     page.get_by_label("Filter tasks by name").fill("n=1499")
     expect(rows).to_have_count(1)
     assert ui.errors == []
+
+
+def test_dagu_steps_skipped_or_failed_under_continue_on_show_dagu_s_words(ui, tmp_path):
+    server = ui.server
+    push(server, tmp_path, {"d.yaml": "steps:\n  - echo ran\n  - name: later\n    preconditions: [\"false\"]\n"
+                                      "    command: echo never\n  - name: flaky\n    command: exit 3\n"
+                                      "    continueOn: {failure: true, skipped: true}\n"})
+    attempt = start(server, "d")
+    assert wait_done(server, attempt)["status"] == "success"
+    page = ui.open(f"/attempts/{attempt}?tab=tasks")
+    tasks = page.locator(".panel[aria-labelledby=tab-tasks]")
+    expect(tasks.locator('.vrow[data-name="+d+later"] .cell.state')).to_have_text(re.compile("skipped"))
+    expect(tasks.locator('.vrow[data-name="+d+cmd_1"] .cell.state')).to_have_text(re.compile("success"))
+    expect(tasks.locator('.vrow[data-name="+d+flaky"] .cell.state')).to_have_text(re.compile("failed, continued"))
+    expect(page.locator("#attempt-status")).to_have_text(re.compile("partially succeeded"))
+    assert ui.errors == []

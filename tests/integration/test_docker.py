@@ -110,3 +110,25 @@ steps:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["hello from the container", "root:x:0:0:root:/root:/bin/sh",
                                           "the container said [hello from the container", "root:x:0:0:root:/root:/bin/sh]"]
+
+
+def test_a_dagu_docker_step_mounts_its_volumes(project, docker_env):
+    env, _client = docker_env
+    project.write("data/input.txt", "from the host\n")
+    project.write("extra/note.txt", "bound too\n")
+    project.write("dag.yaml", f"""\
+steps:
+  - name: inside
+    executor:
+      type: docker
+      config:
+        image: {IMAGE}
+        pull: false
+        volumes: ["data:/in:ro"]
+        host:
+          binds: ["extra:/extra"]
+    command: cat /in/input.txt /extra/note.txt; touch /in/nope 2>/dev/null || echo read-only
+""")
+    result = project.run("dag", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["from the host", "bound too", "read-only"]

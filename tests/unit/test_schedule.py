@@ -33,6 +33,18 @@ def test_hourly_weekly_monthly():
     assert monthly.session_time == at(2026, 2, 15)
 
 
+def test_a_cron_list_has_a_session_at_each_match_of_any_of_its_expressions():
+    both = parse_schedule({"cron>": ["30 2 * * *", "15 14 * * 1"]}, "UTC")  # 2026-01-05 is a Monday
+    assert both.spec == "30 2 * * * | 15 14 * * 1"
+    assert both.first(at(2026, 1, 5, 3)).session_time == at(2026, 1, 5, 14, 15)
+    assert both.first(at(2026, 1, 5, 15)).session_time == at(2026, 1, 6, 2, 30)
+    assert both.next_slot(at(2026, 1, 5, 2, 30)).session_time == at(2026, 1, 5, 14, 15)
+    assert both.last_before(at(2026, 1, 6, 1)).session_time == at(2026, 1, 5, 14, 15)
+    assert both.prev_slot(at(2026, 1, 5, 14, 15)).session_time == at(2026, 1, 5, 2, 30)
+    with pytest.raises(ConfigError, match="invalid cron expression 'nope'"):
+        parse_schedule({"cron>": ["30 2 * * *", "nope"]}, "UTC")
+
+
 def test_cron_and_minutes_interval_sessions_are_the_run_time_plus_delay():
     cron = parse_schedule({"cron>": "*/15 * * * *", "delay": "5m"}, "UTC")
     slot = cron.first(at(2026, 1, 1, 0, 7))

@@ -18,14 +18,32 @@ from collections.abc import Callable
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
+from digpy.core.language.dagu.child_output import child_result, fan_out_result, keep_task, workflow_outputs
 from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.mail import Mail
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
-from digpy.core.language.dagu.setup import Prelude, copy_output, param_items, read_env, read_params
+from digpy.core.language.dagu.setup import (
+    STEP_FILES,
+    Prelude,
+    copy_output,
+    keep_step_files,
+    param_items,
+    read_env,
+    read_params,
+    step_files_dir,
+)
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
-from digpy.core.language.dagu.variables import Scope, child_output_param, for_shell, for_value, literal
+from digpy.core.language.dagu.variables import (
+    Scope,
+    child_output_param,
+    fan_out_item_param,
+    for_shell,
+    for_value,
+    literal,
+    step_reference_param,
+)
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
 
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
@@ -35,9 +53,16 @@ HANDLERS_NOT_YET = ("wait",)
 
 # A child DAG named in `run:` → the value of `call>` (a file) or an inline config (a local DAG).
 ChildResolver = Callable[[str, Location | None], "str | dict[str, Any]"]
+# A child DAG (as ChildResolver gives it) → the outputs its steps keep (`output:`).
+OutputsOf = Callable[["str | dict[str, Any]"], list[str]]
 
 
-def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> ConfigMap:
+def _outputs_of_local(child: str | dict[str, Any]) -> list[str]:
+    return workflow_outputs(child) if isinstance(child, dict) else []
+
+
+def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
+                outputs_of: OutputsOf = _outputs_of_local) -> ConfigMap:
     """The workflow config of one DAG (`dag` with v1 key names; `name` its name)."""
     dag = normalized(dag, f"DAG '{name}'", DAG_KEYS, DAG_NOT_YET)
     scope = Scope(dag_name=name, params=read_params(dag), env=read_env(dag.get("env"), value_location(dag, "env")))
@@ -69,11 +94,14 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
         sources = ["+preconditions"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
-        task = _step_task(step, scope, prelude, resolve_child, mail=mail)
+        task = _step_task(step, scope, prelude, resolve_child, mail=mail, outputs_of=outputs_of)
         after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
         if after:
             task["_after"] = after
         out[step.task] = task
+        ident = step.config.get("id")
+        if isinstance(ident, str) and scope.references.get(ident):
+            finish[step.task] = _keep_references(step, ident, sorted(scope.references[ident]), task, out)
         outputs = sorted(scope.child_outputs.get(step.name, ()))
         if outputs and step.config.get("parallel") is None:
             # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
@@ -84,6 +112,13 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
                 keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
             finish[step.task] = f"{step.task}__outputs"
             out[finish[step.task]] = keep
+        child_output = _child_output_task(step, resolve_child, outputs_of, [finish.get(step.task, step.task)])
+        if child_output is not None and step.config.get("parallel") is not None and "_error" not in task:
+            # a child failed: the fan-out fails once all are done, its aggregate kept for the handlers
+            task["_error"] = {"+output": {k: v for k, v in child_output.items() if k != "_after"}}
+        if child_output is not None:
+            finish[step.task] = f"{step.task}__output"
+            out[finish[step.task]] = child_output
     all_steps = [finish.get(s.task, s.task) for s in steps] or sources
     if "success" in handlers:
         task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, "succeeded")
@@ -119,6 +154,52 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver) -> Conf
     return out
 
 
+def _child_output_task(step: Step, resolve_child: ChildResolver, outputs_of: OutputsOf,
+                       after: list[str]) -> dict[str, Any] | None:
+    """`output:` on a step that runs a child DAG: the task after it that keeps the JSON, or None."""
+    config = step.config
+    target = config.get("run")
+    if config.get("output") is None or not isinstance(target, str):
+        return None
+    name = output_name(config["output"], value_location(config, "output"))
+    child = target.strip()
+    if config.get("parallel") is not None:
+        items = [(fan_out_item_param(step.name, key), child, params) for key, params in _fan_out_items(step)]
+        return keep_task(fan_out_result(items), name, after)
+    text = config.get("params")
+    params = text if isinstance(text, str) else " ".join(
+        f"{k}={v}" for k, v in _child_params(text, value_location(config, "params")).items())
+    return keep_task(child_result(_child_name(child), params,
+                                  outputs_of(resolve_child(child, value_location(config, "run"))), True), name, after)
+
+
+def _child_name(target: str) -> str:
+    return target.rsplit("/", 1)[-1].rsplit(".", 1)[0] if target.endswith((".yaml", ".yml", ".dig")) else target
+
+
+def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap) -> str:
+    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: it keeps its stdout, stderr
+    and exit code in files of a directory of its own, and a task after it keeps what is read as
+    params (the paths, as in Dagu, and the code). The name of the task after it."""
+    if "setup" not in task or "docker" in task:
+        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a step that runs a child DAG, a container, an "
+                          "http request or a script through a command are not supported yet by digpy",
+                          location=key_location(step.config, "id") or step.location,
+                          hint="print what you need and keep it with output: NAME")
+    task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
+    keep = ConfigMap(step.location)
+    keep["_after"] = [step.task]
+    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
+    for kind in kinds:
+        reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
+            f"cat {step_files_dir(here)}/{STEP_FILES[kind]}"
+        keep[f"+{kind}"] = {"sh>": reader, "output": step_reference_param(ident, "." + kind),
+                            "print_output": False}
+    name = f"{step.task}__refs"
+    out[name] = keep
+    return name
+
+
 # ---------------------------------------------------------------- DAG settings
 
 def _settings(dag: ConfigMap, out: ConfigMap) -> None:
@@ -129,17 +210,27 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
         if isinstance(schedule, dict):
             raise ConfigError("schedule with start/stop/restart is not supported yet by digpy", location=loc,
                               hint="write a cron expression such as \"0 7 * * *\"")
-        if len(crons) != 1:
-            raise ConfigError("more than one schedule per DAG is not supported yet by digpy", location=loc,
-                              hint="keep one cron expression, or split the DAG into one file per schedule")
-        cron = crons[0]
-        if not isinstance(cron, str):
-            raise ConfigError("schedule must be a cron expression such as \"0 7 * * *\"", location=loc)
-        cron = cron.strip()
-        if cron.startswith("CRON_TZ="):
-            zone, _, cron = cron[len("CRON_TZ="):].partition(" ")
+        if not crons:
+            raise ConfigError("schedule must be a cron expression or a list of them", location=loc)
+        zones: set[str | None] = set()
+        texts: list[str] = []
+        for cron in crons:
+            if not isinstance(cron, str):
+                raise ConfigError("schedule must be a cron expression such as \"0 7 * * *\"", location=loc)
+            zone: str | None = None
+            cron = cron.strip()
+            if cron.startswith("CRON_TZ="):
+                zone, _, cron = cron[len("CRON_TZ="):].partition(" ")
+            zones.add(zone)
+            texts.append(cron.strip())
+        if len(zones) > 1:
+            raise ConfigError("schedules in different CRON_TZ zones are not supported yet by digpy", location=loc,
+                              hint="give every cron expression of the list the same CRON_TZ, or split the DAG")
+        zone = zones.pop()
+        if zone is not None:
             set_located(out, "timezone", zone, dag, "schedule")
-        set_located(out, "schedule", located_map({"cron>": cron.strip()}, loc), dag, "schedule")
+        set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
+                    "schedule")
     if dag.get("maxActiveRuns") is not None:
         runs = dag["maxActiveRuns"]
         if runs != -1:  # -1: never queue
@@ -192,7 +283,8 @@ def _handlers(dag: ConfigMap) -> dict[str, ConfigMap]:
 
 
 def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildResolver,
-               status: str | None = None, *, mail: Mail | None = None) -> ConfigMap:
+               status: str | None = None, *, mail: Mail | None = None,
+               outputs_of: OutputsOf = _outputs_of_local) -> ConfigMap:
     config = step.config
     task = ConfigMap(step.location)
     env = read_env(config.get("env"), value_location(config, "env"))
@@ -206,22 +298,20 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
             set_located(config, "run" if key == "command" else key, value, step.config, key)
         step = Step(step.name, step.task, config, step.location)
     if config.get("run") is not None:
-        _child_task(step, scope, resolve_child, task)
+        _child_task(step, scope, resolve_child, task, outputs_of)
     elif executor.kind == "http":
         _http_task(step, scope, executor.http or {}, task)
+    elif executor.kind == "jq":
+        _jq_task(step, scope, executor.raw, task)
     else:
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
         _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir)
         if executor.docker is not None:
             task["docker"] = executor.docker
-    if config.get("output") is not None and config.get("run") is not None:
-        raise ConfigError("output on a step that runs a child DAG (its outputs as JSON, or a fan-out's "
-                          "summary) is not supported yet by digpy", location=key_location(config, "output"),
-                          hint="read one output of the child as ${STEP.outputs.NAME}")
-    if config.get("output") is not None and scope.max_output_size is not None:
+    if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:
         task["max_output_size"] = scope.max_output_size
-    if config.get("output") is not None:
+    if config.get("output") is not None and config.get("run") is None:  # of a child DAG: _child_output_task
         set_located(task, "output", output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
@@ -250,6 +340,11 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     if config.get("timeoutSec") is not None:
         seconds = whole_number(config["timeoutSec"], "timeoutSec", value_location(config, "timeoutSec"), minimum=1)
         set_located(task, "_timeout", seconds, config, "timeoutSec")
+    if config.get("signalOnStop") is not None:
+        if config.get("run") is not None:
+            raise ConfigError("signalOnStop on a step that runs a child DAG is not supported yet by digpy",
+                              location=key_location(config, "signalOnStop"), hint="give it to the child's steps")
+        set_located(task, "_stop_signal", config["signalOnStop"], config, "signalOnStop")
     return task
 
 
@@ -337,7 +432,37 @@ def _http_task(step: Step, scope: Scope, config: dict[str, Any], task: ConfigMap
         task["timeout"] = whole_number(config["timeout"], "the http executor's timeout", where, minimum=1)
 
 
-def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap) -> None:
+def _jq_task(step: Step, scope: Scope, raw: bool, task: ConfigMap) -> None:
+    """Dagu's jq executor: the filter in `command`, the JSON in `script` → `jq>`."""
+    config = step.config
+    for key in ("shell", "stdout", "stderr", "workingDir"):
+        if config.get(key) is not None:
+            raise ConfigError(f"step '{step.name}' uses the jq executor and can't have {key}",
+                              location=key_location(config, key))
+    command, script = config.get("command"), config.get("script")
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigError(f"step '{step.name}': the jq executor's command is a jq filter", location=step.location,
+                          hint="write command: '.items[]' and the JSON in script")
+    if not isinstance(script, str):
+        raise ConfigError(f"step '{step.name}': the jq executor reads the JSON in script",
+                          location=key_location(config, "script") or step.location)
+    if "$" not in command:  # a filter without variables is checked when the file is loaded
+        import jq
+
+        try:
+            jq.compile(command)
+        except ValueError as e:
+            raise ConfigError(f"step '{step.name}': the jq filter {command!r} does not compile: "
+                              f"{(str(e).strip().splitlines() or ['error'])[0]}",
+                              location=value_location(config, "command")) from None
+    task["jq>"] = for_value(command, scope, value_location(config, "command"))
+    task["input"] = for_value(script, scope, value_location(config, "script"))
+    if raw:
+        task["raw"] = True
+
+
+def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap,
+                outputs_of: OutputsOf) -> None:
     config = step.config
     for key in ("command", "script", "shell"):
         if config.get(key) is not None:
@@ -357,6 +482,10 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     inner = Scope(**{**scope.__dict__, "items": True})
     child = resolve_child(target.strip(), loc)
     if isinstance(items, str):  # a variable: its items are known when the step runs (for_each>)
+        if config.get("output") is not None:
+            raise ConfigError("output on a parallel: step over a variable is not supported yet by digpy",
+                              location=key_location(config, "output"),
+                              hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
         _call(body, child, {k: for_value(v, inner, loc) for k, v in params.items()})
         task["for_each>"] = {"ITEM": "${" + _SPLIT_ITEMS + "(" + items + ")}"}
@@ -374,7 +503,36 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         exported["ITEM"] = literal(text)
         sub = ConfigMap(loc)
         _call(sub, child, exported)
+        if config.get("output") is not None:  # the child's JSON kept under a name of the item's own
+            names = outputs_of(child)
+            run, sub = sub, ConfigMap(loc)
+            sub["+run"] = run
+            sub["+output"] = keep_task(child_result(_child_name(target.strip()), _item_params(config, text), names,
+                                                    False), fan_out_item_param(step.name, f"item_{pos}"))
         task[f"+item_{pos}"] = sub
+
+
+def _item_params(config: ConfigMap, item: str) -> str:
+    """A fan-out child's params as text (Dagu's `params` of a result): as written, the item filled in."""
+    value = config.get("params")
+    if value is None:
+        return item
+    text = value if isinstance(value, str) else " ".join(
+        f"{k}={v}" for k, v in _child_params(value, value_location(config, "params")).items())
+    return text.replace("${ITEM}", item).replace("$ITEM", item)
+
+
+def _fan_out_items(step: Step) -> list[tuple[str, str]]:
+    """The items of a fan-out over a list: (their task's name without +, their params as text), in order."""
+    items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), Scope(dag_name=""))
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for pos, item in enumerate(items):
+        text = item if isinstance(item, str) else json.dumps(item, separators=(",", ":"))
+        if text not in seen:
+            seen.add(text)
+            out.append((f"item_{pos}", _item_params(step.config, text)))
+    return out
 
 
 # A variable's items (Dagu): a JSON array, one JSON value, or words split at newlines, commas,

@@ -16,20 +16,21 @@ from digpy.core.workflow.located import ConfigMap, key_location, value_location
 
 SHELL_TYPES = ("shell", "command")
 CHILD_TYPES = ("dag", "subworkflow", "parallel")
-NOT_YET = ("mail", "jq", "ssh", "sftp", "k8s", "kubernetes", "s3", "postgres", "sqlite", "redis",
+NOT_YET = ("mail", "ssh", "sftp", "k8s", "kubernetes", "s3", "postgres", "sqlite", "redis",
            "archive", "template", "router", "chat", "agent", "harness", "noop", "gha", "github_action")
 _HTTP_KEYS = ("timeout", "headers", "query", "body", "silent")
-_DOCKER_KEYS = ("image", "pull", "autoRemove", "auto_remove", "container", "host")
+_DOCKER_KEYS = ("image", "pull", "autoRemove", "auto_remove", "container", "host", "volumes")
 _CONTAINER_KEYS = ("env", "workingDir", "working_dir")
-_HOST_KEYS = ("networkMode", "network_mode")
+_HOST_KEYS = ("networkMode", "network_mode", "binds")
 
 
 class Executor(NamedTuple):
-    kind: str  # "shell", "docker", "http" or "dag"
+    kind: str  # "shell", "docker", "http", "jq" or "dag"
     docker: dict[str, Any] | None = None  # sh>'s `docker:` option
     env: dict[str, str] | None = None  # container env: set like the step's env
     workdir: str | None = None  # the container's working directory
     http: dict[str, Any] | None = None  # the http executor's config (its keys checked)
+    raw: bool = False  # the jq executor's `raw`
 
 
 SHELL = Executor("shell")
@@ -76,6 +77,11 @@ def read_executor(step: ConfigMap) -> Executor:
     if kind == "http":
         _known(config, _HTTP_KEYS, "http executor config", loc)
         return Executor("http", http=dict(config))
+    if kind == "jq":
+        _known(config, ("raw",), "jq executor config", loc)
+        if not isinstance(config.get("raw", False), bool):
+            raise ConfigError("the jq executor's raw is true or false", location=loc)
+        return Executor("jq", raw=config.get("raw", False))
     if kind in NOT_YET:
         raise ConfigError(f"the {kind} executor is not supported yet by digpy", location=loc,
                           hint="run the command with a shell step, or see docs/dagu.md")
@@ -107,6 +113,11 @@ def _docker(config: dict[str, Any], loc: Location | None) -> Executor:
     for item in (raw_env.items() if isinstance(raw_env, dict) else raw_env):
         key, value = item if isinstance(item, tuple) else (str(item).partition("=")[0], str(item).partition("=")[2])
         env[str(key)] = "" if value is None else str(value)
+    volumes = [*(config.get("volumes") or []), *(host.get("binds") or [])]  # v2's volumes, v1's host.binds
+    if volumes:
+        if not all(isinstance(v, str) and len(v.split(":")) in (2, 3) for v in volumes):
+            raise ConfigError("docker volumes are a list of host:container[:ro]", location=loc)
+        docker["volumes"] = volumes
     workdir = container.get("workingDir", container.get("working_dir"))
     return Executor("docker", docker=docker, env=env, workdir=None if workdir is None else str(workdir))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
+from digpy.core.language.dagu.child_output import workflow_outputs
 from digpy.core.language.dagu.compiler import compile_dag
 from digpy.core.language.dig.loader import load_documents
 from digpy.core.workflow.located import ConfigMap, to_plain, value_location
@@ -35,7 +36,7 @@ def looks_like_workflow(path: Path) -> bool:
     return _STEPS_KEY.search(head) is not None
 
 
-def load_file(path: Path, *, display_root: Path | None = None) -> ConfigMap:
+def load_file(path: Path, *, display_root: Path | None = None, _loading: tuple[Path, ...] = ()) -> ConfigMap:
     root = display_root or path.parent
     documents = load_documents(path, display_root=root)
     display = _display(path, root)
@@ -72,7 +73,20 @@ def load_file(path: Path, *, display_root: Path | None = None) -> ConfigMap:
             return compiled[target]
         return _child_file(path.parent, target, loc)
 
-    return compile_dag(dags[0], path.stem, resolve)
+    def outputs_of(child: str | dict[str, Any]) -> list[str]:
+        """The outputs a child DAG keeps (`output:` on a step that runs it)."""
+        if isinstance(child, dict):
+            return workflow_outputs(child)
+        file = path.parent / child
+        if file.resolve() in _loading:  # the DAG files run each other: the outputs of those before it
+            return []
+        if file.suffix in SUFFIXES:
+            return workflow_outputs(load_file(file, display_root=root, _loading=(*_loading, path.resolve())))
+        from digpy.core.language.dig.loader import load_file as load_dig
+
+        return workflow_outputs(load_dig(file, display_root=root))
+
+    return compile_dag(dags[0], path.stem, resolve, outputs_of)
 
 
 def _child_file(directory: Path, target: str, loc: Location | None) -> str:

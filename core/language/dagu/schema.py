@@ -31,9 +31,9 @@ STEP_KEYS = (
     "name", "description", "command", "script", "shell", "workingDir", "env", "output", "depends",
     "preconditions", "continueOn", "retryPolicy", "run", "params", "parallel", "timeoutSec", "id",
     "executor", "type", "config", "with", "stdout", "stderr", "repeatPolicy", "mailOnError",
+    "signalOnStop",
 )
 STEP_NOT_YET = (
-    "signalOnStop",
     "workerSelector", "approval", "router", "exec", "container", "llm",
 )
 # Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`, v2's

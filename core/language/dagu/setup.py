@@ -118,6 +118,16 @@ def dotenv_files(dag: ConfigMap) -> list[str]:
     return list(dict.fromkeys([".env", *files]))
 
 
+# A template expression: `set -- ...` with the values of the params "1", "2"... given to the run, each
+# as one quoted word, and "$N" for a position that keeps its default; nothing when none is given.
+_POSITIONAL = (
+    "(function(t){var n=DEFAULTS,m=0,a=[],i;while(t[String(m+1)]!==undefined)m++;if(!m)return \"\";"
+    "for(i=1;i<=Math.max(n,m);i++){var v=t[String(i)];if(v===undefined){a.push('\"$'+'{'+i+'}\"');continue;}"
+    "v=typeof v===\"string\"?v:JSON.stringify(v);a.push(\"'\"+v.split(\"'\").join(\"'\\\\''\")+\"'\");}"
+    "return \"set -- \"+a.join(\" \");})(this)"
+)
+
+
 class Prelude:
     """What every shell step sets before its command: the DAG's params, env and special variables."""
 
@@ -140,6 +150,9 @@ class Prelude:
         if positional:
             words = " ".join(for_shell(shell_double(p), scope, loc) for p in positional)
             self.lines.append(f"set -- {words}")
+        # positional values given to the run (`digpy run dag -- a b`, or a parent's params: the params
+        # "1", "2"...) replace the defaults of their positions
+        self.lines.append("${" + _POSITIONAL.replace("DEFAULTS", str(len(positional))) + "}")
         self.workdir = dag.get("workingDir")
         self.workdir_location = value_location(dag, "workingDir")
 
@@ -177,3 +190,24 @@ def copy_output(stream: str, path: Any, scope: Scope, location: Location | None)
     return literal(f"_digpy_{stream}=$(mktemp -u) && mkfifo \"$_digpy_{stream}\" && ") + \
         f"{{ tee {target} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
                                         f"rm -f \"$_digpy_{stream}\"") + "\n"
+
+
+STEP_FILES = {"stdout": "stdout.log", "stderr": "stderr.log", "exitCode": "exit_code"}
+
+
+def step_files_dir(task_name: str) -> str:
+    """The directory (a shell word) where a step read by `${ID.stdout}`... keeps its output: one per
+    run and task, under digpy's cache directory; `task_name` is an expression that gives the step's
+    task name when the text is evaluated."""
+    return literal('"${XDG_CACHE_HOME:-$HOME/.cache}/digpy/dagu-steps/') + "${session_uuid}/${(" + task_name + \
+        ').replace(/[^A-Za-z0-9_.=-]+/g, "_")}' + literal('"')
+
+
+def keep_step_files(directory: str) -> str:
+    """Shell lines run first by a step read by `${ID.stdout}`...: copies of its stdout and stderr
+    in `directory`, and its exit code written there when it exits (after the copies are complete)."""
+    return f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" || exit 1\n".replace("$_", "$$_") + \
+        copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None) + \
+        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None) + \
+        literal("trap '_digpy_code=$?; echo $_digpy_code > \"$_digpy_refs/exit_code\"; exec >&- 2>&-; wait; "
+                "exit $_digpy_code' EXIT") + "\n"

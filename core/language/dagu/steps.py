@@ -10,7 +10,7 @@ from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import located_map, output_name
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.schema import STEP_KEYS, STEP_NOT_YET, normalized
-from digpy.core.language.dagu.variables import CHILD_OUTPUT_REF, Scope
+from digpy.core.language.dagu.variables import CHILD_OUTPUT_REF, STEP_REFERENCE, Scope, reference_kind
 from digpy.core.workflow.located import ConfigList, ConfigMap, to_plain, value_location
 
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_\-=\[\]{}%&@,.`]")
@@ -97,6 +97,10 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
             raise ConfigError(f"step id '{ident}' is also the name or id of another step",
                               location=value_location(step.config, "id"))
         names[ident] = step
+        scope.step_ids.add(ident)
+    for ref in STEP_REFERENCE.finditer(repr(to_plain(dag))):  # ${id.stdout}...: what each step must keep
+        if ref.group(1) in scope.step_ids:
+            scope.references.setdefault(ref.group(1), set()).add(reference_kind(ref.group(2)))
     for step in steps:
         step.depends = list(dict.fromkeys(names[d].name if d in names else d for d in step.depends))
     if not graph:

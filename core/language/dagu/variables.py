@@ -31,6 +31,8 @@ class Scope:
     child_steps: set[str] = field(default_factory=set)  # steps that run a child DAG
     fan_outs: set[str] = field(default_factory=set)  # steps that run a child DAG per item (parallel:)
     child_outputs: dict[str, set[str]] = field(default_factory=dict)  # step → its outputs read as ${STEP.outputs.X}
+    step_ids: set[str] = field(default_factory=set)  # the `id`s of its steps
+    references: dict[str, set[str]] = field(default_factory=dict)  # id → what is read of it: stdout, stderr, exitCode
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
     max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
 
@@ -90,8 +92,11 @@ def _path_expression(match: re.Match[str], scope: Scope, location: Location | No
     if not name or not path:
         return None
     if path in STEP_REFERENCES:
-        raise ConfigError(f"the step reference {match.group(0)} is not supported yet by digpy", location=location,
-                          hint="write the value to an output (output: NAME) and use ${NAME}")
+        if name in scope.step_ids:
+            return "${" + step_reference_param(name, path) + "}"
+        if name not in scope.outputs and name not in scope.params:
+            raise ConfigError(f"{match.group(0)}: no step of this DAG has the id {name}", location=location,
+                              hint=f"give the step id: {name} (Dagu reads these references by a step's id, not its name)")
     if name in scope.fan_outs and path.startswith(".outputs"):
         raise ConfigError(f"{match.group(0)}: the outputs of a parallel: fan-out are not supported yet by digpy",
                           location=location, hint="each child's outputs are visible by name to the steps after it")
@@ -103,6 +108,19 @@ def _path_expression(match: re.Match[str], scope: Scope, location: Location | No
     if name in scope.outputs or name in scope.params or (name == "ITEM" and scope.items):
         return "${JSON.parse(" + name + ")" + path + "}"
     return None
+
+
+def reference_kind(path: str) -> str:
+    """`.stdout`, `.stderr`, `.exitCode` / `.exit_code` → stdout, stderr, exitCode."""
+    return "exitCode" if path in (".exitCode", ".exit_code") else path[1:]
+
+
+def step_reference_param(ident: str, path: str) -> str:
+    """The param that holds `${ident.stdout}` (`path` ".stdout"), `.stderr` or `.exitCode`."""
+    return f"{ident}__{reference_kind(path)}"
+
+
+STEP_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(\.stdout|\.stderr|\.exitCode|\.exit_code)\}")
 
 
 def literal(text: str) -> str:
@@ -117,6 +135,11 @@ _DOLLAR = re.compile(r"\$\{|\$")
 def child_output_param(step: str, output: str) -> str:
     """The param that holds output `output` of the child DAG run by step `step` (`${step.outputs.output}`)."""
     return f"{step}__outputs__{output}"
+
+
+def fan_out_item_param(step: str, item: str) -> str:
+    """The param that holds the JSON of the child run for item `item` (`item_N`) of fan-out step `step`."""
+    return re.sub(r"\W", "_", f"{step}__{item}", flags=re.ASCII)
 
 
 CHILD_OUTPUT_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)")

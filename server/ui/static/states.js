@@ -15,9 +15,15 @@ const STATES = {
   group_retry_waiting: ["group retry waiting", "↻", "retry"],
   blocked: ["blocked", "○", "idle"],
   canceled: ["canceled", "⊘", "stop"],
+  // a task's status (digpy's field) in Dagu's word: succeeded without running (an unmet precondition)
+  skipped: ["skipped", "↷", "idle"],
+  // failed under _continue_on (Dagu's continueOn): its state is success, the workflow went on
+  failed: ["failed, continued", "✕", "bad"],
   // attempt statuses
   killing: ["killing", "⊘", "stop"],
   killed: ["killed", "⊘", "stop"],
+  // digpy's partiallySucceeded (Dagu's word): a success in which a task failed under _continue_on
+  partially_succeeded: ["partially succeeded", "◑", "ok"],
   // waits for a slot of its queue (max_active_attempts): a colour, symbol and border of its own
   queued: ["queued", "◷", "wait"],
 };

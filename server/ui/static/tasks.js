@@ -161,7 +161,7 @@ export class TaskTable extends TaskRows {
     const own = { ...(t.config || {}) };
     delete own._export;
     return this.rowElement(row, [
-      h("span.cell.state", { role: "cell" }, badge(t.state)),
+      h("span.cell.state", { role: "cell" }, badge(t.status ?? t.state)),
       this.nameCell(row),
       h("span.cell.started", { role: "cell" }, fmtTime(t.startedAt)),
       h("span.cell.duration", { role: "cell" }, start === null ? "" : end - start <= 1 && DONE_STATES.has(t.state) ? "< 1 s" : fmtDuration(end - start)),

@@ -84,7 +84,7 @@ export async function render(main, params, search) {
   }
 
   function drawHeader() {
-    const status = attempt.status;
+    const status = attempt.partiallySucceeded ? "partially_succeeded" : attempt.status;
     clear(heading, `${attempt.workflow.name} · attempt ${attempt.id} `, badge(status));
     heading.querySelector(".badge").id = "attempt-status";
     clear(crumbs, link("/projects", "Projects"), " › ", link(`/projects/${attempt.project.id}`, attempt.project.name), " › ",
@@ -178,7 +178,7 @@ export async function render(main, params, search) {
     delete own._export;
     clear(details,
       h("h2", { id: "task-title" }, t.fullName),
-      h("p", {}, badge(t.state), t.cancelRequested ? " (kill requested)" : ""),
+      h("p", {}, badge(t.status ?? t.state), t.cancelRequested ? " (kill requested)" : ""),
       h("dl.meta.compact", {},
         operator ? field("Operator", h("code", {}, `${operator}>`)) : field("Kind", node.children.length ? "group" : "task"),
         field("Started", fmtTime(t.startedAt) || "—"),

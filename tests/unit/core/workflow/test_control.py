@@ -43,7 +43,9 @@ def test_continue_on_accepts_failures_by_flag_code_or_output_line():
     ("+a:\n  sh>: x\n  _precondition: [{condition: x, expected: 're:('}]\n", "wf.dig:3:18: invalid regular expression"),
     ("+a:\n  sh>: x\n  _continue_on: {fail: true}\n", "wf.dig:3:17: _continue_on has an unknown key 'fail'"),
     ("+a:\n  sh>: x\n  _continue_on: {exit_code: [x]}\n", "wf.dig:3:17: _continue_on exit_code must be"),
-    ("+g:\n  _continue_on: {failure: true}\n  +a:\n    sh>: x\n", "wf.dig:2:3: group +wf+g has an invalid key '_continue_on'"),
+    ("+g:\n  _continue_on: {skipped: true}\n  +a:\n    sh>: x\n",
+     "wf.dig:2:17: +wf+g: the _continue_on of a group takes failure (and mark_success) only"),
+    ("+a:\n  sh>: x\n  _stop_signal: SIGNOPE\n", "wf.dig:3:17: _stop_signal must be a signal such as SIGINT"),
     ("+a:\n  sh>: x\n  _repeat: {mode: sometimes}\n", "wf.dig:3:12: _repeat mode must be always, while or until"),
     ("+a:\n  sh>: x\n  _timeout: 0\n", "wf.dig:3:13: +wf+a: _timeout is a number of seconds"),
 ])
