@@ -294,4 +294,8 @@ def test_dagu_steps_skipped_or_failed_under_continue_on_show_dagu_s_words(ui, tm
     expect(tasks.locator('.vrow[data-name="+d+cmd_1"] .cell.state')).to_have_text(re.compile("success"))
     expect(tasks.locator('.vrow[data-name="+d+flaky"] .cell.state')).to_have_text(re.compile("failed, continued"))
     expect(page.locator("#attempt-status")).to_have_text(re.compile("partially succeeded"))
+    graph = ui.open(f"/attempts/{attempt}")  # the graph's boxes say the same words
+    expect(node(graph, "+d+later")).to_have_attribute("aria-label", re.compile(r"\+d\+later: skipped"))
+    expect(node(graph, "+d+flaky")).to_have_attribute("aria-label", re.compile(r"\+d\+flaky: failed, continued"))
+    expect(node(graph, "+d+cmd_1")).to_have_attribute("aria-label", re.compile(r"\+d\+cmd_1: success"))
     assert ui.errors == []

@@ -143,12 +143,12 @@ export class TaskGraph {
   box(node) {
     const task = node.task;
     const live = this.options.live;
-    const info = live ? stateInfo(task.state) : null;
+    const info = live ? stateInfo(shown(task)) : null;
     const folded = node.inner.length > 0 && node.collapsed;
     const group = node.expanded;
     const kind = group ? "grp" : folded ? "node folded" : "node";
     const g = h("svg:g", {
-      class: `${kind}${live ? " tone-" + info.tone + " st-" + task.state : ""}${isHandler(node) ? " handler" : ""}`,
+      class: `${kind}${live ? " tone-" + info.tone + " st-" + shown(task) : ""}${isHandler(node) ? " handler" : ""}`,
       transform: `translate(${node.x},${node.y})`, tabindex: "0", role: "button", "data-id": node.id,
       "data-name": task.fullName, "aria-label": label(node, info),
     });
@@ -232,9 +232,9 @@ export class TaskGraph {
   }
 
   recolour(node, g) {
-    const info = stateInfo(node.task.state);
+    const info = stateInfo(shown(node.task));
     for (const cls of [...g.classList]) if (cls.startsWith("tone-") || cls.startsWith("st-")) g.classList.remove(cls);
-    g.classList.add("tone-" + info.tone, "st-" + node.task.state);
+    g.classList.add("tone-" + info.tone, "st-" + shown(node.task));
     const text = label(node, info);
     g.setAttribute("aria-label", text);
     g.querySelector("title").textContent = text;
@@ -259,6 +259,12 @@ function headerNote(node) {
   return isParallel(node.task) ? "  (parallel)" : "";
 }
 
+// What a box shows: the task's status where it has Dagu's word for it (skipped, failed under
+// continueOn), else its state.
+function shown(task) {
+  return task.status ?? task.state;
+}
+
 function label(node, info) {
   const task = node.task;
   const parts = [task.fullName];
@@ -280,7 +286,7 @@ function summary(node) {
     }
     total++;
     if (n.task.state) {
-      const symbol = stateInfo(n.task.state).symbol;
+      const symbol = stateInfo(shown(n.task)).symbol;
       counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
     }
   }
