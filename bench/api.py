@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import tarfile
+import time
 import urllib.request
 
 
@@ -27,3 +29,23 @@ def archive(files: dict[str, str]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_answering(endpoint: str, timeout: float = 30) -> None:
+    """Wait until the server at `endpoint` answers GET /api/version; SystemExit after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call(endpoint, "GET", "/api/version", timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the server at {endpoint} did not answer within {timeout:g} s") from None
+            time.sleep(0.05)

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from api import free_port, wait_answering
 
 SUCCESS = 7  # digpy.core.workflow.model.TaskState.SUCCESS
 MARK = "DIGPY_CRASH_TRIAL"
@@ -159,27 +160,13 @@ def local_trial(figures: Figures, rng: random.Random, root: Path) -> None:
     figures.trials += 1
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Node:
     def __init__(self, data: Path, env: dict[str, str], extra: list[str]) -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(digpy("server", "--port", str(self.port), "--data-dir", str(data), *extra),
                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.endpoint + "/api/version", timeout=1):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_answering(self.endpoint)
 
     def client(self, *args: str, cwd: Path) -> str:
         env = {**os.environ, "DIGPY_ENDPOINT": self.endpoint}

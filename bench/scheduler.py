@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,14 +26,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from api import archive, call
+from api import archive, call, free_port, wait_answering
 
 
 class Server:
     def __init__(self, tmp: Path, database: str | None, executor: bool) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "digpy", "server", "--port", str(self.port), "--data-dir", str(tmp)]
         if database:
@@ -42,13 +39,7 @@ class Server:
         if not executor:
             command += ["--disable-executor"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "w"))
-        for _ in range(400):
-            try:
-                call(self.endpoint, "GET", "/api/version")
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("the server did not start")
+        wait_answering(self.endpoint)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from api import archive, call
+from api import archive, call, free_port, wait_answering
 
 WORKFLOW = "+a:\n  echo>: a ${session_date}\n+b:\n  sh>: \"true\"\n+c:\n  echo>: c\n"
 
@@ -46,9 +45,7 @@ def main() -> int:
     parser.add_argument("--accept-only", action="store_true",
                         help="a server with --disable-executor: how fast the API accepts starts, nothing runs")
     args = parser.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="digpy-server-bench-") as tmp:
         command = [sys.executable, "-m", "digpy", "server", "--port", str(port), "--data-dir", tmp]
@@ -60,26 +57,12 @@ def main() -> int:
             command += ["--executor-processes", str(args.executor_processes)]
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "log", "w"))
         node = None
-        for _ in range(200):  # the API server created the schema: then the executor node may start
-            try:
-                call(endpoint, "GET", "/api/version")
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_answering(endpoint)  # the API server created the schema: then the executor node may start
         if args.executor_node:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                node_port = s.getsockname()[1]
-            node = subprocess.Popen(["nice", "-n", str(args.executor_nice), sys.executable, "-m", "digpy", "server", "--port", str(node_port), "--data-dir",
+            node = subprocess.Popen(["nice", "-n", str(args.executor_nice), sys.executable, "-m", "digpy", "server", "--port", str(free_port()), "--data-dir",
                                      tmp, "--database", args.database or f"sqlite:///{tmp}/digpy.db"],
                                     stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "node.log", "w"))
         try:
-            for _ in range(200):
-                try:
-                    call(endpoint, "GET", "/api/version")
-                    break
-                except OSError:
-                    time.sleep(0.05)
             call(endpoint, "PUT", "/api/projects?project=bench&revision=r1", archive({"bench.dig": WORKFLOW}),
                  "application/gzip")
             project = call(endpoint, "GET", "/api/projects?name=bench")["projects"][0]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from api import archive, call
+from api import archive, call, free_port, wait_answering
 
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -36,20 +35,13 @@ CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "
 
 @contextmanager
 def server(tmp: Path, *extra: str) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = open(tmp / "server.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "digpy", "server", "--port", str(port), "--data-dir", str(tmp),
                                 *extra], stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(300):
-            try:
-                call(endpoint, "GET", "/api/version")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_answering(endpoint)
         yield endpoint
     finally:
         process.terminate()

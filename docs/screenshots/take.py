@@ -10,7 +10,6 @@ schedules.png here.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from api import archive, call
+from api import archive, call, free_port, wait_answering
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -67,21 +66,14 @@ HEARTBEAT = {"heartbeat.dig": "timezone: UTC\nschedule:\n  seconds_interval>: 2\
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="digpy-screenshots-") as tmp:
         gate = Path(tmp) / "gate"
         process = subprocess.Popen([sys.executable, "-m", "digpy", "server", "--port", str(port), "--data-dir", tmp],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(300):
-                try:
-                    call(endpoint, "GET", "/api/version")
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_answering(endpoint)
             failing = ETL.replace("{load}", "echo 'warehouse refused the connection' >&2; exit 1")
             call(endpoint, "PUT", "/api/projects?project=sales&revision=v1",
                  archive({"etl.dig": failing, "products.dig": PRODUCTS}), "application/gzip")
