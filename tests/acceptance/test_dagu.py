@@ -557,6 +557,8 @@ _parallel: true
      "bad.yaml:4:5: step 'a': unknown key 'max_active_steps'"),
     ("steps:\n  - name: a\n    command: echo\n    continueOn: {failure: true, exitcode: [1]}\n",
      "bad.yaml:4:33: continueOn: unknown key 'exitcode'; did you mean 'exit_code' or 'exitCode'?"),
+    ("steps:\n  - name: a\n    command: echo\n    retryPolicy: {limit: 2, intervalSec: 1, interval_sec: 2}\n",
+     "bad.yaml:4:45: retryPolicy: 'interval_sec' is given twice (as intervalSec and its other spelling)"),
     ("handlerOn:\n  wait: echo bye\nsteps: [echo]\n",
      "bad.yaml:2:3: handlerOn.wait is not supported yet by digpy"),
     ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",

@@ -8,11 +8,19 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import as_text
+from digpy.core.language.dagu.schema import normalized
 from digpy.core.language.dagu.variables import Scope, for_shell, literal, shell_double
 from digpy.core.workflow.control import parse_continue_on, parse_repeat
 from digpy.core.workflow.located import key_location
 from digpy.core.workflow.retry import parse_retry
-from digpy.core.workflow.tree import did_you_mean
+
+
+def _renamed(value: Any, what: str, names: dict[str, str], loc: Location | None) -> list[tuple[str, Any, Location | None]]:
+    """(digpy's name, value, where its key is) of each key of `value`: either spelling of a Dagu key
+    (`exitCode`, `exit_code`), checked by schema.normalized (unknown keys, a key given twice);
+    `names` maps Dagu's camelCase names to digpy's."""
+    read = normalized(value, what, tuple(names), (), loc)
+    return [(names[key], item, key_location(read, key) or loc) for key, item in read.items()]
 
 
 def read_preconditions(value: Any, loc: Location | None, scope: Scope, prelude: str) -> list[dict[str, Any]]:
@@ -50,16 +58,11 @@ def read_continue_on(value: Any, loc: Location | None) -> dict[str, Any]:
                           location=loc)
     out: dict[str, Any] = {}
     names = {"failure": "failure", "failed": "failure", "skipped": "skipped", "exitCode": "exit_code",
-             "exit_code": "exit_code", "output": "output", "markSuccess": "mark_success",
-             "mark_success": "mark_success"}
-    for key, item in value.items():
-        if key not in names:
-            raise ConfigError(f"continueOn: unknown key '{key}'", location=key_location(value, key) or loc,
-                              hint=did_you_mean(key, list(names)) or "keys: failure, skipped, exitCode, output, "
-                                                                      "markSuccess")
-        if names[key] == "output" and isinstance(item, str | list):
+             "output": "output", "markSuccess": "mark_success"}
+    for name, item, _where in _renamed(value, "continueOn", names, loc):
+        if name == "output" and isinstance(item, str | list):
             item = [literal(str(o)) for o in (item if isinstance(item, list) else [item])]
-        out[names[key]] = item
+        out[name] = item
 
     parse_continue_on(out, loc)
     return out
@@ -68,23 +71,18 @@ def read_continue_on(value: Any, loc: Location | None) -> dict[str, Any]:
 def read_retry(value: Any, loc: Location | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError("retryPolicy must be a mapping such as {limit: 3, intervalSec: 10}", location=loc)
-    names = {"limit": "limit", "intervalSec": "interval", "interval_sec": "interval", "backoff": "backoff",
-             "maxIntervalSec": "max_interval", "max_interval_sec": "max_interval", "exitCode": "exit_code",
-             "exit_code": "exit_code"}
+    names = {"limit": "limit", "intervalSec": "interval", "backoff": "backoff", "maxIntervalSec": "max_interval",
+             "exitCode": "exit_code"}
     out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key not in names:
-            raise ConfigError(f"retryPolicy: unknown key '{key}'", location=key_location(value, key) or loc,
-                              hint=did_you_mean(key, list(names)) or "keys: limit, intervalSec, backoff, "
-                                                                      "maxIntervalSec, exitCode")
-        if names[key] == "backoff":
+    for name, item, where in _renamed(value, "retryPolicy", names, loc):
+        if name == "backoff":
             if item is True or item == 2:
                 out["interval_type"] = "exponential"
             elif item not in (False, None, 1):
                 raise ConfigError("retryPolicy backoff other than true (doubling) is not supported yet by digpy",
-                                  location=key_location(value, key) or loc, hint="write backoff: true")
+                                  location=where, hint="write backoff: true")
             continue
-        out[names[key]] = item
+        out[name] = item
     if "limit" not in out:
         raise ConfigError("retryPolicy needs limit", location=loc)
 
@@ -100,15 +98,8 @@ def read_repeat(value: Any, loc: Location | None, scope: Scope, prelude: str) ->
         raise ConfigError("repeatPolicy must be a mapping such as {repeat: until, condition: ..., intervalSec: 10}",
                           location=loc)
     names = {"repeat": "repeat", "condition": "condition", "expected": "expected", "exitCode": "exit_code",
-             "exit_code": "exit_code", "intervalSec": "interval", "interval_sec": "interval", "limit": "limit",
-             "backoff": "backoff", "maxIntervalSec": "max_interval", "max_interval_sec": "max_interval"}
-    read: dict[str, Any] = {}
-    for key, item in value.items():
-        if key not in names:
-            raise ConfigError(f"repeatPolicy: unknown key '{key}'", location=key_location(value, key) or loc,
-                              hint=did_you_mean(key, list(names)) or "keys: repeat, condition, expected, exitCode, "
-                                                                      "intervalSec, limit, backoff, maxIntervalSec")
-        read[names[key]] = item
+             "intervalSec": "interval", "limit": "limit", "backoff": "backoff", "maxIntervalSec": "max_interval"}
+    read = {name: item for name, item, _where in _renamed(value, "repeatPolicy", names, loc)}
     mode = read.pop("repeat", True)
     condition, expected = read.pop("condition", None), read.pop("expected", None)
     out: dict[str, Any] = {}
