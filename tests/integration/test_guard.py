@@ -55,31 +55,35 @@ def test_the_guard_holds_none_of_the_callers_pipes(tmp_path):
     must not keep the caller's stdout or stderr open until it has started and gone."""
     import sys
 
-    (tmp_path / "wf.dig").write_text('+t:\n  sh>: "true"\n')
+    from tests.conftest import wait_until
+
+    (tmp_path / "wf.dig").write_text('+t:\n  sh>: "while [ ! -f go ]; do sleep 0.02; done"\n')
     proc = subprocess.Popen([sys.executable, "-m", "digpy", "run", "wf", "--output", "plain"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    pipes = {os.fstat(proc.stdout.fileno()).st_ino, os.fstat(proc.stderr.fileno()).st_ino}  # type: ignore[union-attr]
-    guard = None
-    for _ in range(200):  # the guard starts with the first command; find it while digpy runs or just after
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
+    try:
+        pipes = {os.fstat(proc.stdout.fileno()).st_ino, os.fstat(proc.stderr.fileno()).st_ino}  # type: ignore[union-attr]
+        found: list[int] = []
+
+        def guard_started() -> bool:  # the guard starts with the first command; its argument names digpy's pid
+            for pid in filter(str.isdigit, os.listdir("/proc")):
                 try:
-                    cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        words = f.read().split(b"\0")
                 except OSError:
                     continue
-                if b"guard.py" in cmdline and str(proc.pid).encode() in cmdline:
-                    guard = int(pid)
-        if guard is not None or proc.poll() is not None:
-            break
-    held = set()
-    if guard is not None:
+                if any(w.endswith(b"guard.py") for w in words) and any(w.startswith(f"{proc.pid}-".encode()) for w in words):
+                    found.append(int(pid))
+            return bool(found)
+
+        wait_until(guard_started, what="the guard to start")
+        held = set()
         for fd in ("0", "1", "2"):
-            try:
-                target = os.readlink(f"/proc/{guard}/fd/{fd}")
-            except OSError:
-                continue
+            target = os.readlink(f"/proc/{found[0]}/fd/{fd}")
             if target.startswith("pipe:["):
                 held.add(int(target[6:-1]))
-    proc.communicate(timeout=60)
+        assert held, "the guard reads a pipe of its own on stdin"
+        assert not held & pipes, "the guard holds digpy's stdout or stderr"
+    finally:
+        (tmp_path / "go").touch()
+        proc.communicate(timeout=60)
     assert proc.returncode == 0
-    assert not held & pipes, "the guard holds digpy's stdout or stderr"
