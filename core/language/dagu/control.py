@@ -76,11 +76,13 @@ def read_retry(value: Any, loc: Location | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, item, where in _renamed(value, "retryPolicy", names, loc):
         if name == "backoff":
-            if item is True or item == 2:
-                out["interval_type"] = "exponential"
-            elif item not in (False, None, 1):
-                raise ConfigError("retryPolicy backoff other than true (doubling) is not supported yet by digpy",
-                                  location=where, hint="write backoff: true")
+            if item is True:
+                out["backoff"] = 2
+            elif isinstance(item, int | float) and not isinstance(item, bool) and item > 1:
+                out["backoff"] = item
+            elif item not in (False, None):
+                raise ConfigError(f"retryPolicy backoff must be true (doubling) or a factor above 1, not {item!r}",
+                                  location=where, hint="write backoff: true or backoff: 1.5")
             continue
         out[name] = item
     if "limit" not in out:
