@@ -45,3 +45,25 @@ def test_negate_must_be_a_boolean(project):
     result = project.digpy("check")
     assert result.returncode == 2
     assert "bad.yaml:4:24: precondition negate must be true or false" in result.stderr
+
+
+def test_the_dag_shell_is_every_steps_shell_unless_the_step_gives_its_own(project):
+    # what Dagu 1.30.2 prints for the same file (/bin/sh is dash here: no BASH_VERSION, no [[ ]])
+    project.write("sh.yaml", """\
+shell: ["bash", "-e"]
+steps:
+  - name: a
+    command: echo "a ${BASH_VERSION:+bash}"
+  - name: b
+    shell: sh
+    command: echo "b ${BASH_VERSION:+bash}"
+  - name: c
+    script: |
+      [[ 1 == 1 ]] && echo "c brackets"
+""")
+    result = project.run("sh")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["a bash", "b ", "c brackets"]
+    project.write("sh.yaml", "shell: {name: bash}\nsteps: [echo]\n")
+    bad = project.digpy("check")
+    assert "sh.yaml:1:8: shell must be a command such as bash" in bad.stderr

@@ -69,6 +69,8 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     if dag.get("maxOutputSize") is not None:
         scope.max_output_size = whole_number(dag["maxOutputSize"], "maxOutputSize", value_location(dag, "maxOutputSize"),
                                              minimum=1)
+    if dag.get("shell") is not None:
+        scope.shell = _shell_words(dag["shell"], dag)
     steps = read_steps(dag, scope)
     out = ConfigMap(location_of(dag))
     limit = dag.get("maxActiveSteps")
@@ -306,7 +308,8 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     else:
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
-        _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir)
+        _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir,
+                    shell=scope.shell if executor.kind == "shell" else None)
         if executor.docker is not None:
             task["docker"] = executor.docker
     if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:
@@ -349,7 +352,8 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
 
 
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,
-                task: ConfigMap, workdir: str | None = None) -> None:
+                task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None) -> None:
+    """A step run by `sh>`; `shell`: the DAG's, for a step that does not give its own."""
     config = step.config
     loc = step.location
     if config.get("parallel") is not None:
@@ -360,15 +364,10 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
                           location=key_location(config, "params"))
     command = config.get("command")
     script = config.get("script")
-    shell = config.get("shell")
     if command is None and script is None:
         raise ConfigError(f"step '{step.name}' has nothing to run", location=loc,
                           hint="give it a command, a script, or run: a child DAG")
-    shell_words: list[str] | None = None
-    if shell is not None:
-        if not isinstance(shell, str | list):
-            raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
-        shell_words = shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
+    shell_words = shell if config.get("shell") is None else _shell_words(config["shell"], config)
     head = prelude.text(step, env, workdir if workdir is not None else config.get("workingDir"), status,
                         value_location(config, "workingDir"))
     for stream in ("stdout", "stderr"):
@@ -400,6 +399,13 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         task.key_locs["sh>"] = task.value_locs["sh>"] = where
     if shell_words:
         task["shell"] = shell_words
+
+
+def _shell_words(shell: Any, config: ConfigMap) -> list[str]:
+    """A `shell` (`bash`, `"bash -e"` or a list) → the words of sh>'s `shell`."""
+    if not isinstance(shell, str | list) or not shell:
+        raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
+    return shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
 
 
 def _http_task(step: Step, scope: Scope, config: dict[str, Any], task: ConfigMap) -> None:

@@ -35,6 +35,7 @@ class Scope:
     references: dict[str, set[str]] = field(default_factory=dict)  # id → what is read of it: stdout, stderr, exitCode
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
     max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
+    shell: list[str] | None = None  # the DAG's `shell`: the steps' shell unless they give their own
 
 
 def for_shell(text: str, scope: Scope, location: Location | None) -> str:
