@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 
 def test_a_negated_precondition_runs_the_step_when_the_condition_does_not_hold(project):
     project.write("neg.yaml", """\
@@ -67,3 +69,61 @@ steps:
     project.write("sh.yaml", "shell: {name: bash}\nsteps: [echo]\n")
     bad = project.digpy("check")
     assert "sh.yaml:1:8: shell must be a command such as bash" in bad.stderr
+
+
+def test_preconditions_of_a_step_that_runs_a_child_dag_skip_the_whole_child(project):
+    project.write("other.yaml", "params: [WHO: x]\nsteps:\n  - echo \"file child ${WHO}\"\n")
+    project.write("deploy.yaml", """\
+steps:
+  - name: env
+    command: echo production
+    output: ENV
+  - name: prod
+    run: prod-dag
+    preconditions: [{condition: "${ENV}", expected: production}]
+  - name: dev
+    run: dev-dag
+    preconditions: [{condition: "${ENV}", expected: development}]
+    depends: [env]
+  - name: fan
+    run: dev-dag
+    parallel: [a, b]
+    preconditions: [{condition: "${ENV}", expected: development}]
+    depends: [env]
+  - name: file
+    run: other
+    params: "WHO=${ENV}"
+    preconditions: ["test ${ENV} = development"]
+    depends: [env]
+  - name: after-dev
+    command: echo "after dev"
+    depends: [dev]
+  - name: last
+    command: echo "last"
+    depends: [prod, dev, fan, file]
+    continueOn: {skipped: true}
+---
+name: prod-dag
+steps:
+  - echo "deploying to production"
+---
+name: dev-dag
+steps:
+  - echo "building for development"
+  - echo "testing for development"
+""")
+    result = subprocess.run(project.command("run", "deploy", "--output", "plain"), cwd=project.path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    assert result.returncode == 0, result.stdout
+    started, skipped, printed = "", set(), []
+    for line in result.stdout.splitlines():
+        if " [INFO] +deploy" in line:
+            started = line.split(" [INFO] ")[1].split(":")[0]
+        elif line.startswith("skipped: "):
+            skipped.add(started)
+        elif " [INFO] " not in line and not line.startswith(("Success.", "  * ")):
+            printed.append(line)
+    assert printed == ["production", "deploying to production", "last"]
+    assert skipped == {"+deploy+dev+precondition", "+deploy+dev+cmd_1", "+deploy+dev+cmd_2", "+deploy+after-dev",
+                       "+deploy+fan+precondition", "+deploy+fan+item_0+cmd_1", "+deploy+fan+item_0+cmd_2",
+                       "+deploy+fan+item_1+cmd_1", "+deploy+fan+item_1+cmd_2", "+deploy+file"}

@@ -44,7 +44,7 @@ from digpy.core.language.dagu.variables import (
     literal,
     step_reference_param,
 )
-from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
+from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location, without_keys
 
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
 HANDLERS = ("init", "success", "failure", "exit", "cancel", "abort")  # abort: cancel's name from Dagu 1.26
@@ -319,8 +319,12 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
                                    value_location(config, "workingDir"))
-        set_located(task, "_precondition", read_preconditions(config["preconditions"], value_location(config, "preconditions"),
-                                                   scope, pre_prelude), config, "preconditions")
+        conditions = read_preconditions(config["preconditions"], value_location(config, "preconditions"), scope,
+                                        pre_prelude)
+        if any(key.startswith("+") for key in task):  # a child DAG run inline, or a fan-out: a group
+            _precondition_first(task, conditions, value_location(config, "preconditions"))
+        else:
+            set_located(task, "_precondition", conditions, config, "preconditions")
     if config.get("mailOnError") is not None:
         if not isinstance(config["mailOnError"], bool):
             raise ConfigError("mailOnError must be true or false", location=value_location(config, "mailOnError"))
@@ -349,6 +353,23 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
                               location=key_location(config, "signalOnStop"), hint="give it to the child's steps")
         set_located(task, "_stop_signal", config["signalOnStop"], config, "signalOnStop")
     return task
+
+
+def _precondition_first(group: ConfigMap, conditions: list[dict[str, Any]], loc: Location | None) -> None:
+    """A group (a `_parallel` one: an inline child DAG or a fan-out) whose step has preconditions: a
+    first task checks them, and every task of the group starts after it, so an unmet one skips them all."""
+    first = ConfigMap(loc)
+    first["sh>"] = "true"
+    first["_precondition"] = conditions
+    items = list(group.items())
+    for key, _ in items:
+        del group[key]
+    group["+precondition"] = first
+    for key, value in items:
+        if key.startswith("+") and isinstance(value, dict) and value.get("_after") is None:
+            value = without_keys(value, ())  # a copy: an inline child's tasks are shared by its runs
+            value["_after"] = ["+precondition"]
+        group[key] = value
 
 
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,
