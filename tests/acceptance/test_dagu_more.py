@@ -127,3 +127,19 @@ steps:
     assert skipped == {"+deploy+dev+precondition", "+deploy+dev+cmd_1", "+deploy+dev+cmd_2", "+deploy+after-dev",
                        "+deploy+fan+precondition", "+deploy+fan+item_0+cmd_1", "+deploy+fan+item_0+cmd_2",
                        "+deploy+fan+item_1+cmd_1", "+deploy+fan+item_1+cmd_2", "+deploy+file"}
+
+
+def test_output_in_object_form_names_the_variable(project):
+    project.write("obj.yaml", """\
+steps:
+  - command: echo "hello world"
+    output: {name: GREETING}
+  - command: echo "got ${GREETING}"
+""")
+    result = project.run("obj")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["hello world", "got hello world"]
+    project.write("obj.yaml", "steps:\n  - command: echo x\n    output: {name: X, key: myKey}\n")
+    bad = project.digpy("check")
+    assert "obj.yaml:3:23: output: 'key' is not supported yet by digpy; key and omit shape Dagu's outputs.json" \
+        in bad.stderr
