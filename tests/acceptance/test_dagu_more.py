@@ -143,3 +143,43 @@ steps:
     bad = project.digpy("check")
     assert "obj.yaml:3:23: output: 'key' is not supported yet by digpy; key and omit shape Dagu's outputs.json" \
         in bad.stderr
+
+
+def test_secrets_from_the_environment_and_from_files_are_masked(project):
+    project.write("keys/token.txt", "super-secret-token-12345\n")
+    project.write("s.yaml", """\
+workingDir: keys
+secrets:
+  - name: API_TOKEN
+    provider: file
+    key: token.txt
+  - name: FROM_ENV
+    provider: env
+    key: DIGPY_TEST_SECRET_VALUE
+steps:
+  - command: echo "token ${API_TOKEN} env ${FROM_ENV}"
+  - command: echo "lengths ${#API_TOKEN} ${#FROM_ENV} in $(basename $PWD)"
+""")
+    result = project.run("s", env={"DIGPY_TEST_SECRET_VALUE": "my-api-key-67890"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["token *** env ***", "lengths 24 16 in keys"]
+    missing = project.run("s", "--rerun")
+    assert missing.returncode == 1
+    assert "secret FROM_ENV: the environment variable DIGPY_TEST_SECRET_VALUE is not set" in missing.stderr
+
+
+def test_bad_secrets_are_located_errors(project):
+    cases = {
+        "secrets:\n  - {name: A, provider: vault, key: x}\nsteps: [echo]\n":
+            "bad.yaml:2:25: secret A: the vault provider is not supported yet by digpy",
+        "secrets:\n  - {name: A, provider: env}\nsteps: [echo]\n":
+            "bad.yaml:2:5: secret A needs a key (the environment variable, or the file's path)",
+        "env:\n  - MY: x\nsecrets:\n  - {name: A, provider: env, key: MY}\nsteps: [echo]\n":
+            "bad.yaml:4:35: secret A reads MY, which this DAG sets itself",
+        "secrets:\n  - {name: A, provider: env, key: X, tipo: 1}\nsteps: [echo]\n":
+            "bad.yaml:2:38: secret: unknown key 'tipo'",
+    }
+    for text, expected in cases.items():
+        project.write("bad.yaml", text)
+        result = project.digpy("check")
+        assert result.returncode == 2 and expected in result.stderr, (text, result.stderr)

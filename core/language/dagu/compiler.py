@@ -24,6 +24,7 @@ from digpy.core.language.dagu.control import read_continue_on, read_precondition
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.mail import Mail
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
+from digpy.core.language.dagu.secrets import read_secrets
 from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
@@ -78,6 +79,9 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         whole_number(limit, "maxActiveSteps", value_location(dag, "maxActiveSteps"), minimum=1)
     set_located(out, "_parallel", {"limit": limit} if limit else True, dag, "steps")
     _settings(dag, out)
+    secrets = read_secrets(dag, scope)
+    if secrets:  # every step's commands get them (and the handlers', and the children's)
+        out["_export"] = {"_env": secrets}
     mail = Mail(dag, name)
     prelude = Prelude(dag, scope)
     sources: list[str] = []
