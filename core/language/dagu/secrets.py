@@ -56,6 +56,6 @@ def read_secrets(dag: ConfigMap, scope: Scope) -> dict[str, dict[str, str]]:
                     hint="set it in that environment (on a server: the server's), or use the file provider")
             out[name] = {"from_env": key}
         else:
-            relative = not posixpath.isabs(key) and isinstance(workdir, str) and workdir and "$" not in workdir
-            out[name] = {"from_file": posixpath.join(workdir, key) if relative else key}
+            base = workdir if isinstance(workdir, str) and "$" not in workdir else ""
+            out[name] = {"from_file": posixpath.join(base, key)}  # (an absolute key stays as it is)
     return out
