@@ -34,7 +34,7 @@ STEP_KEYS = (
     "signalOnStop",
 )
 STEP_NOT_YET = (
-    "workerSelector", "approval", "router", "exec", "container", "llm",
+    "workerSelector", "approval", "router", "exec", "container", "llm", "messages", "logOutput", "shellPackages",
 )
 # Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`, v2's
 # `labels` for `tags`).
