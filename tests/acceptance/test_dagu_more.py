@@ -183,3 +183,50 @@ def test_bad_secrets_are_located_errors(project):
         project.write("bad.yaml", text)
         result = project.digpy("check")
         assert result.returncode == 2 and expected in result.stderr, (text, result.stderr)
+
+
+FLAKY = """\
+steps:
+  - name: first
+    command: echo ran >> {count}; echo first
+  - name: flaky
+    command: test -f {flag} && echo flaky ok
+  - name: last
+    command: echo last
+"""
+
+
+def test_dry_run_and_resume_of_a_dagu_file(project):
+    count, flag = project.path / "count.txt", project.path / "ok.flag"
+    project.write("r.yaml", FLAKY.format(count=count, flag=flag))
+    dry = project.run("r", "--dry-run")
+    assert dry.returncode == 0 and "dry run: nothing ran" in dry.stderr and "+r+flaky: sh>" in dry.stderr
+    assert not count.exists()
+    failed = project.run("r")
+    assert failed.returncode == 1 and failed.stdout == "first\n"
+    assert "+r+flaky failed: Command failed with code 1" in failed.stderr
+    flag.touch()
+    resumed = project.run("r")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout == "flaky ok\nlast\n" and "+r+first: skipped (succeeded in an earlier attempt)" in resumed.stderr
+    assert count.read_text() == "ran\n", "the step that succeeded did not run again"
+    from_last = project.run("r", "--start", "+last")
+    assert from_last.stdout == "last\n"
+
+
+def test_retry_resume_of_a_dagu_attempt_on_the_server(server, tmp_path):
+    import json
+
+    from tests.acceptance.test_server import wait_done, write_project
+
+    count, flag = tmp_path / "count.txt", tmp_path / "ok.flag"
+    project = write_project(tmp_path / "p", {"r.yaml": FLAKY.format(count=count, flag=flag)})
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "r", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "error"
+    flag.touch()
+    retried = json.loads(server.digpy("retry", attempt["id"], "--resume", "--json").stdout)
+    assert wait_done(server, retried["id"])["status"] == "success"
+    log = server.digpy("log", retried["id"]).stdout
+    assert "flaky ok" in log and "last" in log and "first" not in log.replace("+r+first", "")
+    assert count.read_text() == "ran\n"
