@@ -230,3 +230,23 @@ def test_retry_resume_of_a_dagu_attempt_on_the_server(server, tmp_path):
     log = server.digpy("log", retried["id"]).stdout
     assert "flaky ok" in log and "last" in log and "first" not in log.replace("+r+first", "")
     assert count.read_text() == "ran\n"
+
+
+def test_parallel_over_an_env_entry_of_the_dag(project):
+    project.write("child.yaml", "params: [ITEM: x]\nsteps:\n  - echo \"child $ITEM\"\n")
+    project.write("fan.yaml", """\
+env:
+  - SERVERS: "s1 s2,s3"
+  - TASKS: '["t1", "t2"]'
+steps:
+  - run: child
+    parallel: ${SERVERS}
+  - run: child
+    parallel: {items: $TASKS, maxConcurrent: 1}
+""")
+    result = project.run("fan")
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.splitlines()) == ["child s1", "child s2", "child s3", "child t1", "child t2"]
+    project.write("fan.yaml", "env:\n  - X: \"`ls`\"\nsteps:\n  - run: child\n    parallel: $X\n")
+    bad = project.digpy("check")
+    assert "fan.yaml:5:15: parallel: $X is an env entry worked out when the DAG runs; not supported yet" in bad.stderr

@@ -608,21 +608,36 @@ def _parallel(value: Any, loc: Location | None, scope: Scope) -> tuple[list[Any]
         value = value["items"]
     if isinstance(value, str):
         reference = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value.strip())
-        if reference is None:
+        name = reference.group(1) if reference is not None else None
+        if name is not None and name in scope.env and name not in scope.params:  # the DAG's env
+            if any(c in scope.env[name] for c in "$`"):
+                raise ConfigError(f"parallel: {value} is an env entry worked out when the DAG runs; not supported "
+                                  "yet by digpy", location=loc, hint="write its items as they are, or make it a param")
+            value, name = _env_items(scope.env[name]), None
+        if name is not None:
+            if name not in scope.outputs and name not in scope.params:
+                raise ConfigError(f"parallel: {value} is neither a param, an env entry nor the output of a step",
+                                  location=loc, hint="name a param or an output (output: NAME) of an earlier step")
+            return name, limit
+        if isinstance(value, str):
             try:
                 value = shlex.split(value.replace(",", " ").replace(";", " ").replace("|", " "))
             except ValueError as e:
                 raise ConfigError(f"parallel: {e}", location=loc) from None
-        elif reference.group(1) in scope.outputs or reference.group(1) in scope.params:
-            return reference.group(1), limit
-        else:
-            raise ConfigError(f"parallel: {value} is neither a param nor the output of a step", location=loc,
-                              hint="name a param or an output (output: NAME) of an earlier step")
     if not isinstance(value, list):
         raise ConfigError("parallel must be a list of items, a variable, or {items, maxConcurrent}", location=loc)
     if not value:
         raise ConfigError("parallel has no items (Dagu refuses zero items too)", location=loc)
     return list(value), limit
+
+
+def _env_items(text: str) -> list[Any] | str:
+    """The items of a `parallel:` over an env entry of the DAG: a JSON array's, or the words of the text."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return parsed if isinstance(parsed, list) else text
 
 
 # ---------------------------------------------------------------- handlers
