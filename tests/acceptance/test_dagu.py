@@ -390,9 +390,9 @@ def test_a_nested_list_runs_side_by_side_and_a_step_timeout_kills_the_command(pr
 steps:
   - echo start
   - - name: slow_side
-      command: sleep 0.3; echo slow side
+      command: i=0; until [ -f fast.done ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; echo slow side
     - name: fast_side
-      command: echo fast side
+      command: echo fast side; touch fast.done
   - name: joined
     command: echo after both
   - name: stuck

@@ -237,11 +237,10 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
             set_located(out, "timezone", zone, dag, "schedule")
         set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
                     "schedule")
-    if dag.get("maxActiveRuns") is not None:
-        runs = dag["maxActiveRuns"]
-        if runs != -1:  # -1: never queue
-            set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),
-                                                   minimum=1), dag, "maxActiveRuns")
+    runs = dag.get("maxActiveRuns", 1)  # Dagu's default: one run at a time, the others wait
+    if runs != -1:  # -1: never queue
+        set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),
+                                                             minimum=1), dag, "maxActiveRuns")
     if dag.get("queue") is not None:
         set_located(out, "queue", dag["queue"], dag, "queue")
     if dag.get("timeoutSec") is not None:
