@@ -94,6 +94,7 @@ def test_a_platform_the_image_does_not_have_fails_the_step_clearly(project, dock
 
 
 @pytest.mark.docker
+@pytest.mark.slow  # two containers: over 5 s on the vfs storage driver
 def test_dig_workflows_set_the_same_limits_on_docker_and_on_sh_in_a_container(project, docker_env):
     project.write("wf.dig", f"""\
 +op:
