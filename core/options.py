@@ -91,13 +91,17 @@ def byte_size(value: Any, what: str, *, minimum: int = 1, location: Location | N
     result: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
     elif isinstance(value, str) and (match := _BYTES.match(value)):
         result = int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
     if result is None:
         raise ConfigError(f"{what} must be a size such as 512m or 2g (or a number of bytes), got {_shown(value)}",
                           location=location)
     if result < minimum:
-        raise ConfigError(f"{what} must be at least {minimum} bytes, got {_shown(value)}", location=location)
+        unit = next((u for u in "tgmk" if minimum % _BYTE_UNITS[u] == 0), "")
+        shown = f"{minimum // _BYTE_UNITS[unit]}{unit}" if unit else f"{minimum} bytes"
+        raise ConfigError(f"{what} must be at least {shown}, got {_shown(value)}", location=location)
     return result
 
 

@@ -135,7 +135,7 @@ def test_a_bad_limit_in_a_dig_workflow_fails_its_task_with_the_option_named(proj
      "        host: {Memory: lots}\n    command: echo\n",
      "bad.yaml:7:24: docker host.Memory must be a size such as 512m or 2g (or a number of bytes), got 'lots'"),
     ("steps:\n  - name: a\n    type: docker\n    with:\n      image: x\n      host: {memory: 1k}\n    command: echo\n",
-     "bad.yaml:6:22: docker host.memory must be at least 6291456 bytes, got '1k'"),
+     "bad.yaml:6:22: docker host.memory must be at least 6m, got '1k'"),
     ("steps:\n  - name: a\n    type: docker\n    with:\n      image: x\n      host: {CpuShares: 512}\n"
      "    command: echo\n",
      "bad.yaml:6:14: docker host: 'CpuShares' is not supported yet by digpy; supported: networkMode, binds"),
