@@ -148,8 +148,9 @@ def _docker(config: dict[str, Any], loc: Location | None) -> Executor:
         docker["platform"] = platform.strip()
     env: dict[str, str] = {}
     raw_env = container["env"].value if "env" in container else None
-    for item in ((raw_env or {}).items() if isinstance(raw_env, dict) else raw_env or []):
-        key, value = item if isinstance(item, tuple) else (str(item).partition("=")[0], str(item).partition("=")[2])
+    for entry in ((raw_env or {}).items() if isinstance(raw_env, dict) else raw_env or []):
+        key, value = entry if isinstance(entry, tuple) else (str(entry).partition("=")[0],
+                                                              str(entry).partition("=")[2])
         env[str(key)] = "" if value is None else str(value)
     binds = host["binds"].value if "binds" in host else None
     volumes = [*(config.get("volumes") or []), *(binds or [])]  # v2's volumes, v1's host.binds
