@@ -22,7 +22,7 @@ from digpy.core.language.dagu.child_output import child_result, fan_out_result, 
 from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
-from digpy.core.language.dagu.mail import Mail
+from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.secrets import read_secrets
 from digpy.core.language.dagu.setup import (
@@ -83,6 +83,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     if secrets:  # every step's commands get them (and the handlers', and the children's)
         out["_export"] = {"_env": secrets}
     mail = Mail(dag, name)
+    scope.smtp = mail.server  # for mail steps, handlers' too
     prelude = Prelude(dag, scope)
     sources: list[str] = []
     handlers = _handlers(dag)
@@ -308,6 +309,13 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         _http_task(step, scope, executor.http or {}, task)
     elif executor.kind == "jq":
         _jq_task(step, scope, executor.raw, task)
+    elif executor.kind == "mail":
+        for key in ("command", "script", "shell", "stdout", "stderr", "output"):
+            if config.get(key) is not None:
+                raise ConfigError(f"step '{step.name}' uses the mail executor and can't have {key}",
+                                  location=key_location(config, key))
+        where = value_location(config, "executor") or value_location(config, "type") or step.location
+        task.update(mail_step_task(step.name, executor.mail or {}, scope, where))
     else:
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
