@@ -250,3 +250,41 @@ steps:
     project.write("fan.yaml", "env:\n  - X: \"`ls`\"\nsteps:\n  - run: child\n    parallel: $X\n")
     bad = project.digpy("check")
     assert "fan.yaml:5:15: parallel: $X is an env entry worked out when the DAG runs; not supported yet" in bad.stderr
+
+
+def test_a_param_passed_on_to_a_child_under_its_own_name_is_the_parents_value(project):
+    # what Dagu 1.30.2 prints: the child's params read the parent's values, not their own defaults
+    project.write("child.yaml", "params: \"REGION=child-default DAY=child-day\"\nsteps:\n"
+                                "  - echo \"file child $REGION $DAY\"\n")
+    project.write("p.yaml", """\
+params: "REGION=eu DAY=monday"
+env:
+  - ITEMS: '["a", "b"]'
+steps:
+  - run: local
+    params: "REGION=$REGION DAY=${DAY}-x"
+  - run: child
+    params: "REGION=${REGION}"
+  - run: local
+    parallel: [one, two]
+    params: "REGION=${REGION}/${ITEM} DAY=$ITEM"
+  - name: days
+    command: echo "mon tue"
+    output: DAYS
+  - run: local
+    parallel: ${DAYS}
+    params: "REGION=$REGION DAY=${ITEM}"
+---
+name: local
+params: "REGION=local-default DAY=local-day"
+steps:
+  - echo "local $REGION $DAY"
+""")
+    result = project.run("p")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["local eu monday-x", "file child eu child-day"]
+    assert sorted(lines[2:4]) == ["local eu/one one", "local eu/two two"]
+    assert lines[4] == "mon tue" and sorted(lines[5:]) == ["local eu mon", "local eu tue"]
+    given = project.run("p", "--rerun", "-p", "REGION=us")
+    assert given.stdout.splitlines()[:2] == ["local us monday-x", "file child us child-day"]

@@ -37,12 +37,14 @@ from digpy.core.language.dagu.setup import (
 )
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
 from digpy.core.language.dagu.variables import (
+    REFERENCE,
     Scope,
     child_output_param,
     fan_out_item_param,
     for_shell,
     for_value,
     literal,
+    shell_double,
     step_reference_param,
 )
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location, without_keys
@@ -101,8 +103,14 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         sources = ["+preconditions"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
+        args = _call_arguments(step, scope, prelude)
         task = _step_task(step, scope, prelude, resolve_child, mail=mail, outputs_of=outputs_of)
         after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
+        if args is not None:  # worked out in the parent's shell first
+            if after:
+                args["_after"] = after
+            out[f"{step.task}__args"] = args
+            after = [f"{step.task}__args"]
         if after:
             task["_after"] = after
         out[step.task] = task
@@ -499,6 +507,49 @@ def _jq_task(step: Step, scope: Scope, raw: bool, task: ConfigMap) -> None:
         task["raw"] = True
 
 
+ITEM_MARK = "@@digpy-item@@"  # ${ITEM} in a value worked out before the fan-out knows its items
+
+
+def _call_arguments(step: Step, scope: Scope, prelude: Prelude) -> ConfigMap | None:
+    """The task that works out, in the parent's shell, the child params of a `run:` step that name
+    themselves (`params: "DAY=$DAY"`, the usual way to pass a param on): as an export, such a
+    value would read the child's own param instead of the parent's. Each value is kept as a param
+    `STEP__arg__NAME` that the step's exports read (scope.call_args)."""
+    config = step.config
+    if config.get("run") is None or config.get("params") is None:
+        return None
+    params = _child_params(config["params"], value_location(config, "params"))
+    loc = value_location(config, "params")
+    named = [k for k, v in params.items() if k != "ITEM" and any(
+        (m.group(1) or m.group(3)) in params for m in REFERENCE.finditer(v))]
+    if not named:
+        return None
+    group = ConfigMap(loc)
+    group["_parallel"] = True
+    setup = prelude.text(None) + (f"export ITEM='{ITEM_MARK}'\n" if config.get("parallel") is not None else "")
+    names: dict[str, str] = {}
+    for key in named:
+        names[key] = re.sub(r"\W", "_", f"{step.task[1:]}__arg__{key}")
+        group[f"+{key}"] = {"sh>": "printf '%s' " + for_shell(shell_double(params[key]), scope, loc), "setup": setup,
+                            "output": names[key], "print_output": False}
+    scope.call_args[step.name] = names
+    return group
+
+
+def _argument(step: Step, key: str, value: str, scope: Scope, loc: Location | None, item: str | None = None) -> str:
+    """A child param of a `run:` step as the child's export: worked out by _call_arguments when it
+    names the step's own params, else as an expression; `item`: the fan-out item's text, or ITEM
+    (a fan-out over a variable) when None inside one."""
+    name = scope.call_args.get(step.name, {}).get(key)
+    if name is None:
+        text = for_value(value, scope, loc)
+        return text if item is None else text.replace("${ITEM}", literal(item))
+    if not scope.items:
+        return "${" + name + "}"
+    join = json.dumps(item) if item is not None else "ITEM"
+    return "${" + f"{name}.split({json.dumps(ITEM_MARK)}).join({join})" + "}"
+
+
 def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap,
                 outputs_of: OutputsOf) -> None:
     config = step.config
@@ -513,7 +564,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     params = _child_params(config.get("params"), value_location(config, "params"))
     parallel = config.get("parallel")
     if parallel is None:
-        _call(task, resolve_child(target.strip(), loc), {k: for_value(v, scope, loc) for k, v in params.items()})
+        _call(task, resolve_child(target.strip(), loc), {k: _argument(step, k, v, scope, loc) for k, v in params.items()})
         return
     items, limit = _parallel(parallel, value_location(config, "parallel"), scope)
     task["_parallel"] = {"limit": limit}
@@ -525,7 +576,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
                               location=key_location(config, "output"),
                               hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
-        _call(body, child, {k: for_value(v, inner, loc) for k, v in params.items()})
+        _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()})
         task["for_each>"] = {"ITEM": "${" + _SPLIT_ITEMS + "(" + items + ")}"}
         task["_do"] = body
         return
@@ -535,7 +586,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         if text in seen:  # Dagu merges duplicate items into one child run
             continue
         seen.add(text)
-        exported = {k: for_value(v, inner, loc).replace("${ITEM}", literal(text)) for k, v in params.items()}
+        exported = {k: _argument(step, k, v, inner, loc, text) for k, v in params.items()}
         if not params and isinstance(item, dict):  # a map item without params: its keys are the params
             exported = {str(k): literal(as_text(v)) for k, v in item.items()}
         exported["ITEM"] = literal(text)
