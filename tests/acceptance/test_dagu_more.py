@@ -288,3 +288,24 @@ steps:
     assert lines[4] == "mon tue" and sorted(lines[5:]) == ["local eu mon", "local eu tue"]
     given = project.run("p", "--rerun", "-p", "REGION=us")
     assert given.stdout.splitlines()[:2] == ["local us monday-x", "file child us child-day"]
+
+
+def test_jq_sorts_object_keys_and_prints_a_raw_null_as_an_empty_line(project):
+    project.write("j.yaml", """\
+steps:
+  - name: sorted
+    executor: jq
+    command: '.'
+    script: '{"name": "John", "age": 30, "nested": {"z": 1, "a": 2}}'
+  - name: rawnull
+    executor: {type: jq, config: {raw: true}}
+    command: '.missing, .name'
+    script: '{"name": "n"}'
+    output: R
+  - command: echo "R=[${R}]"
+""")
+    result = project.run("j")
+    assert result.returncode == 0, result.stderr
+    # what Dagu 1.30.2 prints (its jq, gojq, sorts keys)
+    assert result.stdout == '{\n    "age": 30,\n    "name": "John",\n    "nested": {\n        "a": 2,\n' \
+                            '        "z": 1\n    }\n}\n\nn\nR=[n]\n'
