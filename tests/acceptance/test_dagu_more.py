@@ -309,3 +309,16 @@ steps:
     # what Dagu 1.30.2 prints (its jq, gojq, sorts keys)
     assert result.stdout == '{\n    "age": 30,\n    "name": "John",\n    "nested": {\n        "a": 2,\n' \
                             '        "z": 1\n    }\n}\n\nn\nR=[n]\n'
+
+
+def test_an_escaped_reference_is_printed_as_written(project):
+    project.write("e.yaml", """\
+steps:
+  - id: first
+    command: echo hello
+  - command: |
+      echo "unknown=\\${unknown_step.stdout} path=\\${first.stdout} out=\\${OUT}"
+""")
+    result = project.run("e")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["hello", "unknown=${unknown_step.stdout} path=${first.stdout} out=${OUT}"]

@@ -46,6 +46,8 @@ def for_shell(text: str, scope: Scope, location: Location | None) -> str:
     out: list[str] = []
     last = 0
     for match in REFERENCE.finditer(text):
+        if match.start() and text[match.start() - 1] == "\\":  # `\${x}`: the shell prints it as written
+            continue
         expression = _path_expression(match, scope, location)
         if expression is None:
             continue
