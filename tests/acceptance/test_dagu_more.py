@@ -233,10 +233,10 @@ def test_retry_resume_of_a_dagu_attempt_on_the_server(server, tmp_path):
 
 
 def test_parallel_over_an_env_entry_of_the_dag(project):
-    project.write("child.yaml", "params: [ITEM: x]\nsteps:\n  - echo \"child $ITEM\"\n")
+    project.write("child.yaml", "steps:\n  - echo \"child $1\"\n")  # an item without params: $1
     project.write("fan.yaml", """\
 env:
-  - SERVERS: "s1 s2,s3"
+  - SERVERS: "s1 s2 s3"
   - TASKS: '["t1", "t2"]'
 steps:
   - run: child
@@ -322,3 +322,21 @@ steps:
     result = project.run("e")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["hello", "unknown=${unknown_step.stdout} path=${first.stdout} out=${OUT}"]
+
+
+def test_a_fan_out_without_params_passes_each_item_as_the_childs_params(project):
+    project.write("p.yaml", """\
+steps:
+  - call: child
+    parallel: {items: [ok1, "TASK_ID=1 TASK_NAME=alpha", "x y"], maxConcurrent: 1}
+---
+name: child
+params: "TASK_ID=none TASK_NAME=none"
+steps:
+  - command: 'echo "1=$1 2=$2 id=$TASK_ID name=$TASK_NAME item=[${ITEM}]"'
+""")
+    result = project.run("p")
+    assert result.returncode == 0, result.stderr
+    # what Dagu 1.30.2 prints for the same file
+    assert result.stdout.splitlines() == ["1=ok1 2= id=none name=none item=[]", "1= 2= id=1 name=alpha item=[]",
+                                          "1=x 2=y id=none name=none item=[]"]

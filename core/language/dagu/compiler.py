@@ -22,6 +22,7 @@ from digpy.core.language.dagu.child_output import child_result, fan_out_result, 
 from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
+from digpy.core.language.dagu.items import SPLIT_ITEMS_JS, split_items
 from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.secrets import read_secrets
@@ -577,7 +578,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
                               hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
         _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()})
-        task["for_each>"] = {"ITEM": "${" + _SPLIT_ITEMS + "(" + items + ")}"}
+        task["for_each>"] = {"ITEM": "${" + SPLIT_ITEMS_JS + "(" + items + ")}"}
         task["_do"] = body
         return
     seen: set[str] = set()
@@ -586,10 +587,13 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         if text in seen:  # Dagu merges duplicate items into one child run
             continue
         seen.add(text)
-        exported = {k: _argument(step, k, v, inner, loc, text) for k, v in params.items()}
-        if not params and isinstance(item, dict):  # a map item without params: its keys are the params
+        if params:
+            exported = {k: _argument(step, k, v, inner, loc, text) for k, v in params.items()}
+            exported["ITEM"] = literal(text)
+        elif isinstance(item, dict):  # a map item without params: its keys are the params
             exported = {str(k): literal(as_text(v)) for k, v in item.items()}
-        exported["ITEM"] = literal(text)
+        else:  # the item is the child's params, as Dagu passes it: `a b` is $1 $2, `K=V` a named one
+            exported = {k: literal(v) for k, v in _child_params(text, loc).items()}
         sub = ConfigMap(loc)
         _call(sub, child, exported)
         if config.get("output") is not None:  # the child's JSON kept under a name of the item's own
@@ -626,11 +630,6 @@ def _fan_out_items(step: Step) -> list[tuple[str, str]]:
 
 # A variable's items (Dagu): a JSON array, one JSON value, or words split at newlines, commas,
 # semicolons, pipes, tabs and spaces; map items are passed on as compact JSON.
-_SPLIT_ITEMS = (
-    "(function(v){v=String(v);var j;try{j=JSON.parse(v);}catch(e){j=undefined;}"
-    "var a=j===undefined?v.split(/[\\n,;|\\t ]+/).filter(function(s){return s!=='';}):(j instanceof Array?j:[j]);"
-    "return JSON.stringify(a.map(function(x){return typeof x==='string'?x:JSON.stringify(x);}));})"
-)
 
 
 def _call(task: ConfigMap, child: str | dict[str, Any], params: dict[str, str]) -> None:
@@ -671,31 +670,19 @@ def _parallel(value: Any, loc: Location | None, scope: Scope) -> tuple[list[Any]
             if any(c in scope.env[name] for c in "$`"):
                 raise ConfigError(f"parallel: {value} is an env entry worked out when the DAG runs; not supported "
                                   "yet by digpy", location=loc, hint="write its items as they are, or make it a param")
-            value, name = _env_items(scope.env[name]), None
+            value, name = split_items(scope.env[name]), None
         if name is not None:
             if name not in scope.outputs and name not in scope.params:
                 raise ConfigError(f"parallel: {value} is neither a param, an env entry nor the output of a step",
                                   location=loc, hint="name a param or an output (output: NAME) of an earlier step")
             return name, limit
         if isinstance(value, str):
-            try:
-                value = shlex.split(value.replace(",", " ").replace(";", " ").replace("|", " "))
-            except ValueError as e:
-                raise ConfigError(f"parallel: {e}", location=loc) from None
+            value = split_items(value)
     if not isinstance(value, list):
         raise ConfigError("parallel must be a list of items, a variable, or {items, maxConcurrent}", location=loc)
     if not value:
         raise ConfigError("parallel has no items (Dagu refuses zero items too)", location=loc)
     return list(value), limit
-
-
-def _env_items(text: str) -> list[Any] | str:
-    """The items of a `parallel:` over an env entry of the DAG: a JSON array's, or the words of the text."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text
-    return parsed if isinstance(parsed, list) else text
 
 
 # ---------------------------------------------------------------- handlers
