@@ -577,7 +577,8 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
                               location=key_location(config, "output"),
                               hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
-        _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()})
+        _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()} if params else
+              {"1": "${ITEM}"})  # without params, the item is the child's $1
         task["for_each>"] = {"ITEM": "${" + SPLIT_ITEMS_JS + "(" + items + ")}"}
         task["_do"] = body
         return
