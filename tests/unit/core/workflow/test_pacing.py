@@ -220,3 +220,22 @@ def test_a_reloaded_attempt_still_times_out():
     assert graph.next_wake() == 110
     graph.wake(110)
     assert graph.root.state == TaskState.ERROR  # `+a` was ready (not running) after the reload: canceled at once
+
+
+def test_a_timeout_runs_the_cancel_task_of_a_group_inside_but_not_its_own():
+    graph = attempt("""\
++outer:
+  _timeout: 5
+  _cancel: {echo>: outer canceled}
+  +inner:
+    _cancel: {echo>: inner canceled}
+    +a: {sh>: a}
+""")
+    take_all(graph, 0)
+    graph.wake(5)
+    graph.canceled(graph.take_to_stop()[0], 5)
+    assert take_all(graph, 5) == ["^cancel"]
+    assert find(graph, "^cancel").full_name == "+wf+outer+inner^cancel"
+    succeed(graph, "+inner^cancel", 6)
+    assert find(graph, "+wf+outer").state == TaskState.ERROR and graph.done
+    assert find(graph, "+wf+outer+inner").state == TaskState.CANCELED
