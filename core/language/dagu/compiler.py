@@ -19,7 +19,7 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.child_output import child_result, fan_out_result, keep_task, workflow_outputs
-from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
+from digpy.core.language.dagu.common import as_text, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.items import SPLIT_ITEMS_JS, split_items
@@ -80,7 +80,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     limit = dag.get("maxActiveSteps")
     if limit is not None:
         whole_number(limit, "maxActiveSteps", value_location(dag, "maxActiveSteps"), minimum=1)
-    set_located(out, "_parallel", {"limit": limit} if limit else True, dag, "steps")
+    set_located(out, "_parallel", {"running": limit} if limit else True, dag, "steps")  # a sliding window
     _settings(dag, out)
     secrets = read_secrets(dag, scope)
     if secrets:  # every step's commands get them (and the handlers', and the children's)
@@ -253,10 +253,13 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
                                                              minimum=1), dag, "maxActiveRuns")
     if dag.get("queue") is not None:
         set_located(out, "queue", dag["queue"], dag, "queue")
-    if dag.get("timeoutSec") is not None:
+    if dag.get("timeoutSec") is not None:  # the running steps are killed and the run fails
         seconds = whole_number(dag["timeoutSec"], "timeoutSec", value_location(dag, "timeoutSec"), minimum=1)
-        set_located(out, "sla", located_map({"duration": hms(seconds), "fail": True, "alert": False},
-                                  value_location(dag, "timeoutSec")), dag, "timeoutSec")
+        set_located(out, "_timeout", seconds, dag, "timeoutSec")
+    if dag.get("delaySec") is not None:  # Dagu waits this long after starting a step before the next start
+        seconds = whole_number(dag["delaySec"], "delaySec", value_location(dag, "delaySec"), minimum=0)
+        if seconds:
+            set_located(out, "_start_interval", seconds, dag, "delaySec")
     for key in ("description", "group"):
         if key in dag and not isinstance(dag[key], str):
             raise ConfigError(f"{key} must be a text", location=value_location(dag, key))
@@ -568,7 +571,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         _call(task, resolve_child(target.strip(), loc), {k: _argument(step, k, v, scope, loc) for k, v in params.items()})
         return
     items, limit = _parallel(parallel, value_location(config, "parallel"), scope)
-    task["_parallel"] = {"limit": limit}
+    task["_parallel"] = {"running": limit}  # Dagu's maxConcurrent is a sliding window too
     inner = Scope(**{**scope.__dict__, "items": True})
     child = resolve_child(target.strip(), loc)
     if isinstance(items, str):  # a variable: its items are known when the step runs (for_each>)
