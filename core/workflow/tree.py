@@ -27,6 +27,7 @@ from digpy.core.workflow.control import (
 )
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
+from digpy.core.workflow.retention import read_retention
 from digpy.core.workflow.retry import parse_retry
 from digpy.core.workflow.schedule import check_timezone
 from digpy.core.workflow.sla import Sla, read_sla
@@ -44,10 +45,10 @@ _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 _DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla", "_continue_on")
 
 
-TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
-                  "_cancel", "_retry", "_parallel")
+TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "retention", "_export", "_error",
+                  "_check", "_cancel", "_retry", "_parallel")
 # Top-level keys that are settings of the workflow, not of its root task (a called workflow drops them).
-WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts")
+WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "retention")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
 
 
@@ -91,6 +92,7 @@ def compile_workflow(
         raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
                           location=value_location(config, "schedule"))
     limits = attempt_limits(config)
+    retention = read_retention(config)
     body = without_keys(dict(config) if not isinstance(config, dict) else config, WORKFLOW_SETTINGS)
     unknown: list[UnknownOperator] | None = [] if lenient else None
     sla = None
@@ -107,6 +109,7 @@ def compile_workflow(
         location=root_loc,
         unknown_operators=unknown or [],
         limits=limits,
+        retention=retention,
         sla=sla,
     )
 

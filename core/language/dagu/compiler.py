@@ -24,6 +24,7 @@ from digpy.core.language.dagu.control import read_continue_on, read_precondition
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.mail import Mail
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
+from digpy.core.language.dagu.settings import map_history, map_skip_if_successful
 from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
@@ -231,6 +232,8 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
             set_located(out, "timezone", zone, dag, "schedule")
         set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
                     "schedule")
+    map_skip_if_successful(dag, out)
+    map_history(dag, out)
     if dag.get("maxActiveRuns") is not None:
         runs = dag["maxActiveRuns"]
         if runs != -1:  # -1: never queue

@@ -18,11 +18,11 @@ from digpy.core.workflow.tree import did_you_mean
 DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
-    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize",
+    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "histRetentionDays", "histRetentionRuns",
+    "skipIfSuccessful",
 )
 DAG_NOT_YET = (
-    "logDir", "logOutput", "delaySec", "restartWaitSec",
-    "skipIfSuccessful", "maxCleanUpTimeSec", "histRetentionDays", "histRetentionRuns",
+    "logDir", "logOutput", "delaySec", "restartWaitSec", "maxCleanUpTimeSec",
     "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults", "secrets",
     "stepTypes", "artifacts", "webhook", "shell", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
     "llm", "harness", "retryPolicy",
