@@ -23,6 +23,7 @@ from digpy.core.workflow.control import (
     parse_continue_on,
     parse_preconditions,
     parse_repeat,
+    parse_stop_grace,
     parse_stop_signal,
 )
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
@@ -310,7 +311,8 @@ class _Compiler:
                                   hint="put skipped, exit_code or output on the operator tasks in it")
             continue_failure = continue_on.failure
         for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on),
-                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal)):
+                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal),
+                           ("_stop_grace", parse_stop_grace)):
             if config.get(key) is not None:
                 if key == "_continue_on" and not is_operator:
                     continue

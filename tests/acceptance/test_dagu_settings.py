@@ -159,3 +159,23 @@ def test_skip_if_successful_passes_over_a_slot_after_a_manual_run(quiet_server, 
         assert scheduler.step(tomorrow + 2 * DAY + 1) == 2, "a scheduled run never makes the next slot skip"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("setting", "most"), [("maxCleanUpTimeSec: 1\n", 4), ("", None)])
+def test_max_clean_up_time_is_how_long_a_stopped_command_has_before_sigkill(project, setting, most):
+    """A command that ignores SIGTERM is killed at its timeout (1 s) plus the grace: 1 s with
+    maxCleanUpTimeSec: 1, else the engine's 5 s (Dagu's default too)."""
+    project.write("stop.yaml", setting + """\
+type: graph
+steps:
+  - name: stubborn
+    command: date +%s > started; trap '' TERM; sleep 60
+    timeoutSec: 1
+    continueOn: {failure: true}
+  - name: after
+    depends: stubborn
+    command: echo "$(( $(date +%s) - $(cat started) ))"
+""")
+    result = project.run("stop")
+    waited = int(result.stdout.strip().splitlines()[-1])
+    assert (waited <= most) if most else (waited >= 6), result.stdout

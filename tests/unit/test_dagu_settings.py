@@ -58,7 +58,8 @@ def test_skip_if_successful_is_an_option_of_the_schedule(tmp_path):
     ("histRetentionRuns: 0\n" + STEPS, "dag.yaml:1:20: histRetentionRuns must be a whole number from 1"),
     ("histRetentionDays: soon\n" + STEPS, "dag.yaml:1:20: histRetentionDays must be a whole number from 0"),
     ("skipIfSuccessful: yes\n" + STEPS, "dag.yaml:1:19: skipIfSuccessful must be true or false"),
-    ("maxCleanUpTimeSec: 5\n" + STEPS, "dag.yaml:1:1: DAG 'dag': 'maxCleanUpTimeSec' is not supported yet by digpy"),
+    ("maxCleanUpTimeSec: 0\n" + STEPS, "dag.yaml:1:20: maxCleanUpTimeSec must be a whole number from 1"),
+    ("restartWaitSec: 5\n" + STEPS, "dag.yaml:1:1: DAG 'dag': 'restartWaitSec' is not supported yet by digpy"),
 ])
 def test_bad_settings_are_located_errors(tmp_path, text, message):
     with pytest.raises(ConfigError) as caught:
@@ -81,3 +82,35 @@ def test_bad_dig_retention_is_a_located_error(tmp_path, text, message):
 def test_skip_if_successful_is_true_or_false():
     with pytest.raises(ConfigError, match="skip_if_successful must be true or false"):
         parse_schedule({"daily>": "07:00:00", "skip_if_successful": "yes"}, "UTC")
+
+
+def test_max_clean_up_time_is_the_stop_grace_of_the_dag_s_command_tasks(tmp_path):
+    (tmp_path / "child.yaml").write_text(STEPS)
+    workflow = compiled(tmp_path, """\
+maxCleanUpTimeSec: 30
+steps:
+  - name: a
+    command: sleep 1
+  - name: b
+    run: child
+handlerOn:
+  failure:
+    command: echo failed
+  cancel:
+    command: echo canceled
+""")
+    graces = {t.full_name: t.config.get("_stop_grace") for t in workflow.tasks if not t.is_group}
+    assert graces == {"+dag+a": 30, "+dag+b": None}, "a child DAG has its own"
+    assert workflow.config["_error"]["+on_failure"]["_stop_grace"] == 30
+    assert workflow.config["_cancel"]["+on_cancel"]["_stop_grace"] == 30
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("+a:\n  sh>: sleep 1\n  _stop_grace: 0\n", "w.dig:3:16: _stop_grace must be a number of seconds (> 0"),
+    ("+a:\n  sh>: sleep 1\n  _stop_grace: soon\n", "w.dig:3:16: _stop_grace must be a number of seconds (> 0"),
+    ("+g:\n  _stop_grace: 3\n  +a:\n    sh>: sleep 1\n", "w.dig:2:3: group +w+g has an invalid key '_stop_grace'"),
+])
+def test_bad_stop_grace_is_a_located_error(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        compiled(tmp_path, text, "w", ".dig")
+    assert str(caught.value).startswith(message), str(caught.value)

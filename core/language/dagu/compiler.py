@@ -24,7 +24,7 @@ from digpy.core.language.dagu.control import read_continue_on, read_precondition
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.mail import Mail
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
-from digpy.core.language.dagu.settings import map_history, map_skip_if_successful
+from digpy.core.language.dagu.settings import map_cleanup_time, map_history, map_skip_if_successful
 from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
@@ -152,6 +152,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
             aborted["+on_exit"] = _handler_task(handlers["exit"], "exit", scope, prelude, resolve_child, [],
                                                 "aborted")
         out["_cancel"] = aborted
+    map_cleanup_time(dag, out)
     return out
 
 

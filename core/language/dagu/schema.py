@@ -19,10 +19,10 @@ DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
     "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "histRetentionDays", "histRetentionRuns",
-    "skipIfSuccessful",
+    "skipIfSuccessful", "maxCleanUpTimeSec",
 )
 DAG_NOT_YET = (
-    "logDir", "logOutput", "delaySec", "restartWaitSec", "maxCleanUpTimeSec",
+    "logDir", "logOutput", "delaySec", "restartWaitSec",
     "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults", "secrets",
     "stepTypes", "artifacts", "webhook", "shell", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
     "llm", "harness", "retryPolicy",

@@ -1,5 +1,6 @@
-"""DAG settings that become workflow settings of the engine: `histRetentionDays` / `histRetentionRuns`
-→ `retention: {age, sessions}` and `skipIfSuccessful` → the schedule's `skip_if_successful`."""
+"""DAG settings that become settings of the engine: `histRetentionDays` / `histRetentionRuns` →
+`retention: {age, sessions}`, `skipIfSuccessful` → the schedule's `skip_if_successful`, and
+`maxCleanUpTimeSec` → `_stop_grace` on the tasks that run the DAG's commands."""
 
 from __future__ import annotations
 
@@ -38,3 +39,17 @@ def map_skip_if_successful(dag: ConfigMap, out: ConfigMap) -> None:
         schedule["skip_if_successful"] = True
         if where is not None:
             schedule.key_locs["skip_if_successful"] = schedule.value_locs["skip_if_successful"] = where
+
+
+def map_cleanup_time(dag: ConfigMap, out: ConfigMap) -> None:
+    """`maxCleanUpTimeSec: N` → `_stop_grace: N` on each command task of this DAG: its steps and
+    handlers (a child DAG has its own)."""
+    seconds = dag.get("maxCleanUpTimeSec")
+    if seconds is None:
+        return
+    seconds = whole_number(seconds, "maxCleanUpTimeSec", value_location(dag, "maxCleanUpTimeSec"), minimum=1)
+    groups = [out, *(out[k] for k in ("_error", "_cancel") if isinstance(out.get(k), dict))]
+    for group in groups:
+        for key, task in group.items():
+            if key.startswith("+") and isinstance(task, dict) and "sh>" in task and "_stop_grace" not in task:
+                task["_stop_grace"] = seconds
