@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import Location
 from digpy.core.workflow.queue import NO_LIMITS, AttemptLimits
+from digpy.core.workflow.retention import NO_RETENTION, Retention
 
 if TYPE_CHECKING:
     from digpy.core.errors import UnknownOperator
@@ -111,6 +112,7 @@ class Workflow:
     # Compiled leniently: the operators no plugin provides (see tree.unknown_operator_warning).
     unknown_operators: list[UnknownOperator] = field(default_factory=list)
     limits: AttemptLimits = NO_LIMITS  # `queue:` and `max_active_attempts:` (the server's)
+    retention: Retention = NO_RETENTION  # `retention:` (the server's history of it)
 
     @property
     def task_count(self) -> int:

@@ -23,10 +23,12 @@ from digpy.core.workflow.control import (
     parse_continue_on,
     parse_preconditions,
     parse_repeat,
+    parse_stop_grace,
     parse_stop_signal,
 )
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
+from digpy.core.workflow.retention import read_retention
 from digpy.core.workflow.retry import parse_retry
 from digpy.core.workflow.schedule import check_timezone
 from digpy.core.workflow.sla import Sla, read_sla
@@ -45,10 +47,10 @@ _DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla", 
                    "_timeout", "_start_interval")
 
 
-TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
-                  "_cancel", "_retry", "_parallel", "_timeout", "_start_interval")
+TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "retention", "_export", "_error",
+                  "_check", "_cancel", "_retry", "_parallel", "_timeout", "_start_interval")
 # Top-level keys that are settings of the workflow, not of its root task (a called workflow drops them).
-WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts")
+WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "retention")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
 
 
@@ -92,6 +94,7 @@ def compile_workflow(
         raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
                           location=value_location(config, "schedule"))
     limits = attempt_limits(config)
+    retention = read_retention(config)
     body = without_keys(dict(config) if not isinstance(config, dict) else config, WORKFLOW_SETTINGS)
     unknown: list[UnknownOperator] | None = [] if lenient else None
     sla = None
@@ -108,6 +111,7 @@ def compile_workflow(
         location=root_loc,
         unknown_operators=unknown or [],
         limits=limits,
+        retention=retention,
         sla=sla,
     )
 
@@ -318,7 +322,8 @@ class _Compiler:
                                   hint="put skipped, exit_code or output on the operator tasks in it")
             continue_failure = continue_on.failure
         for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on),
-                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal)):
+                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal),
+                           ("_stop_grace", parse_stop_grace)):
             if config.get(key) is not None:
                 if key == "_continue_on" and not is_operator:
                     continue

@@ -26,6 +26,7 @@ from digpy.core.language.dagu.items import SPLIT_ITEMS_JS, split_items
 from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.secrets import read_secrets
+from digpy.core.language.dagu.settings import map_cleanup_time, map_history, map_skip_if_successful
 from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
@@ -167,6 +168,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
             aborted["+on_exit"] = _handler_task(handlers["exit"], "exit", scope, prelude, resolve_child, [],
                                                 "aborted")
         out["_cancel"] = aborted
+    map_cleanup_time(dag, out)
     return out
 
 
@@ -247,6 +249,8 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
             set_located(out, "timezone", zone, dag, "schedule")
         set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
                     "schedule")
+    map_skip_if_successful(dag, out)
+    map_history(dag, out)
     runs = dag.get("maxActiveRuns", 1)  # Dagu's default: one run at a time, the others wait
     if runs != -1:  # -1: never queue
         set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),

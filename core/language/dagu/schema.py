@@ -19,10 +19,10 @@ DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
     "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "shell", "secrets", "delaySec",
+    "histRetentionDays", "histRetentionRuns", "skipIfSuccessful", "maxCleanUpTimeSec",
 )
 DAG_NOT_YET = (
     "logDir", "logOutput", "restartWaitSec",
-    "skipIfSuccessful", "maxCleanUpTimeSec", "histRetentionDays", "histRetentionRuns",
     "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults",
     "stepTypes", "artifacts", "webhook", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
     "llm", "harness", "retryPolicy",
