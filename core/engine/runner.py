@@ -208,6 +208,7 @@ class AttemptRunner:
                 self.running[task.id] = asyncio.ensure_future(coro)
             self.output.flush()  # the live view's counts (plain output: nothing left to write)
             if graph.done and not self.running:
+                await self.registry.attempt_ended(self.attempt_tag)  # a container its tasks shared goes
                 return graph.root
             if self._completed:
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 
@@ -35,6 +36,7 @@ class Scope:
     references: dict[str, set[str]] = field(default_factory=dict)  # id → what is read of it: stdout, stderr, exitCode
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
     max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
+    container: Any = None  # DAG-level `container:`: the executor of its steps that have none (container.py)
 
 
 def for_shell(text: str, scope: Scope, location: Location | None) -> str:
