@@ -77,11 +77,21 @@ class SharedExecutor:
             container, workdir = self.existing, self.config.get("workdir")
         else:
             container, workdir = await self._shared(client, project_dir), self.config.get("workdir") or str(cwd)
-        for arg in argv[1:]:  # a host file the command names (a long script, py>'s runtime): copied in
-            if os.path.isabs(arg) and os.path.isfile(arg) and not Path(arg).is_relative_to(project_dir):
+        # Host files the command names outside the project (a long script, py>'s runtime and request)
+        # are copied in; one it is to write (py>'s result), in a folder of those, is copied back.
+        back = []
+        for arg in argv[1:]:
+            if not os.path.isabs(arg) or Path(arg).is_relative_to(project_dir):
+                continue
+            if os.path.isfile(arg):
                 await plugin._call(_copy_in, client, container, arg)
-        return await exec_in(client, container, argv, env=env, workdir=workdir, user=self.config.get("user"),
+            elif not os.path.exists(arg) and os.path.isdir(os.path.dirname(arg)):
+                back.append(arg)
+        code = await exec_in(client, container, argv, env=env, workdir=workdir, user=self.config.get("user"),
                              sink=sink)
+        for path in back:
+            await plugin._call(_copy_out, client, container, path)
+        return code
 
     async def _shared(self, client: Any, project_dir: Path) -> str:
         """The attempt's container of this configuration, created by its first command."""
@@ -196,8 +206,26 @@ def _copy_in(client: Any, container: str, path: str) -> None:
     """Put a host file into the container at the same path."""
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:
+        folder = os.path.dirname(path)
+        tar.add(folder, arcname=folder.lstrip("/"), recursive=False)  # its folder, private as it is here
         tar.add(path, arcname=path.lstrip("/"))
     client.api.put_archive(container, "/", data.getvalue())
+
+
+def _copy_out(client: Any, container: str, path: str) -> None:
+    """Copy a file the command wrote in the container to the same path here (if it wrote it)."""
+    import docker
+
+    try:
+        stream, _stat = client.api.get_archive(container, path)
+    except docker.errors.NotFound:
+        return
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.next()
+        source = tar.extractfile(member) if member is not None and member.isfile() else None
+        if source is not None:
+            with open(path, "wb") as f:
+                f.write(source.read())
 
 
 def _remove(container: Any, keep: bool = False) -> None:

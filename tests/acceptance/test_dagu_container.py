@@ -139,8 +139,7 @@ steps:
 
 def test_the_engine_option_in_a_dig_file(project, docker_env):
     env, client = docker_env
-    project.write("wf.dig", f"""\
-_export:
+    project.write("wf.dig", rf"""_export:
   docker:
     image: {DOCKER_IMAGE}
     shared: true
@@ -154,14 +153,25 @@ _export:
   sh>: sleep 71 & sleep 72
 +after:
   sh>: if ps | grep -q "sleep 7[12]"; then echo still there; else echo its processes were stopped; fi
++fake_python:  # the image has no Python: one that checks what py> hands it and writes a result
+  sh>: |
+    printf '#!/bin/sh\ntest -f "$1" && grep -q tasks.answer "$2" && echo {{\\"store\\": {{\\"answer\\": 42}}}} > "$3"\n' > /bin/fakepy
+    chmod +x /bin/fakepy
++py:
+  py>: tasks.answer
+  python: /bin/fakepy
++show:
+  sh>: echo "py> stored ${{answer}}"
 """)
     result = project.run("wf", env=env)
     assert result.returncode == 0, result.stderr
     assert "tool ran" in result.stdout
     assert "its processes were stopped" in result.stdout
+    assert "py> stored 42" in result.stdout  # its runtime and request copied in, its result back
     assert not exists(client, (project.path / "host.txt").read_text().strip())
 
 
+@pytest.mark.slow
 def test_a_resumed_session_first_removes_the_container_a_killed_run_left(project, docker_env):
     env, client = docker_env
     started = project.path / "started"
@@ -190,6 +200,7 @@ steps:
     assert not exists(client, first)
 
 
+@pytest.mark.slow
 def test_on_a_server(tmp_path, docker_env):
     env, client = docker_env
     server = Server(tmp_path / "server", None, env=env)
