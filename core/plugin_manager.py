@@ -145,7 +145,7 @@ class Registry:
         plugin is only logged."""
         for impl in self.manager.hook.digpy_attempt_ended.get_hookimpls():
             try:
-                work = impl.function(attempt=attempt)
+                work: Any = impl.function(attempt=attempt)
                 if work is not None:
                     await work
             except Exception:
