@@ -244,12 +244,12 @@ async def _release(attempt: str, futures: list[asyncio.Future[str]], keep: list[
     plugin = _docker()
     client = await plugin._call(plugin._client)
     for future, kept in zip(futures, keep, strict=True):
-        if not future.done():
-            future.cancel()
-        if future.cancelled() or future.exception() is not None:
+        try:  # one still being created (its first task was canceled meanwhile) is waited for
+            container_id = await future
+        except BaseException:  # never created
             continue
         try:
-            container = await plugin._call(client.containers.get, future.result())
+            container = await plugin._call(client.containers.get, container_id)
             await plugin._call(_remove, container, kept)
         except Exception as e:
             log.warning("attempt %s: could not remove its shared container: %s", attempt, e)
@@ -272,10 +272,16 @@ def digpy_attempt_stale(attempts: Sequence[str]) -> None:
 
     try:
         client = docker.from_env(timeout=10)
-        for attempt in attempts:
-            for container in client.containers.list(all=True, filters={"label": f"{LABEL}={attempt}"}):
-                log.info("attempt %s: removing the shared container %s its dead runner left",
-                         attempt, container.short_id)
-                _remove(container)
+        try:
+            _remove_labelled(client, attempts)
+        finally:
+            client.close()
     except docker.errors.DockerException as e:
         log.warning("could not look for the containers of attempts %s: %s", ", ".join(attempts), e)
+
+
+def _remove_labelled(client: Any, attempts: Sequence[str]) -> None:
+    for attempt in attempts:
+        for container in client.containers.list(all=True, filters={"label": f"{LABEL}={attempt}"}):
+            log.info("attempt %s: removing the shared container %s its dead runner left", attempt, container.short_id)
+            _remove(container)
