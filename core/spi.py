@@ -399,8 +399,9 @@ class Hookspecs:
 
     @hookspec
     def digpy_attempt_ended(self, attempt: str) -> Awaitable[None] | None:
-        """Called on the runner's event loop when an attempt ends in this process (succeeded,
-        failed or canceled), after its last task and before its end is stored.
+        """Called on the runner's event loop when an attempt stops running in this process: it
+        ended (succeeded, failed or canceled; after its last task, before its end is stored), or it
+        is handed back (the server stops) or was taken over by another node.
 
         attempt: the attempt's mark, as `digpy_command_executor` was given it.
         Release what the plugin keeps for the attempt (a shared container). Return None at once when

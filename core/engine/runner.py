@@ -163,7 +163,15 @@ class AttemptRunner:
         self._wakeup.set()
 
     async def run(self) -> Task:
-        """Run until the root task is done; returns the root task."""
+        """Run until the root task is done; returns the root task. However it stops here (done,
+        handed back on shutdown, taken over by another node), what plugins keep for the attempt (a
+        container its tasks share) is released."""
+        try:
+            return await self._run()
+        finally:
+            await asyncio.shield(self.registry.attempt_ended(self.attempt_tag))
+
+    async def _run(self) -> Task:
         graph = self.graph
         self.output.start()
         graph.start(time.time())
@@ -208,7 +216,6 @@ class AttemptRunner:
                 self.running[task.id] = asyncio.ensure_future(coro)
             self.output.flush()  # the live view's counts (plain output: nothing left to write)
             if graph.done and not self.running:
-                await self.registry.attempt_ended(self.attempt_tag)  # a container its tasks shared goes
                 return graph.root
             if self._completed:
                 continue
