@@ -65,9 +65,14 @@ class SharedExecutor:
         self.existing = config.get("container")
         if self.existing is not None and (not isinstance(self.existing, str) or not self.existing):
             raise ConfigError(f"docker container is the name of a running container, got {self.existing!r}")
-        for key in ("user", "workdir", "name"):
+        for key in ("workdir", "name"):
             if config.get(key) is not None and not isinstance(config[key], str):
                 raise ConfigError(f"docker {key} must be a text, got {config[key]!r}")
+        # limits, user, platform: the container's (an existing one's own: only `user`, for the exec)
+        self.settings = _docker().read_settings(config, "docker")
+        self.user: str | None = self.settings.get("user")
+        if self.existing is not None and set(self.settings) - {"user"}:
+            raise ConfigError("docker container (a running one) takes no limits nor platform")
 
     async def run(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path,
                   sink: Any) -> int:
@@ -87,8 +92,7 @@ class SharedExecutor:
                 await plugin._call(_copy_in, client, container, arg)
             elif not os.path.exists(arg) and os.path.isdir(os.path.dirname(arg)):
                 back.append(arg)
-        code = await exec_in(client, container, argv, env=env, workdir=workdir, user=self.config.get("user"),
-                             sink=sink)
+        code = await exec_in(client, container, argv, env=env, workdir=workdir, user=self.user, sink=sink)
         for path in back:
             await plugin._call(_copy_out, client, container, path)
         return code
@@ -119,14 +123,15 @@ class SharedExecutor:
                    **plugin.read_volumes(config.get("volumes"), project_dir, "docker")}
         pull = plugin._pull_policy(config.get("pull", "always" if config.get("pull_always") else "missing"))
         try:
-            await plugin._call(plugin._ensure_image, client, image, pull)
+            await plugin._call(plugin._ensure_image, client, image, pull, self.settings.get("platform"))
             container = await plugin._call(
                 client.containers.create, image, [KEEPALIVE], entrypoint=["/bin/sh", "-c"], detach=True,
                 labels={LABEL: self.attempt}, init=True, volumes=volumes, network_mode=config.get("network"),
-                name=config.get("name"), user=config.get("user") or None, working_dir=config.get("workdir"),
+                name=config.get("name"), working_dir=config.get("workdir"), **self.settings,
             )
         except docker.errors.DockerException as e:
-            raise TaskError(f"docker: can't create the shared container of '{image}': {e}") from None
+            reason = getattr(e, "explanation", None) or e
+            raise TaskError(f"docker: can't create the shared container of '{image}': {reason}") from None
         try:
             await plugin._call(container.start)
         except docker.errors.DockerException as e:

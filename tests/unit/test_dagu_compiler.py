@@ -142,3 +142,9 @@ steps:
     with pytest.raises(ConfigError) as e:
         compiled(tmp_path, "steps:\n  - command: 'false'\n    retryPolicy: {limit: 1, backoff: 0.5}\n")
     assert str(e.value).startswith("dag.yaml:3:29: retryPolicy backoff must be true (doubling) or a factor above 1")
+
+
+def test_one_run_at_a_time_unless_max_active_runs_says_otherwise(tmp_path):
+    assert compiled(tmp_path, "steps: [echo hi]\n").limits.max_active_attempts == 1  # Dagu's default
+    assert compiled(tmp_path, "maxActiveRuns: -1\nsteps: [echo hi]\n").limits.max_active_attempts is None
+    assert compiled(tmp_path, "maxActiveRuns: 3\nsteps: [echo hi]\n").limits.max_active_attempts == 3

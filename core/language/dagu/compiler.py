@@ -23,8 +23,10 @@ from digpy.core.language.dagu.common import as_text, hms, located_map, output_na
 from digpy.core.language.dagu.container import read_container
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import Executor, read_executor
-from digpy.core.language.dagu.mail import Mail
+from digpy.core.language.dagu.items import SPLIT_ITEMS_JS, split_items
+from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
+from digpy.core.language.dagu.secrets import read_secrets
 from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
@@ -37,15 +39,17 @@ from digpy.core.language.dagu.setup import (
 )
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
 from digpy.core.language.dagu.variables import (
+    REFERENCE,
     Scope,
     child_output_param,
     fan_out_item_param,
     for_shell,
     for_value,
     literal,
+    shell_double,
     step_reference_param,
 )
-from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
+from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location, without_keys
 
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
 HANDLERS = ("init", "success", "failure", "exit", "cancel", "abort")  # abort: cancel's name from Dagu 1.26
@@ -72,6 +76,8 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     if dag.get("maxOutputSize") is not None:
         scope.max_output_size = whole_number(dag["maxOutputSize"], "maxOutputSize", value_location(dag, "maxOutputSize"),
                                              minimum=1)
+    if dag.get("shell") is not None:
+        scope.shell = _shell_words(dag["shell"], dag)
     steps = read_steps(dag, scope)
     out = ConfigMap(location_of(dag))
     limit = dag.get("maxActiveSteps")
@@ -79,7 +85,11 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         whole_number(limit, "maxActiveSteps", value_location(dag, "maxActiveSteps"), minimum=1)
     set_located(out, "_parallel", {"limit": limit} if limit else True, dag, "steps")
     _settings(dag, out)
+    secrets = read_secrets(dag, scope)
+    if secrets:  # every step's commands get them (and the handlers', and the children's)
+        out["_export"] = {"_env": secrets}
     mail = Mail(dag, name)
+    scope.smtp = mail.server  # for mail steps, handlers' too
     prelude = Prelude(dag, scope)
     sources: list[str] = []
     handlers = _handlers(dag)
@@ -97,8 +107,14 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         sources = ["+preconditions"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
+        args = _call_arguments(step, scope, prelude)
         task = _step_task(step, scope, prelude, resolve_child, mail=mail, outputs_of=outputs_of)
         after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
+        if args is not None:  # worked out in the parent's shell first
+            if after:
+                args["_after"] = after
+            out[f"{step.task}__args"] = args
+            after = [f"{step.task}__args"]
         if after:
             task["_after"] = after
         out[step.task] = task
@@ -234,11 +250,10 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
             set_located(out, "timezone", zone, dag, "schedule")
         set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
                     "schedule")
-    if dag.get("maxActiveRuns") is not None:
-        runs = dag["maxActiveRuns"]
-        if runs != -1:  # -1: never queue
-            set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),
-                                                   minimum=1), dag, "maxActiveRuns")
+    runs = dag.get("maxActiveRuns", 1)  # Dagu's default: one run at a time, the others wait
+    if runs != -1:  # -1: never queue
+        set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),
+                                                             minimum=1), dag, "maxActiveRuns")
     if dag.get("queue") is not None:
         set_located(out, "queue", dag["queue"], dag, "queue")
     if dag.get("timeoutSec") is not None:
@@ -306,13 +321,21 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         _http_task(step, scope, executor.http or {}, task)
     elif executor.kind == "jq":
         _jq_task(step, scope, executor.raw, task)
+    elif executor.kind == "mail":
+        for key in ("command", "script", "shell", "stdout", "stderr", "output"):
+            if config.get(key) is not None:
+                raise ConfigError(f"step '{step.name}' uses the mail executor and can't have {key}",
+                                  location=key_location(config, key))
+        where = value_location(config, "executor") or value_location(config, "type") or step.location
+        task.update(mail_step_task(step.name, executor.mail or {}, scope, where))
     else:
         workdir = executor.workdir
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
             if workdir is None and executor.docker and (executor.docker.get("shared") or "container" in executor.docker):
                 workdir = "."  # the DAG's (or step's) workingDir is a path on the host, not in the container
-        _shell_task(step, scope, prelude, env, status, task, workdir=workdir)
+        _shell_task(step, scope, prelude, env, status, task, workdir=workdir,
+                    shell=scope.shell if executor.kind == "shell" else None)
         if executor.docker is not None:
             task["docker"] = executor.docker
     if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:
@@ -322,8 +345,12 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
                                    value_location(config, "workingDir"))
-        set_located(task, "_precondition", read_preconditions(config["preconditions"], value_location(config, "preconditions"),
-                                                   scope, pre_prelude), config, "preconditions")
+        conditions = read_preconditions(config["preconditions"], value_location(config, "preconditions"), scope,
+                                        pre_prelude)
+        if any(key.startswith("+") for key in task):  # a child DAG run inline, or a fan-out: a group
+            _precondition_first(task, conditions, value_location(config, "preconditions"))
+        else:
+            set_located(task, "_precondition", conditions, config, "preconditions")
     if config.get("mailOnError") is not None:
         if not isinstance(config["mailOnError"], bool):
             raise ConfigError("mailOnError must be true or false", location=value_location(config, "mailOnError"))
@@ -354,6 +381,23 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     return task
 
 
+def _precondition_first(group: ConfigMap, conditions: list[dict[str, Any]], loc: Location | None) -> None:
+    """A group (a `_parallel` one: an inline child DAG or a fan-out) whose step has preconditions: a
+    first task checks them, and every task of the group starts after it, so an unmet one skips them all."""
+    first = ConfigMap(loc)
+    first["sh>"] = "true"
+    first["_precondition"] = conditions
+    items = list(group.items())
+    for key, _ in items:
+        del group[key]
+    group["+precondition"] = first
+    for key, value in items:
+        if key.startswith("+") and isinstance(value, dict) and value.get("_after") is None:
+            value = without_keys(value, ())  # a copy: an inline child's tasks are shared by its runs
+            value["_after"] = ["+precondition"]
+        group[key] = value
+
+
 def _executor(config: ConfigMap, scope: Scope) -> Executor:
     """A step's executor: its own, its `container:`, or the DAG's container for a step with neither."""
     if config.get("container") is not None:
@@ -368,7 +412,8 @@ def _executor(config: ConfigMap, scope: Scope) -> Executor:
 
 
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,
-                task: ConfigMap, workdir: str | None = None) -> None:
+                task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None) -> None:
+    """A step run by `sh>`; `shell`: the DAG's, for a step that does not give its own."""
     config = step.config
     loc = step.location
     if config.get("parallel") is not None:
@@ -379,15 +424,10 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
                           location=key_location(config, "params"))
     command = config.get("command")
     script = config.get("script")
-    shell = config.get("shell")
     if command is None and script is None:
         raise ConfigError(f"step '{step.name}' has nothing to run", location=loc,
                           hint="give it a command, a script, or run: a child DAG")
-    shell_words: list[str] | None = None
-    if shell is not None:
-        if not isinstance(shell, str | list):
-            raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
-        shell_words = shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
+    shell_words = shell if config.get("shell") is None else _shell_words(config["shell"], config)
     head = prelude.text(step, env, workdir if workdir is not None else config.get("workingDir"), status,
                         value_location(config, "workingDir"))
     for stream in ("stdout", "stderr"):
@@ -419,6 +459,13 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         task.key_locs["sh>"] = task.value_locs["sh>"] = where
     if shell_words:
         task["shell"] = shell_words
+
+
+def _shell_words(shell: Any, config: ConfigMap) -> list[str]:
+    """A `shell` (`bash`, `"bash -e"` or a list) → the words of sh>'s `shell`."""
+    if not isinstance(shell, str | list) or not shell:
+        raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
+    return shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
 
 
 def _http_task(step: Step, scope: Scope, config: dict[str, Any], task: ConfigMap) -> None:
@@ -480,6 +527,49 @@ def _jq_task(step: Step, scope: Scope, raw: bool, task: ConfigMap) -> None:
         task["raw"] = True
 
 
+ITEM_MARK = "@@digpy-item@@"  # ${ITEM} in a value worked out before the fan-out knows its items
+
+
+def _call_arguments(step: Step, scope: Scope, prelude: Prelude) -> ConfigMap | None:
+    """The task that works out, in the parent's shell, the child params of a `run:` step that name
+    themselves (`params: "DAY=$DAY"`, the usual way to pass a param on): as an export, such a
+    value would read the child's own param instead of the parent's. Each value is kept as a param
+    `STEP__arg__NAME` that the step's exports read (scope.call_args)."""
+    config = step.config
+    if config.get("run") is None or config.get("params") is None:
+        return None
+    params = _child_params(config["params"], value_location(config, "params"))
+    loc = value_location(config, "params")
+    named = [k for k, v in params.items() if k != "ITEM" and any(
+        (m.group(1) or m.group(3)) in params for m in REFERENCE.finditer(v))]
+    if not named:
+        return None
+    group = ConfigMap(loc)
+    group["_parallel"] = True
+    setup = prelude.text(None) + (f"export ITEM='{ITEM_MARK}'\n" if config.get("parallel") is not None else "")
+    names: dict[str, str] = {}
+    for key in named:
+        names[key] = re.sub(r"\W", "_", f"{step.task[1:]}__arg__{key}")
+        group[f"+{key}"] = {"sh>": "printf '%s' " + for_shell(shell_double(params[key]), scope, loc), "setup": setup,
+                            "output": names[key], "print_output": False}
+    scope.call_args[step.name] = names
+    return group
+
+
+def _argument(step: Step, key: str, value: str, scope: Scope, loc: Location | None, item: str | None = None) -> str:
+    """A child param of a `run:` step as the child's export: worked out by _call_arguments when it
+    names the step's own params, else as an expression; `item`: the fan-out item's text, or ITEM
+    (a fan-out over a variable) when None inside one."""
+    name = scope.call_args.get(step.name, {}).get(key)
+    if name is None:
+        text = for_value(value, scope, loc)
+        return text if item is None else text.replace("${ITEM}", literal(item))
+    if not scope.items:
+        return "${" + name + "}"
+    join = json.dumps(item) if item is not None else "ITEM"
+    return "${" + f"{name}.split({json.dumps(ITEM_MARK)}).join({join})" + "}"
+
+
 def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap,
                 outputs_of: OutputsOf) -> None:
     config = step.config
@@ -494,7 +584,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     params = _child_params(config.get("params"), value_location(config, "params"))
     parallel = config.get("parallel")
     if parallel is None:
-        _call(task, resolve_child(target.strip(), loc), {k: for_value(v, scope, loc) for k, v in params.items()})
+        _call(task, resolve_child(target.strip(), loc), {k: _argument(step, k, v, scope, loc) for k, v in params.items()})
         return
     items, limit = _parallel(parallel, value_location(config, "parallel"), scope)
     task["_parallel"] = {"limit": limit}
@@ -506,8 +596,9 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
                               location=key_location(config, "output"),
                               hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
-        _call(body, child, {k: for_value(v, inner, loc) for k, v in params.items()})
-        task["for_each>"] = {"ITEM": "${" + _SPLIT_ITEMS + "(" + items + ")}"}
+        _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()} if params else
+              {"1": "${ITEM}"})  # without params, the item is the child's $1
+        task["for_each>"] = {"ITEM": "${" + SPLIT_ITEMS_JS + "(" + items + ")}"}
         task["_do"] = body
         return
     seen: set[str] = set()
@@ -516,10 +607,13 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         if text in seen:  # Dagu merges duplicate items into one child run
             continue
         seen.add(text)
-        exported = {k: for_value(v, inner, loc).replace("${ITEM}", literal(text)) for k, v in params.items()}
-        if not params and isinstance(item, dict):  # a map item without params: its keys are the params
+        if params:
+            exported = {k: _argument(step, k, v, inner, loc, text) for k, v in params.items()}
+            exported["ITEM"] = literal(text)
+        elif isinstance(item, dict):  # a map item without params: its keys are the params
             exported = {str(k): literal(as_text(v)) for k, v in item.items()}
-        exported["ITEM"] = literal(text)
+        else:  # the item is the child's params, as Dagu passes it: `a b` is $1 $2, `K=V` a named one
+            exported = {k: literal(v) for k, v in _child_params(text, loc).items()}
         sub = ConfigMap(loc)
         _call(sub, child, exported)
         if config.get("output") is not None:  # the child's JSON kept under a name of the item's own
@@ -556,11 +650,6 @@ def _fan_out_items(step: Step) -> list[tuple[str, str]]:
 
 # A variable's items (Dagu): a JSON array, one JSON value, or words split at newlines, commas,
 # semicolons, pipes, tabs and spaces; map items are passed on as compact JSON.
-_SPLIT_ITEMS = (
-    "(function(v){v=String(v);var j;try{j=JSON.parse(v);}catch(e){j=undefined;}"
-    "var a=j===undefined?v.split(/[\\n,;|\\t ]+/).filter(function(s){return s!=='';}):(j instanceof Array?j:[j]);"
-    "return JSON.stringify(a.map(function(x){return typeof x==='string'?x:JSON.stringify(x);}));})"
-)
 
 
 def _call(task: ConfigMap, child: str | dict[str, Any], params: dict[str, str]) -> None:
@@ -596,16 +685,19 @@ def _parallel(value: Any, loc: Location | None, scope: Scope) -> tuple[list[Any]
         value = value["items"]
     if isinstance(value, str):
         reference = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value.strip())
-        if reference is None:
-            try:
-                value = shlex.split(value.replace(",", " ").replace(";", " ").replace("|", " "))
-            except ValueError as e:
-                raise ConfigError(f"parallel: {e}", location=loc) from None
-        elif reference.group(1) in scope.outputs or reference.group(1) in scope.params:
-            return reference.group(1), limit
-        else:
-            raise ConfigError(f"parallel: {value} is neither a param nor the output of a step", location=loc,
-                              hint="name a param or an output (output: NAME) of an earlier step")
+        name = reference.group(1) if reference is not None else None
+        if name is not None and name in scope.env and name not in scope.params:  # the DAG's env
+            if any(c in scope.env[name] for c in "$`"):
+                raise ConfigError(f"parallel: {value} is an env entry worked out when the DAG runs; not supported "
+                                  "yet by digpy", location=loc, hint="write its items as they are, or make it a param")
+            value, name = split_items(scope.env[name]), None
+        if name is not None:
+            if name not in scope.outputs and name not in scope.params:
+                raise ConfigError(f"parallel: {value} is neither a param, an env entry nor the output of a step",
+                                  location=loc, hint="name a param or an output (output: NAME) of an earlier step")
+            return name, limit
+        if isinstance(value, str):
+            value = split_items(value)
     if not isinstance(value, list):
         raise ConfigError("parallel must be a list of items, a variable, or {items, maxConcurrent}", location=loc)
     if not value:

@@ -6,7 +6,7 @@ each, removed when the attempt ends, kept stopped with `keepContainer`). Step le
 in a container of its own image, as `executor: docker` does. At either level `container: NAME` or
 `exec: NAME` runs the commands in an existing container. `env` is set like the step's env, and
 `workingDir` is where the commands start. Keys and modes digpy does not have yet (`ports`,
-`platform`, `startup` other than keepalive, ...) are located "not yet" errors.
+`startup` other than keepalive, ...) are located "not yet" errors.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from digpy.core.language.dagu.schema import normalized
 from digpy.core.workflow.located import key_location, value_location
 
 _KEYS = ("image", "exec", "name", "pullPolicy", "env", "volumes", "user", "workingDir", "workDir", "network",
-         "keepContainer", "startup", "waitFor")
-_NOT_YET = ("platform", "ports", "command", "logPattern", "restartPolicy")
-_STEP_NOT_YET = ("name", "user", "keepContainer")  # a step's own container: sh>'s plain docker option
+         "platform", "keepContainer", "startup", "waitFor")
+_NOT_YET = ("ports", "command", "logPattern", "restartPolicy")
+_STEP_NOT_YET = ("name", "keepContainer")  # a step's own container: sh>'s plain docker option
 _EXEC_ONLY = ("exec", "user", "workingDir", "workDir", "env")
 
 
@@ -61,8 +61,9 @@ def read_container(value: Any, location: Location | None, *, shared: bool) -> Ex
         volumes = config.get("volumes")
         if volumes is not None:
             docker["volumes"] = _volumes(volumes, value_location(config, "volumes"))
-        if config.get("network") is not None:
-            docker["network"] = str(config["network"])
+        for key in ("network", "platform"):
+            if config.get(key) is not None:
+                docker[key] = str(config[key])
         if shared:
             docker["shared"] = True
             if config.get("keepContainer") is not None:

@@ -32,21 +32,23 @@ def read_preconditions(value: Any, loc: Location | None, scope: Scope, prelude: 
             continue
         if not isinstance(item, dict):
             raise ConfigError("a precondition is a command or {condition, expected}", location=loc)
-        extra = [k for k in item if k not in ("condition", "expected")]
+        extra = [k for k in item if k not in ("condition", "expected", "negate")]
         if extra:
-            hint = "negate is Dagu v2's; not supported yet by digpy" if extra[0] == "negate" else \
-                "a precondition has condition and expected"
             raise ConfigError(f"precondition: unknown key '{extra[0]}'", location=key_location(item, extra[0]) or loc,
-                              hint=hint)
+                              hint="a precondition has condition, expected and negate")
         condition = item.get("condition")
         if not isinstance(condition, str | int | float) or isinstance(condition, bool):
             raise ConfigError("a precondition needs a condition (a text)", location=loc)
+        negate = item.get("negate", False)
+        if not isinstance(negate, bool):
+            raise ConfigError("precondition negate must be true or false", location=key_location(item, "negate") or loc)
         expected = item.get("expected")
         if expected is None:
-            out.append({"command": prelude + for_shell(str(condition), scope, loc)})
-            continue
-        word = for_shell(shell_double(str(condition)), scope, loc)
-        out.append({"command": f"{prelude}printf '%s' {word}", "expected": literal(as_text(expected))})
+            read = {"command": prelude + for_shell(str(condition), scope, loc)}
+        else:
+            word = for_shell(shell_double(str(condition)), scope, loc)
+            read = {"command": f"{prelude}printf '%s' {word}", "expected": literal(as_text(expected))}
+        out.append({**read, "negate": True} if negate else read)
     return out
 
 
