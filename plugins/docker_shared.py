@@ -127,8 +127,9 @@ class SharedExecutor:
             container = await plugin._call(
                 client.containers.create, image, [KEEPALIVE], entrypoint=["/bin/sh", "-c"], detach=True,
                 labels={LABEL: self.attempt}, init=True, volumes=volumes, network_mode=config.get("network"),
-                name=config.get("name"), working_dir=config.get("workdir"), **self.settings,
-            )
+                name=config.get("name"), working_dir=config.get("workdir"),
+                **{k: v for k, v in self.settings.items() if k != "user"},  # user: each exec's (the
+            )  # container's init, run as a user, may not be allowed to start)
         except docker.errors.DockerException as e:
             reason = getattr(e, "explanation", None) or e
             raise TaskError(f"docker: can't create the shared container of '{image}': {reason}") from None
@@ -136,7 +137,8 @@ class SharedExecutor:
             await plugin._call(container.start)
         except docker.errors.DockerException as e:
             await plugin._call(_remove, container)
-            raise TaskError(f"docker: can't start the shared container of '{image}': {e}") from None
+            reason = getattr(e, "explanation", None) or e
+            raise TaskError(f"docker: can't start the shared container of '{image}': {reason}") from None
         log.debug("attempt %s: shared container %s of %s", self.attempt, container.short_id, image)
         return str(container.id)
 
