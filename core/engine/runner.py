@@ -169,7 +169,15 @@ class AttemptRunner:
         self._wakeup.set()
 
     async def run(self) -> Task:
-        """Run until the root task is done; returns the root task."""
+        """Run until the root task is done; returns the root task. However it stops here (done,
+        handed back on shutdown, taken over by another node), what plugins keep for the attempt (a
+        container its tasks share) is released."""
+        try:
+            return await self._run()
+        finally:
+            await asyncio.shield(self.registry.attempt_ended(self.attempt_tag))
+
+    async def _run(self) -> Task:
         graph = self.graph
         self.output.start()
         graph.start(time.time())

@@ -20,8 +20,9 @@ from typing import Any
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.child_output import child_result, fan_out_result, keep_task, workflow_outputs
 from digpy.core.language.dagu.common import as_text, located_map, output_name, set_located, whole_number
+from digpy.core.language.dagu.container import read_container
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
-from digpy.core.language.dagu.executor import read_executor
+from digpy.core.language.dagu.executor import Executor, read_executor
 from digpy.core.language.dagu.items import SPLIT_ITEMS_JS, split_items
 from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
@@ -71,6 +72,8 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     """The workflow config of one DAG (`dag` with v1 key names; `name` its name)."""
     dag = normalized(dag, f"DAG '{name}'", DAG_KEYS, DAG_NOT_YET)
     scope = Scope(dag_name=name, params=read_params(dag), env=read_env(dag.get("env"), value_location(dag, "env")))
+    if dag.get("container") is not None:
+        scope.container = read_container(dag["container"], value_location(dag, "container"), shared=True)
     if dag.get("maxOutputSize") is not None:
         scope.max_output_size = whole_number(dag["maxOutputSize"], "maxOutputSize", value_location(dag, "maxOutputSize"),
                                              minimum=1)
@@ -310,7 +313,7 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     config = step.config
     task = ConfigMap(step.location)
     env = read_env(config.get("env"), value_location(config, "env"))
-    executor = read_executor(config)
+    executor = _executor(config, scope)
     if executor.kind == "dag":  # Dagu <= 1.16: `executor: dag` with the child DAG in `command`
         if config.get("command") is None or config.get("run") is not None:
             raise ConfigError(f"step '{step.name}': the dag executor names the child DAG in command",
@@ -333,9 +336,12 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         where = value_location(config, "executor") or value_location(config, "type") or step.location
         task.update(mail_step_task(step.name, executor.mail or {}, scope, where))
     else:
+        workdir = executor.workdir
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
-        _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir,
+            if workdir is None and executor.docker and (executor.docker.get("shared") or "container" in executor.docker):
+                workdir = "."  # the DAG's (or step's) workingDir is a path on the host, not in the container
+        _shell_task(step, scope, prelude, env, status, task, workdir=workdir,
                     shell=scope.shell if executor.kind == "shell" else None)
         if executor.docker is not None:
             task["docker"] = executor.docker
@@ -397,6 +403,19 @@ def _precondition_first(group: ConfigMap, conditions: list[dict[str, Any]], loc:
             value = without_keys(value, ())  # a copy: an inline child's tasks are shared by its runs
             value["_after"] = ["+precondition"]
         group[key] = value
+
+
+def _executor(config: ConfigMap, scope: Scope) -> Executor:
+    """A step's executor: its own, its `container:`, or the DAG's container for a step with neither."""
+    if config.get("container") is not None:
+        for key in ("executor", "type"):
+            if config.get(key) is not None:
+                raise ConfigError(f"a step with a container has no {key} (it runs in its container)",
+                                  location=key_location(config, key))
+        return read_container(config["container"], value_location(config, "container"), shared=False)
+    if scope.container is not None and config.get("executor") is None and config.get("type") is None:
+        return scope.container  # type: ignore[no-any-return]
+    return read_executor(config)
 
 
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,

@@ -39,6 +39,7 @@ class Scope:
     shell: list[str] | None = None  # the DAG's `shell`: the steps' shell unless they give their own
     call_args: dict[str, dict[str, str]] = field(default_factory=dict)  # run: step → param → the param holding it
     smtp: dict[str, Any] = field(default_factory=dict)  # `smtp`'s host, port, username as mail> options
+    container: Any = None  # DAG-level `container:`: the executor of its steps that have none (container.py)
 
 
 def for_shell(text: str, scope: Scope, location: Location | None) -> str:
