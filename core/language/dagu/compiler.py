@@ -18,7 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
-from digpy.core.language.dagu.child_output import child_result, fan_out_result, keep_task, workflow_outputs
+from digpy.core.language.dagu.child_output import (
+    child_result,
+    fan_out_result,
+    fan_out_result_at_run,
+    keep_task,
+    workflow_outputs,
+)
 from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
@@ -33,12 +39,14 @@ from digpy.core.language.dagu.setup import (
     read_env,
     read_params,
     step_files_dir,
+    write_step_files,
 )
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
 from digpy.core.language.dagu.variables import (
     Scope,
     child_output_param,
     fan_out_item_param,
+    fan_out_param,
     for_shell,
     for_value,
     literal,
@@ -99,26 +107,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         if after:
             task["_after"] = after
         out[step.task] = task
-        ident = step.config.get("id")
-        if isinstance(ident, str) and scope.references.get(ident):
-            finish[step.task] = _keep_references(step, ident, sorted(scope.references[ident]), task, out)
-        outputs = sorted(scope.child_outputs.get(step.name, ()))
-        if outputs and step.config.get("parallel") is None:
-            # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
-            # this step's own (the child's plain names are overwritten by a later child's)
-            keep = ConfigMap(step.location)
-            keep["_after"] = [step.task]
-            for name in outputs:
-                keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
-            finish[step.task] = f"{step.task}__outputs"
-            out[finish[step.task]] = keep
-        child_output = _child_output_task(step, resolve_child, outputs_of, [finish.get(step.task, step.task)])
-        if child_output is not None and step.config.get("parallel") is not None and "_error" not in task:
-            # a child failed: the fan-out fails once all are done, its aggregate kept for the handlers
-            task["_error"] = {"+output": {k: v for k, v in child_output.items() if k != "_after"}}
-        if child_output is not None:
-            finish[step.task] = f"{step.task}__output"
-            out[finish[step.task]] = child_output
+        finish[step.task] = _after_step(step, task, scope, resolve_child, outputs_of, out)
     all_steps = [finish.get(s.task, s.task) for s in steps] or sources
     if "success" in handlers:
         task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, "succeeded")
@@ -154,42 +143,105 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     return out
 
 
-def _child_output_task(step: Step, resolve_child: ChildResolver, outputs_of: OutputsOf,
-                       after: list[str]) -> dict[str, Any] | None:
-    """`output:` on a step that runs a child DAG: the task after it that keeps the JSON, or None."""
+def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildResolver, outputs_of: OutputsOf,
+                out: ConfigMap) -> str:
+    """The tasks after a step that keep what later steps read of it (a child DAG's outputs, its
+    `output:`, a fan-out's aggregate, its references); the name of the last (the step's if none)."""
+    last = step.task
     config = step.config
-    target = config.get("run")
-    if config.get("output") is None or not isinstance(target, str):
-        return None
-    name = output_name(config["output"], value_location(config, "output"))
-    child = target.strip()
+    ident = config.get("id")
+    kinds = sorted(scope.references.get(ident, ())) if isinstance(ident, str) else []
+    fan_out = config.get("parallel") is not None and isinstance(config.get("run"), str)
+    outputs = sorted(scope.child_outputs.get(step.name, ()))
+    if outputs and not fan_out:
+        # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
+        # this step's own (the child's plain names are overwritten by a later child's)
+        keep = ConfigMap(step.location)
+        keep["_after"] = [last]
+        for name in outputs:
+            keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
+        last = f"{step.task}__outputs"
+        out[last] = keep
+    failed = None
+    if isinstance(config.get("run"), str) and not fan_out and (config.get("output") is not None or kinds):
+        failed = fan_out_item_param(step.name, "failed")  # set by its _error: the child DAG failed
+        _on_error(task, "+failed", keep_task("1", failed))
+    kept: dict[str, str] = {}  # the name of the task after the step → the param it keeps
+    if config.get("output") is not None and isinstance(config.get("run"), str):
+        kept["__output"] = output_name(config["output"], value_location(config, "output"))
+    if fan_out and (step.name in scope.fan_out_reads or kinds):
+        kept["__aggregate"] = fan_out_param(step.name)
+    for suffix, name in kept.items():
+        value = _child_json(step, scope, resolve_child, outputs_of, failed)
+        if fan_out:  # a child failed: the fan-out fails once all are done, its aggregate kept for the handlers
+            _on_error(task, "+" + suffix.strip("_"), keep_task(value, name))
+        out[f"{step.task}{suffix}"] = keep_task(value, name, [last])
+        last = f"{step.task}{suffix}"
+    if kinds:
+        last = _keep_references(step, ident, kinds, task, out, last, failed,
+                                lambda: _child_json(step, scope, resolve_child, outputs_of, failed))
+    return last
+
+
+def _on_error(task: ConfigMap, name: str, sub: dict[str, Any]) -> None:
+    """Add `sub` to the tasks of the step's `_error` (which may hold one task already: mailOnError)."""
+    current = task.get("_error")
+    if current is None:
+        task["_error"] = {name: sub}
+    elif any(isinstance(k, str) and k.startswith("+") for k in current):
+        current[name] = sub
+    else:
+        task["_error"] = {"+mail": current, name: sub}
+
+
+def _child_json(step: Step, scope: Scope, resolve_child: ChildResolver, outputs_of: OutputsOf,
+                failed: str | None) -> str:
+    """A template that gives the JSON of a step that runs a child DAG (Dagu's `output:` of it): the
+    child's run, or a fan-out's aggregate."""
+    config = step.config
+    child = config["run"].strip()
     if config.get("parallel") is not None:
-        items = [(fan_out_item_param(step.name, key), child, params) for key, params in _fan_out_items(step)]
-        return keep_task(fan_out_result(items), name, after)
+        items, _ = _parallel(config["parallel"], value_location(config, "parallel"), scope)
+        if isinstance(items, str):  # over a variable: the items were kept when it ran
+            return fan_out_result_at_run(fan_out_item_param(step.name, "items"),
+                                         fan_out_item_param(step.name, "item_"), _child_name(child),
+                                         _item_params_parts(config))
+        return fan_out_result([(fan_out_item_param(step.name, key), _child_name(child), params)
+                               for key, params in _fan_out_items(step)])
     text = config.get("params")
     params = text if isinstance(text, str) else " ".join(
         f"{k}={v}" for k, v in _child_params(text, value_location(config, "params")).items())
-    return keep_task(child_result(_child_name(child), params,
-                                  outputs_of(resolve_child(child, value_location(config, "run"))), True), name, after)
+    return child_result(_child_name(child), params, outputs_of(resolve_child(child, value_location(config, "run"))),
+                        True, failed=failed)
 
 
 def _child_name(target: str) -> str:
     return target.rsplit("/", 1)[-1].rsplit(".", 1)[0] if target.endswith((".yaml", ".yml", ".dig")) else target
 
 
-def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap) -> str:
-    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: it keeps its stdout, stderr
-    and exit code in files of a directory of its own, and a task after it keeps what is read as
-    params (the paths, as in Dagu, and the code). The name of the task after it."""
-    if "setup" not in task or "docker" in task:
-        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a step that runs a child DAG, a container, an "
-                          "http request or a script through a command are not supported yet by digpy",
+def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap, after: str,
+                     failed: str | None, child_json: Callable[[], str]) -> str:
+    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: its stdout, stderr and exit
+    code are kept in files of a directory of its own (a shell step writes them as it runs; for a
+    step that runs a child DAG, a task after it writes the child's JSON, as Dagu's log of such a
+    step holds it), and a task after it keeps what is read as params (the paths, as in Dagu, and
+    the code). The name of the task after it."""
+    keep = ConfigMap(step.location)
+    keep["_after"] = [after]
+    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
+    if isinstance(step.config.get("run"), str):
+        if step.config.get("parallel") is not None:
+            code = "${JSON.parse(" + fan_out_param(step.name) + ").summary.failed > 0 ? 1 : 0}"
+        else:
+            code = "${typeof " + str(failed) + ' === "undefined" ? 0 : 1}'
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here), code), "DIGPY_VALUE": child_json()}
+    elif "setup" not in task or "docker" in task:
+        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a step that runs a container or an http "
+                          "request are not supported yet by digpy",
                           location=key_location(step.config, "id") or step.location,
                           hint="print what you need and keep it with output: NAME")
-    task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
-    keep = ConfigMap(step.location)
-    keep["_after"] = [step.task]
-    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
+    else:
+        task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
     for kind in kinds:
         reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
             f"cat {step_files_dir(here)}/{STEP_FILES[kind]}"
@@ -482,14 +534,24 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     inner = Scope(**{**scope.__dict__, "items": True})
     child = resolve_child(target.strip(), loc)
     if isinstance(items, str):  # a variable: its items are known when the step runs (for_each>)
-        if config.get("output") is not None:
-            raise ConfigError("output on a parallel: step over a variable is not supported yet by digpy",
-                              location=key_location(config, "output"),
-                              hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
         _call(body, child, {k: for_value(v, inner, loc) for k, v in params.items()})
-        task["for_each>"] = {"ITEM": "${" + _SPLIT_ITEMS + "(" + items + ")}"}
-        task["_do"] = body
+        listed = "${" + _SPLIT_ITEMS + "(" + items + ")}"
+        if not _keeps_items(step, scope):
+            task["for_each>"] = {"ITEM": listed}
+            task["_do"] = body
+            return
+        # the items are kept first (the aggregate reads them: a child's output may have the name of
+        # the variable), and each child's JSON under a name of its item's position
+        kept = fan_out_item_param(step.name, "items")
+        run, body = body, ConfigMap(loc)
+        body["+run"] = run
+        at = "${" + json.dumps(fan_out_item_param(step.name, "item_")) + " + JSON.parse(" + kept + ").indexOf(ITEM)}"
+        body["+output"] = keep_task(child_result(_child_name(target.strip()), "", outputs_of(child), False,
+                                                params_js=json.dumps(_item_params_parts(config)) + ".join(ITEM)"), at)
+        del task["_parallel"]
+        task["+items"] = keep_task(listed, kept)
+        task["+each"] = {"for_each>": {"ITEM": "${" + kept + "}"}, "_do": body, "_parallel": {"limit": limit}}
         return
     seen: set[str] = set()
     for pos, item in enumerate(items):
@@ -503,7 +565,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         exported["ITEM"] = literal(text)
         sub = ConfigMap(loc)
         _call(sub, child, exported)
-        if config.get("output") is not None:  # the child's JSON kept under a name of the item's own
+        if _keeps_items(step, scope):  # the child's JSON kept under a name of the item's own
             names = outputs_of(child)
             run, sub = sub, ConfigMap(loc)
             sub["+run"] = run
@@ -522,6 +584,20 @@ def _item_params(config: ConfigMap, item: str) -> str:
     return text.replace("${ITEM}", item).replace("$ITEM", item)
 
 
+def _keeps_items(step: Step, scope: Scope) -> bool:
+    """Whether a fan-out keeps each child's JSON: its aggregate is read (`output:`, `${STEP.outputs...}`,
+    a reference to it)."""
+    ident = step.config.get("id")
+    return step.config.get("output") is not None or step.name in scope.fan_out_reads or \
+        (isinstance(ident, str) and bool(scope.references.get(ident)))
+
+
+def _item_params_parts(config: ConfigMap) -> list[str]:
+    """A fan-out child's params as text (as `_item_params` gives them), cut where the item goes."""
+    marker = "\0"
+    return _item_params(config, marker).split(marker)
+
+
 def _fan_out_items(step: Step) -> list[tuple[str, str]]:
     """The items of a fan-out over a list: (their task's name without +, their params as text), in order."""
     items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), Scope(dag_name=""))
@@ -536,11 +612,12 @@ def _fan_out_items(step: Step) -> list[tuple[str, str]]:
 
 
 # A variable's items (Dagu): a JSON array, one JSON value, or words split at newlines, commas,
-# semicolons, pipes, tabs and spaces; map items are passed on as compact JSON.
+# semicolons, pipes, tabs and spaces; map items are passed on as compact JSON; duplicates merged.
 _SPLIT_ITEMS = (
     "(function(v){v=String(v);var j;try{j=JSON.parse(v);}catch(e){j=undefined;}"
     "var a=j===undefined?v.split(/[\\n,;|\\t ]+/).filter(function(s){return s!=='';}):(j instanceof Array?j:[j]);"
-    "return JSON.stringify(a.map(function(x){return typeof x==='string'?x:JSON.stringify(x);}));})"
+    "a=a.map(function(x){return typeof x==='string'?x:JSON.stringify(x);});"
+    "return JSON.stringify(a.filter(function(x,i){return a.indexOf(x)===i;}));})"
 )
 
 

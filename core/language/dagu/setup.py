@@ -211,3 +211,12 @@ def keep_step_files(directory: str) -> str:
         copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None) + \
         literal("trap '_digpy_code=$?; echo $_digpy_code > \"$_digpy_refs/exit_code\"; exec >&- 2>&-; wait; "
                 "exit $_digpy_code' EXIT") + "\n"
+
+
+def write_step_files(directory: str, code: str) -> str:
+    """A script that writes the files of a step read by `${ID.stdout}`... that is no shell step (a
+    child DAG's): `$DIGPY_VALUE` as its stdout, an empty stderr, and `code` (a template) as its
+    exit code."""
+    return f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" && ".replace("$_", "$$_") + \
+        literal('printf "%s\\n" "$DIGPY_VALUE" > "$_digpy_refs/stdout.log" && : > "$_digpy_refs/stderr.log" && ') + \
+        f"echo {code} > " + literal('"$_digpy_refs/exit_code"')
