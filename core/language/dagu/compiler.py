@@ -50,6 +50,7 @@ from digpy.core.language.dagu.variables import (
     for_shell,
     for_value,
     literal,
+    shell_double,
     step_reference_param,
 )
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
@@ -178,7 +179,7 @@ def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildR
         out[f"{step.task}{suffix}"] = keep_task(value, name, [last])
         last = f"{step.task}{suffix}"
     if kinds:
-        last = _keep_references(step, ident, kinds, task, out, last, failed,
+        last = _keep_references(step, ident, kinds, task, out, last, failed, scope.run_files,
                                 lambda: _child_json(step, scope, resolve_child, outputs_of, failed))
     return last
 
@@ -220,7 +221,7 @@ def _child_name(target: str) -> str:
 
 
 def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap, after: str,
-                     failed: str | None, child_json: Callable[[], str]) -> str:
+                     failed: str | None, kept: bool, child_json: Callable[[], str]) -> str:
     """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: its stdout, stderr and exit
     code are kept in files of a directory of its own (a shell step writes them as it runs; for a
     step that runs a child DAG, a task after it writes the child's JSON, as Dagu's log of such a
@@ -240,7 +241,7 @@ def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, 
                           "request are not supported yet by digpy",
                           location=key_location(step.config, "id") or step.location,
                           hint="print what you need and keep it with output: NAME")
-    else:
+    elif not kept:  # else it keeps them already (`kept`: the DAG names DAG_RUN_STEP_STDOUT_FILE...)
         task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
     for kind in kinds:
         reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
@@ -426,15 +427,20 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
     for stream in ("stdout", "stderr"):
         if config.get(stream) is not None:
             head += copy_output(stream, config[stream], scope, value_location(config, stream))
+    if scope.run_files:  # DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE, ..._STDERR_FILE: copies of its output
+        head = keep_step_files(step_files_dir("task_name"), step.name) + head
     if script is not None and command is not None:
-        # `command: python` + `script:`: the script is a file the command runs (not a shell script)
+        # `command: python` + `script:`: the script is a file the command runs (not a shell script),
+        # after the DAG's variables are set as for any step
         if not isinstance(script, str):
             raise ConfigError("script must be a text", location=value_location(config, "script"))
         words = command if isinstance(command, list) else shlex.split(str(command))
-        task["sh>"] = literal(script)
-        task["shell"] = [str(w) for w in words]
-        return
-    if script is not None:
+        task["DIGPY_SCRIPT"] = literal(script)
+        body = literal('_digpy_script=$(mktemp) && printf "%s" "$DIGPY_SCRIPT" > "$_digpy_script" && '
+                       'unset DIGPY_SCRIPT || exit 1\n') + \
+            " ".join(for_shell(shell_double(str(w)), scope, value_location(config, "command")) for w in words) + \
+            literal(' "$_digpy_script"; _digpy_code=$?; rm -f "$_digpy_script"; exit $_digpy_code')
+    elif script is not None:
         if not isinstance(script, str):
             raise ConfigError("script must be a text", location=value_location(config, "script"))
         body = for_shell(script, scope, value_location(config, "script"))

@@ -185,11 +185,15 @@ def copy_output(stream: str, path: Any, scope: Scope, location: Location | None)
     the task's log and `output:`, and the script's exit code is its own."""
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"{stream} must be a file path", location=location)
+    return _tee(stream, for_shell(shell_double(path), scope, location))
+
+
+def _tee(stream: str, files: str) -> str:
+    """`copy_output` into `files` (the words that follow `tee`, as template text)."""
     fd, back = ("1", "") if stream == "stdout" else ("2", " >&2")
-    target = for_shell(shell_double(path), scope, location)
     return literal(f"_digpy_{stream}=$(mktemp -u) && mkfifo \"$_digpy_{stream}\" && ") + \
-        f"{{ tee {target} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
-                                        f"rm -f \"$_digpy_{stream}\"") + "\n"
+        f"{{ tee {files} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
+                                       f"rm -f \"$_digpy_{stream}\"") + "\n"
 
 
 STEP_FILES = {"stdout": "stdout.log", "stderr": "stderr.log", "exitCode": "exit_code"}
@@ -203,14 +207,27 @@ def step_files_dir(task_name: str) -> str:
         ').replace(/[^A-Za-z0-9_.=-]+/g, "_")}' + literal('"')
 
 
-def keep_step_files(directory: str) -> str:
+def keep_step_files(directory: str, step: str | None = None) -> str:
     """Shell lines run first by a step read by `${ID.stdout}`...: copies of its stdout and stderr
-    in `directory`, and its exit code written there when it exits (after the copies are complete)."""
-    return f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" || exit 1\n".replace("$_", "$$_") + \
-        copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None) + \
-        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None) + \
-        literal("trap '_digpy_code=$?; echo $_digpy_code > \"$_digpy_refs/exit_code\"; exec >&- 2>&-; wait; "
-                "exit $_digpy_code' EXIT") + "\n"
+    in `directory`, and its exit code written there when it exits (after the copies are complete).
+    With `step` (its name), in a DAG that names Dagu's DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE
+    or DAG_RUN_STEP_STDERR_FILE: the copies are also appended to the run's log (after a line
+    `--- STEP`), and the three variables name these files."""
+    lines = f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" || exit 1\n".replace("$_", "$$_")
+    if step is None:
+        lines += copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None) + \
+            copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None)
+    else:
+        lines += "_digpy_log=" + literal('"${XDG_CACHE_HOME:-$HOME/.cache}/digpy/dagu-steps/') + \
+            "${session_uuid}" + literal('/dag.log"') + "\n" + \
+            literal(': > "$_digpy_refs/stdout.log" && : > "$_digpy_refs/stderr.log" && '
+                    f'printf "%s\\n" {shell_quote("--- " + step)} >> "$_digpy_log" && export DAG_RUN_LOG_FILE="$_digpy_log" '
+                    'DAG_RUN_STEP_STDOUT_FILE="$_digpy_refs/stdout.log" DAG_RUN_STEP_STDERR_FILE="$_digpy_refs/stderr.log"'
+                    ' || exit 1') + "\n" + \
+            _tee("stdout", literal('-a "$_digpy_refs/stdout.log" "$_digpy_log"')) + \
+            _tee("stderr", literal('-a "$_digpy_refs/stderr.log" "$_digpy_log"'))
+    return lines + literal("trap '_digpy_code=$?; echo $_digpy_code > \"$_digpy_refs/exit_code\"; exec >&- 2>&-; "
+                           "wait; exit $_digpy_code' EXIT") + "\n"
 
 
 def write_step_files(directory: str, code: str) -> str:
