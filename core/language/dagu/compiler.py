@@ -38,6 +38,7 @@ from digpy.core.language.dagu.setup import (
     param_items,
     read_env,
     read_params,
+    run_files_dir,
     step_files_dir,
     write_step_files,
 )
@@ -107,6 +108,12 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
         if after:
             task["_after"] = after
+        if "docker" in task and _keeps_files(step, task, scope):
+            files = _files_task(step)
+            if after:
+                files["_after"] = after
+            out[f"{step.task}__files"] = files
+            task["_after"] = [f"{step.task}__files"]
         out[step.task] = task
         finish[step.task] = _after_step(step, task, scope, resolve_child, outputs_of, out)
     all_steps = [finish.get(s.task, s.task) for s in steps] or sources
@@ -151,7 +158,7 @@ def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildR
     last = step.task
     config = step.config
     ident = config.get("id")
-    kinds = sorted(scope.references.get(ident, ())) if isinstance(ident, str) else []
+    kinds = _references_of(step, scope)
     fan_out = config.get("parallel") is not None and isinstance(config.get("run"), str)
     outputs = sorted(scope.child_outputs.get(step.name, ()))
     if outputs and not fan_out:
@@ -167,6 +174,11 @@ def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildR
     if isinstance(config.get("run"), str) and not fan_out and (config.get("output") is not None or kinds):
         failed = fan_out_item_param(step.name, "failed")  # set by its _error: the child DAG failed
         _on_error(task, "+failed", keep_task("1", failed))
+    if "http>" in task and kinds and config.get("output") is not None:  # the body is kept under a name of its own
+        copy = keep_task("${" + str(task["output"]) + "}", output_name(config["output"], value_location(config, "output")),
+                         [last])
+        last = f"{step.task}__output"
+        out[last] = copy
     kept: dict[str, str] = {}  # the name of the task after the step → the param it keeps
     if config.get("output") is not None and isinstance(config.get("run"), str):
         kept["__output"] = output_name(config["output"], value_location(config, "output"))
@@ -179,9 +191,28 @@ def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildR
         out[f"{step.task}{suffix}"] = keep_task(value, name, [last])
         last = f"{step.task}{suffix}"
     if kinds:
-        last = _keep_references(step, ident, kinds, task, out, last, failed, scope.run_files,
+        last = _keep_references(step, ident, kinds, task, out, last, failed,
                                 lambda: _child_json(step, scope, resolve_child, outputs_of, failed))
     return last
+
+
+def _references_of(step: Step, scope: Scope) -> list[str]:
+    """What later steps read of `step` by its id: stdout, stderr, exitCode (sorted), or nothing."""
+    ident = step.config.get("id")
+    return sorted(scope.references.get(ident, ())) if isinstance(ident, str) else []
+
+
+def _keeps_files(step: Step, task: ConfigMap, scope: Scope, status: str | None = None) -> bool:
+    """Whether a shell step keeps copies of its output in files: it is referenced, or the DAG names
+    DAG_RUN_STEP_STDOUT_FILE... (not a handler in a container: no task before it makes the directory)."""
+    return "setup" in task and (bool(_references_of(step, scope)) or scope.run_files) and \
+        (status is None or "docker" not in task)
+
+
+def _files_task(step: Step) -> dict[str, Any]:
+    """The task before a step in a container that keeps files: it makes the run's directory on the host."""
+    return {"sh>": "mkdir -p " + run_files_dir() + " && printf " + literal('"%s" ') + run_files_dir(),
+            "output": fan_out_item_param(step.name, "files"), "print_output": False}
 
 
 def _on_error(task: ConfigMap, name: str, sub: dict[str, Any]) -> None:
@@ -221,7 +252,7 @@ def _child_name(target: str) -> str:
 
 
 def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap, after: str,
-                     failed: str | None, kept: bool, child_json: Callable[[], str]) -> str:
+                     failed: str | None, child_json: Callable[[], str]) -> str:
     """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: its stdout, stderr and exit
     code are kept in files of a directory of its own (a shell step writes them as it runs; for a
     step that runs a child DAG, a task after it writes the child's JSON, as Dagu's log of such a
@@ -236,13 +267,16 @@ def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, 
         else:
             code = "${typeof " + str(failed) + ' === "undefined" ? 0 : 1}'
         keep["+write"] = {"sh>": write_step_files(step_files_dir(here), code), "DIGPY_VALUE": child_json()}
-    elif "setup" not in task or "docker" in task:
-        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a step that runs a container or an http "
-                          "request are not supported yet by digpy",
+    elif "http>" in task:  # its body (nothing when it failed) and 1 when it failed
+        body = str(task["output"])
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here),
+                                                  "${typeof " + body + ' === "undefined" ? 1 : 0}'),
+                          "DIGPY_VALUE": "${typeof " + body + ' === "undefined" ? "" : ' + body + "}"}
+    elif "setup" not in task:
+        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a {next(k for k in task if k.endswith('>'))} "
+                          "step are not supported yet by digpy",
                           location=key_location(step.config, "id") or step.location,
                           hint="print what you need and keep it with output: NAME")
-    elif not kept:  # else it keeps them already (`kept`: the DAG names DAG_RUN_STEP_STDOUT_FILE...)
-        task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
     for kind in kinds:
         reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
             f"cat {step_files_dir(here)}/{STEP_FILES[kind]}"
@@ -362,9 +396,22 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir)
         if executor.docker is not None:
             task["docker"] = executor.docker
+        if _keeps_files(step, task, scope, status):
+            # copies of its stdout and stderr, and its exit code, in files of its own (Dagu's log
+            # files: ${ID.stdout}..., DAG_RUN_STEP_STDOUT_FILE...); in a container, the run's
+            # directory (made on the host by the task before it) is mounted at its own path
+            base = None
+            if "docker" in task:
+                base = "$" + fan_out_item_param(step.name, "files")
+                mount = "${" + base[1:] + "}:${" + base[1:] + "}"
+                task["docker"] = {**task["docker"], "volumes": [*task["docker"].get("volumes", []), mount]}
+            task["setup"] = keep_step_files(step_files_dir("task_name", base), step.name if scope.run_files else None,
+                                            base) + task["setup"]
+    if executor.kind == "http" and _references_of(step, scope):  # its body kept for ${ID.stdout}
+        task["output"] = fan_out_item_param(step.name, "body")
     if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:
         task["max_output_size"] = scope.max_output_size
-    if config.get("output") is not None and config.get("run") is None:  # of a child DAG: _child_output_task
+    if config.get("output") is not None and config.get("run") is None and "output" not in task:  # (child: _after_step)
         set_located(task, "output", output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
@@ -427,8 +474,6 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
     for stream in ("stdout", "stderr"):
         if config.get(stream) is not None:
             head += copy_output(stream, config[stream], scope, value_location(config, stream))
-    if scope.run_files:  # DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE, ..._STDERR_FILE: copies of its output
-        head = keep_step_files(step_files_dir("task_name"), step.name) + head
     if script is not None and command is not None:
         # `command: python` + `script:`: the script is a file the command runs (not a shell script),
         # after the DAG's variables are set as for any step
