@@ -191,7 +191,7 @@ def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildR
         out[f"{step.task}{suffix}"] = keep_task(value, name, [last])
         last = f"{step.task}{suffix}"
     if kinds:
-        last = _keep_references(step, ident, kinds, task, out, last, failed,
+        last = _keep_references(step, str(ident), kinds, task, out, last, failed,
                                 lambda: _child_json(step, scope, resolve_child, outputs_of, failed))
     return last
 
