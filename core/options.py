@@ -81,6 +81,30 @@ def duration(value: Any, what: str = "duration", location: Location | None = Non
     raise ConfigError(f"invalid {what} {value!r}", location=location, hint="write it like 30s, 5m, 1h30m or 1d")
 
 
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_BYTE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def byte_size(value: Any, what: str, *, minimum: int = 1, location: Location | None = None) -> int:
+    """A size in bytes: a whole number, or its text with a unit `k`, `m`, `g`, `t` (powers of 1024, as
+    `docker run -m` reads them; `512m`, `1.5g`, `64MiB` and `64MB` alike)."""
+    result: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and (match := _BYTES.match(value)):
+        result = int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
+    if result is None:
+        raise ConfigError(f"{what} must be a size such as 512m or 2g (or a number of bytes), got {_shown(value)}",
+                          location=location)
+    if result < minimum:
+        unit = next((u for u in "tgmk" if minimum % _BYTE_UNITS[u] == 0), "")
+        shown = f"{minimum // _BYTE_UNITS[unit]}{unit}" if unit else f"{minimum} bytes"
+        raise ConfigError(f"{what} must be at least {shown}, got {_shown(value)}", location=location)
+    return result
+
+
 def seconds(value: Any, what: str) -> float:
     """A duration in seconds where fractions are kept: a number of seconds (or its text: `wait>: 1.5`
     reaches the operator as "1.5"), or `30s`, `1h30m`, `1d`."""

@@ -18,7 +18,7 @@ A plugin registers its operators from one hook::
 
 and declares the module under the entry-point group ``digpy`` in its pyproject.toml.
 
-Option values are read with the readers exported here (``boolean``, ``number``, ``whole_number``,
+Option values are read with the readers exported here (``boolean``, ``byte_size``, ``number``, ``whole_number``,
 ``duration``, ``seconds``, ``parallel``, ``mapping``, ``json_or_value``, ``namespaced``): they take
 a value as YAML or ``${...}`` gives it and raise ConfigError naming the option.
 """
@@ -36,6 +36,7 @@ import pluggy
 from digpy.core.errors import ConfigError, DigpyError, Location, PluginError, TaskError
 from digpy.core.options import (
     boolean,
+    byte_size,
     duration,
     json_or_value,
     mapping,
@@ -65,6 +66,7 @@ __all__ = [
     "TaskError",
     "TaskResult",
     "boolean",
+    "byte_size",
     "duration",
     "hookimpl",
     "hookspec",

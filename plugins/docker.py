@@ -1,8 +1,10 @@
 """Docker: the `docker>` operator, and running `sh>`/`py>` commands in a container.
 
 `docker>: COMMAND` runs a command (a string for `/bin/sh -c`, or a list) in `image`, with `env`,
-`volumes` (`host:container[:ro]`, host paths relative to the project), `workdir`, `network`, and
-`pull` (`missing`, the default: pull only if the image is not there; `always`; `never`).
+`volumes` (`host:container[:ro]`, host paths relative to the project), `workdir`, `network`,
+`pull` (`missing`, the default: pull only if the image is not there; `always`; `never`), the
+limits `memory` (`512m`, `2g`), `cpus` (`0.5`), `shm_size`, `pids_limit`, the `user` (`uid[:gid]`
+or a name) and the image's `platform` (`linux/arm64`).
 
 `_export: {docker: {image: IMAGE}}` makes `sh>` and `py>` tasks run their command in a container
 of that image instead of a local process (Digdag's option), with the project mounted at its own
@@ -17,13 +19,26 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl, namespaced
+from digpy.core.spi import (
+    ConfigError,
+    OperatorContext,
+    TaskError,
+    TaskResult,
+    byte_size,
+    hookimpl,
+    namespaced,
+    number,
+    whole_number,
+)
 
 STOP_SECONDS = 5
+MIN_MEMORY = 6 * 1024 * 1024  # the Docker engine refuses a smaller memory limit
+_PLATFORM = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+(?:/[a-z0-9_]+)?$")
 _pool = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="digpy-docker")
 
 
@@ -42,25 +57,25 @@ def _client() -> Any:
         raise TaskError(f"can't reach the Docker engine ({e}); is it running, and is DOCKER_HOST right?") from None
 
 
-def _ensure_image(client: Any, image: str, pull: str) -> None:
+def _ensure_image(client: Any, image: str, pull: str, platform: str | None) -> None:
     import docker
 
     if pull == "always":
-        _pull(client, image)
+        _pull(client, image, platform)
         return
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
         if pull == "never":
             raise TaskError(f"docker image '{image}' is not available locally (pull: never)") from None
-        _pull(client, image)
+        _pull(client, image, platform)
 
 
-def _pull(client: Any, image: str) -> None:
+def _pull(client: Any, image: str, platform: str | None) -> None:
     import docker
 
     try:
-        client.images.pull(image)
+        client.images.pull(image, platform=platform)
     except docker.errors.DockerException as e:
         reason = str(e).split("(", 1)[-1].rstrip(")")[:300]
         raise TaskError(f"docker image '{image}' is not available locally and could not be pulled: {reason}") \
@@ -70,17 +85,22 @@ def _pull(client: Any, image: str) -> None:
 async def run_container(
     *, image: str, argv: Sequence[str], env: Mapping[str, str], workdir: str | None,
     volumes: Mapping[str, dict[str, str]], pull: str, network: str | None, sink: Any,
+    settings: Mapping[str, Any] | None = None,
 ) -> int:
-    """Run one container to its end, streaming its output to `sink`; returns its exit code."""
+    """Run one container to its end, streaming its output to `sink`; returns its exit code.
+    `settings` are the SDK's create() arguments read by `read_settings` (limits, user, platform)."""
     import docker
 
     client = await _call(_client)
+    settings = settings or {}
     try:
-        await _call(_ensure_image, client, image, pull)
+        await _call(_ensure_image, client, image, pull, settings.get("platform"))
         container = await _call(client.containers.create, image, list(argv), environment=dict(env),
-                                working_dir=workdir, volumes=dict(volumes), network_mode=network, detach=True)
+                                working_dir=workdir, volumes=dict(volumes), network_mode=network, detach=True,
+                                **settings)
     except docker.errors.DockerException as e:
-        raise TaskError(f"docker: can't create a container of '{image}': {e}") from None
+        reason = getattr(e, "explanation", None) or e  # the engine's words, without the request URL
+        raise TaskError(f"docker: can't create a container of '{image}': {reason}") from None
     loop = asyncio.get_running_loop()
 
     def pump(stream: str) -> None:
@@ -105,6 +125,32 @@ async def run_container(
         raise
     finally:
         await asyncio.shield(_call(container.remove, force=True))
+
+
+def read_settings(opts: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """The options `memory`, `cpus`, `shm_size`, `pids_limit`, `user` and `platform` → the SDK's
+    create() arguments (none of them when none is given)."""
+    out: dict[str, Any] = {}
+    if opts.get("memory") is not None:
+        out["mem_limit"] = byte_size(opts["memory"], f"{what} memory", minimum=MIN_MEMORY)
+    if opts.get("cpus") is not None:
+        cpus = number(opts["cpus"], f"{what} cpus", minimum=0.01)
+        out["nano_cpus"] = round(cpus * 1e9)
+    if opts.get("shm_size") is not None:
+        out["shm_size"] = byte_size(opts["shm_size"], f"{what} shm_size")
+    if opts.get("pids_limit") is not None:
+        out["pids_limit"] = whole_number(opts["pids_limit"], f"{what} pids_limit", minimum=1)
+    if opts.get("user") is not None:
+        user = opts["user"]
+        if isinstance(user, bool) or not isinstance(user, str | int) or not str(user).strip():
+            raise ConfigError(f"{what} user is a name or uid[:gid], got {user!r}")
+        out["user"] = str(user).strip()
+    if opts.get("platform") is not None:
+        platform = opts["platform"]
+        if not isinstance(platform, str) or not _PLATFORM.match(platform.strip()):
+            raise ConfigError(f"{what} platform is os/arch[/variant] such as linux/amd64, got {platform!r}")
+        out["platform"] = platform.strip()
+    return out
 
 
 def _pull_policy(value: Any) -> str:
@@ -133,10 +179,11 @@ class DockerOperator:
         if not isinstance(env, dict):
             raise ConfigError("docker> env must be a mapping")
         volumes = read_volumes(opts.get("volumes"), ctx.project_dir, "docker>")
+        settings = read_settings(opts, "docker>")
         code = await run_container(
             image=image, argv=argv, env={**{k: str(v) for k, v in env.items()}, **ctx.env},
             workdir=opts.get("workdir"), volumes=volumes, pull=_pull_policy(opts.get("pull")),
-            network=opts.get("network"), sink=lambda text, _stream: ctx.output(text),
+            network=opts.get("network"), sink=lambda text, _stream: ctx.output(text), settings=settings,
         )
         if code != 0:
             raise TaskError(f"Container exited with code {code}", command_code=code)
@@ -167,6 +214,7 @@ class DockerExecutor:
         self.pull = _pull_policy(config.get("pull", "always" if config.get("pull_always") else "missing"))
         self.network = config.get("network")
         self.volumes = config.get("volumes")
+        self.settings = read_settings(config, "docker")
 
     async def run(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, project_dir: Path,
                   sink: Any) -> int:
@@ -177,7 +225,7 @@ class DockerExecutor:
                 folder = os.path.dirname(arg)
                 volumes.setdefault(folder, {"bind": folder, "mode": "rw"})
         return await run_container(image=self.image, argv=argv, env=env, workdir=str(cwd), volumes=volumes,
-                                   pull=self.pull, network=self.network, sink=sink)
+                                   pull=self.pull, network=self.network, sink=sink, settings=self.settings)
 
 
 @hookimpl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shlex
 import sys
@@ -145,7 +146,7 @@ class TaskContext:
         self.secrets: Secrets = ProviderSecrets(runner.secret_providers, runner.project_name, runner.masker,
                                                 remap if isinstance(remap, dict) else None)
         env = params.get("_env")
-        self.env = {str(k): self.with_secrets(env_value(v)) for k, v in env.items()} if isinstance(env, dict) else {}
+        self.env = {str(k): self._env_value(str(k), v) for k, v in env.items()} if isinstance(env, dict) else {}
         self.sessions = runner.sessions
         self._lost = False  # some of a command's output could not be written
         # Every line the task's commands print, kept when `_continue_on: {output: ...}` reads it.
@@ -155,6 +156,26 @@ class TaskContext:
     def log(self) -> logging.Logger:
         """The task's logger, made on first use (a logger per task name lives as long as the process)."""
         return logging.getLogger(f"digpy.task.{self.task_name}")
+
+    def _env_value(self, name: str, value: Any) -> str:
+        """An `_env` value: a text (naming `${secret:KEY}`s), or a secret kept outside digpy's store,
+        `{from_env: VAR}` (digpy's own environment) or `{from_file: PATH}` (relative to the task's
+        working directory; without the file's last newline), read now and masked in output like any secret."""
+        if not (isinstance(value, dict) and len(value) == 1 and ("from_env" in value or "from_file" in value)):
+            return self.with_secrets(env_value(value))
+        if "from_env" in value:
+            found = os.environ.get(str(value["from_env"]))
+            if found is None:
+                raise ConfigError(f"secret {name}: the environment variable {value['from_env']} is not set",
+                                  hint="set it in the environment digpy runs in (on a server: the server's)")
+        else:
+            path = self.workdir / str(value["from_file"])
+            try:
+                found = path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")  # an editor's last newline
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"secret {name}: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        self._runner.masker.add(found)
+        return found
 
     def with_secrets(self, text: str) -> str:
         """`_env` values and `sh>` scripts may name secrets: `PGPASSWORD: ${secret:pg.password}`."""

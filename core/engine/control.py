@@ -39,15 +39,17 @@ async def unmet(ctx: TaskContext, conditions: Sequence[Condition]) -> str | None
                                          capture=captured if condition.expected is not None else None,
                                          echo=False)
             if condition.expected is None:
-                if code != 0:
-                    shown = condition.command.strip().splitlines()[-1]  # (a front end's set-up lines come first)
-                    return f"precondition `{shown}` exited with {code}"
+                shown = condition.command.strip().splitlines()[-1]  # (a front end's set-up lines come first)
+                if (code != 0) != condition.negate:
+                    return (f"precondition `{shown}` exited with {code}" if code != 0
+                            else f"precondition `{shown}` exited with 0 (negate: it must not)")
                 continue
             text = "".join(captured).strip()
         else:
             text = condition.value or ""
-        if not condition.matches(text):
-            return f"precondition not met: {text!r} is not {condition.expected!r}"
+        if condition.matches(text) == condition.negate:
+            return (f"precondition not met: {text!r} is {condition.expected!r} (negate: it must not be)"
+                    if condition.negate else f"precondition not met: {text!r} is not {condition.expected!r}")
     return None
 
 

@@ -5,6 +5,7 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       - {condition: "${day}", expected: "re:0[1-5]"}   # a value (after ${...}) against a text or re:regex
       - {command: "date +%d", expected: "re:0[1-5]"}   # a command's trimmed stdout against a text or re:regex
       - test -f ready.flag                             # a command: met when it exits with 0
+      - {command: "test -f stop.flag", negate: true}   # negate: met when it does not hold
     _continue_on:
       failure: true        # any failure counts as success for the tasks after it
       skipped: true        # run although an upstream task was skipped
@@ -52,11 +53,13 @@ def parse_stop_signal(value: Any, location: Location | None = None) -> int:
 
 # NamedTuples, not dataclasses: they are defined at every start-up (see docs/performance.md).
 class Condition(NamedTuple):
-    """One precondition: `command` run by the shell, or `value` compared; `expected` a text or `re:`."""
+    """One precondition: `command` run by the shell, or `value` compared; `expected` a text or `re:`;
+    `negate`: met when it does not hold."""
 
     value: str | None = None
     command: str | None = None
     expected: str | None = None
+    negate: bool = False
 
     def matches(self, text: str) -> bool:
         """Whether `text` (a value, or a command's trimmed stdout) is what is expected."""
@@ -113,11 +116,14 @@ def parse_preconditions(value: Any, location: Location | None = None) -> list[Co
             out.append(Condition(command=item))
             continue
         if isinstance(item, dict):
-            unknown = [k for k in item if k not in ("condition", "command", "expected")]
+            unknown = [k for k in item if k not in ("condition", "command", "expected", "negate")]
             if unknown:
                 raise ConfigError(f"_precondition has an unknown key '{unknown[0]}'", location=location,
                                   hint="write {condition: VALUE, expected: TEXT} or {command: CMD, expected: TEXT}")
             condition, command, expected = item.get("condition"), item.get("command"), item.get("expected")
+            negate = item.get("negate", False)
+            if not isinstance(negate, bool):
+                raise ConfigError("_precondition negate must be true or false", location=location)
             if (condition is None) == (command is None):
                 raise ConfigError("a _precondition item needs either condition or command", location=location)
             if expected is not None and not isinstance(expected, str | int | float):
@@ -127,11 +133,13 @@ def parse_preconditions(value: Any, location: Location | None = None) -> list[Co
             if command is not None:
                 if not isinstance(command, str) or not command.strip():
                     raise ConfigError("_precondition command must be a shell command", location=location)
-                out.append(Condition(command=command, expected=None if expected is None else str(expected)))
+                out.append(Condition(command=command, expected=None if expected is None else str(expected),
+                                     negate=negate))
             else:
                 if isinstance(condition, dict | list):
                     raise ConfigError("_precondition condition must be a value", location=location)
-                out.append(Condition(value=_text(condition), expected=None if expected is None else str(expected)))
+                out.append(Condition(value=_text(condition), expected=None if expected is None else str(expected),
+                                     negate=negate))
             continue
         raise ConfigError("_precondition must be a command, a {condition, expected} mapping or a list of them",
                           location=location)

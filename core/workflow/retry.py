@@ -10,16 +10,17 @@ from digpy.core.options import number, whole_number
 # The longest wait between two tries, in seconds (366 days): a longer one is a mistake that would
 # leave the attempt waiting for good; an exponential interval stops growing there.
 MAX_INTERVAL = 366 * 24 * 3600
-_KEYS = ("limit", "interval", "interval_type", "max_interval", "exit_code")
+_KEYS = ("limit", "interval", "interval_type", "backoff", "max_interval", "exit_code")
 
 
 class RetryPolicy(NamedTuple):
-    """`_retry: N` or `{limit, interval, interval_type: constant|exponential, max_interval, exit_code}`
-    (`exit_code`: retry only a command that failed with one of these codes)."""
+    """`_retry: N` or `{limit, interval, interval_type: constant|exponential, backoff, max_interval,
+    exit_code}` (`backoff`: the factor each wait is multiplied by, 2 for `exponential`; `exit_code`:
+    retry only a command that failed with one of these codes)."""
 
     limit: int = 0
     interval: float = 0.0
-    exponential: bool = False
+    backoff: float = 1.0
     max_interval: float | None = None
     exit_codes: tuple[int, ...] = ()
 
@@ -29,7 +30,12 @@ class RetryPolicy(NamedTuple):
 
     def delay(self, retry_count: int) -> float:
         """Seconds to wait before retry number `retry_count + 1` (retry_count retries already done)."""
-        wait = self.interval * (2 ** min(retry_count, 64)) if self.exponential else self.interval
+        wait = self.interval
+        if self.backoff != 1.0:
+            try:
+                wait = self.interval * self.backoff ** min(retry_count, 1024)
+            except OverflowError:
+                wait = MAX_INTERVAL
         if self.max_interval is not None:
             wait = min(wait, self.max_interval)
         return min(wait, MAX_INTERVAL)
@@ -55,6 +61,12 @@ def parse_retry(value: Any, location: Location | None = None) -> RetryPolicy:
             raise ConfigError(
                 f"_retry interval_type must be 'constant' or 'exponential', got '{kind}'", location=location
             )
+        backoff = 2.0 if kind == "exponential" else 1.0
+        if value.get("backoff") is not None:
+            backoff = number(value["backoff"], "_retry backoff", minimum=1, maximum=1000, location=location)
+            if kind == "exponential" and backoff != 2.0:
+                raise ConfigError("_retry: interval_type exponential doubles each wait; give either it or backoff",
+                                  location=location, hint="backoff: 2 is the same as interval_type: exponential")
         max_interval = value.get("max_interval")
         codes = value.get("exit_code", [])
         codes = codes if isinstance(codes, list) else [codes]
@@ -64,7 +76,7 @@ def parse_retry(value: Any, location: Location | None = None) -> RetryPolicy:
             limit=whole_number(value["limit"], "_retry limit", minimum=0, location=location),
             interval=number(value.get("interval", 0), "_retry interval", minimum=0, maximum=MAX_INTERVAL,
                             location=location),
-            exponential=kind == "exponential",
+            backoff=backoff,
             max_interval=None if max_interval is None else number(max_interval, "_retry max_interval", minimum=0,
                                                                   maximum=MAX_INTERVAL, location=location),
             exit_codes=tuple(codes),

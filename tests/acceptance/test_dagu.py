@@ -390,9 +390,9 @@ def test_a_nested_list_runs_side_by_side_and_a_step_timeout_kills_the_command(pr
 steps:
   - echo start
   - - name: slow_side
-      command: sleep 0.3; echo slow side
+      command: i=0; until [ -f fast.done ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; echo slow side
     - name: fast_side
-      command: echo fast side
+      command: echo fast side; touch fast.done
   - name: joined
     command: echo after both
   - name: stuck
@@ -565,12 +565,12 @@ _parallel: true
      "bad.yaml:3:14: ${a.exitCode}: no step of this DAG has the id a"),
     ("steps:\n  - name: q\n    executor: jq\n    command: '.a[] |'\n    script: '{}'\n",
      "bad.yaml:4:14: step 'q': the jq filter '.a[] |' does not compile"),
-    ("steps:\n  - name: a\n    executor: {type: mail, config: {to: x@example.com}}\n    command: hi\n",
-     "bad.yaml:3:15: the mail executor is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    executor: {type: ssh, config: {user: x}}\n    command: hi\n",
+     "bad.yaml:3:15: the ssh executor is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: {type: http, config: {json: true}}\n    command: GET http://x\n",
      "bad.yaml:3:37: http executor config: 'json' is not supported yet by digpy"),
-    ("steps:\n  - name: a\n    type: docker\n    with: {image: alpine, platform: linux/arm64}\n    command: echo\n",
-     "bad.yaml:4:27: docker executor config: 'platform' is not supported yet by digpy"),
+    ("steps:\n  - name: a\n    type: docker\n    with: {image: alpine, container_name: web}\n    command: echo\n",
+     "bad.yaml:4:27: docker executor config: 'container_name' is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: dockr\n    command: echo\n",
      "bad.yaml:3:15: unknown executor type 'dockr'"),
     ("schedule: [\"CRON_TZ=Asia/Tokyo 0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",

@@ -286,3 +286,20 @@ steps:
     assert (done["status"], done["partially_succeeded"]) == ("success", True)
     log = server.digpy("log", attempt).stdout
     assert "code=1 failed=1 first=v-b 3" in log, log
+
+
+def test_the_aggregate_of_a_fan_out_over_an_env_entry(project):
+    project.write("env.yaml", """\
+env:
+  - ITEMS: '["a", "b"]'
+steps:
+  - name: fan
+    run: child
+    parallel: ${ITEMS}
+    params: "N=${ITEM}"
+    output: AGG
+  - echo "${AGG.summary.total} ${fan.outputs[1].V}"
+""" + CHILD)
+    result = project.run("env")
+    assert result.returncode == 0, result.stderr
+    assert lines(result)[-1] == "2 v-b"

@@ -124,3 +124,27 @@ steps: [echo hi]
     assert workflow.schedule == {"cron>": "30 2 * * *"} and workflow.timezone == "Asia/Tokyo"
     assert workflow.limits.max_active_attempts == 2 and workflow.limits.queue == "batch"
     assert workflow.sla is not None and workflow.sla.fail
+
+
+def test_retry_backoff_is_a_factor_of_each_wait(tmp_path):
+    workflow = compiled(tmp_path, """\
+steps:
+  - name: a
+    command: "false"
+    retryPolicy: {limit: 3, intervalSec: 4, backoff: 1.5, maxIntervalSec: 7}
+  - name: b
+    command: "false"
+    retryPolicy: {limit: 3, intervalSec: 4, backoff: true}
+""")
+    a, b = (t.directives.retry for t in workflow.tasks[1:])
+    assert [a.delay(n) for n in range(3)] == [4, 6, 7]
+    assert [b.delay(n) for n in range(3)] == [4, 8, 16]
+    with pytest.raises(ConfigError) as e:
+        compiled(tmp_path, "steps:\n  - command: 'false'\n    retryPolicy: {limit: 1, backoff: 0.5}\n")
+    assert str(e.value).startswith("dag.yaml:3:29: retryPolicy backoff must be true (doubling) or a factor above 1")
+
+
+def test_one_run_at_a_time_unless_max_active_runs_says_otherwise(tmp_path):
+    assert compiled(tmp_path, "steps: [echo hi]\n").limits.max_active_attempts == 1  # Dagu's default
+    assert compiled(tmp_path, "maxActiveRuns: -1\nsteps: [echo hi]\n").limits.max_active_attempts is None
+    assert compiled(tmp_path, "maxActiveRuns: 3\nsteps: [echo hi]\n").limits.max_active_attempts == 3

@@ -188,6 +188,20 @@ def test_retry_waiting_holds_until_retry_at():
     assert a.state == TaskState.ERROR and a.error == {"message": "final"}
 
 
+def test_retry_backoff_multiplies_each_wait_by_its_factor():
+    g = graph_of("+a:\n  sh>: x\n  _retry: {limit: 3, interval: 10, backoff: 1.5}\n")
+    now = 0.0
+    waits = []
+    for _ in range(3):
+        a = g.take_ready()
+        g.mark_running(a, now)
+        g.fail(a, fail(), now)
+        waits.append(a.retry_at - now)
+        now = a.retry_at
+        g.wake(now)
+    assert waits == [10, 15, 22.5]
+
+
 def test_error_task_runs_only_after_retries_are_exhausted():
     g = graph_of("+a:\n  sh>: x\n  _retry: 1\n  _error: {echo>: e}\n")
     order = drive(g, {"+a": fail()})

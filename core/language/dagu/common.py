@@ -12,10 +12,21 @@ _DURATION_MAX = 10 ** 9
 
 
 def output_name(value: Any, loc: Location | None) -> str:
+    """A step's `output`: a variable name (`RESULT`, `$RESULT`), or Dagu 1.30's `{name: RESULT}`."""
+    if isinstance(value, dict):
+        extra = [k for k in value if k != "name"]
+        if extra:
+            hint = ("key and omit shape Dagu's outputs.json (its API's list of a run's outputs), which digpy "
+                    "does not keep; write output: NAME") if extra[0] in ("key", "omit") else "write output: {name: NAME}"
+            raise ConfigError(f"output: '{extra[0]}' is not supported yet by digpy" if extra[0] in ("key", "omit")
+                              else f"output: unknown key '{extra[0]}'", location=key_location(value, extra[0]) or loc,
+                              hint=hint)
+        loc = value_location(value, "name") if "name" in value else loc
+        value = value.get("name")
     name = value[1:] if isinstance(value, str) and value.startswith("$") else value
     if not isinstance(name, str) or not is_name(name):
         raise ConfigError("output must be a variable name such as RESULT", location=loc,
-                          hint="the object form of Dagu v2 is not supported yet by digpy")
+                          hint="write output: RESULT or output: {name: RESULT}")
     return name
 
 

@@ -28,8 +28,9 @@ from digpy.core.language.dagu.child_output import (
 from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
-from digpy.core.language.dagu.mail import Mail
+from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
+from digpy.core.language.dagu.secrets import read_secrets
 from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
@@ -54,7 +55,7 @@ from digpy.core.language.dagu.variables import (
     shell_double,
     step_reference_param,
 )
-from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location
+from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location, without_keys
 
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
 HANDLERS = ("init", "success", "failure", "exit", "cancel", "abort")  # abort: cancel's name from Dagu 1.26
@@ -79,6 +80,8 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     if dag.get("maxOutputSize") is not None:
         scope.max_output_size = whole_number(dag["maxOutputSize"], "maxOutputSize", value_location(dag, "maxOutputSize"),
                                              minimum=1)
+    if dag.get("shell") is not None:
+        scope.shell = _shell_words(dag["shell"], dag)
     steps = read_steps(dag, scope)
     out = ConfigMap(location_of(dag))
     limit = dag.get("maxActiveSteps")
@@ -86,7 +89,11 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         whole_number(limit, "maxActiveSteps", value_location(dag, "maxActiveSteps"), minimum=1)
     set_located(out, "_parallel", {"limit": limit} if limit else True, dag, "steps")
     _settings(dag, out)
+    secrets = read_secrets(dag, scope)
+    if secrets:  # every step's commands get them (and the handlers', and the children's)
+        out["_export"] = {"_env": secrets}
     mail = Mail(dag, name)
+    scope.smtp = mail.server  # for mail steps, handlers' too
     prelude = Prelude(dag, scope)
     sources: list[str] = []
     handlers = _handlers(dag)
@@ -239,7 +246,7 @@ def _child_json(step: Step, scope: Scope, resolve_child: ChildResolver, outputs_
                                          fan_out_item_param(step.name, "item_"), _child_name(child),
                                          _item_params_parts(config))
         return fan_out_result([(fan_out_item_param(step.name, key), _child_name(child), params)
-                               for key, params in _fan_out_items(step)])
+                               for key, params in _fan_out_items(step, scope)])
     text = config.get("params")
     params = text if isinstance(text, str) else " ".join(
         f"{k}={v}" for k, v in _child_params(text, value_location(config, "params")).items())
@@ -318,11 +325,10 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
             set_located(out, "timezone", zone, dag, "schedule")
         set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
                     "schedule")
-    if dag.get("maxActiveRuns") is not None:
-        runs = dag["maxActiveRuns"]
-        if runs != -1:  # -1: never queue
-            set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),
-                                                   minimum=1), dag, "maxActiveRuns")
+    runs = dag.get("maxActiveRuns", 1)  # Dagu's default: one run at a time, the others wait
+    if runs != -1:  # -1: never queue
+        set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),
+                                                             minimum=1), dag, "maxActiveRuns")
     if dag.get("queue") is not None:
         set_located(out, "queue", dag["queue"], dag, "queue")
     if dag.get("timeoutSec") is not None:
@@ -390,10 +396,18 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         _http_task(step, scope, executor.http or {}, task)
     elif executor.kind == "jq":
         _jq_task(step, scope, executor.raw, task)
+    elif executor.kind == "mail":
+        for key in ("command", "script", "shell", "stdout", "stderr", "output"):
+            if config.get(key) is not None:
+                raise ConfigError(f"step '{step.name}' uses the mail executor and can't have {key}",
+                                  location=key_location(config, key))
+        where = value_location(config, "executor") or value_location(config, "type") or step.location
+        task.update(mail_step_task(step.name, executor.mail or {}, scope, where))
     else:
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
-        _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir)
+        _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir,
+                    shell=scope.shell if executor.kind == "shell" else None)
         if executor.docker is not None:
             task["docker"] = executor.docker
         if _keeps_files(step, task, scope, status):
@@ -416,8 +430,12 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
                                    value_location(config, "workingDir"))
-        set_located(task, "_precondition", read_preconditions(config["preconditions"], value_location(config, "preconditions"),
-                                                   scope, pre_prelude), config, "preconditions")
+        conditions = read_preconditions(config["preconditions"], value_location(config, "preconditions"), scope,
+                                        pre_prelude)
+        if any(key.startswith("+") for key in task):  # a child DAG run inline, or a fan-out: a group
+            _precondition_first(task, conditions, value_location(config, "preconditions"))
+        else:
+            set_located(task, "_precondition", conditions, config, "preconditions")
     if config.get("mailOnError") is not None:
         if not isinstance(config["mailOnError"], bool):
             raise ConfigError("mailOnError must be true or false", location=value_location(config, "mailOnError"))
@@ -448,8 +466,26 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     return task
 
 
+def _precondition_first(group: ConfigMap, conditions: list[dict[str, Any]], loc: Location | None) -> None:
+    """A group (a `_parallel` one: an inline child DAG or a fan-out) whose step has preconditions: a
+    first task checks them, and every task of the group starts after it, so an unmet one skips them all."""
+    first = ConfigMap(loc)
+    first["sh>"] = "true"
+    first["_precondition"] = conditions
+    items = list(group.items())
+    for key, _ in items:
+        del group[key]
+    group["+precondition"] = first
+    for key, value in items:
+        if key.startswith("+") and isinstance(value, dict) and value.get("_after") is None:
+            value = without_keys(value, ())  # a copy: an inline child's tasks are shared by its runs
+            value["_after"] = ["+precondition"]
+        group[key] = value
+
+
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,
-                task: ConfigMap, workdir: str | None = None) -> None:
+                task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None) -> None:
+    """A step run by `sh>`; `shell`: the DAG's, for a step that does not give its own."""
     config = step.config
     loc = step.location
     if config.get("parallel") is not None:
@@ -460,15 +496,10 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
                           location=key_location(config, "params"))
     command = config.get("command")
     script = config.get("script")
-    shell = config.get("shell")
     if command is None and script is None:
         raise ConfigError(f"step '{step.name}' has nothing to run", location=loc,
                           hint="give it a command, a script, or run: a child DAG")
-    shell_words: list[str] | None = None
-    if shell is not None:
-        if not isinstance(shell, str | list):
-            raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
-        shell_words = shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
+    shell_words = shell if config.get("shell") is None else _shell_words(config["shell"], config)
     head = prelude.text(step, env, workdir if workdir is not None else config.get("workingDir"), status,
                         value_location(config, "workingDir"))
     for stream in ("stdout", "stderr"):
@@ -503,6 +534,13 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         task.key_locs["sh>"] = task.value_locs["sh>"] = where
     if shell_words:
         task["shell"] = shell_words
+
+
+def _shell_words(shell: Any, config: ConfigMap) -> list[str]:
+    """A `shell` (`bash`, `"bash -e"` or a list) → the words of sh>'s `shell`."""
+    if not isinstance(shell, str | list) or not shell:
+        raise ConfigError("shell must be a command such as bash", location=value_location(config, "shell"))
+    return shlex.split(shell) if isinstance(shell, str) else [str(w) for w in shell]
 
 
 def _http_task(step: Step, scope: Scope, config: dict[str, Any], task: ConfigMap) -> None:
@@ -649,9 +687,9 @@ def _item_params_parts(config: ConfigMap) -> list[str]:
     return _item_params(config, marker).split(marker)
 
 
-def _fan_out_items(step: Step) -> list[tuple[str, str]]:
+def _fan_out_items(step: Step, scope: Scope) -> list[tuple[str, str]]:
     """The items of a fan-out over a list: (their task's name without +, their params as text), in order."""
-    items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), Scope(dag_name=""))
+    items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), scope)
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for pos, item in enumerate(items):
@@ -705,21 +743,36 @@ def _parallel(value: Any, loc: Location | None, scope: Scope) -> tuple[list[Any]
         value = value["items"]
     if isinstance(value, str):
         reference = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value.strip())
-        if reference is None:
+        name = reference.group(1) if reference is not None else None
+        if name is not None and name in scope.env and name not in scope.params:  # the DAG's env
+            if any(c in scope.env[name] for c in "$`"):
+                raise ConfigError(f"parallel: {value} is an env entry worked out when the DAG runs; not supported "
+                                  "yet by digpy", location=loc, hint="write its items as they are, or make it a param")
+            value, name = _env_items(scope.env[name]), None
+        if name is not None:
+            if name not in scope.outputs and name not in scope.params:
+                raise ConfigError(f"parallel: {value} is neither a param, an env entry nor the output of a step",
+                                  location=loc, hint="name a param or an output (output: NAME) of an earlier step")
+            return name, limit
+        if isinstance(value, str):
             try:
                 value = shlex.split(value.replace(",", " ").replace(";", " ").replace("|", " "))
             except ValueError as e:
                 raise ConfigError(f"parallel: {e}", location=loc) from None
-        elif reference.group(1) in scope.outputs or reference.group(1) in scope.params:
-            return reference.group(1), limit
-        else:
-            raise ConfigError(f"parallel: {value} is neither a param nor the output of a step", location=loc,
-                              hint="name a param or an output (output: NAME) of an earlier step")
     if not isinstance(value, list):
         raise ConfigError("parallel must be a list of items, a variable, or {items, maxConcurrent}", location=loc)
     if not value:
         raise ConfigError("parallel has no items (Dagu refuses zero items too)", location=loc)
     return list(value), limit
+
+
+def _env_items(text: str) -> list[Any] | str:
+    """The items of a `parallel:` over an env entry of the DAG: a JSON array's, or the words of the text."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return parsed if isinstance(parsed, list) else text
 
 
 # ---------------------------------------------------------------- handlers

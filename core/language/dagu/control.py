@@ -32,21 +32,23 @@ def read_preconditions(value: Any, loc: Location | None, scope: Scope, prelude: 
             continue
         if not isinstance(item, dict):
             raise ConfigError("a precondition is a command or {condition, expected}", location=loc)
-        extra = [k for k in item if k not in ("condition", "expected")]
+        extra = [k for k in item if k not in ("condition", "expected", "negate")]
         if extra:
-            hint = "negate is Dagu v2's; not supported yet by digpy" if extra[0] == "negate" else \
-                "a precondition has condition and expected"
             raise ConfigError(f"precondition: unknown key '{extra[0]}'", location=key_location(item, extra[0]) or loc,
-                              hint=hint)
+                              hint="a precondition has condition, expected and negate")
         condition = item.get("condition")
         if not isinstance(condition, str | int | float) or isinstance(condition, bool):
             raise ConfigError("a precondition needs a condition (a text)", location=loc)
+        negate = item.get("negate", False)
+        if not isinstance(negate, bool):
+            raise ConfigError("precondition negate must be true or false", location=key_location(item, "negate") or loc)
         expected = item.get("expected")
         if expected is None:
-            out.append({"command": prelude + for_shell(str(condition), scope, loc)})
-            continue
-        word = for_shell(shell_double(str(condition)), scope, loc)
-        out.append({"command": f"{prelude}printf '%s' {word}", "expected": literal(as_text(expected))})
+            read = {"command": prelude + for_shell(str(condition), scope, loc)}
+        else:
+            word = for_shell(shell_double(str(condition)), scope, loc)
+            read = {"command": f"{prelude}printf '%s' {word}", "expected": literal(as_text(expected))}
+        out.append({**read, "negate": True} if negate else read)
     return out
 
 
@@ -76,11 +78,13 @@ def read_retry(value: Any, loc: Location | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, item, where in _renamed(value, "retryPolicy", names, loc):
         if name == "backoff":
-            if item is True or item == 2:
-                out["interval_type"] = "exponential"
-            elif item not in (False, None, 1):
-                raise ConfigError("retryPolicy backoff other than true (doubling) is not supported yet by digpy",
-                                  location=where, hint="write backoff: true")
+            if item is True:
+                out["backoff"] = 2
+            elif isinstance(item, int | float) and not isinstance(item, bool) and item > 1:
+                out["backoff"] = item
+            elif item not in (False, None):
+                raise ConfigError(f"retryPolicy backoff must be true (doubling) or a factor above 1, not {item!r}",
+                                  location=where, hint="write backoff: true or backoff: 1.5")
             continue
         out[name] = item
     if "limit" not in out:

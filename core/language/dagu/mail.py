@@ -1,6 +1,10 @@
-"""Dagu's mail settings: `smtp`, `errorMail` / `infoMail`, `mailOn` and a step's `mailOnError`, as
-`mail>` tasks (docs/operators.md). The SMTP password is never read from the file: digpy's `mail>`
-takes it only from the secret `mail.password`."""
+"""Dagu's mail settings: `smtp`, `errorMail` / `infoMail`, `mailOn`, a step's `mailOnError` and the
+`mail` executor, as `mail>` tasks (docs/operators.md). The SMTP password is never read from the
+file: digpy's `mail>` takes it only from the secret `mail.password`.
+
+`mail>` templates an inline body once more after the task's values are evaluated, so the body is
+kept in a param of the task (`dagu_mail_body`) that the body only names: text and variables that
+hold `$` or `${` arrive as they are."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import as_text
-from digpy.core.language.dagu.variables import literal
+from digpy.core.language.dagu.variables import Scope, for_value, literal
 from digpy.core.workflow.located import ConfigMap, key_location, value_location
 
 _SMTP_KEYS = ("host", "port", "username", "password")
@@ -49,8 +53,42 @@ class Mail:
     def _task(self, settings: dict[str, Any], what: str, body: str) -> dict[str, Any]:
         prefix = settings.get("prefix")
         subject = f"{prefix} {what}" if prefix else what
-        return {"mail>": {"data": body}, "subject": literal(subject), "from": literal(settings["from"]),
-                "to": [literal(t) for t in settings["to"]], **self.server}
+        return {"mail>": {"data": literal("${" + _BODY + "}")}, _BODY: body, "subject": literal(subject),
+                "from": literal(settings["from"]), "to": [literal(t) for t in settings["to"]], **self.server}
+
+
+def mail_step_task(step: str, config: dict[str, Any], scope: Scope, loc: Location | None) -> dict[str, Any]:
+    """The mail executor's step (`from`, `to`, `subject`, `message`, `attachments`, Dagu variables
+    expanded) through the DAG's smtp settings."""
+    sender, to, subject = config.get("from"), config.get("to"), config.get("subject")
+    recipients = to if isinstance(to, list) else [to] if isinstance(to, str) else None
+    if not isinstance(sender, str) or not sender or not recipients \
+            or not all(isinstance(t, str) and t for t in recipients):
+        raise ConfigError(f"step '{step}': the mail executor needs from and to (an address or a list)",
+                          location=loc)
+    if not isinstance(subject, str | int | float) or isinstance(subject, bool) or subject == "":
+        raise ConfigError(f"step '{step}': the mail executor needs a subject", location=loc)
+    message = config.get("message", "")
+    attachments = config.get("attachments") or []
+    if not isinstance(message, str):
+        raise ConfigError(f"step '{step}': the mail executor's message is a text",
+                          location=value_location(config, "message") or loc)
+    if not isinstance(attachments, list) or not all(isinstance(a, str) and a for a in attachments):
+        raise ConfigError(f"step '{step}': the mail executor's attachments are a list of file paths",
+                          location=value_location(config, "attachments") or loc)
+
+    def value(text: str, key: str) -> str:
+        return for_value(text, scope, value_location(config, key) or loc)
+
+    task: dict[str, Any] = {"mail>": {"data": literal("${" + _BODY + "}")}, _BODY: value(message, "message"),
+            "subject": value(as_text(subject), "subject"), "from": value(sender, "from"),
+            "to": [value(t, "to") for t in recipients], **scope.smtp}
+    if attachments:
+        task["attach_files"] = [value(a, "attachments") for a in attachments]
+    return task
+
+
+_BODY = "dagu_mail_body"  # the task's param that holds the body (see the module docstring)
 
 
 def _smtp(value: Any, loc: Location | None) -> dict[str, Any]:

@@ -18,13 +18,13 @@ from digpy.core.workflow.tree import did_you_mean
 DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
-    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize",
+    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "shell", "secrets",
 )
 DAG_NOT_YET = (
     "logDir", "logOutput", "delaySec", "restartWaitSec",
     "skipIfSuccessful", "maxCleanUpTimeSec", "histRetentionDays", "histRetentionRuns",
-    "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults", "secrets",
-    "stepTypes", "artifacts", "webhook", "shell", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
+    "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults",
+    "stepTypes", "artifacts", "webhook", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
     "llm", "harness", "retryPolicy",
 )
 STEP_KEYS = (
@@ -34,7 +34,7 @@ STEP_KEYS = (
     "signalOnStop",
 )
 STEP_NOT_YET = (
-    "workerSelector", "approval", "router", "exec", "container", "llm",
+    "workerSelector", "approval", "router", "exec", "container", "llm", "messages", "logOutput", "shellPackages",
 )
 # Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`, v2's
 # `labels` for `tags`).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 
@@ -37,6 +38,8 @@ class Scope:
     run_files: bool = False  # its text names DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE or ..._STDERR_FILE
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
     max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
+    shell: list[str] | None = None  # the DAG's `shell`: the steps' shell unless they give their own
+    smtp: dict[str, Any] = field(default_factory=dict)  # `smtp`'s host, port, username as mail> options
 
 
 def for_shell(text: str, scope: Scope, location: Location | None) -> str:

@@ -1,0 +1,252 @@
+"""Dagu 1.30 keys that Dagu's own files use, run through the real `digpy` command: precondition
+`negate`, the DAG-level `shell`, preconditions on a step that runs a child DAG, and `secrets`."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def test_a_negated_precondition_runs_the_step_when_the_condition_does_not_hold(project):
+    project.write("neg.yaml", """\
+steps:
+  - name: status
+    command: echo failed
+    output: STATUS
+  - name: alert
+    command: echo "alert, status is ${STATUS}"
+    preconditions:
+      - condition: "${STATUS}"
+        expected: "success"
+        negate: true
+  - name: celebrate
+    command: echo "all good"
+    preconditions:
+      - condition: "${STATUS}"
+        expected: "re:fail.*"
+        negate: true
+  - name: no-flag
+    command: echo "no stop flag"
+    preconditions:
+      - condition: "test -f stop.flag"
+        negate: true
+    continueOn: {skipped: true}
+""")
+    result = project.run("neg")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "failed", "alert, status is failed",
+        "skipped: precondition not met: 'failed' is 're:fail.*' (negate: it must not be)",
+        "no stop flag"]
+    project.write("stop.flag", "")
+    again = project.run("neg", "--rerun")
+    assert again.stdout.splitlines()[-1] == "skipped: precondition `test -f stop.flag` exited with 0 (negate: it must not)"
+
+
+def test_negate_must_be_a_boolean(project):
+    project.write("bad.yaml", "steps:\n  - command: echo\n    preconditions:\n      - {condition: a, negate: maybe}\n")
+    result = project.digpy("check")
+    assert result.returncode == 2
+    assert "bad.yaml:4:24: precondition negate must be true or false" in result.stderr
+
+
+def test_the_dag_shell_is_every_steps_shell_unless_the_step_gives_its_own(project):
+    # what Dagu 1.30.2 prints for the same file (/bin/sh is dash here: no BASH_VERSION, no [[ ]])
+    project.write("sh.yaml", """\
+shell: ["bash", "-e"]
+steps:
+  - name: a
+    command: echo "a ${BASH_VERSION:+bash}"
+  - name: b
+    shell: sh
+    command: echo "b ${BASH_VERSION:+bash}"
+  - name: c
+    script: |
+      [[ 1 == 1 ]] && echo "c brackets"
+""")
+    result = project.run("sh")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["a bash", "b ", "c brackets"]
+    project.write("sh.yaml", "shell: {name: bash}\nsteps: [echo]\n")
+    bad = project.digpy("check")
+    assert "sh.yaml:1:8: shell must be a command such as bash" in bad.stderr
+
+
+def test_preconditions_of_a_step_that_runs_a_child_dag_skip_the_whole_child(project):
+    project.write("other.yaml", "params: [WHO: x]\nsteps:\n  - echo \"file child ${WHO}\"\n")
+    project.write("deploy.yaml", """\
+steps:
+  - name: env
+    command: echo production
+    output: ENV
+  - name: prod
+    run: prod-dag
+    preconditions: [{condition: "${ENV}", expected: production}]
+  - name: dev
+    run: dev-dag
+    preconditions: [{condition: "${ENV}", expected: development}]
+    depends: [env]
+  - name: fan
+    run: dev-dag
+    parallel: [a, b]
+    preconditions: [{condition: "${ENV}", expected: development}]
+    depends: [env]
+  - name: file
+    run: other
+    params: "WHO=${ENV}"
+    preconditions: ["test ${ENV} = development"]
+    depends: [env]
+  - name: after-dev
+    command: echo "after dev"
+    depends: [dev]
+  - name: last
+    command: echo "last"
+    depends: [prod, dev, fan, file]
+    continueOn: {skipped: true}
+---
+name: prod-dag
+steps:
+  - echo "deploying to production"
+---
+name: dev-dag
+steps:
+  - echo "building for development"
+  - echo "testing for development"
+""")
+    result = subprocess.run(project.command("run", "deploy", "--output", "plain"), cwd=project.path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    assert result.returncode == 0, result.stdout
+    started, skipped, printed = "", set(), []
+    for line in result.stdout.splitlines():
+        if " [INFO] +deploy" in line:
+            started = line.split(" [INFO] ")[1].split(":")[0]
+        elif line.startswith("skipped: "):
+            skipped.add(started)
+        elif " [INFO] " not in line and not line.startswith(("Success.", "  * ")):
+            printed.append(line)
+    assert printed == ["production", "deploying to production", "last"]
+    assert skipped == {"+deploy+dev+precondition", "+deploy+dev+cmd_1", "+deploy+dev+cmd_2", "+deploy+after-dev",
+                       "+deploy+fan+precondition", "+deploy+fan+item_0+cmd_1", "+deploy+fan+item_0+cmd_2",
+                       "+deploy+fan+item_1+cmd_1", "+deploy+fan+item_1+cmd_2", "+deploy+file"}
+
+
+def test_output_in_object_form_names_the_variable(project):
+    project.write("obj.yaml", """\
+steps:
+  - command: echo "hello world"
+    output: {name: GREETING}
+  - command: echo "got ${GREETING}"
+""")
+    result = project.run("obj")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["hello world", "got hello world"]
+    project.write("obj.yaml", "steps:\n  - command: echo x\n    output: {name: X, key: myKey}\n")
+    bad = project.digpy("check")
+    assert "obj.yaml:3:23: output: 'key' is not supported yet by digpy; key and omit shape Dagu's outputs.json" \
+        in bad.stderr
+
+
+def test_secrets_from_the_environment_and_from_files_are_masked(project):
+    project.write("keys/token.txt", "super-secret-token-12345\n")
+    project.write("s.yaml", """\
+workingDir: keys
+secrets:
+  - name: API_TOKEN
+    provider: file
+    key: token.txt
+  - name: FROM_ENV
+    provider: env
+    key: DIGPY_TEST_SECRET_VALUE
+steps:
+  - command: echo "token ${API_TOKEN} env ${FROM_ENV}"
+  - command: echo "lengths ${#API_TOKEN} ${#FROM_ENV} in $(basename $PWD)"
+""")
+    result = project.run("s", env={"DIGPY_TEST_SECRET_VALUE": "my-api-key-67890"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["token *** env ***", "lengths 24 16 in keys"]
+    missing = project.run("s", "--rerun")
+    assert missing.returncode == 1
+    assert "secret FROM_ENV: the environment variable DIGPY_TEST_SECRET_VALUE is not set" in missing.stderr
+
+
+def test_bad_secrets_are_located_errors(project):
+    cases = {
+        "secrets:\n  - {name: A, provider: vault, key: x}\nsteps: [echo]\n":
+            "bad.yaml:2:25: secret A: the vault provider is not supported yet by digpy",
+        "secrets:\n  - {name: A, provider: env}\nsteps: [echo]\n":
+            "bad.yaml:2:5: secret A needs a key (the environment variable, or the file's path)",
+        "env:\n  - MY: x\nsecrets:\n  - {name: A, provider: env, key: MY}\nsteps: [echo]\n":
+            "bad.yaml:4:35: secret A reads MY, which this DAG sets itself",
+        "secrets:\n  - {name: A, provider: env, key: X, tipo: 1}\nsteps: [echo]\n":
+            "bad.yaml:2:38: secret: unknown key 'tipo'",
+    }
+    for text, expected in cases.items():
+        project.write("bad.yaml", text)
+        result = project.digpy("check")
+        assert result.returncode == 2 and expected in result.stderr, (text, result.stderr)
+
+
+FLAKY = """\
+steps:
+  - name: first
+    command: echo ran >> {count}; echo first
+  - name: flaky
+    command: test -f {flag} && echo flaky ok
+  - name: last
+    command: echo last
+"""
+
+
+def test_dry_run_and_resume_of_a_dagu_file(project):
+    count, flag = project.path / "count.txt", project.path / "ok.flag"
+    project.write("r.yaml", FLAKY.format(count=count, flag=flag))
+    dry = project.run("r", "--dry-run")
+    assert dry.returncode == 0 and "dry run: nothing ran" in dry.stderr and "+r+flaky: sh>" in dry.stderr
+    assert not count.exists()
+    failed = project.run("r")
+    assert failed.returncode == 1 and failed.stdout == "first\n"
+    assert "+r+flaky failed: Command failed with code 1" in failed.stderr
+    flag.touch()
+    resumed = project.run("r")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout == "flaky ok\nlast\n" and "+r+first: skipped (succeeded in an earlier attempt)" in resumed.stderr
+    assert count.read_text() == "ran\n", "the step that succeeded did not run again"
+    from_last = project.run("r", "--start", "+last")
+    assert from_last.stdout == "last\n"
+
+
+def test_retry_resume_of_a_dagu_attempt_on_the_server(server, tmp_path):
+    import json
+
+    from tests.acceptance.test_server import wait_done, write_project
+
+    count, flag = tmp_path / "count.txt", tmp_path / "ok.flag"
+    project = write_project(tmp_path / "p", {"r.yaml": FLAKY.format(count=count, flag=flag)})
+    assert server.digpy("push", "p", "--project", str(project)).returncode == 0
+    attempt = json.loads(server.digpy("start", "p", "r", "--json").stdout)
+    assert wait_done(server, attempt["id"])["status"] == "error"
+    flag.touch()
+    retried = json.loads(server.digpy("retry", attempt["id"], "--resume", "--json").stdout)
+    assert wait_done(server, retried["id"])["status"] == "success"
+    log = server.digpy("log", retried["id"]).stdout
+    assert "flaky ok" in log and "last" in log and "first" not in log.replace("+r+first", "")
+    assert count.read_text() == "ran\n"
+
+
+def test_parallel_over_an_env_entry_of_the_dag(project):
+    project.write("child.yaml", "params: [ITEM: x]\nsteps:\n  - echo \"child $ITEM\"\n")
+    project.write("fan.yaml", """\
+env:
+  - SERVERS: "s1 s2,s3"
+  - TASKS: '["t1", "t2"]'
+steps:
+  - run: child
+    parallel: ${SERVERS}
+  - run: child
+    parallel: {items: $TASKS, maxConcurrent: 1}
+""")
+    result = project.run("fan")
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.splitlines()) == ["child s1", "child s2", "child s3", "child t1", "child t2"]
+    project.write("fan.yaml", "env:\n  - X: \"`ls`\"\nsteps:\n  - run: child\n    parallel: $X\n")
+    bad = project.digpy("check")
+    assert "fan.yaml:5:15: parallel: $X is an env entry worked out when the DAG runs; not supported yet" in bad.stderr
