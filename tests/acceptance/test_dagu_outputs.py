@@ -303,3 +303,35 @@ steps:
     result = project.run("env")
     assert result.returncode == 0, result.stderr
     assert lines(result)[-1] == "2 v-b"
+
+
+def test_a_skipped_fan_out_over_a_variable_skips_its_aggregate_and_references(project):
+    # the steps after it are skipped; one that runs anyway reads no aggregate and empty references
+    project.write("pre.yaml", """\
+params:
+  - GO: "yes"
+steps:
+  - command: echo "a b"
+    output: ITEMS
+  - name: fan
+    id: fan
+    run: child
+    parallel: ${ITEMS}
+    params: "N=${ITEM}"
+    output: AGG
+    preconditions:
+      - condition: "$GO"
+        expected: "yes"
+  - command: echo "code ${fan.exitCode}"
+  - command: echo "[$AGG|${fan.exitCode}]" | tr -d ' \\n'
+    continueOn: {skipped: true}
+""" + CHILD)
+    ran = project.run("pre")
+    assert ran.returncode == 0, ran.stderr
+    assert lines(ran)[-2] == "code 0"
+    assert lines(ran)[-1].startswith('[{"summary":{"total":2,"succeeded":2,"failed":0}')
+    assert lines(ran)[-1].endswith("}|0]")
+    skipped = project.run("pre", "--rerun", "-p", "GO=no")
+    assert skipped.returncode == 0, skipped.stderr
+    assert lines(skipped)[-1] == "[|]"
+    assert "code" not in skipped.stdout  # the step after it is skipped

@@ -71,10 +71,11 @@ def fan_out_result(kept: list[tuple[str, str, str]]) -> str:
 def fan_out_result_at_run(items: str, prefix: str, child: str, params: list[str]) -> str:
     """The aggregate of a fan-out whose items are known when it runs: `items` the param that holds
     them (a JSON list of texts), `prefix` + N the param that holds the JSON of item N's child when it
-    succeeded; `params`: the step's params as written, cut where the item goes."""
+    succeeded (none when the step was skipped); `params`: the step's params as written, cut where the
+    item goes."""
     failed = '{"name":' + json.dumps(child) + ',"params":' + json.dumps(params) + '.join(x),"outputs":{},' \
         '"status":"failed"}'
-    return ("${(function(t){var r=JSON.parse(t[" + json.dumps(items) + "]).map(function(x,i){var v=t[" +
+    return ("${(function(t){var r=JSON.parse(t[" + json.dumps(items) + "]||\"[]\").map(function(x,i){var v=t[" +
             json.dumps(prefix) + "+i];return v===undefined?" + failed + ":JSON.parse(v);});" + _AGGREGATE +
             "})(this)}")
 

@@ -270,7 +270,8 @@ def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, 
     here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
     if isinstance(step.config.get("run"), str):
         if step.config.get("parallel") is not None:
-            code = "${JSON.parse(" + fan_out_param(step.name) + ").summary.failed > 0 ? 1 : 0}"
+            kept = fan_out_param(step.name)  # (none when the step was skipped: so is this task)
+            code = "${typeof " + kept + ' === "undefined" || JSON.parse(' + kept + ").summary.failed > 0 ? 1 : 0}"
         else:
             code = "${typeof " + str(failed) + ' === "undefined" ? 0 : 1}'
         keep["+write"] = {"sh>": write_step_files(step_files_dir(here), code), "DIGPY_VALUE": child_json()}
@@ -638,9 +639,10 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         at = "${" + json.dumps(fan_out_item_param(step.name, "item_")) + " + JSON.parse(" + kept + ").indexOf(ITEM)}"
         body["+output"] = keep_task(child_result(_child_name(target.strip()), "", outputs_of(child), False,
                                                 params_js=json.dumps(_item_params_parts(config)) + ".join(ITEM)"), at)
-        del task["_parallel"]
+        task["_parallel"] = True  # (its tasks by _after: preconditions add a first task to them)
         task["+items"] = keep_task(listed, kept)
-        task["+each"] = {"for_each>": {"ITEM": "${" + kept + "}"}, "_do": body, "_parallel": {"limit": limit}}
+        task["+each"] = {"for_each>": {"ITEM": "${typeof " + kept + ' === "undefined" ? "[]" : ' + kept + "}"}, "_do": body, "_parallel": {"limit": limit},
+                         "_after": ["+items"]}  # (none kept: +items was skipped, and so is this)
         return
     seen: set[str] = set()
     for pos, item in enumerate(items):

@@ -97,8 +97,9 @@ def _path_expression(match: re.Match[str], scope: Scope, location: Location | No
     if not name or not path:
         return None
     if path in STEP_REFERENCES:
-        if name in scope.step_ids:
-            return "${" + step_reference_param(name, path) + "}"
+        if name in scope.step_ids:  # empty when the step was skipped (then so is a step after it, unless...)
+            param = step_reference_param(name, path)
+            return "${typeof " + param + ' === "undefined" ? "" : ' + param + "}"
         if name not in scope.outputs and name not in scope.params:
             raise ConfigError(f"{match.group(0)}: no step of this DAG has the id {name}", location=location,
                               hint=f"give the step id: {name} (Dagu reads these references by a step's id, not its name)")
