@@ -176,6 +176,11 @@ class AttemptRunner:
                     if handle is not None:
                         handle.cancel()
             graph.wake(now)
+            if graph.to_stop:  # a group's `_timeout` passed: its running tasks are stopped as a kill does
+                for task in graph.take_to_stop():
+                    handle = self.running.get(task.id)
+                    if handle is not None:
+                        handle.cancel()
             misses = graph.take_sla_misses() if graph.sla_misses else []
             for miss in misses:
                 log.warning("SLA missed: %s%s", miss.message, " (the attempt will fail)" if miss.sla.fail else "")

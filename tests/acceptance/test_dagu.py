@@ -382,7 +382,8 @@ steps:
     result = project.run("fan")
     assert result.returncode == 0, result.stderr
     items = [line for line in out_lines(result) if line.startswith("item ")]
-    assert sorted(items[:2]) == ["item x", 'item {"k":1}'] and items[2:] == ["item p", "item q", "item r"]
+    # Dagu 1.30.2 splits at one separator, the most frequent (here the comma): two items
+    assert sorted(items[:2]) == ["item x", 'item {"k":1}'] and items[2:] == ["item p q", "item r"]
 
 
 def test_a_nested_list_runs_side_by_side_and_a_step_timeout_kills_the_command(project):

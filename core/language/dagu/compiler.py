@@ -25,9 +25,10 @@ from digpy.core.language.dagu.child_output import (
     keep_task,
     workflow_outputs,
 )
-from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
+from digpy.core.language.dagu.common import as_text, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
 from digpy.core.language.dagu.executor import read_executor
+from digpy.core.language.dagu.items import SPLIT_ITEMS_JS, split_items
 from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.secrets import read_secrets
@@ -45,6 +46,7 @@ from digpy.core.language.dagu.setup import (
 )
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
 from digpy.core.language.dagu.variables import (
+    REFERENCE,
     Scope,
     child_output_param,
     fan_out_item_param,
@@ -87,7 +89,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     limit = dag.get("maxActiveSteps")
     if limit is not None:
         whole_number(limit, "maxActiveSteps", value_location(dag, "maxActiveSteps"), minimum=1)
-    set_located(out, "_parallel", {"limit": limit} if limit else True, dag, "steps")
+    set_located(out, "_parallel", {"running": limit} if limit else True, dag, "steps")  # a sliding window
     _settings(dag, out)
     secrets = read_secrets(dag, scope)
     if secrets:  # every step's commands get them (and the handlers', and the children's)
@@ -111,8 +113,14 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         sources = ["+preconditions"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
+        args = _call_arguments(step, scope, prelude)
         task = _step_task(step, scope, prelude, resolve_child, mail=mail, outputs_of=outputs_of)
         after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
+        if args is not None:  # worked out in the parent's shell first
+            if after:
+                args["_after"] = after
+            out[f"{step.task}__args"] = args
+            after = [f"{step.task}__args"]
         if after:
             task["_after"] = after
         if "docker" in task and _keeps_files(step, task, scope):
@@ -332,10 +340,13 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
                                                              minimum=1), dag, "maxActiveRuns")
     if dag.get("queue") is not None:
         set_located(out, "queue", dag["queue"], dag, "queue")
-    if dag.get("timeoutSec") is not None:
+    if dag.get("timeoutSec") is not None:  # the running steps are killed and the run fails
         seconds = whole_number(dag["timeoutSec"], "timeoutSec", value_location(dag, "timeoutSec"), minimum=1)
-        set_located(out, "sla", located_map({"duration": hms(seconds), "fail": True, "alert": False},
-                                  value_location(dag, "timeoutSec")), dag, "timeoutSec")
+        set_located(out, "_timeout", seconds, dag, "timeoutSec")
+    if dag.get("delaySec") is not None:  # Dagu waits this long after starting a step before the next start
+        seconds = whole_number(dag["delaySec"], "delaySec", value_location(dag, "delaySec"), minimum=0)
+        if seconds:
+            set_located(out, "_start_interval", seconds, dag, "delaySec")
     for key in ("description", "group"):
         if key in dag and not isinstance(dag[key], str):
             raise ConfigError(f"{key} must be a text", location=value_location(dag, key))
@@ -603,6 +614,49 @@ def _jq_task(step: Step, scope: Scope, raw: bool, task: ConfigMap) -> None:
         task["raw"] = True
 
 
+ITEM_MARK = "@@digpy-item@@"  # ${ITEM} in a value worked out before the fan-out knows its items
+
+
+def _call_arguments(step: Step, scope: Scope, prelude: Prelude) -> ConfigMap | None:
+    """The task that works out, in the parent's shell, the child params of a `run:` step that name
+    themselves (`params: "DAY=$DAY"`, the usual way to pass a param on): as an export, such a
+    value would read the child's own param instead of the parent's. Each value is kept as a param
+    `STEP__arg__NAME` that the step's exports read (scope.call_args)."""
+    config = step.config
+    if config.get("run") is None or config.get("params") is None:
+        return None
+    params = _child_params(config["params"], value_location(config, "params"))
+    loc = value_location(config, "params")
+    named = [k for k, v in params.items() if k != "ITEM" and any(
+        (m.group(1) or m.group(3)) in params for m in REFERENCE.finditer(v))]
+    if not named:
+        return None
+    group = ConfigMap(loc)
+    group["_parallel"] = True
+    setup = prelude.text(None) + (f"export ITEM='{ITEM_MARK}'\n" if config.get("parallel") is not None else "")
+    names: dict[str, str] = {}
+    for key in named:
+        names[key] = re.sub(r"\W", "_", f"{step.task[1:]}__arg__{key}")
+        group[f"+{key}"] = {"sh>": "printf '%s' " + for_shell(shell_double(params[key]), scope, loc), "setup": setup,
+                            "output": names[key], "print_output": False}
+    scope.call_args[step.name] = names
+    return group
+
+
+def _argument(step: Step, key: str, value: str, scope: Scope, loc: Location | None, item: str | None = None) -> str:
+    """A child param of a `run:` step as the child's export: worked out by _call_arguments when it
+    names the step's own params, else as an expression; `item`: the fan-out item's text, or ITEM
+    (a fan-out over a variable) when None inside one."""
+    name = scope.call_args.get(step.name, {}).get(key)
+    if name is None:
+        text = for_value(value, scope, loc)
+        return text if item is None else text.replace("${ITEM}", literal(item))
+    if not scope.items:
+        return "${" + name + "}"
+    join = json.dumps(item) if item is not None else "ITEM"
+    return "${" + f"{name}.split({json.dumps(ITEM_MARK)}).join({join})" + "}"
+
+
 def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap,
                 outputs_of: OutputsOf) -> None:
     config = step.config
@@ -617,16 +671,17 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     params = _child_params(config.get("params"), value_location(config, "params"))
     parallel = config.get("parallel")
     if parallel is None:
-        _call(task, resolve_child(target.strip(), loc), {k: for_value(v, scope, loc) for k, v in params.items()})
+        _call(task, resolve_child(target.strip(), loc), {k: _argument(step, k, v, scope, loc) for k, v in params.items()})
         return
     items, limit = _parallel(parallel, value_location(config, "parallel"), scope)
-    task["_parallel"] = {"limit": limit}
+    task["_parallel"] = {"running": limit}  # Dagu's maxConcurrent is a sliding window too
     inner = Scope(**{**scope.__dict__, "items": True})
     child = resolve_child(target.strip(), loc)
     if isinstance(items, str):  # a variable: its items are known when the step runs (for_each>)
         body = ConfigMap(loc)
-        _call(body, child, {k: for_value(v, inner, loc) for k, v in params.items()})
-        listed = "${" + _SPLIT_ITEMS + "(" + items + ")}"
+        _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()} if params else
+              {"1": "${ITEM}"})  # without params, the item is the child's $1
+        listed = "${" + SPLIT_ITEMS_JS + "(" + items + ")}"
         if not _keeps_items(step, scope):
             task["for_each>"] = {"ITEM": listed}
             task["_do"] = body
@@ -641,8 +696,9 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
                                                 params_js=json.dumps(_item_params_parts(config)) + ".join(ITEM)"), at)
         task["_parallel"] = True  # (its tasks by _after: preconditions add a first task to them)
         task["+items"] = keep_task(listed, kept)
-        task["+each"] = {"for_each>": {"ITEM": "${typeof " + kept + ' === "undefined" ? "[]" : ' + kept + "}"}, "_do": body, "_parallel": {"limit": limit},
-                         "_after": ["+items"]}  # (none kept: +items was skipped, and so is this)
+        # (none kept: +items was skipped, and so is +each)
+        task["+each"] = {"for_each>": {"ITEM": "${typeof " + kept + ' === "undefined" ? "[]" : ' + kept + "}"},
+                         "_do": body, "_parallel": {"running": limit}, "_after": ["+items"]}
         return
     seen: set[str] = set()
     for pos, item in enumerate(items):
@@ -650,10 +706,13 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         if text in seen:  # Dagu merges duplicate items into one child run
             continue
         seen.add(text)
-        exported = {k: for_value(v, inner, loc).replace("${ITEM}", literal(text)) for k, v in params.items()}
-        if not params and isinstance(item, dict):  # a map item without params: its keys are the params
+        if params:
+            exported = {k: _argument(step, k, v, inner, loc, text) for k, v in params.items()}
+            exported["ITEM"] = literal(text)
+        elif isinstance(item, dict):  # a map item without params: its keys are the params
             exported = {str(k): literal(as_text(v)) for k, v in item.items()}
-        exported["ITEM"] = literal(text)
+        else:  # the item is the child's params, as Dagu passes it: `a b` is $1 $2, `K=V` a named one
+            exported = {k: literal(v) for k, v in _child_params(text, loc).items()}
         sub = ConfigMap(loc)
         _call(sub, child, exported)
         if _keeps_items(step, scope):  # the child's JSON kept under a name of the item's own
@@ -703,13 +762,7 @@ def _fan_out_items(step: Step, scope: Scope) -> list[tuple[str, str]]:
 
 
 # A variable's items (Dagu): a JSON array, one JSON value, or words split at newlines, commas,
-# semicolons, pipes, tabs and spaces; map items are passed on as compact JSON; duplicates merged.
-_SPLIT_ITEMS = (
-    "(function(v){v=String(v);var j;try{j=JSON.parse(v);}catch(e){j=undefined;}"
-    "var a=j===undefined?v.split(/[\\n,;|\\t ]+/).filter(function(s){return s!=='';}):(j instanceof Array?j:[j]);"
-    "a=a.map(function(x){return typeof x==='string'?x:JSON.stringify(x);});"
-    "return JSON.stringify(a.filter(function(x,i){return a.indexOf(x)===i;}));})"
-)
+# semicolons, pipes, tabs and spaces; map items are passed on as compact JSON.
 
 
 def _call(task: ConfigMap, child: str | dict[str, Any], params: dict[str, str]) -> None:
@@ -750,31 +803,19 @@ def _parallel(value: Any, loc: Location | None, scope: Scope) -> tuple[list[Any]
             if any(c in scope.env[name] for c in "$`"):
                 raise ConfigError(f"parallel: {value} is an env entry worked out when the DAG runs; not supported "
                                   "yet by digpy", location=loc, hint="write its items as they are, or make it a param")
-            value, name = _env_items(scope.env[name]), None
+            value, name = split_items(scope.env[name]), None
         if name is not None:
             if name not in scope.outputs and name not in scope.params:
                 raise ConfigError(f"parallel: {value} is neither a param, an env entry nor the output of a step",
                                   location=loc, hint="name a param or an output (output: NAME) of an earlier step")
             return name, limit
         if isinstance(value, str):
-            try:
-                value = shlex.split(value.replace(",", " ").replace(";", " ").replace("|", " "))
-            except ValueError as e:
-                raise ConfigError(f"parallel: {e}", location=loc) from None
+            value = split_items(value)
     if not isinstance(value, list):
         raise ConfigError("parallel must be a list of items, a variable, or {items, maxConcurrent}", location=loc)
     if not value:
         raise ConfigError("parallel has no items (Dagu refuses zero items too)", location=loc)
     return list(value), limit
-
-
-def _env_items(text: str) -> list[Any] | str:
-    """The items of a `parallel:` over an env entry of the DAG: a JSON array's, or the words of the text."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text
-    return parsed if isinstance(parsed, list) else text
 
 
 # ---------------------------------------------------------------- handlers

@@ -18,10 +18,10 @@ from digpy.core.workflow.tree import did_you_mean
 DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
-    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "shell", "secrets",
+    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "shell", "secrets", "delaySec",
 )
 DAG_NOT_YET = (
-    "logDir", "logOutput", "delaySec", "restartWaitSec",
+    "logDir", "logOutput", "restartWaitSec",
     "skipIfSuccessful", "maxCleanUpTimeSec", "histRetentionDays", "histRetentionRuns",
     "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults",
     "stepTypes", "artifacts", "webhook", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",

@@ -17,7 +17,7 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 STEP_REFERENCES = (".stdout", ".stderr", ".exitCode", ".exit_code")
 
 
@@ -39,6 +39,7 @@ class Scope:
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
     max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
     shell: list[str] | None = None  # the DAG's `shell`: the steps' shell unless they give their own
+    call_args: dict[str, dict[str, str]] = field(default_factory=dict)  # run: step → param → the param holding it
     smtp: dict[str, Any] = field(default_factory=dict)  # `smtp`'s host, port, username as mail> options
 
 
@@ -46,7 +47,9 @@ def for_shell(text: str, scope: Scope, location: Location | None) -> str:
     """Dagu text that a shell reads: kept as it is but for the references only an expression can read."""
     out: list[str] = []
     last = 0
-    for match in _REF.finditer(text):
+    for match in REFERENCE.finditer(text):
+        if match.start() and text[match.start() - 1] == "\\":  # `\${x}`: the shell prints it as written
+            continue
         expression = _path_expression(match, scope, location)
         if expression is None:
             continue
@@ -61,7 +64,7 @@ def for_value(text: str, scope: Scope, location: Location | None, depth: int = 0
     """Dagu text that no shell reads (a child DAG's params): every known variable as an expression."""
     out: list[str] = []
     last = 0
-    for match in _REF.finditer(text):
+    for match in REFERENCE.finditer(text):
         name = match.group(1) or match.group(3)
         replaced = _path_expression(match, scope, location)
         if replaced is None:
