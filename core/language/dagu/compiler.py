@@ -18,7 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
-from digpy.core.language.dagu.child_output import child_result, fan_out_result, keep_task, workflow_outputs
+from digpy.core.language.dagu.child_output import (
+    child_result,
+    fan_out_result,
+    fan_out_result_at_run,
+    keep_task,
+    workflow_outputs,
+)
 from digpy.core.language.dagu.common import as_text, located_map, output_name, set_located, whole_number
 from digpy.core.language.dagu.container import read_container
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
@@ -36,7 +42,9 @@ from digpy.core.language.dagu.setup import (
     param_items,
     read_env,
     read_params,
+    run_files_dir,
     step_files_dir,
+    write_step_files,
 )
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
 from digpy.core.language.dagu.variables import (
@@ -44,6 +52,7 @@ from digpy.core.language.dagu.variables import (
     Scope,
     child_output_param,
     fan_out_item_param,
+    fan_out_param,
     for_shell,
     for_value,
     literal,
@@ -118,27 +127,14 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
             after = [f"{step.task}__args"]
         if after:
             task["_after"] = after
+        if "docker" in task and _keeps_files(step, task, scope):
+            files = _files_task(step)
+            if after:
+                files["_after"] = after
+            out[f"{step.task}__files"] = files
+            task["_after"] = [f"{step.task}__files"]
         out[step.task] = task
-        ident = step.config.get("id")
-        if isinstance(ident, str) and scope.references.get(ident):
-            finish[step.task] = _keep_references(step, ident, sorted(scope.references[ident]), task, out)
-        outputs = sorted(scope.child_outputs.get(step.name, ()))
-        if outputs and step.config.get("parallel") is None:
-            # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
-            # this step's own (the child's plain names are overwritten by a later child's)
-            keep = ConfigMap(step.location)
-            keep["_after"] = [step.task]
-            for name in outputs:
-                keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
-            finish[step.task] = f"{step.task}__outputs"
-            out[finish[step.task]] = keep
-        child_output = _child_output_task(step, resolve_child, outputs_of, [finish.get(step.task, step.task)])
-        if child_output is not None and step.config.get("parallel") is not None and "_error" not in task:
-            # a child failed: the fan-out fails once all are done, its aggregate kept for the handlers
-            task["_error"] = {"+output": {k: v for k, v in child_output.items() if k != "_after"}}
-        if child_output is not None:
-            finish[step.task] = f"{step.task}__output"
-            out[finish[step.task]] = child_output
+        finish[step.task] = _after_step(step, task, scope, resolve_child, outputs_of, out)
     all_steps = [finish.get(s.task, s.task) for s in steps] or sources
     if "success" in handlers:
         task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, "succeeded")
@@ -175,42 +171,133 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     return out
 
 
-def _child_output_task(step: Step, resolve_child: ChildResolver, outputs_of: OutputsOf,
-                       after: list[str]) -> dict[str, Any] | None:
-    """`output:` on a step that runs a child DAG: the task after it that keeps the JSON, or None."""
+def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildResolver, outputs_of: OutputsOf,
+                out: ConfigMap) -> str:
+    """The tasks after a step that keep what later steps read of it (a child DAG's outputs, its
+    `output:`, a fan-out's aggregate, its references); the name of the last (the step's if none)."""
+    last = step.task
     config = step.config
-    target = config.get("run")
-    if config.get("output") is None or not isinstance(target, str):
-        return None
-    name = output_name(config["output"], value_location(config, "output"))
-    child = target.strip()
+    ident = config.get("id")
+    kinds = _references_of(step, scope)
+    fan_out = config.get("parallel") is not None and isinstance(config.get("run"), str)
+    outputs = sorted(scope.child_outputs.get(step.name, ()))
+    if outputs and not fan_out:
+        # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
+        # this step's own (the child's plain names are overwritten by a later child's)
+        keep = ConfigMap(step.location)
+        keep["_after"] = [last]
+        for name in outputs:
+            keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
+        last = f"{step.task}__outputs"
+        out[last] = keep
+    failed = None
+    if isinstance(config.get("run"), str) and not fan_out and (config.get("output") is not None or kinds):
+        failed = fan_out_item_param(step.name, "failed")  # set by its _error: the child DAG failed
+        _on_error(task, "+failed", keep_task("1", failed))
+    if "http>" in task and kinds and config.get("output") is not None:  # the body is kept under a name of its own
+        copy = keep_task("${" + str(task["output"]) + "}", output_name(config["output"], value_location(config, "output")),
+                         [last])
+        last = f"{step.task}__output"
+        out[last] = copy
+    kept: dict[str, str] = {}  # the name of the task after the step → the param it keeps
+    if config.get("output") is not None and isinstance(config.get("run"), str):
+        kept["__output"] = output_name(config["output"], value_location(config, "output"))
+    if fan_out and (step.name in scope.fan_out_reads or kinds):
+        kept["__aggregate"] = fan_out_param(step.name)
+    for suffix, name in kept.items():
+        value = _child_json(step, scope, resolve_child, outputs_of, failed)
+        if fan_out:  # a child failed: the fan-out fails once all are done, its aggregate kept for the handlers
+            _on_error(task, "+" + suffix.strip("_"), keep_task(value, name))
+        out[f"{step.task}{suffix}"] = keep_task(value, name, [last])
+        last = f"{step.task}{suffix}"
+    if kinds:
+        last = _keep_references(step, str(ident), kinds, task, out, last, failed,
+                                lambda: _child_json(step, scope, resolve_child, outputs_of, failed))
+    return last
+
+
+def _references_of(step: Step, scope: Scope) -> list[str]:
+    """What later steps read of `step` by its id: stdout, stderr, exitCode (sorted), or nothing."""
+    ident = step.config.get("id")
+    return sorted(scope.references.get(ident, ())) if isinstance(ident, str) else []
+
+
+def _keeps_files(step: Step, task: ConfigMap, scope: Scope, status: str | None = None) -> bool:
+    """Whether a shell step keeps copies of its output in files: it is referenced, or the DAG names
+    DAG_RUN_STEP_STDOUT_FILE... (not a handler in a container: no task before it makes the directory)."""
+    return "setup" in task and (bool(_references_of(step, scope)) or scope.run_files) and \
+        (status is None or "docker" not in task)
+
+
+def _files_task(step: Step) -> dict[str, Any]:
+    """The task before a step in a container that keeps files: it makes the run's directory on the host."""
+    return {"sh>": "mkdir -p " + run_files_dir() + " && printf " + literal('"%s" ') + run_files_dir(),
+            "output": fan_out_item_param(step.name, "files"), "print_output": False}
+
+
+def _on_error(task: ConfigMap, name: str, sub: dict[str, Any]) -> None:
+    """Add `sub` to the tasks of the step's `_error` (which may hold one task already: mailOnError)."""
+    current = task.get("_error")
+    if current is None:
+        task["_error"] = {name: sub}
+    elif any(isinstance(k, str) and k.startswith("+") for k in current):
+        current[name] = sub
+    else:
+        task["_error"] = {"+mail": current, name: sub}
+
+
+def _child_json(step: Step, scope: Scope, resolve_child: ChildResolver, outputs_of: OutputsOf,
+                failed: str | None) -> str:
+    """A template that gives the JSON of a step that runs a child DAG (Dagu's `output:` of it): the
+    child's run, or a fan-out's aggregate."""
+    config = step.config
+    child = config["run"].strip()
     if config.get("parallel") is not None:
-        items = [(fan_out_item_param(step.name, key), child, params) for key, params in _fan_out_items(step)]
-        return keep_task(fan_out_result(items), name, after)
+        items, _ = _parallel(config["parallel"], value_location(config, "parallel"), scope)
+        if isinstance(items, str):  # over a variable: the items were kept when it ran
+            return fan_out_result_at_run(fan_out_item_param(step.name, "items"),
+                                         fan_out_item_param(step.name, "item_"), _child_name(child),
+                                         _item_params_parts(config))
+        return fan_out_result([(fan_out_item_param(step.name, key), _child_name(child), params)
+                               for key, params in _fan_out_items(step, scope)])
     text = config.get("params")
     params = text if isinstance(text, str) else " ".join(
         f"{k}={v}" for k, v in _child_params(text, value_location(config, "params")).items())
-    return keep_task(child_result(_child_name(child), params,
-                                  outputs_of(resolve_child(child, value_location(config, "run"))), True), name, after)
+    return child_result(_child_name(child), params, outputs_of(resolve_child(child, value_location(config, "run"))),
+                        True, failed=failed)
 
 
 def _child_name(target: str) -> str:
     return target.rsplit("/", 1)[-1].rsplit(".", 1)[0] if target.endswith((".yaml", ".yml", ".dig")) else target
 
 
-def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap) -> str:
-    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: it keeps its stdout, stderr
-    and exit code in files of a directory of its own, and a task after it keeps what is read as
-    params (the paths, as in Dagu, and the code). The name of the task after it."""
-    if "setup" not in task or "docker" in task:
-        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a step that runs a child DAG, a container, an "
-                          "http request or a script through a command are not supported yet by digpy",
+def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap, after: str,
+                     failed: str | None, child_json: Callable[[], str]) -> str:
+    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: its stdout, stderr and exit
+    code are kept in files of a directory of its own (a shell step writes them as it runs; for a
+    step that runs a child DAG, a task after it writes the child's JSON, as Dagu's log of such a
+    step holds it), and a task after it keeps what is read as params (the paths, as in Dagu, and
+    the code). The name of the task after it."""
+    keep = ConfigMap(step.location)
+    keep["_after"] = [after]
+    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
+    if isinstance(step.config.get("run"), str):
+        if step.config.get("parallel") is not None:
+            kept = fan_out_param(step.name)  # (none when the step was skipped: so is this task)
+            code = "${typeof " + kept + ' === "undefined" || JSON.parse(' + kept + ").summary.failed > 0 ? 1 : 0}"
+        else:
+            code = "${typeof " + str(failed) + ' === "undefined" ? 0 : 1}'
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here), code), "DIGPY_VALUE": child_json()}
+    elif "http>" in task:  # its body (nothing when it failed) and 1 when it failed
+        body = str(task["output"])
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here),
+                                                  "${typeof " + body + ' === "undefined" ? 1 : 0}'),
+                          "DIGPY_VALUE": "${typeof " + body + ' === "undefined" ? "" : ' + body + "}"}
+    elif "setup" not in task:
+        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a {next(k for k in task if k.endswith('>'))} "
+                          "step are not supported yet by digpy",
                           location=key_location(step.config, "id") or step.location,
                           hint="print what you need and keep it with output: NAME")
-    task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
-    keep = ConfigMap(step.location)
-    keep["_after"] = [step.task]
-    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
     for kind in kinds:
         reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
             f"cat {step_files_dir(here)}/{STEP_FILES[kind]}"
@@ -345,9 +432,22 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
                     shell=scope.shell if executor.kind == "shell" else None)
         if executor.docker is not None:
             task["docker"] = executor.docker
+        if _keeps_files(step, task, scope, status):
+            # copies of its stdout and stderr, and its exit code, in files of its own (Dagu's log
+            # files: ${ID.stdout}..., DAG_RUN_STEP_STDOUT_FILE...); in a container, the run's
+            # directory (made on the host by the task before it) is mounted at its own path
+            base = None
+            if "docker" in task:
+                base = "$" + fan_out_item_param(step.name, "files")
+                mount = "${" + base[1:] + "}:${" + base[1:] + "}"
+                task["docker"] = {**task["docker"], "volumes": [*task["docker"].get("volumes", []), mount]}
+            task["setup"] = keep_step_files(step_files_dir("task_name", base), step.name if scope.run_files else None,
+                                            base) + task["setup"]
+    if executor.kind == "http" and _references_of(step, scope):  # its body kept for ${ID.stdout}
+        task["output"] = fan_out_item_param(step.name, "body")
     if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:
         task["max_output_size"] = scope.max_output_size
-    if config.get("output") is not None and config.get("run") is None:  # of a child DAG: _child_output_task
+    if config.get("output") is not None and config.get("run") is None and "output" not in task:  # (child: _after_step)
         set_located(task, "output", output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
@@ -441,14 +541,17 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         if config.get(stream) is not None:
             head += copy_output(stream, config[stream], scope, value_location(config, stream))
     if script is not None and command is not None:
-        # `command: python` + `script:`: the script is a file the command runs (not a shell script)
+        # `command: python` + `script:`: the script is a file the command runs (not a shell script),
+        # after the DAG's variables are set as for any step
         if not isinstance(script, str):
             raise ConfigError("script must be a text", location=value_location(config, "script"))
         words = command if isinstance(command, list) else shlex.split(str(command))
-        task["sh>"] = literal(script)
-        task["shell"] = [str(w) for w in words]
-        return
-    if script is not None:
+        task["DIGPY_SCRIPT"] = literal(script)
+        body = literal('_digpy_script=$(mktemp) && printf "%s" "$DIGPY_SCRIPT" > "$_digpy_script" && '
+                       'unset DIGPY_SCRIPT || exit 1\n') + \
+            " ".join(for_shell(shell_double(str(w)), scope, value_location(config, "command")) for w in words) + \
+            literal(' "$_digpy_script"; _digpy_code=$?; rm -f "$_digpy_script"; exit $_digpy_code')
+    elif script is not None:
         if not isinstance(script, str):
             raise ConfigError("script must be a text", location=value_location(config, "script"))
         body = for_shell(script, scope, value_location(config, "script"))
@@ -598,15 +701,27 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     inner = Scope(**{**scope.__dict__, "items": True})
     child = resolve_child(target.strip(), loc)
     if isinstance(items, str):  # a variable: its items are known when the step runs (for_each>)
-        if config.get("output") is not None:
-            raise ConfigError("output on a parallel: step over a variable is not supported yet by digpy",
-                              location=key_location(config, "output"),
-                              hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
         _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()} if params else
               {"1": "${ITEM}"})  # without params, the item is the child's $1
-        task["for_each>"] = {"ITEM": "${" + SPLIT_ITEMS_JS + "(" + items + ")}"}
-        task["_do"] = body
+        listed = "${" + SPLIT_ITEMS_JS + "(" + items + ")}"
+        if not _keeps_items(step, scope):
+            task["for_each>"] = {"ITEM": listed}
+            task["_do"] = body
+            return
+        # the items are kept first (the aggregate reads them: a child's output may have the name of
+        # the variable), and each child's JSON under a name of its item's position
+        kept = fan_out_item_param(step.name, "items")
+        run, body = body, ConfigMap(loc)
+        body["+run"] = run
+        at = "${" + json.dumps(fan_out_item_param(step.name, "item_")) + " + JSON.parse(" + kept + ").indexOf(ITEM)}"
+        body["+output"] = keep_task(child_result(_child_name(target.strip()), "", outputs_of(child), False,
+                                                params_js=json.dumps(_item_params_parts(config)) + ".join(ITEM)"), at)
+        task["_parallel"] = True  # (its tasks by _after: preconditions add a first task to them)
+        task["+items"] = keep_task(listed, kept)
+        # (none kept: +items was skipped, and so is +each)
+        task["+each"] = {"for_each>": {"ITEM": "${typeof " + kept + ' === "undefined" ? "[]" : ' + kept + "}"},
+                         "_do": body, "_parallel": {"running": limit}, "_after": ["+items"]}
         return
     seen: set[str] = set()
     for pos, item in enumerate(items):
@@ -623,7 +738,7 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
             exported = {k: literal(v) for k, v in _child_params(text, loc).items()}
         sub = ConfigMap(loc)
         _call(sub, child, exported)
-        if config.get("output") is not None:  # the child's JSON kept under a name of the item's own
+        if _keeps_items(step, scope):  # the child's JSON kept under a name of the item's own
             names = outputs_of(child)
             run, sub = sub, ConfigMap(loc)
             sub["+run"] = run
@@ -642,9 +757,23 @@ def _item_params(config: ConfigMap, item: str) -> str:
     return text.replace("${ITEM}", item).replace("$ITEM", item)
 
 
-def _fan_out_items(step: Step) -> list[tuple[str, str]]:
+def _keeps_items(step: Step, scope: Scope) -> bool:
+    """Whether a fan-out keeps each child's JSON: its aggregate is read (`output:`, `${STEP.outputs...}`,
+    a reference to it)."""
+    ident = step.config.get("id")
+    return step.config.get("output") is not None or step.name in scope.fan_out_reads or \
+        (isinstance(ident, str) and bool(scope.references.get(ident)))
+
+
+def _item_params_parts(config: ConfigMap) -> list[str]:
+    """A fan-out child's params as text (as `_item_params` gives them), cut where the item goes."""
+    marker = "\0"
+    return _item_params(config, marker).split(marker)
+
+
+def _fan_out_items(step: Step, scope: Scope) -> list[tuple[str, str]]:
     """The items of a fan-out over a list: (their task's name without +, their params as text), in order."""
-    items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), Scope(dag_name=""))
+    items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), scope)
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for pos, item in enumerate(items):
