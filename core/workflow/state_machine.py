@@ -366,23 +366,24 @@ class AttemptGraph:
     def request_cancel(self, now: float) -> list[Task]:
         """Cancel the attempt: nothing new starts. Returns the running tasks the caller must stop."""
         self._now = now
-        running = []
-        for task in list(self.tasks.values()):
-            if task.is_done:
-                continue
-            if not task.cancel_requested:
-                task.flags |= TaskFlags.CANCEL_REQUESTED
-                self._touch(task)
-            if task.state in (TaskState.READY, TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
-                self._finish(task, TaskState.CANCELED)
-            elif task.state == TaskState.RUNNING:
-                running.append(task)
+        running = [task for task in list(self.tasks.values()) if self._cancel_one(task)]
         if self._gates:
             self._flush_canceled()
         self._drain()
         return running
 
     # ----------------------------------------------------------------- internals
+
+    def _cancel_one(self, task: Task) -> bool:
+        """Mark `task` canceled (what waits ends now); True when it is running and must be stopped."""
+        if task.is_done:
+            return False
+        if not task.cancel_requested:
+            task.flags |= TaskFlags.CANCEL_REQUESTED
+            self._touch(task)
+        if task.state in (TaskState.READY, TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
+            self._finish(task, TaskState.CANCELED)
+        return task.state == TaskState.RUNNING
 
     def _expect(self, task: Task, state: TaskState) -> None:
         if task.state != state:
@@ -567,14 +568,7 @@ class AttemptGraph:
         while stack:
             task = self.tasks[stack.pop()]
             stack.extend(task.children)
-            if task.is_done:
-                continue
-            if not task.cancel_requested:
-                task.flags |= TaskFlags.CANCEL_REQUESTED
-                self._touch(task)
-            if task.state in (TaskState.READY, TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
-                self._finish(task, TaskState.CANCELED)
-            elif task.state == TaskState.RUNNING:
+            if self._cancel_one(task):
                 self.to_stop.append(task)
         if self._gates:
             self._flush_canceled()
