@@ -340,3 +340,28 @@ steps:
     # what Dagu 1.30.2 prints for the same file
     assert result.stdout.splitlines() == ["1=ok1 2= id=none name=none item=[]", "1= 2= id=1 name=alpha item=[]",
                                           "1=x 2=y id=none name=none item=[]"]
+
+
+def test_log_dir_keeps_each_steps_output_and_the_runs_log_in_files(project):
+    project.write("l.yaml", """\
+logDir: logs
+steps:
+  - name: a
+    id: first
+    command: echo hello; echo oops >&2
+  - name: b
+    command: echo "a said $(cat ${first.stdout})"; echo "log at $DAG_RUN_LOG_FILE"
+""")
+    result = project.run("l")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["hello", "a said hello"]
+    log = lines[2].removeprefix("log at ")
+    assert log.startswith(str(project.path / "logs" / "l")) and log.endswith("/dag.log")
+    run = project.path / "logs" / "l"
+    (run_dir,) = run.iterdir()
+    assert (run_dir / "dag.log").read_text().startswith("--- a\nhello\noops\n--- b\na said hello\n")
+    assert sorted(p.name for p in run_dir.iterdir()) == ["_l_a", "_l_b", "dag.log"]
+    assert (run_dir / "_l_a" / "stderr.log").read_text() == "oops\n"
+    project.write("l.yaml", "logDir: \"$HOME/logs\"\nsteps: [echo]\n")
+    assert "l.yaml:1:9: logDir must be a directory path (without quotes, $ or backticks)" in project.digpy("check").stderr

@@ -38,6 +38,7 @@ from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
     copy_output,
+    files_root,
     keep_step_files,
     param_items,
     read_env,
@@ -89,6 +90,9 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     if dag.get("shell") is not None:
         scope.shell = _shell_words(dag["shell"], dag)
     steps = read_steps(dag, scope)
+    if dag.get("logDir") is not None:  # every step keeps its output in files there, and the run a log
+        scope.files_root = files_root(dag["logDir"], name, value_location(dag, "logDir"))
+        scope.run_files = True
     out = ConfigMap(location_of(dag))
     limit = dag.get("maxActiveSteps")
     if limit is not None:
@@ -128,7 +132,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         if after:
             task["_after"] = after
         if "docker" in task and _keeps_files(step, task, scope):
-            files = _files_task(step)
+            files = _files_task(step, scope)
             if after:
                 files["_after"] = after
             out[f"{step.task}__files"] = files
@@ -211,7 +215,7 @@ def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildR
         out[f"{step.task}{suffix}"] = keep_task(value, name, [last])
         last = f"{step.task}{suffix}"
     if kinds:
-        last = _keep_references(step, str(ident), kinds, task, out, last, failed,
+        last = _keep_references(step, scope, str(ident), kinds, task, out, last, failed,
                                 lambda: _child_json(step, scope, resolve_child, outputs_of, failed))
     return last
 
@@ -229,9 +233,10 @@ def _keeps_files(step: Step, task: ConfigMap, scope: Scope, status: str | None =
         (status is None or "docker" not in task)
 
 
-def _files_task(step: Step) -> dict[str, Any]:
+def _files_task(step: Step, scope: Scope) -> dict[str, Any]:
     """The task before a step in a container that keeps files: it makes the run's directory on the host."""
-    return {"sh>": "mkdir -p " + run_files_dir() + " && printf " + literal('"%s" ') + run_files_dir(),
+    run = run_files_dir(scope.files_root)
+    return {"sh>": "mkdir -p " + run + " && printf " + literal('"%s" ') + run,
             "output": fan_out_item_param(step.name, "files"), "print_output": False}
 
 
@@ -271,7 +276,7 @@ def _child_name(target: str) -> str:
     return target.rsplit("/", 1)[-1].rsplit(".", 1)[0] if target.endswith((".yaml", ".yml", ".dig")) else target
 
 
-def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap, after: str,
+def _keep_references(step: Step, scope: Scope, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap, after: str,
                      failed: str | None, child_json: Callable[[], str]) -> str:
     """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: its stdout, stderr and exit
     code are kept in files of a directory of its own (a shell step writes them as it runs; for a
@@ -287,10 +292,10 @@ def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, 
             code = "${typeof " + kept + ' === "undefined" || JSON.parse(' + kept + ").summary.failed > 0 ? 1 : 0}"
         else:
             code = "${typeof " + str(failed) + ' === "undefined" ? 0 : 1}'
-        keep["+write"] = {"sh>": write_step_files(step_files_dir(here), code), "DIGPY_VALUE": child_json()}
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here, root=scope.files_root), code), "DIGPY_VALUE": child_json()}
     elif "http>" in task:  # its body (nothing when it failed) and 1 when it failed
         body = str(task["output"])
-        keep["+write"] = {"sh>": write_step_files(step_files_dir(here),
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here, root=scope.files_root),
                                                   "${typeof " + body + ' === "undefined" ? 1 : 0}'),
                           "DIGPY_VALUE": "${typeof " + body + ' === "undefined" ? "" : ' + body + "}"}
     elif "setup" not in task:
@@ -299,8 +304,8 @@ def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, 
                           location=key_location(step.config, "id") or step.location,
                           hint="print what you need and keep it with output: NAME")
     for kind in kinds:
-        reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
-            f"cat {step_files_dir(here)}/{STEP_FILES[kind]}"
+        files = step_files_dir(here, root=scope.files_root)
+        reader = f'printf "%s" {files}/{STEP_FILES[kind]}' if kind != "exitCode" else f"cat {files}/{STEP_FILES[kind]}"
         keep[f"+{kind}"] = {"sh>": reader, "output": step_reference_param(ident, "." + kind),
                             "print_output": False}
     name = f"{step.task}__refs"
@@ -441,8 +446,8 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
                 base = "$" + fan_out_item_param(step.name, "files")
                 mount = "${" + base[1:] + "}:${" + base[1:] + "}"
                 task["docker"] = {**task["docker"], "volumes": [*task["docker"].get("volumes", []), mount]}
-            task["setup"] = keep_step_files(step_files_dir("task_name", base), step.name if scope.run_files else None,
-                                            base) + task["setup"]
+            task["setup"] = keep_step_files(step_files_dir("task_name", base, scope.files_root),
+                                            step.name if scope.run_files else None, base, scope.files_root) + task["setup"]
     if executor.kind == "http" and _references_of(step, scope):  # its body kept for ${ID.stdout}
         task["output"] = fan_out_item_param(step.name, "body")
     if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:

@@ -20,9 +20,10 @@ DAG_KEYS = (
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
     "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "shell", "secrets", "delaySec",
     "histRetentionDays", "histRetentionRuns", "skipIfSuccessful", "maxCleanUpTimeSec", "container",
+    "logDir",
 )
 DAG_NOT_YET = (
-    "logDir", "logOutput", "restartWaitSec",
+    "logOutput", "restartWaitSec",
     "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults",
     "stepTypes", "artifacts", "webhook", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
     "llm", "harness", "retryPolicy",

@@ -13,7 +13,14 @@ from typing import Any
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import as_text, is_name
 from digpy.core.language.dagu.steps import Step
-from digpy.core.language.dagu.variables import Scope, for_shell, literal, shell_double, shell_quote
+from digpy.core.language.dagu.variables import (
+    CACHE_ROOT,
+    Scope,
+    for_shell,
+    literal,
+    shell_double,
+    shell_quote,
+)
 from digpy.core.workflow.located import ConfigMap, value_location
 
 
@@ -199,21 +206,33 @@ def _tee(stream: str, files: str) -> str:
 STEP_FILES = {"stdout": "stdout.log", "stderr": "stderr.log", "exitCode": "exit_code"}
 
 
-def run_files_dir() -> str:
+def files_root(log_dir: Any, dag_name: str, location: Location | None) -> str:
+    """The shell text of the directory under which a DAG's runs keep their step files and log:
+    `logDir/DAG_NAME` (a relative logDir is relative to the project), or digpy's cache directory."""
+    if log_dir is None:
+        return CACHE_ROOT
+    if not isinstance(log_dir, str) or not log_dir.strip() or any(c in log_dir for c in '"`$\\\n'):
+        raise ConfigError("logDir must be a directory path (without quotes, $ or backticks)", location=location)
+    path = log_dir.rstrip("/") + "/" + dag_name
+    if path.startswith("~/"):
+        return "$HOME/" + path[2:]
+    return path if path.startswith("/") else "$PWD/" + path
+
+
+def run_files_dir(root: str = CACHE_ROOT) -> str:
     """The directory (a shell word) of a run's step files (see step_files_dir) and log."""
-    return literal('"${XDG_CACHE_HOME:-$HOME/.cache}/digpy/dagu-steps/') + "${session_uuid}" + literal('"')
+    return literal('"' + root + "/") + "${session_uuid}" + literal('"')
 
 
-def step_files_dir(task_name: str, base: str | None = None) -> str:
+def step_files_dir(task_name: str, base: str | None = None, root: str = CACHE_ROOT) -> str:
     """The directory (a shell word) where a step read by `${ID.stdout}`... keeps its output: one per
-    run and task, under digpy's cache directory (or `base`, the shell text of the run's directory);
-    `task_name` is an expression that gives the step's task name when the text is evaluated."""
-    run = literal('"' + base + "/") if base else \
-        literal('"${XDG_CACHE_HOME:-$HOME/.cache}/digpy/dagu-steps/') + "${session_uuid}/"
+    run and task, under `root` (or `base`, the shell text of the run's directory); `task_name` is an
+    expression that gives the step's task name when the text is evaluated."""
+    run = literal('"' + base + "/") if base else literal('"' + root + "/") + "${session_uuid}/"
     return run + "${(" + task_name + ').replace(/[^A-Za-z0-9_.=-]+/g, "_")}' + literal('"')
 
 
-def keep_step_files(directory: str, step: str | None = None, base: str | None = None) -> str:
+def keep_step_files(directory: str, step: str | None = None, base: str | None = None, root: str = CACHE_ROOT) -> str:
     """Shell lines run first by a step read by `${ID.stdout}`...: copies of its stdout and stderr
     in `directory`, and its exit code written there when it exits (after the copies are complete).
     With `step` (its name), in a DAG that names Dagu's DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE
@@ -225,7 +244,7 @@ def keep_step_files(directory: str, step: str | None = None, base: str | None = 
         copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None)
     append = ""
     if step is not None:
-        run = literal('"' + base + '"') if base else run_files_dir()
+        run = literal('"' + base + '"') if base else run_files_dir(root)
         lines += "_digpy_log=" + run + literal("/dag.log _digpy_head=" + shell_quote("--- " + step)) + "\n" + \
             literal('export DAG_RUN_LOG_FILE="$_digpy_log" DAG_RUN_STEP_STDOUT_FILE="$_digpy_refs/stdout.log" '
                     'DAG_RUN_STEP_STDERR_FILE="$_digpy_refs/stderr.log"') + "\n"

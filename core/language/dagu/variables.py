@@ -21,6 +21,9 @@ REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+|\[\d+\]
 STEP_REFERENCES = (".stdout", ".stderr", ".exitCode", ".exit_code")
 
 
+CACHE_ROOT = "${XDG_CACHE_HOME:-$HOME/.cache}/digpy/dagu-steps"  # where runs keep step files without logDir
+
+
 @dataclass
 class Scope:
     """The variables a DAG defines, as far as they are known when it is compiled."""
@@ -35,6 +38,7 @@ class Scope:
     step_ids: set[str] = field(default_factory=set)  # the `id`s of its steps
     references: dict[str, set[str]] = field(default_factory=dict)  # id → what is read of it: stdout, stderr, exitCode
     fan_out_reads: set[str] = field(default_factory=set)  # fan-out steps read as ${STEP.outputs...}
+    files_root: str = CACHE_ROOT  # where runs keep step files and their log (setup.files_root: logDir)
     run_files: bool = False  # its text names DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE or ..._STDERR_FILE
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
     max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
