@@ -236,14 +236,15 @@ class AttemptRunner:
                 else:
                     self.graph.succeed(task, result, now)
             elif kind == "continued":  # failed under _continue_on: a success that keeps its error
-                self.graph.succeed(task, TaskResult(), now, kept_error=value)
+                kept, stores = value
+                self.graph.succeed(task, TaskResult(stores=stores or {}), now, kept_error=kept)
             elif kind == "canceled":
                 self.graph.canceled(task, now)
             elif kind == "invalid":  # its params could not be evaluated: no retry
                 self.graph.fail(task, value, now, allow_retry=False)
             else:
-                error, retry = value
-                self.graph.fail(task, error, now, retry=retry)
+                error, retry, stores = value
+                self.graph.fail(task, error, now, retry=retry, stores=stores)
 
     def _dispatch(self, now: float) -> list[tuple[Task, Any]]:
         starts: list[tuple[Task, Any]] = []
@@ -380,20 +381,20 @@ class AttemptRunner:
                 outcome = (task.id, "ok", again)
             elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
                 ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
-                outcome = (task.id, "continued", {**error, "continued": True})
+                outcome = (task.id, "continued", ({**error, "continued": True}, e.stores))
             else:
-                outcome = (task.id, "error", (error, retry))
+                outcome = (task.id, "error", (error, retry, e.stores))
         except DigpyError as e:
-            outcome = (task.id, "error", ({"message": str(e)}, retry))
+            outcome = (task.id, "error", ({"message": str(e)}, retry, None))
         except Exception as e:
             log.error("operator %s> failed on %s with an unexpected error", task.config.get("_type"),
                       task.full_name, exc_info=True)
             outcome = (task.id, "error", ({"message": f"{type(e).__name__}: {e}",
-                                           "stacktrace": traceback.format_exc()}, retry))
+                                           "stacktrace": traceback.format_exc()}, retry, None))
         if outcome[1] == "error" and self.masker.values:
-            failed, retry = outcome[2]  # type: ignore[misc]  # an error outcome holds (error, retry)
+            failed, retry, stores = outcome[2]  # type: ignore[misc]  # an error outcome holds (error, retry, stores)
             outcome = (task.id, "error", ({k: self.masker(v) if isinstance(v, str) else v
-                                          for k, v in failed.items()}, retry))
+                                          for k, v in failed.items()}, retry, stores))
         self._completed.append(outcome)
         self._wakeup.set()
 

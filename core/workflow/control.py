@@ -10,7 +10,7 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       failure: true        # any failure counts as success for the tasks after it
       skipped: true        # run although an upstream task was skipped
       exit_code: [3, 4]    # these exit codes count as success
-      output: ["re:WARN.*", "partial"]   # so does a failure whose output has a matching line
+      output: ["re:WARN", "partial"]   # so does a failure whose output has a line containing one
       mark_success: true   # (Dagu's word; the task ends in success either way)
 
     _stop_signal: SIGINT   # what stops the task's command (kill, _timeout) before SIGKILL (Dagu's signalOnStop)
@@ -79,8 +79,7 @@ class ContinueOn(NamedTuple):
             return True
         if exit_code is not None and exit_code in self.exit_codes:
             return True
-        lines = output.splitlines()
-        return any(text_matches(line, pattern) for pattern in self.output for line in lines)
+        return any(text_matches(output, pattern, contains=True) for pattern in self.output)
 
 
 NO_CONTINUE = ContinueOn()
@@ -101,11 +100,20 @@ class RepeatPolicy(NamedTuple):
         return wait if self.max_interval is None else min(wait, self.max_interval)
 
 
-def text_matches(text: str, expected: str) -> bool:
-    """`re:PATTERN` matches the whole text (Dagu); anything else is compared as it is."""
+def text_matches(text: str, expected: str, *, contains: bool = False) -> bool:
+    """Whether a line of `text` matches `expected` (Dagu's MatchPattern): `re:PATTERN` is found
+    somewhere in the line (write `re:^...$` for the whole line); a plain text equals the line, or
+    with `contains` is part of it. Lines end at `\n` (a `\r` before it is dropped); an empty text
+    is one empty line."""
+    lines = text.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
     if expected.startswith("re:"):
-        return re.fullmatch(expected[3:], text) is not None
-    return text == expected
+        pattern = re.compile(expected[3:])
+        return any(pattern.search(line.removesuffix("\r")) is not None for line in lines)
+    if contains:
+        return any(expected in line.removesuffix("\r") for line in lines)
+    return any(line.removesuffix("\r") == expected for line in lines)
 
 
 def parse_preconditions(value: Any, location: Location | None = None) -> list[Condition]:
