@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from digpy.core.engine.context import Masker, TaskContext, env_value
-from digpy.core.engine.control import repeat_again, skip_reason
+from digpy.core.engine.control import repeat_again, siblings_outcome, skip_reason
 from digpy.core.engine.guard import attempt_tag
 from digpy.core.engine.process import STOP_SIGNAL
 from digpy.core.engine.sessions import NoSessions
@@ -28,7 +28,13 @@ from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
 from digpy.core.store.sql import Store
-from digpy.core.workflow.control import NO_CONTINUE, SKIPPED, parse_continue_on, parse_stop_signal
+from digpy.core.workflow.control import (
+    NO_CONTINUE,
+    SKIPPED,
+    parse_continue_on,
+    parse_outcome,
+    parse_stop_signal,
+)
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.params import task_params
 from digpy.core.workflow.resume import ResumePlan
@@ -345,6 +351,9 @@ class AttemptRunner:
         try:
             if ctx.params.get("_stop_signal") is not None:  # for this task's commands (its own asyncio task)
                 STOP_SIGNAL.set(parse_stop_signal(ctx.params["_stop_signal"]))
+            if ctx.params.get("_outcome") is not None:
+                name, of = parse_outcome(ctx.params["_outcome"])
+                ctx.params[name] = siblings_outcome(self.graph, task, of)
             if control and (skip := await skip_reason(ctx, continue_on)) is not None:
                 ctx.output(f"skipped: {skip}\n")
                 result = TaskResult(stores={SKIPPED: True})
@@ -379,6 +388,10 @@ class AttemptRunner:
             again = await repeat_again(ctx, e.command_code) if repeat else None
             if again is not None:
                 outcome = (task.id, "ok", again)
+            elif control and not retries_left and continue_on.mark_success and continue_on.accepts(
+                    e.command_code, "".join(ctx.recorded or ())):
+                ctx.output(f"failed, marked as success (_continue_on mark_success): {e.message}\n")
+                outcome = (task.id, "ok", TaskResult(stores=e.stores or {}))
             elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
                 ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
                 outcome = (task.id, "continued", ({**error, "continued": True}, e.stores))

@@ -11,14 +11,20 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       skipped: true        # run although an upstream task was skipped
       exit_code: [3, 4]    # these exit codes count as success
       output: ["re:WARN", "partial"]   # so does a failure whose output has a line containing one
-      mark_success: true   # (Dagu's word; the task ends in success either way)
+      mark_success: true   # a failure let pass is a plain success (not kept as the task's error)
 
+    _outcome: {of: [+a, +b], as: STATUS}   # how those sibling tasks ended, as the param STATUS (below)
     _stop_signal: SIGINT   # what stops the task's command (kill, _timeout) before SIGKILL (Dagu's signalOnStop)
     _repeat:               # run the operator again after it ends (Dagu's repeatPolicy)
       mode: until          # always | while | until: again while / until the conditions hold
       condition: [...]     # as _precondition; or exit_code: [N, ...] (the run's exit code)
       interval: 10         # seconds between runs (times backoff each time, up to max_interval)
       limit: 5             # at most this many runs in all
+
+`_outcome` gives the operator (in its params, so in a command's environment) how the sibling tasks
+`of` ended, in Dagu's words: `failed` when some failed under `_continue_on` and none succeeded (a
+skipped task does not count), `partially_succeeded` when some failed under `_continue_on` and some
+succeeded, `succeeded` otherwise. `mark_success: true` makes a failure it lets pass a plain success.
 
 A skipped task succeeds without running its operator and stores `_skipped: true`: the tasks after it
 are skipped too, unless they have `_continue_on: {skipped: true}`. Reading is pure; the runner
@@ -214,6 +220,19 @@ def parse_repeat(value: Any, location: Location | None = None) -> RepeatPolicy:
                         limit=numbers["limit"])
 
 
+def parse_outcome(value: Any, location: Location | None = None) -> tuple[str, tuple[str, ...]]:
+    """`_outcome: {of: [+task, ...], as: NAME}` → (NAME, the task names)."""
+    if not isinstance(value, dict) or set(value) != {"of", "as"}:
+        raise ConfigError("_outcome must be {of: [+task, ...], as: PARAM}", location=location)
+    of, name = value["of"], value["as"]
+    of = of if isinstance(of, list) else [of]
+    if not of or not all(isinstance(t, str) and t.startswith("+") for t in of):
+        raise ConfigError("_outcome of must name sibling tasks (+name)", location=location)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError("_outcome as must be a param name such as STATUS", location=location)
+    return name, tuple(of)
+
+
 def _check_pattern(expected: str, location: Location | None) -> None:
     try:
         re.compile(expected[3:])
@@ -228,4 +247,4 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
-           "parse_preconditions", "parse_repeat", "parse_stop_signal", "text_matches"]
+           "parse_outcome", "parse_preconditions", "parse_repeat", "parse_stop_signal", "text_matches"]

@@ -78,3 +78,103 @@ steps:
     assert result.returncode != 0
     lines = result.stdout.splitlines()
     assert "next sees [partial result]" in lines and "handler sees [last words]" in lines
+
+
+def test_failures_that_went_on_with_no_step_succeeding_fail_the_run(project):
+    project.write("none.yaml", """\
+handlerOn:
+  success:
+    command: echo "success handler"
+  failure:
+    command: echo "failure handler sees $DAG_RUN_STATUS"
+steps:
+  - name: fail-step
+    command: exit 1
+    continueOn:
+      failure: true
+""")
+    result = project.run("none")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "failure handler sees failed" in lines and "success handler" not in lines
+
+
+def test_a_partial_success_runs_the_success_handler_with_its_status(project):
+    project.write("some.yaml", """\
+handlerOn:
+  success:
+    command: echo "success handler sees $DAG_RUN_STATUS as $DAG_RUN_STEP_NAME"
+  exit:
+    command: echo "exit handler sees $DAG_RUN_STATUS"
+steps:
+  - name: fail-step
+    command: exit 1
+    continueOn: {failure: true}
+  - name: ok-step
+    command: "true"
+""")
+    result = project.run("some")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "success handler sees partially_succeeded as onSuccess" in lines
+    assert "exit handler sees partially_succeeded" in lines
+
+
+def test_mark_success_makes_a_plain_success(project):
+    project.write("marked.yaml", """\
+handlerOn:
+  success:
+    command: echo "success handler sees $DAG_RUN_STATUS"
+steps:
+  - name: fail-step
+    command: exit 1
+    continueOn:
+      failure: true
+      markSuccess: true
+""")
+    result = project.run("marked")
+    assert result.returncode == 0, result.stderr
+    # the step is a plain success, not one that keeps its error (Dagu: succeeded, not partial)
+    assert result.stdout.splitlines() == [
+        "failed, marked as success (_continue_on mark_success): Command failed with code 1",
+        "success handler sees succeeded"]
+
+
+def test_init_handler_runs_after_the_preconditions_and_its_own_precondition_skips_only_itself(project):
+    project.write("init_pre.yaml", """\
+handlerOn:
+  init:
+    command: echo init-ran
+    preconditions: "false"
+steps:
+  - name: step1
+    command: echo step1-ran
+""")
+    project.write("dag_pre.yaml", """\
+preconditions: "false"
+handlerOn:
+  init:
+    command: echo init-ran
+steps:
+  - name: step1
+    command: echo step1-ran
+""")
+    project.write("status.yaml", """\
+handlerOn:
+  init:
+    name: my-init
+    command: echo "init sees [$DAG_RUN_STATUS] as $DAG_RUN_STEP_NAME"
+  exit:
+    command: echo "exit as $DAG_RUN_STEP_NAME"
+steps:
+  - command: "true"
+""")
+    own = project.run("init_pre")
+    assert own.returncode == 0, own.stderr
+    assert "init-ran" not in own.stdout and "step1-ran" in own.stdout.splitlines()
+    dag = project.run("dag_pre")
+    assert dag.returncode == 0, dag.stderr
+    assert "init-ran" not in dag.stdout and "step1-ran" not in dag.stdout
+    status = project.run("status")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines() == ["init sees [running] as onInit", "exit as onExit"]
