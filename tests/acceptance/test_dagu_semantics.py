@@ -178,3 +178,32 @@ steps:
     status = project.run("status")
     assert status.returncode == 0, status.stderr
     assert status.stdout.splitlines() == ["init sees [running] as onInit", "exit as onExit"]
+
+
+def test_outcome_in_a_dig_file(project):
+    project.write("o.dig", """\
+_parallel: true
++a:
+  sh>: exit 2
+  _continue_on: {failure: true}
++b:
+  sh>: echo b
++c:
+  sh>: exit 1
+  _continue_on: {failure: true}
++ab:
+  _after: [+a, +b, +c]
+  _outcome: {of: [+a, +b], as: AB}
+  sh>: echo "a and b $AB"
++only_c:
+  _after: [+ab]
+  _outcome: {of: [+c], as: C}
+  sh>: echo "c $C"
+""")
+    result = project.run("o")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "a and b partially_succeeded" in lines and "c failed" in lines
+    project.write("bad.dig", "+a:\n  sh>: echo\n  _outcome: {of: a, as: X}\n")
+    bad = project.run("bad")
+    assert bad.returncode != 0 and "bad.dig:3:13: _outcome of must name sibling tasks (+name)" in bad.stderr, bad.stderr
