@@ -142,7 +142,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
             finish[step.task] = f"{step.task}__output"
             out[finish[step.task]] = child_output
     all_steps = [finish.get(s.task, s.task) for s in steps] or sources
-    status = "succeeded"  # the DAG_RUN_STATUS of the handlers after the steps
+    status: str | None = "succeeded"  # the DAG_RUN_STATUS of the handlers after the steps
     if any(s.config.get("continueOn") not in (None, "skipped") for s in steps):
         # Dagu's partial success: failures that went on and some step that succeeded; went on,
         # but none succeeded: the run fails
