@@ -5,7 +5,7 @@ Anything that is not a DigpyError is a bug and is logged with its traceback.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Location(NamedTuple):
@@ -64,10 +64,11 @@ class TaskError(DigpyError):
     """An expected failure of a task (a command exited non-zero, fail>): stored, shown without a traceback."""
 
     def __init__(self, message: str, *, hint: str | None = None, details: str | None = None,
-                 command_code: int | None = None) -> None:
+                 command_code: int | None = None, stores: dict[str, Any] | None = None) -> None:
         super().__init__(message, hint=hint)
         self.details = details
         self.command_code = command_code  # a command's exit code, when that is what failed (`_retry`/`_continue_on`)
+        self.stores = stores  # what the task stores although it failed (sh>'s `output:`, as Dagu keeps it)
 
 
 class PluginError(DigpyError):

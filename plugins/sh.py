@@ -8,7 +8,8 @@ temporary script file, as in Digdag. Every param whose name is a valid environme
 is in the script's environment (strings as they are, anything else as JSON). `output: NAME` stores
 the script's stdout, trimmed, as the param NAME for the tasks after it (Dagu's `output`; at most
 `max_output_size` bytes, 1 MiB by default: more fails the task, as in Dagu; `print_output: false`:
-not also printed); `setup:`
+not also printed; a failing script stores it too, for the tasks after it under `_continue_on` and
+for `_error` tasks, as Dagu does); `setup:`
 holds shell lines run first in the same shell (what the Dagu front end sets up: its variables).
 """
 
@@ -58,10 +59,11 @@ class ShOperator:
                                          echo=echo)
         else:
             code = await _run_file(ctx, shell, filled, captured, echo)
-        if code != 0:
-            raise TaskError(f"Command failed with code {code}", command_code=code)
+        text = "".join(captured).strip() if captured is not None else ""
+        if code != 0:  # what it printed is kept all the same (Dagu): for `_continue_on` and `_error` tasks
+            raise TaskError(f"Command failed with code {code}", command_code=code,
+                            stores={output: text} if output is not None else None)
         if output is not None and captured is not None:
-            text = "".join(captured).strip()
             limit = ctx.params.get("max_output_size", MAX_OUTPUT_SIZE)
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
                 raise ConfigError(f"sh> max_output_size must be a number of bytes, got {limit!r}")

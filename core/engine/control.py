@@ -15,9 +15,39 @@ from digpy.core.workflow.control import (
     parse_preconditions,
     parse_repeat,
 )
+from digpy.core.workflow.model import Task, TaskState
+from digpy.core.workflow.state_machine import AttemptGraph
 
 SHELL = "/bin/sh"
 REPEAT_DONE = "_repeat_done"  # the runs of a repeated task so far, kept in its poll state
+
+
+def siblings_outcome(graph: AttemptGraph, task: Task, names: Sequence[str]) -> str:
+    """`_outcome`: how the siblings `names` of `task` ended (digpy.core.workflow.control)."""
+    wanted = set(names)
+    continued = succeeded = False
+    for child in graph.tasks[task.parent_id].children if task.parent_id is not None else ():
+        sibling = graph.tasks[child]
+        if sibling.name not in wanted:
+            continue
+        if _failed_within(graph, sibling):
+            continued = True
+        elif sibling.state == TaskState.SUCCESS and SKIPPED not in sibling.store_params:
+            succeeded = True
+    if not continued:
+        return "succeeded"
+    return "partially_succeeded" if succeeded else "failed"
+
+
+def _failed_within(graph: AttemptGraph, task: Task) -> bool:
+    """Whether `task` or a task in it failed and the workflow went on (`_continue_on`)."""
+    stack = [task]
+    while stack:
+        current = stack.pop()
+        if current.state in (TaskState.ERROR, TaskState.GROUP_ERROR) or (current.error or {}).get("continued"):
+            return True
+        stack.extend(graph.tasks[c] for c in current.children)
+    return False
 
 
 async def skip_reason(ctx: TaskContext, continue_on: ContinueOn) -> str | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from digpy.core.engine.context import Masker, TaskContext, env_value
-from digpy.core.engine.control import repeat_again, skip_reason
+from digpy.core.engine.control import repeat_again, siblings_outcome, skip_reason
 from digpy.core.engine.guard import attempt_tag
 from digpy.core.engine.process import STOP_GRACE, STOP_SIGNAL
 from digpy.core.engine.sessions import NoSessions
@@ -32,6 +32,7 @@ from digpy.core.workflow.control import (
     NO_CONTINUE,
     SKIPPED,
     parse_continue_on,
+    parse_outcome,
     parse_stop_grace,
     parse_stop_signal,
 )
@@ -255,14 +256,15 @@ class AttemptRunner:
                 else:
                     self.graph.succeed(task, result, now)
             elif kind == "continued":  # failed under _continue_on: a success that keeps its error
-                self.graph.succeed(task, TaskResult(), now, kept_error=value)
+                kept, stores = value
+                self.graph.succeed(task, TaskResult(stores=stores or {}), now, kept_error=kept)
             elif kind == "canceled":
                 self.graph.canceled(task, now)
             elif kind == "invalid":  # its params could not be evaluated: no retry
                 self.graph.fail(task, value, now, allow_retry=False)
             else:
-                error, retry = value
-                self.graph.fail(task, error, now, retry=retry)
+                error, retry, stores = value
+                self.graph.fail(task, error, now, retry=retry, stores=stores)
 
     def _dispatch(self, now: float) -> list[tuple[Task, Any]]:
         starts: list[tuple[Task, Any]] = []
@@ -363,6 +365,9 @@ class AttemptRunner:
         try:
             if ctx.params.get("_stop_signal") is not None:  # for this task's commands (its own asyncio task)
                 STOP_SIGNAL.set(parse_stop_signal(ctx.params["_stop_signal"]))
+            if ctx.params.get("_outcome") is not None:
+                name, of = parse_outcome(ctx.params["_outcome"])
+                ctx.params[name] = siblings_outcome(self.graph, task, of)
             if ctx.params.get("_stop_grace") is not None:
                 STOP_GRACE.set(parse_stop_grace(ctx.params["_stop_grace"]))
             if control and (skip := await skip_reason(ctx, continue_on)) is not None:
@@ -399,22 +404,26 @@ class AttemptRunner:
             again = await repeat_again(ctx, e.command_code) if repeat else None
             if again is not None:
                 outcome = (task.id, "ok", again)
+            elif control and not retries_left and continue_on.mark_success and continue_on.accepts(
+                    e.command_code, "".join(ctx.recorded or ())):
+                ctx.output(f"failed, marked as success (_continue_on mark_success): {e.message}\n")
+                outcome = (task.id, "ok", TaskResult(stores=e.stores or {}))
             elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
                 ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
-                outcome = (task.id, "continued", {**error, "continued": True})
+                outcome = (task.id, "continued", ({**error, "continued": True}, e.stores))
             else:
-                outcome = (task.id, "error", (error, retry))
+                outcome = (task.id, "error", (error, retry, e.stores))
         except DigpyError as e:
-            outcome = (task.id, "error", ({"message": str(e)}, retry))
+            outcome = (task.id, "error", ({"message": str(e)}, retry, None))
         except Exception as e:
             log.error("operator %s> failed on %s with an unexpected error", task.config.get("_type"),
                       task.full_name, exc_info=True)
             outcome = (task.id, "error", ({"message": f"{type(e).__name__}: {e}",
-                                           "stacktrace": traceback.format_exc()}, retry))
+                                           "stacktrace": traceback.format_exc()}, retry, None))
         if outcome[1] == "error" and self.masker.values:
-            failed, retry = outcome[2]  # type: ignore[misc]  # an error outcome holds (error, retry)
+            failed, retry, stores = outcome[2]  # type: ignore[misc]  # an error outcome holds (error, retry, stores)
             outcome = (task.id, "error", ({k: self.masker(v) if isinstance(v, str) else v
-                                          for k, v in failed.items()}, retry))
+                                          for k, v in failed.items()}, retry, stores))
         self._completed.append(outcome)
         self._wakeup.set()
 

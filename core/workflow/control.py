@@ -10,9 +10,10 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       failure: true        # any failure counts as success for the tasks after it
       skipped: true        # run although an upstream task was skipped
       exit_code: [3, 4]    # these exit codes count as success
-      output: ["re:WARN.*", "partial"]   # so does a failure whose output has a matching line
-      mark_success: true   # (Dagu's word; the task ends in success either way)
+      output: ["re:WARN", "partial"]   # so does a failure whose output has a line containing one
+      mark_success: true   # a failure let pass is a plain success (not kept as the task's error)
 
+    _outcome: {of: [+a, +b], as: STATUS}   # how those sibling tasks ended, as the param STATUS (below)
     _stop_signal: SIGINT   # what stops the task's command (kill, _timeout) before SIGKILL (Dagu's signalOnStop)
     _stop_grace: 30        # seconds from that signal to SIGKILL (default 5; Dagu's maxCleanUpTimeSec)
     _repeat:               # run the operator again after it ends (Dagu's repeatPolicy)
@@ -20,6 +21,11 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       condition: [...]     # as _precondition; or exit_code: [N, ...] (the run's exit code)
       interval: 10         # seconds between runs (times backoff each time, up to max_interval)
       limit: 5             # at most this many runs in all
+
+`_outcome` gives the operator (in its params, so in a command's environment) how the sibling tasks
+`of` ended, in Dagu's words: `failed` when some failed under `_continue_on` and none succeeded (a
+skipped task does not count), `partially_succeeded` when some failed under `_continue_on` and some
+succeeded, `succeeded` otherwise. `mark_success: true` makes a failure it lets pass a plain success.
 
 A skipped task succeeds without running its operator and stores `_skipped: true`: the tasks after it
 are skipped too, unless they have `_continue_on: {skipped: true}`. Reading is pure; the runner
@@ -88,8 +94,7 @@ class ContinueOn(NamedTuple):
             return True
         if exit_code is not None and exit_code in self.exit_codes:
             return True
-        lines = output.splitlines()
-        return any(text_matches(line, pattern) for pattern in self.output for line in lines)
+        return any(text_matches(output, pattern, contains=True) for pattern in self.output)
 
 
 NO_CONTINUE = ContinueOn()
@@ -110,11 +115,20 @@ class RepeatPolicy(NamedTuple):
         return wait if self.max_interval is None else min(wait, self.max_interval)
 
 
-def text_matches(text: str, expected: str) -> bool:
-    """`re:PATTERN` matches the whole text (Dagu); anything else is compared as it is."""
+def text_matches(text: str, expected: str, *, contains: bool = False) -> bool:
+    """Whether a line of `text` matches `expected` (Dagu's MatchPattern): `re:PATTERN` is found
+    somewhere in the line (write `re:^...$` for the whole line); a plain text equals the line, or
+    with `contains` is part of it. Lines end at `\n` (a `\r` before it is dropped); an empty text
+    is one empty line."""
+    lines = text.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
     if expected.startswith("re:"):
-        return re.fullmatch(expected[3:], text) is not None
-    return text == expected
+        pattern = re.compile(expected[3:])
+        return any(pattern.search(line.removesuffix("\r")) is not None for line in lines)
+    if contains:
+        return any(expected in line.removesuffix("\r") for line in lines)
+    return any(line.removesuffix("\r") == expected for line in lines)
 
 
 def parse_preconditions(value: Any, location: Location | None = None) -> list[Condition]:
@@ -215,6 +229,19 @@ def parse_repeat(value: Any, location: Location | None = None) -> RepeatPolicy:
                         limit=numbers["limit"])
 
 
+def parse_outcome(value: Any, location: Location | None = None) -> tuple[str, tuple[str, ...]]:
+    """`_outcome: {of: [+task, ...], as: NAME}` → (NAME, the task names)."""
+    if not isinstance(value, dict) or set(value) != {"of", "as"}:
+        raise ConfigError("_outcome must be {of: [+task, ...], as: PARAM}", location=location)
+    of, name = value["of"], value["as"]
+    of = of if isinstance(of, list) else [of]
+    if not of or not all(isinstance(t, str) and t.startswith("+") for t in of):
+        raise ConfigError("_outcome of must name sibling tasks (+name)", location=location)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError("_outcome as must be a param name such as STATUS", location=location)
+    return name, tuple(of)
+
+
 def _check_pattern(expected: str, location: Location | None) -> None:
     try:
         re.compile(expected[3:])
@@ -229,4 +256,5 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
-           "parse_preconditions", "parse_repeat", "parse_stop_grace", "parse_stop_signal", "text_matches"]
+           "parse_outcome", "parse_preconditions", "parse_repeat", "parse_stop_grace", "parse_stop_signal",
+           "text_matches"]

@@ -329,12 +329,16 @@ class AttemptGraph:
         self._drain()
 
     def fail(self, task: Task, error: Mapping[str, Any], now: float, *,
-             retry: RetryPolicy | None = None, allow_retry: bool = True) -> None:
-        """The operator of `task` failed: retry it, run its `_error` task, or end it in error."""
+             retry: RetryPolicy | None = None, allow_retry: bool = True,
+             stores: Mapping[str, Any] | None = None) -> None:
+        """The operator of `task` failed: retry it, run its `_error` task, or end it in error.
+        `stores`: what it stores all the same (its `_error` tasks and its groups' see them)."""
         self._now = now
         self._expect(task, TaskState.RUNNING)
         task.error = dict(error)
         task.state_params = {}
+        if stores:
+            task.store_params = dict(stores)
         policy = retry if retry is not None else self._retry_policy(task)
         if allow_retry and task.retry_count < policy.limit and policy.retries(task.error):
             self._wait(task, TaskState.RETRY_WAITING, policy.delay(task.retry_count))

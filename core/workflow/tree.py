@@ -21,6 +21,7 @@ from digpy.core import options
 from digpy.core.errors import ConfigError, Location, UnknownOperator
 from digpy.core.workflow.control import (
     parse_continue_on,
+    parse_outcome,
     parse_preconditions,
     parse_repeat,
     parse_stop_grace,
@@ -323,7 +324,7 @@ class _Compiler:
             continue_failure = continue_on.failure
         for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on),
                            ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal),
-                           ("_stop_grace", parse_stop_grace)):
+                           ("_stop_grace", parse_stop_grace), ("_outcome", parse_outcome)):
             if config.get(key) is not None:
                 if key == "_continue_on" and not is_operator:
                     continue

@@ -65,7 +65,7 @@ steps:
   first:
     command: echo first
 """)
-    assert [t.name for t in camel.tasks[1:]] == ["+first", "+last"]
+    assert [t.name for t in camel.tasks[1:]] == ["+first", "+last", "+steps_done"]  # continueOn: +steps_done
     assert camel.tasks[0].config["_parallel"] == {"running": 3}
     assert [t.config for t in camel.tasks] == [t.config for t in snake.tasks]
     assert camel.tasks[2].config["_continue_on"] == {"failure": True}

@@ -65,6 +65,8 @@ from digpy.core.workflow.located import ConfigMap, key_location, location_of, va
 DEFAULT_CONCURRENCY = 10  # Dagu's default for `parallel:`
 HANDLERS = ("init", "success", "failure", "exit", "cancel", "abort")  # abort: cancel's name from Dagu 1.26
 HANDLERS_NOT_YET = ("wait",)
+HANDLER_STEP_NAMES = {"init": "onInit", "success": "onSuccess", "failure": "onFailure", "exit": "onExit",
+                      "cancel": "onCancel", "abort": "onCancel"}
 
 
 # A child DAG named in `run:` → the value of `call>` (a file) or an inline config (a local DAG).
@@ -107,18 +109,31 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     prelude = Prelude(dag, scope)
     sources: list[str] = []
     handlers = _handlers(dag)
-    if "init" in handlers:
-        out["+on_init"] = _handler_task(handlers["init"], "init", scope, prelude, resolve_child, [], None)
-        sources = ["+on_init"]
-    if dag.get("preconditions") is not None:
+    if dag.get("preconditions") is not None:  # checked first: unmet, the init handler does not run either
         task = ConfigMap(value_location(dag, "preconditions"))
         task["sh>"] = "true"
         task["_precondition"] = read_preconditions(dag["preconditions"], value_location(dag, "preconditions"),
                                                scope, prelude.text(None))
-        if sources:
-            task["_after"] = sources
         out["+preconditions"] = task
         sources = ["+preconditions"]
+    if "init" in handlers:
+        init = _handler_task(handlers["init"], "init", scope, prelude, resolve_child, sources, "running")
+        init["_continue_on"] = {k: v for k, v in init["_continue_on"].items() if k != "skipped"}
+        if not init["_continue_on"]:  # skipped with the DAG's unmet preconditions
+            del init["_continue_on"]
+        out["+on_init"] = init
+        sources = ["+on_init"]
+        if init.get("_precondition") is not None:
+            # its own unmet precondition skips the handler, not the steps: a task after it runs
+            # (clearing the skip) unless the DAG's preconditions are unmet
+            done = ConfigMap(value_location(dag, "handlerOn"))
+            done["sh>"] = "true"
+            done["_after"] = sources
+            done["_continue_on"] = {"skipped": True}
+            if dag.get("preconditions") is not None:
+                done["_precondition"] = out["+preconditions"]["_precondition"]
+            out["+on_init_done"] = done
+            sources = ["+on_init_done"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
         args = _call_arguments(step, scope, prelude)
@@ -140,8 +155,22 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         out[step.task] = task
         finish[step.task] = _after_step(step, task, scope, resolve_child, outputs_of, out)
     all_steps = [finish.get(s.task, s.task) for s in steps] or sources
+    status: str | None = "succeeded"  # the DAG_RUN_STATUS of the handlers after the steps
+    if any(s.config.get("continueOn") not in (None, "skipped") for s in steps):
+        # Dagu's partial success: failures that went on and some step that succeeded; went on,
+        # but none succeeded: the run fails
+        gate = ConfigMap(value_location(dag, "steps"))
+        gate["_after"] = all_steps
+        gate["_outcome"] = {"of": [s.task for s in steps], "as": "DAG_RUN_STATUS"}
+        gate["_continue_on"] = {"skipped": True}
+        gate["sh>"] = ('if [ "$DAG_RUN_STATUS" = failed ]; then echo "steps failed under continueOn and none'
+                       ' succeeded: the run fails (as in Dagu)" >&2; exit 1; fi; printf %s "$DAG_RUN_STATUS"')
+        gate["output"] = "DAG_RUN_STATUS"
+        gate["print_output"] = False
+        out["+steps_done"] = gate
+        all_steps, status = ["+steps_done"], None
     if "success" in handlers:
-        task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, "succeeded")
+        task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, status)
         if dag.get("preconditions") is not None:  # an unmet DAG precondition: no success (Dagu: aborted)
             task["_precondition"] = [*read_preconditions(dag["preconditions"], value_location(dag, "preconditions"),
                                                      scope, prelude.text(None)), *task.get("_precondition", [])]
@@ -151,7 +180,7 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
                                    "_after": ["+on_success"] if "success" in handlers else all_steps}
     if "exit" in handlers:
         out["+on_exit"] = _handler_task(handlers["exit"], "exit", scope, prelude, resolve_child,
-                                        ["+on_success"] if "success" in handlers else all_steps, "succeeded")
+                                        ["+on_success"] if "success" in handlers else all_steps, status)
     if "failure" in handlers or "exit" in handlers or mail.on_failure:
         error = ConfigMap(value_location(dag, "handlerOn") or mail.location)
         if "failure" in handlers:
@@ -852,7 +881,8 @@ def _handler_task(handler: ConfigMap, kind: str, scope: Scope, prelude: Prelude,
                   after: list[str], status: str | None) -> ConfigMap:
     if handler.get("depends") is not None:
         raise ConfigError(f"handlerOn.{kind} can't have depends", location=key_location(handler, "depends"))
-    step = Step(str(handler.get("name", f"on_{kind}")), f"+on_{kind}", handler, location_of(handler))
+    # Dagu names a handler's step after its kind (DAG_RUN_STEP_NAME), whatever its `name:` says
+    step = Step(HANDLER_STEP_NAMES[kind], f"+on_{kind}", handler, location_of(handler))
     task = _step_task(step, scope, prelude, resolve_child, status)
     if after:
         task["_after"] = after

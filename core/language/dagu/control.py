@@ -32,11 +32,14 @@ def read_preconditions(value: Any, loc: Location | None, scope: Scope, prelude: 
             continue
         if not isinstance(item, dict):
             raise ConfigError("a precondition is a command or {condition, expected}", location=loc)
-        extra = [k for k in item if k not in ("condition", "expected", "negate")]
+        extra = [k for k in item if k not in ("condition", "command", "expected", "negate")]
         if extra:
             raise ConfigError(f"precondition: unknown key '{extra[0]}'", location=key_location(item, extra[0]) or loc,
-                              hint="a precondition has condition, expected and negate")
-        condition = item.get("condition")
+                              hint="a precondition has condition (or command), expected and negate")
+        if "condition" in item and "command" in item:  # Dagu: two names of one key
+            raise ConfigError("a precondition has both condition and command (two names of one key)",
+                              location=key_location(item, "command") or loc)
+        condition = item.get("condition", item.get("command"))
         if not isinstance(condition, str | int | float) or isinstance(condition, bool):
             raise ConfigError("a precondition needs a condition (a text)", location=loc)
         negate = item.get("negate", False)

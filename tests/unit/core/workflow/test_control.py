@@ -23,19 +23,23 @@ def test_preconditions_in_their_three_forms():
         Condition(command="date +%d", expected="5")]
 
 
-def test_a_regex_matches_the_whole_text_and_a_text_is_compared_as_it_is():
+def test_a_regex_is_found_in_a_line_and_a_text_equals_a_line():
     assert text_matches("2026-03-05", r"re:\d{4}-\d{2}-0[1-5]")
-    assert not text_matches("x2026-03-05", r"re:\d{4}-\d{2}-0[1-5]")
+    assert text_matches("x2026-03-05", r"re:\d{4}-\d{2}-0[1-5]")
+    assert not text_matches("x2026-03-05", r"re:^\d{4}-\d{2}-0[1-5]$")
     assert text_matches("Linux", "Linux") and not text_matches("Linux ", "Linux")
+    assert text_matches("l1\nl2\r\n", "re:^l2$") and text_matches("l1\nl2", "l1")
+    assert not text_matches("l1\nl2", "re:l1.l2")
+    assert text_matches("", "") and text_matches("", "re:^$") and not text_matches("", "x")
 
 
 def test_continue_on_accepts_failures_by_flag_code_or_output_line():
     assert ContinueOn(failure=True).accepts(1, "")
     on_codes = parse_continue_on({"exit_code": [3, 4]})
     assert on_codes.accepts(3, "") and not on_codes.accepts(5, "") and not on_codes.accepts(None, "")
-    on_output = parse_continue_on({"output": ["re:WARN.*", "partial"]})
-    assert on_output.accepts(1, "ok\nWARN disk\n") and on_output.accepts(None, "partial")
-    assert not on_output.accepts(1, "a WARN\n")
+    on_output = parse_continue_on({"output": ["re:^WARN", "partial"]})
+    assert on_output.accepts(1, "ok\nWARN disk\n") and on_output.accepts(None, "some partial result")
+    assert not on_output.accepts(1, "a WARN\n") and not on_output.accepts(1, "parti\nal")
 
 
 @pytest.mark.parametrize(("text", "message"), [
