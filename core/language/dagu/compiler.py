@@ -12,6 +12,7 @@ step is `sh>` with the DAG's params, env and special variables set at the top of
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from digpy.core.language.dagu.variables import (
     for_shell,
     for_value,
     literal,
+    shell_quote,
     step_reference_param,
 )
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location, without_keys
@@ -320,7 +322,7 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
         _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir,
-                    shell=scope.shell if executor.kind == "shell" else None)
+                    shell=scope.shell if executor.kind == "shell" else None, default_shell=executor.kind == "shell")
         if executor.docker is not None:
             task["docker"] = executor.docker
     if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:
@@ -384,8 +386,10 @@ def _precondition_first(group: ConfigMap, conditions: list[dict[str, Any]], loc:
 
 
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,
-                task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None) -> None:
-    """A step run by `sh>`; `shell`: the DAG's, for a step that does not give its own."""
+                task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None,
+                default_shell: bool = False) -> None:
+    """A step run by `sh>`; `shell`: the DAG's, for a step that does not give its own; `default_shell`:
+    without either, the shell is Dagu's default (a shell step, not a container's)."""
     config = step.config
     loc = step.location
     if config.get("parallel") is not None:
@@ -405,17 +409,18 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
     for stream in ("stdout", "stderr"):
         if config.get(stream) is not None:
             head += copy_output(stream, config[stream], scope, value_location(config, stream))
-    if script is not None and command is not None:
-        # `command: python` + `script:`: the script is a file the command runs (not a shell script)
-        if not isinstance(script, str):
-            raise ConfigError("script must be a text", location=value_location(config, "script"))
-        words = command if isinstance(command, list) else shlex.split(str(command))
-        task["sh>"] = literal(script)
-        task["shell"] = [str(w) for w in words]
+    if script is not None and not isinstance(script, str):
+        raise ConfigError("script must be a text", location=value_location(config, "script"))
+    runner = _runner(config, script, command, shell_words)
+    if runner is not None:  # the prelude in sh, then the script (or command) by its own interpreter
+        words, text, as_file = runner
+        task["sh>"] = _run_by(words, text, as_file)
+        task["setup"] = head
+        where = key_location(config, "script" if script is not None else "command") or loc
+        if where is not None:
+            task.key_locs["sh>"] = task.value_locs["sh>"] = where
         return
     if script is not None:
-        if not isinstance(script, str):
-            raise ConfigError("script must be a text", location=value_location(config, "script"))
         body = for_shell(script, scope, value_location(config, "script"))
     else:
         commands = command if isinstance(command, list) else [command]
@@ -431,6 +436,52 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         task.key_locs["sh>"] = task.value_locs["sh>"] = where
     if shell_words:
         task["shell"] = shell_words
+    elif default_shell:  # Dagu's default: $DAGU_DEFAULT_SHELL, else $SHELL, where the step runs
+        task["shell_from_env"] = ["DAGU_DEFAULT_SHELL", "SHELL"]
+
+
+_POSIX_SHELLS = ("sh", "bash", "dash", "ash", "ksh", "mksh", "zsh")
+
+
+def _runner(config: ConfigMap, script: str | None, command: Any,
+            shell_words: list[str] | None) -> tuple[list[str], str, bool] | None:
+    """The interpreter of a step that is no shell script, the text it runs, and whether as a file
+    (else after -c); None for a shell script. Dagu runs a script by `command` (`command: python3`),
+    by its shebang line when the step gives no shell of its own (`#!/usr/bin/env python3`, `#!env
+    perl`), or by a `shell` that is no POSIX shell (`shell: python3`)."""
+    if script is not None and command is not None:
+        words = command if isinstance(command, list) else shlex.split(str(command))
+        return [str(w) for w in words], script, True
+    text = script if script is not None else command.strip() if isinstance(command, str) and \
+        "\n" in command.strip() else None  # a command of several lines is a script (Dagu)
+    if text is not None and config.get("shell") is None and text.startswith("#!"):
+        try:
+            words = shlex.split(text[2:].split("\n", 1)[0])
+        except ValueError as e:
+            raise ConfigError(f"the script's first line (#!): {e}",
+                              location=value_location(config, "script" if script is not None else "command")) from None
+        if words:
+            return words, text, True
+    if shell_words and os.path.basename(shell_words[0]) not in _POSIX_SHELLS and isinstance(text or command, str):
+        words = shell_words[:-1] if len(shell_words) > 1 and shell_words[-1] == "-c" else shell_words
+        return words, str(text or command), text is not None
+    return None
+
+
+def _run_by(words: list[str], text: str, as_file: bool) -> str:
+    """Shell lines that run `text` by the command `words`: as a temporary file (written by a quoted
+    here-document, removed after, the exit code kept) or after `-c`."""
+    command = " ".join(shell_quote(w) for w in words)
+    if not as_file:
+        return literal(f"{command} -c {shell_quote(text)}")
+    end, n = "DIGPY_SCRIPT", 0
+    while end in text.splitlines():
+        n += 1
+        end = f"DIGPY_SCRIPT_{n}"
+    if not text.endswith("\n"):
+        text += "\n"
+    return literal(f'_digpy_script=$(mktemp) || exit 1\ncat > "$_digpy_script" <<\'{end}\'\n{text}{end}\n'
+                   f'{command} "$_digpy_script"; _digpy_code=$?; rm -f "$_digpy_script"; exit $_digpy_code')
 
 
 def _shell_words(shell: Any, config: ConfigMap) -> list[str]:
