@@ -170,7 +170,12 @@ class Prelude:
             if not isinstance(directory, str) or not directory:
                 raise ConfigError("workingDir must be a directory",
                                   location=workdir_location if workdir is not None else self.workdir_location)
-            lines.append(f"cd {for_shell(shell_double(directory), self.scope, None)} || exit 1")
+            where = for_shell(shell_double(directory), self.scope, None)
+            if "~" in directory or "$" in directory:  # Dagu expands a leading ~ (from a variable too)
+                lines.append(f"_digpy_dir={where}; " + literal('case $_digpy_dir in "~"|"~/"*) '
+                                                              '_digpy_dir=$HOME${_digpy_dir#"~"};; esac'))
+                where = literal('"$_digpy_dir"')
+            lines.append(f"cd {where} || exit 1")
         return "\n".join(lines) + "\n"
 
 
@@ -179,16 +184,16 @@ def literal_word(text: str) -> str:
 
 
 
-def copy_output(stream: str, path: Any, scope: Scope, location: Location | None) -> str:
+def copy_output(stream: str, path: Any, scope: Scope, location: Location | None, append: bool = True) -> str:
     """Shell lines that copy the rest of the script's stdout (`stream` "stdout") or stderr into a
     file as well (Dagu's `stdout:` / `stderr:`): a FIFO read by `tee`, so the output still reaches
-    the task's log and `output:`, and the script's exit code is its own."""
+    the task's log and `output:`, and the script's exit code is its own. Dagu appends to the file."""
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"{stream} must be a file path", location=location)
     fd, back = ("1", "") if stream == "stdout" else ("2", " >&2")
     target = for_shell(shell_double(path), scope, location)
     return literal(f"_digpy_{stream}=$(mktemp -u) && mkfifo \"$_digpy_{stream}\" && ") + \
-        f"{{ tee {target} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
+        f"{{ tee{' -a' if append else ''} {target} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
                                         f"rm -f \"$_digpy_{stream}\"") + "\n"
 
 
@@ -207,7 +212,7 @@ def keep_step_files(directory: str) -> str:
     """Shell lines run first by a step read by `${ID.stdout}`...: copies of its stdout and stderr
     in `directory`, and its exit code written there when it exits (after the copies are complete)."""
     return f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" || exit 1\n".replace("$_", "$$_") + \
-        copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None) + \
-        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None) + \
+        copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None, append=False) + \
+        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None, append=False) + \
         literal("trap '_digpy_code=$?; echo $_digpy_code > \"$_digpy_refs/exit_code\"; exec >&- 2>&-; wait; "
                 "exit $_digpy_code' EXIT") + "\n"
