@@ -172,8 +172,8 @@ class Prelude:
                                   location=workdir_location if workdir is not None else self.workdir_location)
             where = for_shell(shell_double(directory), self.scope, None)
             if "~" in directory or "$" in directory:  # Dagu expands a leading ~ (from a variable too)
-                lines.append(f"_digpy_dir={where}; " + literal('case $_digpy_dir in "~"|"~/"*) '
-                                                              '_digpy_dir=$HOME${_digpy_dir#"~"};; esac'))
+                lines.append(f"_digpy_dir={where}; " + literal('case $_digpy_dir in "~"*) '
+                                                              '_digpy_dir=$HOME/${_digpy_dir#"~"};; esac'))
                 where = literal('"$_digpy_dir"')
             lines.append(f"cd {where} || exit 1")
         return "\n".join(lines) + "\n"
