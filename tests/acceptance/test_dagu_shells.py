@@ -164,3 +164,21 @@ steps:
     started = [line.split("[INFO] ")[1].split(":")[0] for line in result.stderr.splitlines() if "[INFO] +" in line]
     assert started == ["+names+cmd_1", "+names+script_2", "+names+cmd_3", "+names+cmd_4", "+names+cmd_5",
                        "+names+jq_5", "+names+dag_6+cmd_1"]
+
+
+def test_the_dags_shell_and_the_default_shell_stop_at_the_first_failure_a_steps_own_shell_as_given(project):
+    # Dagu 1.30.2 adds -e to the DAG's shell and to the default one, not to a step's own shell
+    project.write("e.yaml", """\
+shell: sh
+type: graph
+steps:
+  - command: false; echo dag-shell-after-false
+  - shell: sh
+    command: false; echo step-shell-after-false
+""")
+    result = project.run("e.yaml")
+    assert result.returncode != 0
+    assert printed(result) == ["step-shell-after-false"]
+    project.write("plain.yaml", "steps:\n  - script: |\n      false\n      echo default-shell-after-false\n")
+    result = project.run("plain.yaml")
+    assert result.returncode != 0 and "after-false" not in result.stdout

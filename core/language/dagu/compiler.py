@@ -430,6 +430,9 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         body = "\n".join(for_shell(str(c), scope, value_location(config, "command")) +
                          (" || exit $$?" if len(commands) > 1 else "") for c in commands)
     task["sh>"] = body
+    if default_shell and config.get("shell") is None and "-e" not in (shell_words or []) and \
+            os.path.basename((shell_words or ["sh"])[0]) in _POSIX_SHELLS:
+        head += "set -e\n"  # Dagu runs the DAG's or the default shell with -e (a step's own shell: as given)
     task["setup"] = head
     where = key_location(config, "script" if script is not None else "command") or loc
     if where is not None:
