@@ -84,14 +84,15 @@ def test_a_script_with_a_shebang_is_run_by_its_interpreter(project):
     # Dagu's corpus (config_19, config_20) and its starter example: `#!env perl`, `#!env sh`
     project.write("shebang.yaml", """\
 steps:
-  - script: |
+  - id: first
+    script: |
       #!/usr/bin/env python3
       import sys
       print("python", sys.version_info[0])
     output: PY
   - |
       #!env sh
-      echo "sh after $PY"
+      echo "sh after $PY, from $(cat "${first.stdout}")"
   - script: |
       #!/usr/bin/env python3
       import sys
@@ -99,7 +100,8 @@ steps:
 """)
     result = project.run("shebang.yaml")
     assert result.returncode != 0
-    assert printed(result)[:2] == ["python 3", "sh after python 3"]
+    # a reference to a step's output file is filled in, as Dagu does (not $VAR: the interpreter's business)
+    assert printed(result)[:2] == ["python 3", "sh after python 3, from python 3"]
     assert "Command failed with code 4" in result.stdout + result.stderr
 
 

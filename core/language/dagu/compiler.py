@@ -414,7 +414,8 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
     runner = _runner(config, script, command, shell_words)
     if runner is not None:  # the prelude in sh, then the script (or command) by its own interpreter
         words, text, as_file = runner
-        writer, task["sh>"] = _run_by(words, text, as_file)
+        writer, task["sh>"] = _run_by(words, text, as_file,
+                                      for_shell(text, scope, value_location(config, "script" if script else "command")))
         task["setup"] = head + writer
         where = key_location(config, "script" if script is not None else "command") or loc
         if where is not None:
@@ -471,9 +472,10 @@ def _runner(config: ConfigMap, script: str | None, command: Any,
     return None
 
 
-def _run_by(words: list[str], text: str, as_file: bool) -> tuple[str, str]:
+def _run_by(words: list[str], text: str, as_file: bool, filled: str) -> tuple[str, str]:
     """Shell lines (setup, command) that run `text` by the command `words`: as a temporary file
-    (written by a quoted here-document, removed after, the exit code kept) or after `-c`."""
+    (written by a quoted here-document, removed after, the exit code kept; `filled`: the text with
+    the references only an expression can read, `${id.stdout}`..., as Dagu fills them in) or after `-c`."""
     command = " ".join(w if re.fullmatch(r"[\w./=:-]+", w) else shell_quote(w) for w in words)
     if not as_file:
         return "", literal(f"{command} -c {shell_quote(text)}")
@@ -481,11 +483,10 @@ def _run_by(words: list[str], text: str, as_file: bool) -> tuple[str, str]:
     while end in text.splitlines():
         n += 1
         end = f"DIGPY_SCRIPT_{n}"
-    if not text.endswith("\n"):
-        text += "\n"
-    writer = (f'_digpy_script=$(mktemp) || exit 1\ncat > "$_digpy_script" <<\'{end}\'\n{text}{end}\n'
-              '_digpy_run() { "$@" "$_digpy_script"; set -- $?; rm -f "$_digpy_script"; return $1; }\n')
-    return literal(writer), literal(f"_digpy_run {command}")
+    writer = literal(f'_digpy_script=$(mktemp) || exit 1\ncat > "$_digpy_script" <<\'{end}\'\n') + filled + \
+        literal(("" if text.endswith("\n") else "\n") + f'{end}\n_digpy_run() {{ "$@" "$_digpy_script"; set -- $?; '
+                'rm -f "$_digpy_script"; return $1; }\n')
+    return writer, literal(f"_digpy_run {command}")
 
 
 def _shell_words(shell: Any, config: ConfigMap) -> list[str]:
