@@ -121,18 +121,29 @@ def seconds(value: Any, what: str) -> float:
 
 
 def parallel(value: Any, what: str = "_parallel", location: Location | None = None) -> tuple[bool, int | None]:
-    """`_parallel: true | false | {limit: N}` (or their text, as `${...}` gives them) → (parallel, limit)."""
+    """`_parallel: true | false | {limit: N} | {running: N}` (or their text, as `${...}` gives them)
+    → (parallel, limit); `{running: N}` is parallel without batches (see parallel_running)."""
+    on, limit, _running = parallel_mode(value, what, location)
+    return on, limit
+
+
+def parallel_mode(value: Any, what: str = "_parallel",
+                  location: Location | None = None) -> tuple[bool, int | None, int | None]:
+    """`_parallel` → (parallel, limit: batches of N, running: at most N children at once)."""
     if value is None:
-        return False, None
+        return False, None, None
     if isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in ("true", "false")):
-        return boolean(value, what), None
-    if isinstance(value, Mapping) and set(value) == {"limit"}:
+        return boolean(value, what), None, None
+    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in ("limit", "running"):
+        key = next(iter(value))
         try:
-            return True, whole_number(value["limit"], f"{what} limit", minimum=1)
+            n = whole_number(value[key], f"{what} {key}", minimum=1)
         except ConfigError:
-            raise ConfigError(f"{what} limit must be a whole number > 0, got {_shown(value['limit'])}",
+            raise ConfigError(f"{what} {key} must be a whole number > 0, got {_shown(value[key])}",
                               location=location) from None
-    raise ConfigError(f"{what} must be true, false or {{limit: N}}, got {_shown(value)}", location=location)
+        return (True, n, None) if key == "limit" else (True, None, n)
+    raise ConfigError(f"{what} must be true, false, {{limit: N}} or {{running: N}}, got {_shown(value)}",
+                      location=location)
 
 
 def json_or_value(value: Any) -> Any:

@@ -44,7 +44,7 @@ log = logging.getLogger("digpy.plugins")
 # (one registration: pluggy's inspection of each costs ~1 % of a local run's start-up), and Docker.
 # Their hooks are asked last where order matters, so that a plugin can replace each of them.
 DEFAULTS = ("digpy.plugins.builtin", "digpy.core.local_secrets", "digpy.core.engine.local_commands")
-DEFAULT_PLUGINS = (*DEFAULTS, "digpy.plugins.docker")
+DEFAULT_PLUGINS = (*DEFAULTS, "digpy.plugins.docker", "digpy.plugins.docker_shared")
 DEFAULT_NAME = "digpy"  # the registration of DEFAULTS
 
 ENTRY_POINT_GROUP = "digpy"
@@ -139,6 +139,21 @@ class Registry:
     def notify_sla(self, miss: SlaMiss) -> None:
         """Tell every plugin that an SLA was missed; a failing plugin is only logged."""
         self._notify(self.manager.hook.digpy_notify_sla, "an SLA notification", miss=miss)
+
+    async def attempt_ended(self, attempt: str) -> None:
+        """Tell every plugin that an attempt ended here and wait for what they release; a failing
+        plugin is only logged."""
+        for impl in self.manager.hook.digpy_attempt_ended.get_hookimpls():
+            try:
+                work: Any = impl.function(attempt=attempt)
+                if work is not None:
+                    await work
+            except Exception:
+                log.exception("plugin %s failed to release attempt %s", impl.plugin_name, attempt)
+
+    def attempts_stale(self, attempts: list[str]) -> None:
+        """Tell every plugin that attempts a dead runner may have had are about to run again (blocks)."""
+        self._notify(self.manager.hook.digpy_attempt_stale, "stale attempts", attempts=attempts)
 
     @staticmethod
     def _notify(hook: Any, what: str, **kwargs: Any) -> None:

@@ -26,7 +26,7 @@ a value as YAML or ``${...}`` gives it and raise ConfigError naming the option.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -386,14 +386,39 @@ class Hookspecs:
 
     @hookspec(firstresult=True)
     def digpy_command_executor(
-        self, params: Mapping[str, Any], operator: str
+        self, params: Mapping[str, Any], operator: str, attempt: str
     ) -> CommandExecutor | None:
         """Called each time a command operator is about to run a command.
 
         params: the task's evaluated params (e.g. `docker: {image: ...}` exported by the workflow).
         operator: the operator's name (`sh`, `py`, ...).
+        attempt: the mark of the attempt the command belongs to (`SESSION_UUID/ATTEMPT_ID`), for an
+        executor that keeps something for the whole attempt (a container its tasks share); see
+        `digpy_attempt_ended`.
         Return an executor to run the command, or None to let the next plugin decide. The first
         non-None answer wins; digpy's default plugin, asked last, runs the command on this machine.
+        """
+
+    @hookspec
+    def digpy_attempt_ended(self, attempt: str) -> Awaitable[None] | None:
+        """Called on the runner's event loop when an attempt stops running in this process: it
+        ended (succeeded, failed or canceled; after its last task, before its end is stored), or it
+        is handed back (the server stops) or was taken over by another node.
+
+        attempt: the attempt's mark, as `digpy_command_executor` was given it.
+        Release what the plugin keeps for the attempt (a shared container). Return None at once when
+        there is nothing (this is called for every attempt), or an awaitable that does the slow work
+        off the loop; it is awaited. Exceptions are logged and change nothing.
+        """
+
+    @hookspec
+    def digpy_attempt_stale(self, attempts: Sequence[str]) -> None:
+        """Called before attempts that never ended are run again (a `digpy run` resuming a session,
+        a server node taking an attempt over), when the runner that had them may have died; in a
+        thread that may block. The engine has killed their processes on this machine by then.
+
+        attempts: their marks. Remove what a dead runner may have left for them (a container); a
+        plugin that keeps nothing does nothing. Exceptions are logged and change nothing.
         """
 
     @hookspec

@@ -234,8 +234,14 @@ def digpy_register_operators() -> list[type]:
 
 
 @hookimpl
-def digpy_command_executor(params: Mapping[str, Any], operator: str) -> DockerExecutor | None:
+def digpy_command_executor(params: Mapping[str, Any], operator: str, attempt: str) -> Any:
     config = params.get("docker")
-    if operator in ("sh", "py") and isinstance(config, dict) and config.get("image"):
+    if operator not in ("sh", "py") or not isinstance(config, dict):
+        return None
+    if config.get("shared") or config.get("container") is not None:  # docker exec (docker_shared.py)
+        from digpy.plugins.docker_shared import SharedExecutor
+
+        return SharedExecutor(config, attempt)
+    if config.get("image"):
         return DockerExecutor(config)
     return None

@@ -36,7 +36,10 @@ def parallel(params: Mapping[str, Any], operator: str) -> bool | dict[str, int] 
     """`_parallel` after `${...}` evaluation, as the generated group's config writes it."""
     if "_parallel" not in params:
         return None
-    on, limit = read_parallel(params["_parallel"], f"{operator}> _parallel")
+    value = params["_parallel"]
+    on, limit = read_parallel(value, f"{operator}> _parallel")
+    if isinstance(value, Mapping) and "running" in value:  # at most N at once (checked by read_parallel)
+        return {"running": value["running"]}
     return {"limit": limit} if limit is not None else on
 
 

@@ -1,8 +1,8 @@
 """`jq>: FILTER` runs a jq filter over a JSON input and prints each result (Dagu's jq executor).
 
 Options: `input` (the JSON text, or a param's value as it is: a mapping or a list), `raw` (false:
-each result as JSON indented by 4 spaces, as Dagu prints them; true: a text result as it is, the
-others as compact JSON), `output` (a param name: the printed results, trimmed, as `sh>`'s
+each result as JSON indented by 4 spaces, as Dagu prints them; true: a text result as it is, null
+as an empty line, the others as compact JSON; object keys sorted, as Dagu's jq (gojq) prints them), `output` (a param name: the printed results, trimmed, as `sh>`'s
 `output:`, with its `max_output_size`). The filter runs in libjq itself (the `jq` package), inside digpy's process: no command
 is started. A filter that does not compile is a configuration error; one that fails on its input
 fails the task.
@@ -59,9 +59,13 @@ class JqOperator:
 
 
 def _shown(result: Any, raw: bool) -> str:
+    """A result as Dagu's jq (gojq) prints it: object keys sorted; with `raw`, a text as it is and
+    null as an empty line."""
     if raw and isinstance(result, str):
         return result
-    return json.dumps(result, ensure_ascii=False, indent=None if raw else 4,
+    if raw and result is None:
+        return ""
+    return json.dumps(result, ensure_ascii=False, indent=None if raw else 4, sort_keys=True,
                       separators=(",", ":") if raw else None)
 
 

@@ -162,8 +162,7 @@ def create_app(settings: ServerSettings, store: ServerStore, registry: Registry)
     app.cleanup_ctx.append(executor_context)
     if settings.scheduler:
         app.cleanup_ctx.append(scheduler_context)
-    if settings.retention.limited:
-        app.cleanup_ctx.append(_retention_context)
+    app.cleanup_ctx.append(_retention_context)  # the server's retention options, or workflows' own `retention:`
     app.on_shutdown.append(end_streams)
     return app
 

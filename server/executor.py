@@ -269,6 +269,7 @@ class Executor:
         resumed = self.store.has_tasks(attempt_id)
         if resumed:  # taken over, or this node restarted: the old copies of its commands go first
             stop_marked(ATTEMPT_ENV, attempt_tag(attempt["session_uuid"], attempt_id))
+            self.registry.attempts_stale([attempt_tag(attempt["session_uuid"], attempt_id)])  # a shared container
         if workflow.unknown_operators and not resumed:  # said once, at its start
             for error in workflow.unknown_operators:  # known where it was pushed, not on this node?
                 warning = unknown_operator_warning(unknown_operator(error))

@@ -1,5 +1,6 @@
 """The server's retention loop: prunes old history (server/services/retention.py) at start-up and
-then every `--retention-interval`, as `--retention-age` and `--retention-sessions` say."""
+then every `--retention-interval`, as `--retention-age` and `--retention-sessions` say, and for a
+workflow that has its own `retention:`, as that says. Without either, a pass is one small query."""
 
 from __future__ import annotations
 

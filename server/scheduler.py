@@ -3,7 +3,8 @@
 Each step takes the due schedules (`next_run_time` at or before now, enabled) and, for each, in a
 transaction of its own: decides with the schedule's `catch_up` policy which slot to start and which
 missed slots to pass over (digpy.core.workflow.schedule.plan_tick), applies its `overlap` policy
-(run; skip while an attempt of the workflow is unfinished; wait: start it after that attempt),
+(run; skip while an attempt of the workflow is unfinished; wait: start it after that attempt) and
+`skip_if_successful` (pass the slot over when a run since the previous slot succeeded),
 creates the session's attempt, and moves the schedule on with a compare-and-set — so a slot is
 started once however many nodes run a scheduler, and a node that dies mid-step leaves the schedule
 for another. Between steps the scheduler sleeps until the earliest next slot (no polling), or until
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from digpy.core.language.builtins import format_session_time
-from digpy.core.store import DONE, catalog, schedules
+from digpy.core.store import DONE, SUCCESS, catalog, schedules
 from digpy.core.store import schema as s
 from digpy.core.store.server import ServerStore
 from digpy.core.workflow.schedule import Slot, plan_tick
@@ -121,7 +122,11 @@ class Scheduler:
                         format_session_time(last.session_time), schedule.catch_up)
         started = 0
         last_session: int | None = None
-        if plan.start is not None:
+        if plan.start is not None and schedule.skip_if_successful and _succeeded_since(
+                conn, row, schedule.prev_slot(plan.start.session_time)):
+            log.info("schedule of %s: slot %s skipped: the workflow succeeded since the previous slot "
+                     "(skip_if_successful)", name, format_session_time(plan.start.session_time))
+        elif plan.start is not None:
             started = self._start(conn, row, schedule.overlap, plan.start, name)
             last_session = int(plan.start.session_time.timestamp()) if started else None
         run_time, session_time = slot_times(plan.next)
@@ -185,3 +190,16 @@ def _unfinished(conn: Connection, project_id: int, workflow: str) -> int | None:
         s.attempts.c.project_id == project_id, s.attempts.c.workflow_name == workflow,
         s.attempts.c.state_flags.op("&")(DONE) == 0).order_by(s.attempts.c.id.desc()).limit(1)).scalar()
     return None if found is None else int(found)
+
+
+def _succeeded_since(conn: Connection, row: dict[str, Any], previous: Slot | None) -> bool:
+    """Whether the workflow's newest attempt created since the run time of the `previous` slot, not
+    counting those the schedule started (they have a run time), succeeded."""
+    if previous is None:
+        return False
+    a = s.attempts.c
+    flags = conn.execute(select(a.state_flags).where(
+        a.project_id == int(row["project_id"]), a.workflow_name == row["workflow_name"], a.run_time.is_(None),
+        a.created_at >= previous.run_time.timestamp(),
+    ).order_by(a.id.desc()).limit(1)).scalar()
+    return flags is not None and flags & (DONE | SUCCESS) == DONE | SUCCESS

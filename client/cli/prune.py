@@ -14,8 +14,8 @@ def add_parser(sub: Any, name: str) -> argparse.ArgumentParser:
 
     parser: argparse.ArgumentParser = sub.add_parser(
         name, help="remove old sessions and their logs from a server's database",
-        description="Remove finished sessions older than the retention options say, with their attempts, "
-                    "tasks and task logs, from a server's database and task-log directory (the server may be "
+        description="Remove finished sessions older than the retention options (or a workflow's own retention:) "
+                    "say, with their attempts, tasks and task logs, from a server's database and task-log directory (the server may be "
                     "running). Reads the server's config file (-c) for the database, directories and retention.")
     parser.add_argument("-c", "--config", metavar="FILE", help="the server's YAML file of options")
     parser.add_argument("-o", "--database", metavar="URL", help="SQLAlchemy URL (default: SQLite in the data directory)")
@@ -32,17 +32,18 @@ def run(args: argparse.Namespace) -> int:
     from digpy.client.cli.server import open_database, settings_from
     from digpy.core.errors import ConfigError
     from digpy.server.logs import LogStore
-    from digpy.server.services.retention import prune, vacuum
+    from digpy.server.services.retention import has_policies, prune, vacuum
 
     settings = settings_from(_server_args(args))[0]
-    if not settings.retention.limited:
-        raise ConfigError("nothing to prune by", hint="give --retention-age DURATION and/or --retention-sessions N "
-                                                      "(or retention_age / retention_sessions in the -c file)")
     file = sqlite_file(settings.database_url)
     if file is not None and not file.is_file():
         raise ConfigError(f"no database at {file}", hint="give the server's --database URL, --data-dir or -c file")
     store = open_database(settings.database_url, create_if_empty=False)
     try:
+        if not has_policies(store, settings.retention):
+            raise ConfigError("nothing to prune by", hint="give --retention-age DURATION and/or --retention-sessions N "
+                                                          "(or retention_age / retention_sessions in the -c file); "
+                                                          "no workflow has a retention: of its own")
         started = time.monotonic()
         pruned = prune(store, LogStore(settings.task_log_dir), settings.retention, now=time.time(),
                        dry_run=args.dry_run)

@@ -191,7 +191,8 @@ class TaskContext:
     def _executor(self) -> CommandExecutor:
         """Where the task's commands run: the first plugin that answers (the local machine last)."""
         hook = self._runner.registry.manager.hook
-        executor: CommandExecutor = hook.digpy_command_executor(params=self.params, operator=str(self.params.get("_type")))
+        executor: CommandExecutor = hook.digpy_command_executor(params=self.params, operator=str(self.params.get("_type")),
+                                                                attempt=self._runner.attempt_tag)
         return executor
 
     async def run_command(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,

@@ -149,7 +149,9 @@ class LocalEngine:
             # any task runs again (digpy.core.engine.guard). Those of runs that ended stay.
             unfinished = self.store.unfinished_attempts(record.id)
             if unfinished:
-                stop_marked(ATTEMPT_ENV, *(attempt_tag(record.session_uuid, a) for a in unfinished))
+                tags = [attempt_tag(record.session_uuid, a) for a in unfinished]
+                stop_marked(ATTEMPT_ENV, *tags)
+                self.registry.attempts_stale(tags)  # and what else they left (a shared container)
         try:
             attempt = self.store.create_attempt(record, timezone=workflow.timezone, params=dict(params))
         except BaseException:

@@ -31,8 +31,10 @@ Sink = Callable[[str, str], None]  # (text, stream name "stdout"/"stderr")
 # first was canceled with the task that awaited it.
 Started = tuple[int, "asyncio.Future[int]", Callable[[], "asyncio.Future[int]"]]
 STOP_GRACE_SECONDS = 5.0
-# The signal that stops a command before SIGKILL: a task's `_stop_signal` sets it for its own asyncio task.
+# The signal that stops a command before SIGKILL, and the seconds between the two: a task's
+# `_stop_signal` and `_stop_grace` set them for its own asyncio task.
 STOP_SIGNAL: contextvars.ContextVar[int] = contextvars.ContextVar("digpy_stop_signal", default=signal.SIGTERM)
+STOP_GRACE: contextvars.ContextVar[float] = contextvars.ContextVar("digpy_stop_grace", default=STOP_GRACE_SECONDS)
 DRAIN_SECONDS = 2.0
 _CHUNK = 65536
 _LONGEST_LINE = 1 << 20  # bytes of one unfinished line kept whole; a longer one is passed on in pieces
@@ -46,7 +48,7 @@ async def run_process(
 
     Output goes to `sink` line by line, or straight to the file descriptors in `passthrough`
     (stdout, stderr). The child gets its own process group; if the caller is canceled, the group
-    receives SIGTERM (or the task's `_stop_signal`, STOP_SIGNAL), then SIGKILL after STOP_GRACE_SECONDS, before CancelledError propagates.
+    receives SIGTERM (or the task's `_stop_signal`, STOP_SIGNAL), then SIGKILL after STOP_GRACE_SECONDS (or `_stop_grace`, STOP_GRACE), before CancelledError propagates.
     """
 
     async def start(out: int, err: int) -> Started:
@@ -362,7 +364,7 @@ _watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ExitWatcher] = 
 
 
 async def _stop(pid: int, exited: asyncio.Future[int]) -> None:
-    for sig, wait in ((STOP_SIGNAL.get(), STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+    for sig, wait in ((STOP_SIGNAL.get(), STOP_GRACE.get()), (signal.SIGKILL, None)):
         if exited.done():
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):

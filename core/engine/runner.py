@@ -21,14 +21,20 @@ from typing import Any, NamedTuple, Protocol
 from digpy.core.engine.context import Masker, TaskContext, env_value
 from digpy.core.engine.control import repeat_again, skip_reason
 from digpy.core.engine.guard import attempt_tag
-from digpy.core.engine.process import STOP_SIGNAL
+from digpy.core.engine.process import STOP_GRACE, STOP_SIGNAL
 from digpy.core.engine.sessions import NoSessions
 from digpy.core.errors import ConfigError, DigpyError, TaskError, UnknownOperator
 from digpy.core.language.expression import TemplateEngine
 from digpy.core.plugin_manager import Registry
 from digpy.core.spi import SecretProvider, Sessions, TaskResult
 from digpy.core.store.sql import Store
-from digpy.core.workflow.control import NO_CONTINUE, SKIPPED, parse_continue_on, parse_stop_signal
+from digpy.core.workflow.control import (
+    NO_CONTINUE,
+    SKIPPED,
+    parse_continue_on,
+    parse_stop_grace,
+    parse_stop_signal,
+)
 from digpy.core.workflow.model import Task, TaskState
 from digpy.core.workflow.params import task_params
 from digpy.core.workflow.resume import ResumePlan
@@ -163,7 +169,15 @@ class AttemptRunner:
         self._wakeup.set()
 
     async def run(self) -> Task:
-        """Run until the root task is done; returns the root task."""
+        """Run until the root task is done; returns the root task. However it stops here (done,
+        handed back on shutdown, taken over by another node), what plugins keep for the attempt (a
+        container its tasks share) is released."""
+        try:
+            return await self._run()
+        finally:
+            await asyncio.shield(self.registry.attempt_ended(self.attempt_tag))
+
+    async def _run(self) -> Task:
         graph = self.graph
         self.output.start()
         graph.start(time.time())
@@ -176,6 +190,11 @@ class AttemptRunner:
                     if handle is not None:
                         handle.cancel()
             graph.wake(now)
+            if graph.to_stop:  # a group's `_timeout` passed: its running tasks are stopped as a kill does
+                for task in graph.take_to_stop():
+                    handle = self.running.get(task.id)
+                    if handle is not None:
+                        handle.cancel()
             misses = graph.take_sla_misses() if graph.sla_misses else []
             for miss in misses:
                 log.warning("SLA missed: %s%s", miss.message, " (the attempt will fail)" if miss.sla.fail else "")
@@ -344,6 +363,8 @@ class AttemptRunner:
         try:
             if ctx.params.get("_stop_signal") is not None:  # for this task's commands (its own asyncio task)
                 STOP_SIGNAL.set(parse_stop_signal(ctx.params["_stop_signal"]))
+            if ctx.params.get("_stop_grace") is not None:
+                STOP_GRACE.set(parse_stop_grace(ctx.params["_stop_grace"]))
             if control and (skip := await skip_reason(ctx, continue_on)) is not None:
                 ctx.output(f"skipped: {skip}\n")
                 result = TaskResult(stores={SKIPPED: True})

@@ -1,7 +1,7 @@
 """The store's shared constants, importable without SQLAlchemy (local runs never import it)."""
 
 # The alembic revision that creates exactly the schema in schema.py (checked by a test).
-SCHEMA_REVISION = "0007_auth"
+SCHEMA_REVISION = "0008_retention"
 
 # Attempt state flags (Digdag's bits), in attempts.state_flags.
 CANCEL_REQUESTED = 1

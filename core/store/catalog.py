@@ -77,6 +77,7 @@ def put_revision(
             project_id=project_id, revision_id=revision_id, name=workflow.name, timezone=workflow.timezone,
             config=text, config_digest=hashlib.sha256(text.encode()).hexdigest(), created_at=now,
             queue_name=workflow.limits.queue, max_active_attempts=workflow.limits.max_active_attempts,
+            retention_age=workflow.retention.age, retention_sessions=workflow.retention.sessions,
         ))
     return get_project(conn, int(project_id))
 

@@ -2,7 +2,9 @@
 
 A session is removed whole (every attempt of it) once the policy says it is old: all its attempts
 ended before the age limit, or it is not among the newest sessions of its workflow (by creation)
-that the count limit keeps. Whatever the policy, a session stays while
+that the count limit keeps. The policy is the server's, or for a workflow whose current definition
+has its own `retention:`, that one's keys in place of the server's (workflow_policies). Whatever the
+policy, a session stays while
 
 - one of its attempts has not ended (running, queued, or being killed);
 - an attempt that has not ended resumes from one of its attempts (`retry --resume`), waits for one
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, exists, false, func, or_, select, union
+from sqlalchemy import Connection, and_, delete, exists, false, func, or_, select, tuple_, union
 
 from digpy.core.store import DONE
 from digpy.core.store import schema as s
@@ -52,12 +54,45 @@ def _unfinished(attempts: Any) -> Any:
     return attempts.c.state_flags.op("&")(DONE) == 0
 
 
+class WorkflowRetention(NamedTuple):
+    """A workflow whose current definition has its own `retention:`, and the policy it makes with the
+    server's (the workflow's keys in place of the server's)."""
+
+    project_id: int
+    workflow_name: str
+    policy: RetentionPolicy
+
+
+def workflow_policies(conn: Connection, server: RetentionPolicy) -> list[WorkflowRetention]:
+    """The workflows of the latest revision of each project (not deleted) that have their own retention."""
+    defs, revisions, projects = s.workflow_definitions, s.revisions, s.projects
+    latest = select(revisions.c.project_id, func.max(revisions.c.id).label("revision_id")) \
+        .group_by(revisions.c.project_id).subquery()
+    query = (select(defs.c.project_id, defs.c.name, defs.c.retention_age, defs.c.retention_sessions)
+             .join(latest, latest.c.revision_id == defs.c.revision_id)
+             .join(projects, projects.c.id == defs.c.project_id)
+             .where(or_(defs.c.retention_age.is_not(None), defs.c.retention_sessions.is_not(None)),
+                    projects.c.deleted_at.is_(None))
+             .order_by(defs.c.project_id, defs.c.name))
+    return [WorkflowRetention(int(row.project_id), row.name, RetentionPolicy(
+        server.max_age if row.retention_age is None else float(row.retention_age),
+        server.keep if row.retention_sessions is None else int(row.retention_sessions)))
+        for row in conn.execute(query)]
+
+
 def prunable_sessions(conn: Connection, policy: RetentionPolicy, *, now: float, after_id: int = 0,
-                      limit: int = 200) -> list[int]:
-    """Ids (ascending, above `after_id`, at most `limit`) of the sessions the policy removes at `now`."""
+                      limit: int = 200, workflow: tuple[int, str] | None = None,
+                      exclude: Sequence[tuple[int, str]] = ()) -> list[int]:
+    """Ids (ascending, above `after_id`, at most `limit`) of the sessions the policy removes at `now`:
+    of one `workflow` (project id, name) only, or of all workflows but those in `exclude`."""
     if not policy.limited:
         return []
     sessions, attempts = s.sessions, s.attempts
+    which: list[Any] = []
+    if workflow is not None:
+        which = [sessions.c.project_id == workflow[0], sessions.c.workflow_name == workflow[1]]
+    elif exclude:
+        which = [tuple_(sessions.c.project_id, sessions.c.workflow_name).not_in(list(exclude))]
     newer, top_session, top_attempt, pending = (sessions.alias("newer"), sessions.alias("top_session"),
                                                 attempts.alias("top_attempt"), attempts.alias("pending"))
     waits = s.attempt_waits
@@ -84,9 +119,9 @@ def prunable_sessions(conn: Connection, policy: RetentionPolicy, *, now: float, 
     if policy.keep is not None:
         ranked = select(sessions.c.id, func.row_number().over(
             partition_by=(sessions.c.project_id, sessions.c.workflow_name),
-            order_by=sessions.c.id.desc()).label("rank")).subquery()
+            order_by=sessions.c.id.desc()).label("rank")).where(*which).subquery()
         old.append(sessions.c.id.in_(select(ranked.c.id).where(ranked.c.rank > policy.keep)))
-    query = (select(sessions.c.id).where(sessions.c.id > after_id, *keep, or_(false(), *old))
+    query = (select(sessions.c.id).where(sessions.c.id > after_id, *which, *keep, or_(false(), *old))
              .order_by(sessions.c.id).limit(limit))
     return [int(row[0]) for row in conn.execute(query)]
 
@@ -127,4 +162,5 @@ REFERENCES = {
 }
 
 
-__all__ = ["REFERENCES", "Removed", "RetentionPolicy", "prunable_sessions", "remove_sessions"]
+__all__ = ["REFERENCES", "Removed", "RetentionPolicy", "WorkflowRetention", "prunable_sessions", "remove_sessions",
+           "workflow_policies"]

@@ -68,6 +68,9 @@ workflow_definitions = Table(
     # The workflow's `queue:` and `max_active_attempts:` (read from the config at push, not at each start).
     Column("queue_name", String(255), nullable=True),
     Column("max_active_attempts", Integer, nullable=True),
+    # The workflow's `retention:` (digpy.core.store.retention): seconds and sessions kept; null: the server's.
+    Column("retention_age", Float, nullable=True),
+    Column("retention_sessions", Integer, nullable=True),
     Index("ix_workflow_definitions_revision_name", "revision_id", "name"),
 )
 

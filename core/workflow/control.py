@@ -14,6 +14,7 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
       mark_success: true   # (Dagu's word; the task ends in success either way)
 
     _stop_signal: SIGINT   # what stops the task's command (kill, _timeout) before SIGKILL (Dagu's signalOnStop)
+    _stop_grace: 30        # seconds from that signal to SIGKILL (default 5; Dagu's maxCleanUpTimeSec)
     _repeat:               # run the operator again after it ends (Dagu's repeatPolicy)
       mode: until          # always | while | until: again while / until the conditions hold
       condition: [...]     # as _precondition; or exit_code: [N, ...] (the run's exit code)
@@ -47,8 +48,16 @@ def parse_stop_signal(value: Any, location: Location | None = None) -> int:
         number = value
     if not isinstance(number, int) or number == signal.SIGKILL:
         raise ConfigError(f"_stop_signal must be a signal such as SIGINT or SIGTERM, not {value!r}", location=location,
-                          hint="SIGKILL comes anyway when the command is still running after 5 seconds")
+                          hint="SIGKILL comes anyway when the command is still running after 5 seconds (_stop_grace)")
     return int(number)
+
+
+def parse_stop_grace(value: Any, location: Location | None = None) -> float:
+    """`_stop_grace`: the seconds (> 0, at most a day) between the stop signal and SIGKILL."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+        raise ConfigError(f"_stop_grace must be a number of seconds (> 0, at most 86400), not {value!r}",
+                          location=location, hint="the seconds a stopped command has before SIGKILL (default 5)")
+    return float(value)
 
 
 # NamedTuples, not dataclasses: they are defined at every start-up (see docs/performance.md).
@@ -220,4 +229,4 @@ def _text(value: Any) -> str:
 
 
 __all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
-           "parse_preconditions", "parse_repeat", "parse_stop_signal", "text_matches"]
+           "parse_preconditions", "parse_repeat", "parse_stop_grace", "parse_stop_signal", "text_matches"]

@@ -21,7 +21,7 @@ from digpy.core.errors import ConfigError, Location
 from digpy.core.options import duration
 
 KINDS = ("hourly", "daily", "weekly", "monthly", "minutes_interval", "cron", "seconds_interval")
-OPTIONS = ("skip_on_overtime", "skip_delayed_by", "start", "end", "delay", "catch_up", "overlap")
+OPTIONS = ("skip_on_overtime", "skip_delayed_by", "start", "end", "delay", "catch_up", "overlap", "skip_if_successful")
 # After downtime: start the newest missed slot only (the default: no storm), every missed slot in
 # turn (Digdag), or none of them. docs/differences.md says why.
 CATCH_UP = ("latest", "all", "none")
@@ -70,6 +70,9 @@ class Schedule(NamedTuple):
 
     catch_up: str = "latest"
     overlap: str = "run"
+    # Pass a slot over when the workflow's newest attempt since the previous slot's run time, other
+    # than those the schedule started, succeeded (a manual run did the slot's work; Dagu's skipIfSuccessful)
+    skip_if_successful: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -213,13 +216,16 @@ def parse_schedule(config: Mapping[str, Any], timezone: str, location: Location 
         raise ConfigError(f"schedule overlap must be one of {', '.join(OVERLAP)}, got {overlap!r}", location=location)
     if skip_on_overtime and overlap != "skip":
         raise ConfigError("skip_on_overtime: true is overlap: skip; write one of them", location=location)
+    skip_if_successful = config.get("skip_if_successful", False)
+    if not isinstance(skip_if_successful, bool):
+        raise ConfigError("skip_if_successful must be true or false", location=location)
     skip_delayed_by = config.get("skip_delayed_by")
     start, end = _date(config.get("start"), "start", location), _date(config.get("end"), "end", location)
     if start and end and start > end:
         raise ConfigError(f"schedule start {start} is after its end {end}", location=location)
     return Schedule(
         kind=kind, spec=spec, timezone=timezone, cron=cron, delay=delay, skip_on_overtime=skip_on_overtime,
-        catch_up=catch_up, overlap=overlap,
+        catch_up=catch_up, overlap=overlap, skip_if_successful=skip_if_successful,
         skip_delayed_by=None if skip_delayed_by is None else parse_duration(skip_delayed_by, location),
         start=start, end=end,
     )

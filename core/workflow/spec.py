@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from digpy.core.errors import Location
 from digpy.core.workflow.queue import NO_LIMITS, AttemptLimits
+from digpy.core.workflow.retention import NO_RETENTION, Retention
 
 if TYPE_CHECKING:
     from digpy.core.errors import UnknownOperator
@@ -33,15 +34,21 @@ class Directives:
     continue_failure: `_continue_on: {failure: true}` of a group, or of an operator task that generates
         tasks: it ends in success although a task in it failed (after its retries and its `_error`),
         and the tasks after it run.
+    running: `_parallel: {running: N}` of a group: at most N of its children run at once.
+    start_interval: `_start_interval` of a group: seconds between the starts of two of its children.
+    timeout: `_timeout` of a group: seconds from its start after which its running tasks are killed
+        and it fails.
     (A plain class: a NamedTuple costs ~0.7 M instructions to create, at every start-up.)
     """
 
-    __slots__ = ("cancel", "check", "continue_failure", "disable", "error", "retry", "retry_templated", "sla")
+    __slots__ = ("cancel", "check", "continue_failure", "disable", "error", "retry", "retry_templated", "running",
+                 "sla", "start_interval", "timeout")
 
     def __init__(self, retry: RetryPolicy | None = None, retry_templated: bool = False,
                  error: tuple[TaskSpec, ...] | None = None, check: tuple[TaskSpec, ...] | None = None,
                  disable: bool = False, sla: Sla | None = None, cancel: tuple[TaskSpec, ...] | None = None,
-                 continue_failure: bool = False) -> None:
+                 continue_failure: bool = False, running: int | None = None, start_interval: float = 0.0,
+                 timeout: float | None = None) -> None:
         self.retry = retry
         self.retry_templated = retry_templated
         self.error = error
@@ -50,10 +57,18 @@ class Directives:
         self.sla = sla
         self.cancel = cancel
         self.continue_failure = continue_failure
+        self.running = running
+        self.start_interval = start_interval
+        self.timeout = timeout
+
+    @property
+    def gated(self) -> bool:
+        """Whether the starts of the group's children are paced (`running` or `start_interval`)."""
+        return self.running is not None or self.start_interval > 0
 
     def __reduce__(self) -> Any:  # the compiled-workflow cache pickles specs
         return (Directives, (self.retry, self.retry_templated, self.error, self.check, self.disable, self.sla,
-                             self.cancel, self.continue_failure))
+                             self.cancel, self.continue_failure, self.running, self.start_interval, self.timeout))
 
 
 NO_DIRECTIVES = Directives()
@@ -97,6 +112,7 @@ class Workflow:
     # Compiled leniently: the operators no plugin provides (see tree.unknown_operator_warning).
     unknown_operators: list[UnknownOperator] = field(default_factory=list)
     limits: AttemptLimits = NO_LIMITS  # `queue:` and `max_active_attempts:` (the server's)
+    retention: Retention = NO_RETENTION  # `retention:` (the server's history of it)
 
     @property
     def task_count(self) -> int:

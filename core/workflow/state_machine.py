@@ -13,7 +13,12 @@ The graph holds every task of an attempt in memory and moves them through Digdag
 - an SLA (the attempt's `sla:`, a task's `_sla`) is a deadline: if it passes while the attempt or
   task is not done, the task is flagged, the `^sla` group is added under the root (it ends in
   error with `fail: true`, failing the attempt once its running tasks are done) and the miss is
-  reported to the caller (`take_sla_misses`), who sends the alert.
+  reported to the caller (`take_sla_misses`), who sends the alert;
+- a group's `_timeout` is a deadline from its start: if it passes while the group is not done, every
+  task under it is canceled (the running ones are handed to the caller to stop: `take_to_stop`,
+  as a kill does) and the group ends in error once they have stopped, after its `_error`;
+- a group with `_parallel: {running: N}` or `_start_interval` paces its children through a gate
+  (digpy.core.workflow.gate): a child that could start waits for a free slot or for its turn.
 
 Work is driven by a queue, not by scanning, so each transition costs O(1) amortised and an
 attempt of 100,000 tasks runs in linear time. Every change is recorded in `created`/`changed`
@@ -29,15 +34,18 @@ from typing import Any, NamedTuple
 
 from digpy.core.errors import DigpyError
 from digpy.core.spi import TaskResult
+from digpy.core.workflow.gate import Gate
 from digpy.core.workflow.model import FAILED_STATES, Task, TaskFlags, TaskState
 from digpy.core.workflow.retry import NO_RETRY, RetryPolicy
 from digpy.core.workflow.sla import Sla
-from digpy.core.workflow.spec import TaskSpec
+from digpy.core.workflow.spec import NO_DIRECTIVES, TaskSpec
 
 # Our own flags, above Digdag's: an older copy of a child, replaced by a retry; a task (the root,
-# for the attempt's `sla:`) whose SLA was missed, so that it is not missed twice.
+# for the attempt's `sla:`) whose SLA was missed, so that it is not missed twice; a group whose
+# `_timeout` passed.
 SUPERSEDED = 16
 SLA_MISSED = 32
+TIMED_OUT = 64
 
 
 class MissedDeadline(NamedTuple):
@@ -69,6 +77,10 @@ class AttemptGraph:
         self.sla_misses: list[MissedDeadline] = []  # missed since the last take_sla_misses()
         self._timers: list[tuple[float, int]] = []
         self._deadlines: list[tuple[float, int]] = []  # SLA deadlines (epoch, task id)
+        self._timeouts: list[tuple[float, int]] = []  # groups' `_timeout` deadlines (epoch, group id)
+        self._gates: dict[int, Gate] = {}  # group id → the gate its children pass (gated groups only)
+        self._openings: list[tuple[float, int]] = []  # when a gate's interval lets a child start (epoch, group id)
+        self.to_stop: list[Task] = []  # running tasks a timeout canceled, for the caller to stop
         self._work: deque[tuple[int, int]] = deque()
         self._now = 0.0
 
@@ -110,9 +122,14 @@ class AttemptGraph:
             )
         for task in ordered:
             task.live_children = sum(1 for c in task.children if graph._is_live(graph.tasks[c]))
+            if task.is_group and task.directives.gated and task.state in (
+                    TaskState.PLANNED, TaskState.GROUP_RETRY_WAITING):
+                graph._gates[task.id] = graph._rebuilt_gate(task)
             if task.state == TaskState.RUNNING:
                 graph._set(task, TaskState.READY)
-            if task.state == TaskState.READY:
+            if task.state == TaskState.READY and task.cancel_requested:  # e.g. stopped by a `_timeout`
+                graph._finish(task, TaskState.CANCELED)
+            elif task.state == TaskState.READY:
                 graph.ready.append(task.id)
             elif task.state in (TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
                 heapq.heappush(graph._timers, (task.retry_at or now, task.id))
@@ -130,6 +147,18 @@ class AttemptGraph:
     @staticmethod
     def _is_live(task: Task) -> bool:
         return not task.is_done and not task.dead
+
+    def _rebuilt_gate(self, group: Task) -> Gate:
+        """The gate of a stored gated group: its started children hold their slots again."""
+        gate = Gate(group.directives.running, group.directives.start_interval)
+        starts = []
+        for child_id in group.children:
+            child = self.tasks[child_id]
+            if child.state != TaskState.BLOCKED and not child.is_done:
+                gate.active.add(child_id)
+                starts.append(child.started_at or child.updated_at)
+        gate.last_start = max(starts) if starts else None
+        return gate
 
     # ----------------------------------------------------------------- queries
 
@@ -164,12 +193,36 @@ class AttemptGraph:
                 due = at
                 break
             heapq.heappop(self._timers)
+        if self._timeouts or self._openings:
+            due = self._next_paced(due)
         while self._deadlines:
             at, task_id = self._deadlines[0]
             if self._watched(self.tasks[task_id]):
                 return at if due is None else min(at, due)
             heapq.heappop(self._deadlines)
         return due
+
+    def _next_paced(self, due: float | None) -> float | None:
+        """`due`, or the earliest group timeout or gate opening if sooner."""
+        while self._timeouts:
+            at, group_id = self._timeouts[0]
+            if self._times_out(self.tasks[group_id]):
+                due = at if due is None else min(at, due)
+                break
+            heapq.heappop(self._timeouts)
+        while self._openings:
+            at, group_id = self._openings[0]
+            if self._gates[group_id].opening == at:
+                due = at if due is None else min(at, due)
+                break
+            heapq.heappop(self._openings)
+        return due
+
+    def take_to_stop(self) -> list[Task]:
+        """The running tasks a `_timeout` canceled since the last call: the caller stops them (as a
+        kill does) and reports each with `canceled`."""
+        tasks, self.to_stop = self.to_stop, []
+        return tasks
 
     def take_sla_misses(self) -> list[MissedDeadline]:
         """The SLAs missed since the last call (to be alerted once their changes are stored)."""
@@ -204,6 +257,16 @@ class AttemptGraph:
             sla = self._sla_of(task)
             if sla is not None and self._watched(task):
                 self._miss(task, sla, at)
+        while self._timeouts and self._timeouts[0][0] <= now:
+            at, group_id = heapq.heappop(self._timeouts)
+            if self._times_out(self.tasks[group_id]):
+                self._time_out(self.tasks[group_id])
+        while self._openings and self._openings[0][0] <= now:
+            at, group_id = heapq.heappop(self._openings)
+            gate = self._gates[group_id]
+            if gate.opening == at:
+                gate.opening = None
+                self._open(group_id, gate)
         while self._timers and self._timers[0][0] <= now:
             at, task_id = heapq.heappop(self._timers)
             task = self.tasks[task_id]
@@ -303,21 +366,24 @@ class AttemptGraph:
     def request_cancel(self, now: float) -> list[Task]:
         """Cancel the attempt: nothing new starts. Returns the running tasks the caller must stop."""
         self._now = now
-        running = []
-        for task in list(self.tasks.values()):
-            if task.is_done:
-                continue
-            if not task.cancel_requested:
-                task.flags |= TaskFlags.CANCEL_REQUESTED
-                self._touch(task)
-            if task.state in (TaskState.READY, TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
-                self._finish(task, TaskState.CANCELED)
-            elif task.state == TaskState.RUNNING:
-                running.append(task)
+        running = [task for task in list(self.tasks.values()) if self._cancel_one(task)]
+        if self._gates:
+            self._flush_canceled()
         self._drain()
         return running
 
     # ----------------------------------------------------------------- internals
+
+    def _cancel_one(self, task: Task) -> bool:
+        """Mark `task` canceled (what waits ends now); True when it is running and must be stopped."""
+        if task.is_done:
+            return False
+        if not task.cancel_requested:
+            task.flags |= TaskFlags.CANCEL_REQUESTED
+            self._touch(task)
+        if task.state in (TaskState.READY, TaskState.RETRY_WAITING, TaskState.GROUP_RETRY_WAITING):
+            self._finish(task, TaskState.CANCELED)
+        return task.state == TaskState.RUNNING
 
     def _expect(self, task: Task, state: TaskState) -> None:
         if task.state != state:
@@ -410,9 +476,13 @@ class AttemptGraph:
             self._finish(task, TaskState.CANCELED)
         elif task.directives.disable or task.full_name in self.no_op_names:
             self._finish(task, TaskState.SUCCESS)
+        elif self._gates and task.parent_id in self._gates and not self._admit(task):
+            return  # it waits for a slot or for its turn
         elif task.is_group:
             task.started_at = task.started_at or self._now
             self._set(task, TaskState.PLANNED)
+            if task.directives.gated and task.id not in self._gates:
+                self._gates[task.id] = Gate(task.directives.running, task.directives.start_interval)
             self._watch(task)
             self._start_children(task)
         else:
@@ -433,6 +503,14 @@ class AttemptGraph:
             self._finish(task, TaskState.ERROR)
         elif task.flags & TaskFlags.DELAYED_GROUP_ERROR:  # its _error has run
             self._finish(task, TaskState.SUCCESS if task.directives.continue_failure else TaskState.GROUP_ERROR)
+        elif task.flags & TIMED_OUT:  # its tasks have stopped: no retry, its `_error` runs
+            if self._has_error_task(task):
+                task.flags |= TaskFlags.DELAYED_ERROR
+                _error, stores = self._descendant_errors(task)
+                self._add_error_task(task, dict(task.error or {}), stores)
+                self._start_children(task)
+            else:
+                self._finish(task, TaskState.ERROR)
         elif any(self.tasks[c].state in FAILED_STATES for c in task.children):
             policy = self._retry_policy(task)
             if task.retry_count < policy.limit:
@@ -465,10 +543,78 @@ class AttemptGraph:
         return not task.is_done and not task.flags & (SLA_MISSED | SUPERSEDED)
 
     def _watch(self, task: Task) -> None:
-        """`task` has started: watch its `_sla` (the attempt's SLA is watched from `start`)."""
-        sla = task.directives.sla
-        if sla is not None and task.started_at is not None and self._watched(task):
-            heapq.heappush(self._deadlines, (sla.deadline(task.started_at, "UTC"), task.id))
+        """`task` has started: watch its `_sla` (the attempt's SLA is watched from `start`) and a
+        group's `_timeout`."""
+        directives = task.directives
+        if directives is NO_DIRECTIVES or task.started_at is None:
+            return
+        if directives.sla is not None and self._watched(task):
+            heapq.heappush(self._deadlines, (directives.sla.deadline(task.started_at, "UTC"), task.id))
+        if directives.timeout is not None and self._times_out(task):
+            heapq.heappush(self._timeouts, (task.started_at + directives.timeout, task.id))
+
+    @staticmethod
+    def _times_out(task: Task) -> bool:
+        """Whether a group's `_timeout` can still pass."""
+        return not task.is_done and not task.flags & (TIMED_OUT | SUPERSEDED) and not task.cancel_requested
+
+    def _time_out(self, group: Task) -> None:
+        """`group`'s `_timeout` passed: cancel every task under it; it fails once they have stopped."""
+        group.flags |= TIMED_OUT
+        seconds = group.directives.timeout or 0.0
+        group.error = {"message": f"timed out after {seconds:g} seconds (_timeout)"}
+        self._touch(group)
+        stack = list(group.children)
+        while stack:
+            task = self.tasks[stack.pop()]
+            stack.extend(task.children)
+            if self._cancel_one(task):
+                self.to_stop.append(task)
+        if self._gates:
+            self._flush_canceled()
+        if group.state == TaskState.GROUP_RETRY_WAITING:  # between two runs: it ends now
+            group.retry_at = None
+            self._set(group, TaskState.PLANNED)
+        if group.live_children == 0:
+            self._work.append((_EVALUATE, group.id))
+
+    # ----------------------------------------------------------------- gates
+
+    def _admit(self, task: Task) -> bool:
+        """Whether `task` may start now through its parent's gate; if not, it waits in the gate."""
+        group_id = task.parent_id
+        assert group_id is not None
+        gate = self._gates[group_id]
+        if task.id in gate.granted:
+            gate.granted.discard(task.id)
+            return True
+        if not gate.waiting and gate.may_start(self._now):
+            gate.take(task.id, self._now)
+            return True
+        gate.waiting.append(task.id)
+        self._open(group_id, gate)
+        return False
+
+    def _open(self, group_id: int, gate: Gate) -> None:
+        """Let through the waiting children that may start now, and set the timer for the next."""
+        while gate.waiting and gate.may_start(self._now):
+            task_id = gate.waiting.popleft()
+            gate.take(task_id, self._now)
+            gate.granted.add(task_id)
+            self._work.append((_ACTIVATE, task_id))
+        at = gate.next_opening()
+        if at is not None and gate.opening != at:
+            gate.opening = at
+            heapq.heappush(self._openings, (at, group_id))
+
+    def _flush_canceled(self) -> None:
+        """Children waiting in a gate whose cancel was requested end now (they take no slot)."""
+        for gate in self._gates.values():
+            if any(self.tasks[t].cancel_requested for t in gate.waiting):
+                for task_id in gate.waiting:
+                    if self.tasks[task_id].cancel_requested:
+                        self._work.append((_ACTIVATE, task_id))
+                gate.waiting = deque(t for t in gate.waiting if not self.tasks[t].cancel_requested)
 
     def _miss(self, task: Task, sla: Sla, deadline: float) -> None:
         """`task` (the root: the attempt) missed its SLA: add the `^sla` group under the root."""
@@ -496,6 +642,11 @@ class AttemptGraph:
         """`task` is done: wake or bury its downstream siblings and tell its parent."""
         success = task.state == TaskState.SUCCESS
         parent = self.parent(task)
+        if self._gates and task.parent_id in self._gates:
+            gate = self._gates[task.parent_id]
+            if task.id in gate.active:
+                gate.release(task.id)
+                self._open(task.parent_id, gate)
         for down_id in task.downstreams:
             down = self.tasks[down_id]
             if down.state != TaskState.BLOCKED or down.dead:

@@ -23,10 +23,12 @@ from digpy.core.workflow.control import (
     parse_continue_on,
     parse_preconditions,
     parse_repeat,
+    parse_stop_grace,
     parse_stop_signal,
 )
 from digpy.core.workflow.located import key_location, location_of, to_plain, value_location, without_keys
 from digpy.core.workflow.queue import attempt_limits
+from digpy.core.workflow.retention import read_retention
 from digpy.core.workflow.retry import parse_retry
 from digpy.core.workflow.schedule import check_timezone
 from digpy.core.workflow.sla import Sla, read_sla
@@ -34,20 +36,21 @@ from digpy.core.workflow.spec import NO_DIRECTIVES, Directives, TaskSpec, Workfl
 
 GROUP_KEYS = (
     "timezone", "schedule", "sla", "_parallel", "_background", "_after", "_error", "_check", "_cancel", "_retry",
-    "_export", "_secrets", "_workdir", "_disable", "_sla", "_continue_on",
+    "_export", "_secrets", "_workdir", "_disable", "_sla", "_continue_on", "_timeout", "_start_interval",
 )
 # Keys of an operator task that are directives, not params for the operator.
 SUBTASK_KEYS = ("_do", "_else_do")
 MAX_NAME_LENGTH = 255  # Digdag's limit, and the stores' column width
 _TASK_NAME = re.compile(r"^\+[A-Za-z0-9_\-=\[\]{}%&@,.`]+$")
 # Keys whose presence gives a task directives (most tasks have none: their Directives are shared).
-_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla", "_continue_on")
+_DIRECTIVE_KEYS = ("_retry", "_error", "_check", "_cancel", "_disable", "_sla", "_continue_on", "_parallel",
+                   "_timeout", "_start_interval")
 
 
-TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "_export", "_error", "_check",
-                  "_cancel", "_retry", "_parallel")
+TOP_LEVEL_KEYS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "retention", "_export", "_error",
+                  "_check", "_cancel", "_retry", "_parallel", "_timeout", "_start_interval")
 # Top-level keys that are settings of the workflow, not of its root task (a called workflow drops them).
-WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts")
+WORKFLOW_SETTINGS = ("timezone", "schedule", "sla", "queue", "max_active_attempts", "retention")
 _WORKFLOW_NAME_BAD = re.compile(r'[+^@/\\:*?"<>|]')
 
 
@@ -91,6 +94,7 @@ def compile_workflow(
         raise ConfigError("schedule must be a mapping such as {daily>: 07:00:00}",
                           location=value_location(config, "schedule"))
     limits = attempt_limits(config)
+    retention = read_retention(config)
     body = without_keys(dict(config) if not isinstance(config, dict) else config, WORKFLOW_SETTINGS)
     unknown: list[UnknownOperator] | None = [] if lenient else None
     sla = None
@@ -107,6 +111,7 @@ def compile_workflow(
         location=root_loc,
         unknown_operators=unknown or [],
         limits=limits,
+        retention=retention,
         sla=sla,
     )
 
@@ -292,11 +297,21 @@ class _Compiler:
                                       location=value_location(config, key))
                 subtrees[key] = tuple(compile_tree(generated, full_name + generated, sub, operators=self.operators,
                                                    unknown=self.unknown))
-        if config.get("_timeout") is not None:
-            value = config["_timeout"]
-            if not is_operator or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"{full_name}: _timeout is a number of seconds (> 0) on an operator task",
-                                  location=value_location(config, "_timeout"))
+        timeout = None
+        for key in ("_timeout", "_start_interval"):
+            value = config.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+                raise ConfigError(f"{full_name}: {key} is a number of seconds (> 0)",
+                                  location=value_location(config, key), hint=f"write {key}: 30")
+        if config.get("_timeout") is not None and not is_operator:  # an operator's is the runner's
+            timeout = float(config["_timeout"])
+        start_interval = 0.0
+        if config.get("_start_interval") is not None:
+            if is_operator:
+                raise ConfigError(f"{full_name}: _start_interval is for groups and the workflow",
+                                  location=key_location(config, "_start_interval"),
+                                  hint="put it on the group whose tasks should start apart")
+            start_interval = float(config["_start_interval"])
         continue_failure = False
         if config.get("_continue_on") is not None:
             # failure: true also covers the tasks an operator generates (call>, for_each>: its ^sub)
@@ -307,7 +322,8 @@ class _Compiler:
                                   hint="put skipped, exit_code or output on the operator tasks in it")
             continue_failure = continue_on.failure
         for key, parse in (("_precondition", parse_preconditions), ("_continue_on", parse_continue_on),
-                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal)):
+                           ("_repeat", parse_repeat), ("_stop_signal", parse_stop_signal),
+                           ("_stop_grace", parse_stop_grace)):
             if config.get(key) is not None:
                 if key == "_continue_on" and not is_operator:
                     continue
@@ -315,8 +331,11 @@ class _Compiler:
                     raise ConfigError(f"{full_name}: {key} is for operator tasks, not groups",
                                       location=key_location(config, key))
                 parse(to_plain(config[key]), value_location(config, key))
+        running = None
         if "_parallel" in config:
-            parse_parallel(config["_parallel"], value_location(config, "_parallel"), allow_template=is_operator)
+            _on, _limit, running = parse_parallel(config["_parallel"], value_location(config, "_parallel"),
+                                                  allow_template=is_operator)
+            running = None if is_operator else running  # an operator's is its generated group's
         for key in ("_background", "_disable"):
             if key in config and not isinstance(config[key], bool):
                 raise ConfigError(f"{full_name}: {key} must be true or false",
@@ -326,11 +345,13 @@ class _Compiler:
         if config.get("_sla") is not None:
             sla = self.sla(full_name, config["_sla"], value_location(config, "_sla"), workflow=False)
         if retry is None and not retry_templated and not disable and subtrees["_error"] is None \
-                and subtrees["_check"] is None and subtrees["_cancel"] is None and sla is None and not continue_failure:
+                and subtrees["_check"] is None and subtrees["_cancel"] is None and sla is None and not continue_failure \
+                and running is None and not start_interval and timeout is None:
             return NO_DIRECTIVES
         return Directives(retry=retry, retry_templated=retry_templated, error=subtrees["_error"],
                           check=subtrees["_check"], disable=disable, sla=sla, cancel=subtrees["_cancel"],
-                          continue_failure=continue_failure)
+                          continue_failure=continue_failure, running=running, start_interval=start_interval,
+                          timeout=timeout)
 
     def sla(self, full_name: str, value: Any, location: Location | None, *, workflow: bool) -> Sla:
         """A workflow's `sla:` or a task's `_sla`, with its `+tasks` compiled as `FULL_NAME^sla`."""
@@ -340,7 +361,7 @@ class _Compiler:
         return sla._replace(tasks=tuple(tasks))
 
     def _link(self, full_name: str, config: dict[str, Any], children: list[int]) -> None:
-        parallel, limit = parse_parallel(config.get("_parallel"), value_location(config, "_parallel"))
+        parallel, limit, _running = parse_parallel(config.get("_parallel"), value_location(config, "_parallel"))
         by_name: dict[str, int] = {}
         for index in children:
             spec = self.tasks[index]
@@ -393,15 +414,16 @@ class _Compiler:
             background_since = []
 
 
-def parse_parallel(value: Any, location: Location | None, *, allow_template: bool = False) -> tuple[bool, int | None]:
-    """`_parallel: true|false|{limit: N}` → (parallel, limit); an operator's may be `${...}`
-    (`allow_template`: read by the operator once evaluated)."""
+def parse_parallel(value: Any, location: Location | None, *,
+                   allow_template: bool = False) -> tuple[bool, int | None, int | None]:
+    """`_parallel: true|false|{limit: N}|{running: N}` → (parallel, limit, running); an operator's may
+    be `${...}` (`allow_template`: read by the operator once evaluated)."""
     if _templated(value):
         if allow_template:
-            return isinstance(value, dict), None
-        raise ConfigError("_parallel of a group must be a literal true, false or {limit: N}", location=location,
-                          hint="${...} is only evaluated in loop>, for_each> and for_range>")
-    return options.parallel(value, "_parallel", location)
+            return isinstance(value, dict), None, None
+        raise ConfigError("_parallel of a group must be a literal true, false, {limit: N} or {running: N}",
+                          location=location, hint="${...} is only evaluated in loop>, for_each> and for_range>")
+    return options.parallel_mode(value, "_parallel", location)
 
 
 def _normalize_operator(own: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import NamedTuple
 
-from digpy.core.store.retention import RetentionPolicy, prunable_sessions, remove_sessions
+from digpy.core.store.retention import RetentionPolicy, prunable_sessions, remove_sessions, workflow_policies
 from digpy.core.store.server import ServerStore
 from digpy.server.logs import LogStore
 
@@ -37,12 +37,35 @@ class Pruned(NamedTuple):
 
 def prune(store: ServerStore, logs: LogStore, policy: RetentionPolicy, *, now: float, dry_run: bool = False,
           batch: int = BATCH) -> Pruned:
-    """Remove what `policy` says is old at `now` (nothing with `dry_run`: only count it)."""
+    """Remove what `policy` (the server's) and the workflows' own `retention:` say is old at `now`
+    (nothing with `dry_run`: only count it): one pass over the workflows without their own, then one
+    for each workflow that has it."""
+    with store.begin() as conn:
+        own = workflow_policies(conn, policy)
+    total = _prune(store, logs, policy, now, dry_run, batch, exclude=[(w.project_id, w.workflow_name) for w in own])
+    for workflow in own:
+        more = _prune(store, logs, workflow.policy, now, dry_run, batch,
+                      workflow=(workflow.project_id, workflow.workflow_name))
+        total = Pruned(*(a + b for a, b in zip(total, more, strict=True)))
+    return total
+
+
+def has_policies(store: ServerStore, policy: RetentionPolicy) -> bool:
+    """Whether there is anything to prune by: the server's policy, or a workflow's own retention."""
+    if policy.limited:
+        return True
+    with store.begin() as conn:
+        return bool(workflow_policies(conn, policy))
+
+
+def _prune(store: ServerStore, logs: LogStore, policy: RetentionPolicy, now: float, dry_run: bool, batch: int, *,
+           workflow: tuple[int, str] | None = None, exclude: list[tuple[int, str]] | None = None) -> Pruned:
     total = Pruned()
     after = 0
     while True:
         with store.begin() as conn:
-            ids = prunable_sessions(conn, policy, now=now, after_id=after, limit=batch)
+            ids = prunable_sessions(conn, policy, now=now, after_id=after, limit=batch, workflow=workflow,
+                                    exclude=exclude or ())
             if not ids:
                 return total
             removed = remove_sessions(conn, ids, dry_run=dry_run)
@@ -95,4 +118,4 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-__all__ = ["BATCH", "Pruned", "prune", "vacuum"]
+__all__ = ["BATCH", "Pruned", "has_policies", "prune", "vacuum"]

@@ -382,7 +382,8 @@ steps:
     result = project.run("fan")
     assert result.returncode == 0, result.stderr
     items = [line for line in out_lines(result) if line.startswith("item ")]
-    assert sorted(items[:2]) == ["item x", 'item {"k":1}'] and items[2:] == ["item p", "item q", "item r"]
+    # Dagu 1.30.2 splits at one separator, the most frequent (here the comma): two items
+    assert sorted(items[:2]) == ["item x", 'item {"k":1}'] and items[2:] == ["item p q", "item r"]
 
 
 def test_a_nested_list_runs_side_by_side_and_a_step_timeout_kills_the_command(project):
@@ -563,8 +564,6 @@ _parallel: true
      "bad.yaml:2:3: handlerOn.wait is not supported yet by digpy"),
     ("steps:\n  - name: a\n    command: echo ${a.exitCode}\n",
      "bad.yaml:3:14: ${a.exitCode}: no step of this DAG has the id a"),
-    ("steps:\n  - name: f\n    id: f\n    run: c\n  - echo ${f.stdout}\n---\nname: c\nsteps: [echo]\n",
-     "bad.yaml:3:5: ${f.stdout}: references to a step that runs a child DAG"),
     ("steps:\n  - name: q\n    executor: jq\n    command: '.a[] |'\n    script: '{}'\n",
      "bad.yaml:4:14: step 'q': the jq filter '.a[] |' does not compile"),
     ("steps:\n  - name: a\n    executor: {type: ssh, config: {user: x}}\n    command: hi\n",
@@ -575,11 +574,6 @@ _parallel: true
      "bad.yaml:4:27: docker executor config: 'container_name' is not supported yet by digpy"),
     ("steps:\n  - name: a\n    executor: dockr\n    command: echo\n",
      "bad.yaml:3:15: unknown executor type 'dockr'"),
-    ("steps:\n  - name: f\n    run: c\n    parallel: [1, 2]\n  - echo ${f.outputs.X}\n---\nname: c\nsteps: [echo]\n",
-     "bad.yaml:5:5: ${f.outputs.X}: the outputs of a parallel: fan-out are not supported yet by digpy"),
-    ("steps:\n  - {command: echo 1, output: OUT}\n  - name: f\n    run: c\n    parallel: $OUT\n    output: AGG\n"
-     "---\nname: c\nsteps: [echo]\n",
-     "bad.yaml:6:5: output on a parallel: step over a variable is not supported yet by digpy"),
     ("schedule: [\"CRON_TZ=Asia/Tokyo 0 1 * * *\", \"0 2 * * *\"]\nsteps: [echo]\n",
      "bad.yaml:1:11: schedules in different CRON_TZ zones are not supported yet by digpy"),
 ])

@@ -233,10 +233,10 @@ def test_retry_resume_of_a_dagu_attempt_on_the_server(server, tmp_path):
 
 
 def test_parallel_over_an_env_entry_of_the_dag(project):
-    project.write("child.yaml", "params: [ITEM: x]\nsteps:\n  - echo \"child $ITEM\"\n")
+    project.write("child.yaml", "steps:\n  - echo \"child $1\"\n")  # an item without params: $1
     project.write("fan.yaml", """\
 env:
-  - SERVERS: "s1 s2,s3"
+  - SERVERS: "s1 s2 s3"
   - TASKS: '["t1", "t2"]'
 steps:
   - run: child
@@ -250,3 +250,118 @@ steps:
     project.write("fan.yaml", "env:\n  - X: \"`ls`\"\nsteps:\n  - run: child\n    parallel: $X\n")
     bad = project.digpy("check")
     assert "fan.yaml:5:15: parallel: $X is an env entry worked out when the DAG runs; not supported yet" in bad.stderr
+
+
+def test_a_param_passed_on_to_a_child_under_its_own_name_is_the_parents_value(project):
+    # what Dagu 1.30.2 prints: the child's params read the parent's values, not their own defaults
+    project.write("child.yaml", "params: \"REGION=child-default DAY=child-day\"\nsteps:\n"
+                                "  - echo \"file child $REGION $DAY\"\n")
+    project.write("p.yaml", """\
+params: "REGION=eu DAY=monday"
+env:
+  - ITEMS: '["a", "b"]'
+steps:
+  - run: local
+    params: "REGION=$REGION DAY=${DAY}-x"
+  - run: child
+    params: "REGION=${REGION}"
+  - run: local
+    parallel: [one, two]
+    params: "REGION=${REGION}/${ITEM} DAY=$ITEM"
+  - name: days
+    command: echo "mon tue"
+    output: DAYS
+  - run: local
+    parallel: ${DAYS}
+    params: "REGION=$REGION DAY=${ITEM}"
+---
+name: local
+params: "REGION=local-default DAY=local-day"
+steps:
+  - echo "local $REGION $DAY"
+""")
+    result = project.run("p")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["local eu monday-x", "file child eu child-day"]
+    assert sorted(lines[2:4]) == ["local eu/one one", "local eu/two two"]
+    assert lines[4] == "mon tue" and sorted(lines[5:]) == ["local eu mon", "local eu tue"]
+    given = project.run("p", "--rerun", "-p", "REGION=us")
+    assert given.stdout.splitlines()[:2] == ["local us monday-x", "file child us child-day"]
+
+
+def test_jq_sorts_object_keys_and_prints_a_raw_null_as_an_empty_line(project):
+    project.write("j.yaml", """\
+steps:
+  - name: sorted
+    executor: jq
+    command: '.'
+    script: '{"name": "John", "age": 30, "nested": {"z": 1, "a": 2}}'
+  - name: rawnull
+    executor: {type: jq, config: {raw: true}}
+    command: '.missing, .name'
+    script: '{"name": "n"}'
+    output: R
+  - command: echo "R=[${R}]"
+""")
+    result = project.run("j")
+    assert result.returncode == 0, result.stderr
+    # what Dagu 1.30.2 prints (its jq, gojq, sorts keys)
+    assert result.stdout == '{\n    "age": 30,\n    "name": "John",\n    "nested": {\n        "a": 2,\n' \
+                            '        "z": 1\n    }\n}\n\nn\nR=[n]\n'
+
+
+def test_an_escaped_reference_is_printed_as_written(project):
+    project.write("e.yaml", """\
+steps:
+  - id: first
+    command: echo hello
+  - command: |
+      echo "unknown=\\${unknown_step.stdout} path=\\${first.stdout} out=\\${OUT}"
+""")
+    result = project.run("e")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["hello", "unknown=${unknown_step.stdout} path=${first.stdout} out=${OUT}"]
+
+
+def test_a_fan_out_without_params_passes_each_item_as_the_childs_params(project):
+    project.write("p.yaml", """\
+steps:
+  - call: child
+    parallel: {items: [ok1, "TASK_ID=1 TASK_NAME=alpha", "x y"], maxConcurrent: 1}
+---
+name: child
+params: "TASK_ID=none TASK_NAME=none"
+steps:
+  - command: 'echo "1=$1 2=$2 id=$TASK_ID name=$TASK_NAME item=[${ITEM}]"'
+""")
+    result = project.run("p")
+    assert result.returncode == 0, result.stderr
+    # what Dagu 1.30.2 prints for the same file
+    assert result.stdout.splitlines() == ["1=ok1 2= id=none name=none item=[]", "1= 2= id=1 name=alpha item=[]",
+                                          "1=x 2=y id=none name=none item=[]"]
+
+
+def test_log_dir_keeps_each_steps_output_and_the_runs_log_in_files(project):
+    project.write("l.yaml", """\
+logDir: logs
+steps:
+  - name: a
+    id: first
+    command: echo hello; echo oops >&2
+  - name: b
+    command: echo "a said $(cat ${first.stdout})"; echo "log at $DAG_RUN_LOG_FILE"
+""")
+    result = project.run("l")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["hello", "a said hello"]
+    log = lines[2].removeprefix("log at ")
+    assert log.startswith(str(project.path / "logs" / "l")) and log.endswith("/dag.log")
+    run = project.path / "logs" / "l"
+    (run_dir,) = run.iterdir()
+    assert (run_dir / "dag.log").read_text().startswith("--- a\nhello\noops\n--- b\na said hello\n")
+    assert sorted(p.name for p in run_dir.iterdir()) == ["_l_a", "_l_b", "dag.log"]
+    assert (run_dir / "_l_a" / "stderr.log").read_text() == "oops\n"
+    project.write("l.yaml", "logDir: \"$HOME/logs\"\nsteps: [echo]\n")
+    assert "l.yaml:1:9: logDir must be a directory path (without quotes, $ or backticks)" in project.digpy("check").stderr

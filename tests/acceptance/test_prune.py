@@ -100,10 +100,13 @@ def test_a_server_prunes_by_itself_every_interval(tmp_path):
 
 
 def test_prune_needs_a_limit_and_a_database(project, tmp_path):
-    result = project.digpy("prune", "--data-dir", str(tmp_path / "none"))
+    (tmp_path / "empty").mkdir()
+    assert project.digpy("migrate", "-o", f"sqlite:///{tmp_path / 'empty' / 'digpy.db'}", "run").returncode == 0
+    result = project.digpy("prune", "--data-dir", str(tmp_path / "empty"))
     assert (result.returncode, result.stderr) == (2, "error: nothing to prune by; give --retention-age DURATION "
                                                      "and/or --retention-sessions N (or retention_age / "
-                                                     "retention_sessions in the -c file)\n")
+                                                     "retention_sessions in the -c file); no workflow has a "
+                                                     "retention: of its own\n")
     result = project.digpy("prune", "--data-dir", str(tmp_path / "none"), "--retention-age", "90d")
     assert (result.returncode, result.stderr) == (
         2, f"error: no database at {tmp_path / 'none' / 'digpy.db'}; give the server's --database URL, "

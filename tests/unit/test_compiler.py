@@ -49,7 +49,7 @@ def test_long_form_type_and_command():
 
 def test_unknown_top_level_key():
     assert error_of("timezon: UTC\n+a: {echo>: x}\n") == (
-        "wf.dig:1:1: unknown top-level key 'timezon' in workflow 'wf'; did you mean 'timezone'?"
+        "wf.dig:1:1: unknown top-level key 'timezon' in workflow 'wf'; did you mean 'timezone' or '_timeout'?"
     )
 
 

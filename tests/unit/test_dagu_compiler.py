@@ -66,7 +66,7 @@ steps:
     command: echo first
 """)
     assert [t.name for t in camel.tasks[1:]] == ["+first", "+last"]
-    assert camel.tasks[0].config["_parallel"] == {"limit": 3}
+    assert camel.tasks[0].config["_parallel"] == {"running": 3}
     assert [t.config for t in camel.tasks] == [t.config for t in snake.tasks]
     assert camel.tasks[2].config["_continue_on"] == {"failure": True}
 
@@ -123,7 +123,7 @@ steps: [echo hi]
 """)
     assert workflow.schedule == {"cron>": "30 2 * * *"} and workflow.timezone == "Asia/Tokyo"
     assert workflow.limits.max_active_attempts == 2 and workflow.limits.queue == "batch"
-    assert workflow.sla is not None and workflow.sla.fail
+    assert workflow.sla is None and workflow.tasks[0].directives.timeout == 90  # the steps are killed
 
 
 def test_retry_backoff_is_a_factor_of_each_wait(tmp_path):

@@ -41,11 +41,21 @@ def _outputs_object(names: list[str]) -> str:
     return "(function(){var o={};" + kept + "return o;})()"
 
 
-def child_result(child: str, params: str, names: list[str], indent: bool) -> str:
-    """A template that gives one child's run as JSON (`indent`: as Dagu prints it, else compact)."""
-    value = '{"name":' + json.dumps(child) + ',"params":' + json.dumps(params) + ',"outputs":' + \
-        _outputs_object(names) + ',"status":"succeeded"}'
+def child_result(child: str, params: str, names: list[str], indent: bool, *, params_js: str | None = None,
+                 failed: str | None = None) -> str:
+    """A template that gives one child's run as JSON (`indent`: as Dagu prints it, else compact);
+    `params_js`: a JavaScript expression for its params instead of the text `params`; `failed`: the
+    param that is set when the child failed (its status is then `failed`)."""
+    status = '"succeeded"' if failed is None else f'(typeof {failed}==="undefined"?"succeeded":"failed")'
+    value = '{"name":' + json.dumps(child) + ',"params":' + (params_js or json.dumps(params)) + ',"outputs":' + \
+        _outputs_object(names) + ',"status":' + status + '}'
     return "${JSON.stringify(" + value + (",null,2" if indent else "") + ")}"
+
+
+# The aggregate of the results `r` (in item order): Dagu's {summary, results, outputs}, indented by two
+_AGGREGATE = ('var ok=r.filter(function(x){return x.status==="succeeded";});'
+              'return JSON.stringify({"summary":{"total":r.length,"succeeded":ok.length,"failed":r.length-ok.length},'
+              '"results":r,"outputs":ok.map(function(x){return x.outputs;})},null,2);')
 
 
 def fan_out_result(kept: list[tuple[str, str, str]]) -> str:
@@ -55,10 +65,19 @@ def fan_out_result(kept: list[tuple[str, str, str]]) -> str:
         f'(typeof {param}==="undefined"?' + json.dumps({"name": child, "params": params, "outputs": {},
                                                          "status": "failed"}) + f":JSON.parse({param}))"
         for param, child, params in kept)
-    return ("${(function(){var r=[" + items + "];var ok=r.filter(function(x){return x.status===\"succeeded\";});"
-            "return JSON.stringify({\"summary\":{\"total\":r.length,\"succeeded\":ok.length,"
-            "\"failed\":r.length-ok.length},\"results\":r,\"outputs\":ok.map(function(x){return x.outputs;})},"
-            "null,2);})()}")
+    return "${(function(){var r=[" + items + "];" + _AGGREGATE + "})()}"
+
+
+def fan_out_result_at_run(items: str, prefix: str, child: str, params: list[str]) -> str:
+    """The aggregate of a fan-out whose items are known when it runs: `items` the param that holds
+    them (a JSON list of texts), `prefix` + N the param that holds the JSON of item N's child when it
+    succeeded (none when the step was skipped); `params`: the step's params as written, cut where the
+    item goes."""
+    failed = '{"name":' + json.dumps(child) + ',"params":' + json.dumps(params) + '.join(x),"outputs":{},' \
+        '"status":"failed"}'
+    return ("${(function(t){var r=JSON.parse(t[" + json.dumps(items) + "]||\"[]\").map(function(x,i){var v=t[" +
+            json.dumps(prefix) + "+i];return v===undefined?" + failed + ":JSON.parse(v);});" + _AGGREGATE +
+            "})(this)}")
 
 
 def keep_task(value: str, output: str, after: list[str] | None = None) -> dict[str, Any]:

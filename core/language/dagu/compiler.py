@@ -19,31 +19,46 @@ from collections.abc import Callable
 from typing import Any
 
 from digpy.core.errors import ConfigError, Location
-from digpy.core.language.dagu.child_output import child_result, fan_out_result, keep_task, workflow_outputs
-from digpy.core.language.dagu.common import as_text, hms, located_map, output_name, set_located, whole_number
+from digpy.core.language.dagu.child_output import (
+    child_result,
+    fan_out_result,
+    fan_out_result_at_run,
+    keep_task,
+    workflow_outputs,
+)
+from digpy.core.language.dagu.common import as_text, located_map, output_name, set_located, whole_number
+from digpy.core.language.dagu.container import read_container
 from digpy.core.language.dagu.control import read_continue_on, read_preconditions, read_repeat, read_retry
-from digpy.core.language.dagu.executor import read_executor
+from digpy.core.language.dagu.executor import Executor, read_executor
+from digpy.core.language.dagu.items import SPLIT_ITEMS_JS, split_items
 from digpy.core.language.dagu.mail import Mail, mail_step_task
 from digpy.core.language.dagu.schema import DAG_KEYS, DAG_NOT_YET, STEP_KEYS, STEP_NOT_YET, normalized
 from digpy.core.language.dagu.secrets import read_secrets
+from digpy.core.language.dagu.settings import map_cleanup_time, map_history, map_skip_if_successful
 from digpy.core.language.dagu.setup import (
     STEP_FILES,
     Prelude,
     copy_output,
+    files_root,
     keep_step_files,
     param_items,
     read_env,
     read_params,
+    run_files_dir,
     step_files_dir,
+    write_step_files,
 )
 from digpy.core.language.dagu.steps import Step, read_steps, task_of
 from digpy.core.language.dagu.variables import (
+    REFERENCE,
     Scope,
     child_output_param,
     fan_out_item_param,
+    fan_out_param,
     for_shell,
     for_value,
     literal,
+    shell_double,
     shell_quote,
     step_reference_param,
 )
@@ -69,17 +84,22 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     """The workflow config of one DAG (`dag` with v1 key names; `name` its name)."""
     dag = normalized(dag, f"DAG '{name}'", DAG_KEYS, DAG_NOT_YET)
     scope = Scope(dag_name=name, params=read_params(dag), env=read_env(dag.get("env"), value_location(dag, "env")))
+    if dag.get("container") is not None:
+        scope.container = read_container(dag["container"], value_location(dag, "container"), shared=True)
     if dag.get("maxOutputSize") is not None:
         scope.max_output_size = whole_number(dag["maxOutputSize"], "maxOutputSize", value_location(dag, "maxOutputSize"),
                                              minimum=1)
     if dag.get("shell") is not None:
         scope.shell = _shell_words(dag["shell"], dag)
     steps = read_steps(dag, scope)
+    if dag.get("logDir") is not None:  # every step keeps its output in files there, and the run a log
+        scope.files_root = files_root(dag["logDir"], name, value_location(dag, "logDir"))
+        scope.run_files = True
     out = ConfigMap(location_of(dag))
     limit = dag.get("maxActiveSteps")
     if limit is not None:
         whole_number(limit, "maxActiveSteps", value_location(dag, "maxActiveSteps"), minimum=1)
-    set_located(out, "_parallel", {"limit": limit} if limit else True, dag, "steps")
+    set_located(out, "_parallel", {"running": limit} if limit else True, dag, "steps")  # a sliding window
     _settings(dag, out)
     secrets = read_secrets(dag, scope)
     if secrets:  # every step's commands get them (and the handlers', and the children's)
@@ -103,31 +123,24 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         sources = ["+preconditions"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
     for step in steps:
+        args = _call_arguments(step, scope, prelude)
         task = _step_task(step, scope, prelude, resolve_child, mail=mail, outputs_of=outputs_of)
         after = [finish.get(t, t) for t in (task_of(steps, dep) for dep in step.depends)] or sources
+        if args is not None:  # worked out in the parent's shell first
+            if after:
+                args["_after"] = after
+            out[f"{step.task}__args"] = args
+            after = [f"{step.task}__args"]
         if after:
             task["_after"] = after
+        if "docker" in task and _keeps_files(step, task, scope):
+            files = _files_task(step, scope)
+            if after:
+                files["_after"] = after
+            out[f"{step.task}__files"] = files
+            task["_after"] = [f"{step.task}__files"]
         out[step.task] = task
-        ident = step.config.get("id")
-        if isinstance(ident, str) and scope.references.get(ident):
-            finish[step.task] = _keep_references(step, ident, sorted(scope.references[ident]), task, out)
-        outputs = sorted(scope.child_outputs.get(step.name, ()))
-        if outputs and step.config.get("parallel") is None:
-            # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
-            # this step's own (the child's plain names are overwritten by a later child's)
-            keep = ConfigMap(step.location)
-            keep["_after"] = [step.task]
-            for name in outputs:
-                keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
-            finish[step.task] = f"{step.task}__outputs"
-            out[finish[step.task]] = keep
-        child_output = _child_output_task(step, resolve_child, outputs_of, [finish.get(step.task, step.task)])
-        if child_output is not None and step.config.get("parallel") is not None and "_error" not in task:
-            # a child failed: the fan-out fails once all are done, its aggregate kept for the handlers
-            task["_error"] = {"+output": {k: v for k, v in child_output.items() if k != "_after"}}
-        if child_output is not None:
-            finish[step.task] = f"{step.task}__output"
-            out[finish[step.task]] = child_output
+        finish[step.task] = _after_step(step, task, scope, resolve_child, outputs_of, out)
     all_steps = [finish.get(s.task, s.task) for s in steps] or sources
     if "success" in handlers:
         task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, "succeeded")
@@ -160,48 +173,141 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
             aborted["+on_exit"] = _handler_task(handlers["exit"], "exit", scope, prelude, resolve_child, [],
                                                 "aborted")
         out["_cancel"] = aborted
+    map_cleanup_time(dag, out)
     return out
 
 
-def _child_output_task(step: Step, resolve_child: ChildResolver, outputs_of: OutputsOf,
-                       after: list[str]) -> dict[str, Any] | None:
-    """`output:` on a step that runs a child DAG: the task after it that keeps the JSON, or None."""
+def _after_step(step: Step, task: ConfigMap, scope: Scope, resolve_child: ChildResolver, outputs_of: OutputsOf,
+                out: ConfigMap) -> str:
+    """The tasks after a step that keep what later steps read of it (a child DAG's outputs, its
+    `output:`, a fan-out's aggregate, its references); the name of the last (the step's if none)."""
+    last = step.task
     config = step.config
-    target = config.get("run")
-    if config.get("output") is None or not isinstance(target, str):
-        return None
-    name = output_name(config["output"], value_location(config, "output"))
-    child = target.strip()
+    ident = config.get("id")
+    kinds = _references_of(step, scope)
+    fan_out = config.get("parallel") is not None and isinstance(config.get("run"), str)
+    outputs = sorted(scope.child_outputs.get(step.name, ()))
+    if outputs and not fan_out:
+        # a task after the child DAG keeps the outputs read as ${STEP.outputs.NAME} under names of
+        # this step's own (the child's plain names are overwritten by a later child's)
+        keep = ConfigMap(step.location)
+        keep["_after"] = [last]
+        for name in outputs:
+            keep[f"+{name}"] = {"sh>": f'printf "%s" "$${name}"', "output": child_output_param(step.name, name)}
+        last = f"{step.task}__outputs"
+        out[last] = keep
+    failed = None
+    if isinstance(config.get("run"), str) and not fan_out and (config.get("output") is not None or kinds):
+        failed = fan_out_item_param(step.name, "failed")  # set by its _error: the child DAG failed
+        _on_error(task, "+failed", keep_task("1", failed))
+    if "http>" in task and kinds and config.get("output") is not None:  # the body is kept under a name of its own
+        copy = keep_task("${" + str(task["output"]) + "}", output_name(config["output"], value_location(config, "output")),
+                         [last])
+        last = f"{step.task}__output"
+        out[last] = copy
+    kept: dict[str, str] = {}  # the name of the task after the step → the param it keeps
+    if config.get("output") is not None and isinstance(config.get("run"), str):
+        kept["__output"] = output_name(config["output"], value_location(config, "output"))
+    if fan_out and (step.name in scope.fan_out_reads or kinds):
+        kept["__aggregate"] = fan_out_param(step.name)
+    for suffix, name in kept.items():
+        value = _child_json(step, scope, resolve_child, outputs_of, failed)
+        if fan_out:  # a child failed: the fan-out fails once all are done, its aggregate kept for the handlers
+            _on_error(task, "+" + suffix.strip("_"), keep_task(value, name))
+        out[f"{step.task}{suffix}"] = keep_task(value, name, [last])
+        last = f"{step.task}{suffix}"
+    if kinds:
+        last = _keep_references(step, scope, str(ident), kinds, task, out, last, failed,
+                                lambda: _child_json(step, scope, resolve_child, outputs_of, failed))
+    return last
+
+
+def _references_of(step: Step, scope: Scope) -> list[str]:
+    """What later steps read of `step` by its id: stdout, stderr, exitCode (sorted), or nothing."""
+    ident = step.config.get("id")
+    return sorted(scope.references.get(ident, ())) if isinstance(ident, str) else []
+
+
+def _keeps_files(step: Step, task: ConfigMap, scope: Scope, status: str | None = None) -> bool:
+    """Whether a shell step keeps copies of its output in files: it is referenced, or the DAG names
+    DAG_RUN_STEP_STDOUT_FILE... (not a handler in a container: no task before it makes the directory)."""
+    return "setup" in task and (bool(_references_of(step, scope)) or scope.run_files) and \
+        (status is None or "docker" not in task)
+
+
+def _files_task(step: Step, scope: Scope) -> dict[str, Any]:
+    """The task before a step in a container that keeps files: it makes the run's directory on the host."""
+    run = run_files_dir(scope.files_root)
+    return {"sh>": "mkdir -p " + run + " && printf " + literal('"%s" ') + run,
+            "output": fan_out_item_param(step.name, "files"), "print_output": False}
+
+
+def _on_error(task: ConfigMap, name: str, sub: dict[str, Any]) -> None:
+    """Add `sub` to the tasks of the step's `_error` (which may hold one task already: mailOnError)."""
+    current = task.get("_error")
+    if current is None:
+        task["_error"] = {name: sub}
+    elif any(isinstance(k, str) and k.startswith("+") for k in current):
+        current[name] = sub
+    else:
+        task["_error"] = {"+mail": current, name: sub}
+
+
+def _child_json(step: Step, scope: Scope, resolve_child: ChildResolver, outputs_of: OutputsOf,
+                failed: str | None) -> str:
+    """A template that gives the JSON of a step that runs a child DAG (Dagu's `output:` of it): the
+    child's run, or a fan-out's aggregate."""
+    config = step.config
+    child = config["run"].strip()
     if config.get("parallel") is not None:
-        items = [(fan_out_item_param(step.name, key), child, params) for key, params in _fan_out_items(step)]
-        return keep_task(fan_out_result(items), name, after)
+        items, _ = _parallel(config["parallel"], value_location(config, "parallel"), scope)
+        if isinstance(items, str):  # over a variable: the items were kept when it ran
+            return fan_out_result_at_run(fan_out_item_param(step.name, "items"),
+                                         fan_out_item_param(step.name, "item_"), _child_name(child),
+                                         _item_params_parts(config))
+        return fan_out_result([(fan_out_item_param(step.name, key), _child_name(child), params)
+                               for key, params in _fan_out_items(step, scope)])
     text = config.get("params")
     params = text if isinstance(text, str) else " ".join(
         f"{k}={v}" for k, v in _child_params(text, value_location(config, "params")).items())
-    return keep_task(child_result(_child_name(child), params,
-                                  outputs_of(resolve_child(child, value_location(config, "run"))), True), name, after)
+    return child_result(_child_name(child), params, outputs_of(resolve_child(child, value_location(config, "run"))),
+                        True, failed=failed)
 
 
 def _child_name(target: str) -> str:
     return target.rsplit("/", 1)[-1].rsplit(".", 1)[0] if target.endswith((".yaml", ".yml", ".dig")) else target
 
 
-def _keep_references(step: Step, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap) -> str:
-    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: it keeps its stdout, stderr
-    and exit code in files of a directory of its own, and a task after it keeps what is read as
-    params (the paths, as in Dagu, and the code). The name of the task after it."""
-    if "setup" not in task or "docker" in task:
-        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a step that runs a child DAG, a container, an "
-                          "http request or a script through a command are not supported yet by digpy",
+def _keep_references(step: Step, scope: Scope, ident: str, kinds: list[str], task: ConfigMap, out: ConfigMap, after: str,
+                     failed: str | None, child_json: Callable[[], str]) -> str:
+    """A step read by `${ID.stdout}`, `${ID.stderr}` or `${ID.exitCode}`: its stdout, stderr and exit
+    code are kept in files of a directory of its own (a shell step writes them as it runs; for a
+    step that runs a child DAG, a task after it writes the child's JSON, as Dagu's log of such a
+    step holds it), and a task after it keeps what is read as params (the paths, as in Dagu, and
+    the code). The name of the task after it."""
+    keep = ConfigMap(step.location)
+    keep["_after"] = [after]
+    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
+    if isinstance(step.config.get("run"), str):
+        if step.config.get("parallel") is not None:
+            kept = fan_out_param(step.name)  # (none when the step was skipped: so is this task)
+            code = "${typeof " + kept + ' === "undefined" || JSON.parse(' + kept + ").summary.failed > 0 ? 1 : 0}"
+        else:
+            code = "${typeof " + str(failed) + ' === "undefined" ? 0 : 1}'
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here, root=scope.files_root), code), "DIGPY_VALUE": child_json()}
+    elif "http>" in task:  # its body (nothing when it failed) and 1 when it failed
+        body = str(task["output"])
+        keep["+write"] = {"sh>": write_step_files(step_files_dir(here, root=scope.files_root),
+                                                  "${typeof " + body + ' === "undefined" ? 1 : 0}'),
+                          "DIGPY_VALUE": "${typeof " + body + ' === "undefined" ? "" : ' + body + "}"}
+    elif "setup" not in task:
+        raise ConfigError(f"${{{ident}.{kinds[0]}}}: references to a {next(k for k in task if k.endswith('>'))} "
+                          "step are not supported yet by digpy",
                           location=key_location(step.config, "id") or step.location,
                           hint="print what you need and keep it with output: NAME")
-    task["setup"] = keep_step_files(step_files_dir("task_name")) + task["setup"]
-    keep = ConfigMap(step.location)
-    keep["_after"] = [step.task]
-    here = 'task_name.slice(0, task_name.lastIndexOf("__refs+"))'  # this task's name → the step's
     for kind in kinds:
-        reader = f'printf "%s" {step_files_dir(here)}/{STEP_FILES[kind]}' if kind != "exitCode" else \
-            f"cat {step_files_dir(here)}/{STEP_FILES[kind]}"
+        files = step_files_dir(here, root=scope.files_root)
+        reader = f'printf "%s" {files}/{STEP_FILES[kind]}' if kind != "exitCode" else f"cat {files}/{STEP_FILES[kind]}"
         keep[f"+{kind}"] = {"sh>": reader, "output": step_reference_param(ident, "." + kind),
                             "print_output": False}
     name = f"{step.task}__refs"
@@ -240,16 +346,21 @@ def _settings(dag: ConfigMap, out: ConfigMap) -> None:
             set_located(out, "timezone", zone, dag, "schedule")
         set_located(out, "schedule", located_map({"cron>": texts[0] if len(texts) == 1 else texts}, loc), dag,
                     "schedule")
+    map_skip_if_successful(dag, out)
+    map_history(dag, out)
     runs = dag.get("maxActiveRuns", 1)  # Dagu's default: one run at a time, the others wait
     if runs != -1:  # -1: never queue
         set_located(out, "max_active_attempts", whole_number(runs, "maxActiveRuns", value_location(dag, "maxActiveRuns"),
                                                              minimum=1), dag, "maxActiveRuns")
     if dag.get("queue") is not None:
         set_located(out, "queue", dag["queue"], dag, "queue")
-    if dag.get("timeoutSec") is not None:
+    if dag.get("timeoutSec") is not None:  # the running steps are killed and the run fails
         seconds = whole_number(dag["timeoutSec"], "timeoutSec", value_location(dag, "timeoutSec"), minimum=1)
-        set_located(out, "sla", located_map({"duration": hms(seconds), "fail": True, "alert": False},
-                                  value_location(dag, "timeoutSec")), dag, "timeoutSec")
+        set_located(out, "_timeout", seconds, dag, "timeoutSec")
+    if dag.get("delaySec") is not None:  # Dagu waits this long after starting a step before the next start
+        seconds = whole_number(dag["delaySec"], "delaySec", value_location(dag, "delaySec"), minimum=0)
+        if seconds:
+            set_located(out, "_start_interval", seconds, dag, "delaySec")
     for key in ("description", "group"):
         if key in dag and not isinstance(dag[key], str):
             raise ConfigError(f"{key} must be a text", location=value_location(dag, key))
@@ -296,7 +407,7 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     config = step.config
     task = ConfigMap(step.location)
     env = read_env(config.get("env"), value_location(config, "env"))
-    executor = read_executor(config)
+    executor = _executor(config, scope)
     if executor.kind == "dag":  # Dagu <= 1.16: `executor: dag` with the child DAG in `command`
         if config.get("command") is None or config.get("run") is not None:
             raise ConfigError(f"step '{step.name}': the dag executor names the child DAG in command",
@@ -319,15 +430,31 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
         where = value_location(config, "executor") or value_location(config, "type") or step.location
         task.update(mail_step_task(step.name, executor.mail or {}, scope, where))
     else:
+        workdir = executor.workdir
         if executor.kind == "docker":
             env = {**(executor.env or {}), **env}
-        _shell_task(step, scope, prelude, env, status, task, workdir=executor.workdir,
+            if workdir is None and executor.docker and (executor.docker.get("shared") or "container" in executor.docker):
+                workdir = "."  # the DAG's (or step's) workingDir is a path on the host, not in the container
+        _shell_task(step, scope, prelude, env, status, task, workdir=workdir,
                     shell=scope.shell if executor.kind == "shell" else None, default_shell=executor.kind == "shell")
         if executor.docker is not None:
             task["docker"] = executor.docker
+        if _keeps_files(step, task, scope, status):
+            # copies of its stdout and stderr, and its exit code, in files of its own (Dagu's log
+            # files: ${ID.stdout}..., DAG_RUN_STEP_STDOUT_FILE...); in a container, the run's
+            # directory (made on the host by the task before it) is mounted at its own path
+            base = None
+            if "docker" in task:
+                base = "$" + fan_out_item_param(step.name, "files")
+                mount = "${" + base[1:] + "}:${" + base[1:] + "}"
+                task["docker"] = {**task["docker"], "volumes": [*task["docker"].get("volumes", []), mount]}
+            task["setup"] = keep_step_files(step_files_dir("task_name", base, scope.files_root),
+                                            step.name if scope.run_files else None, base, scope.files_root) + task["setup"]
+    if executor.kind == "http" and _references_of(step, scope):  # its body kept for ${ID.stdout}
+        task["output"] = fan_out_item_param(step.name, "body")
     if config.get("output") is not None and scope.max_output_size is not None and config.get("run") is None:
         task["max_output_size"] = scope.max_output_size
-    if config.get("output") is not None and config.get("run") is None:  # of a child DAG: _child_output_task
+    if config.get("output") is not None and config.get("run") is None and "output" not in task:  # (child: _after_step)
         set_located(task, "output", output_name(config["output"], value_location(config, "output")), config, "output")
     if config.get("preconditions") is not None:
         pre_prelude = prelude.text(step, env, config.get("workingDir"), status,
@@ -385,6 +512,19 @@ def _precondition_first(group: ConfigMap, conditions: list[dict[str, Any]], loc:
         group[key] = value
 
 
+def _executor(config: ConfigMap, scope: Scope) -> Executor:
+    """A step's executor: its own, its `container:`, or the DAG's container for a step with neither."""
+    if config.get("container") is not None:
+        for key in ("executor", "type"):
+            if config.get(key) is not None:
+                raise ConfigError(f"a step with a container has no {key} (it runs in its container)",
+                                  location=key_location(config, key))
+        return read_container(config["container"], value_location(config, "container"), shared=False)
+    if scope.container is not None and config.get("executor") is None and config.get("type") is None:
+        return scope.container  # type: ignore[no-any-return]
+    return read_executor(config)
+
+
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,
                 task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None,
                 default_shell: bool = False) -> None:
@@ -414,7 +554,11 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
     runner = _runner(config, script, command, shell_words)
     if runner is not None:  # the prelude in sh, then the script (or command) by its own interpreter
         words, text, as_file = runner
-        writer, task["sh>"] = _run_by(words, text, as_file,
+        if script is not None and command is not None:  # `command: $PYTHON`: the command's words expanded
+            program = " ".join(for_shell(shell_double(w), scope, value_location(config, "command")) for w in words)
+        else:
+            program = literal(" ".join(w if re.fullmatch(r"[\w./=:-]+", w) else shell_quote(w) for w in words))
+        writer, task["sh>"] = _run_by(program, text, as_file,
                                       for_shell(text, scope, value_location(config, "script" if script else "command")))
         task["setup"] = head + writer
         where = key_location(config, "script" if script is not None else "command") or loc
@@ -472,13 +616,12 @@ def _runner(config: ConfigMap, script: str | None, command: Any,
     return None
 
 
-def _run_by(words: list[str], text: str, as_file: bool, filled: str) -> tuple[str, str]:
-    """Shell lines (setup, command) that run `text` by the command `words`: as a temporary file
+def _run_by(program: str, text: str, as_file: bool, filled: str) -> tuple[str, str]:
+    """Shell lines (setup, command) that run `text` by `program` (its words as template text): as a temporary file
     (written by a quoted here-document, removed after, the exit code kept; `filled`: the text with
     the references only an expression can read, `${id.stdout}`..., as Dagu fills them in) or after `-c`."""
-    command = " ".join(w if re.fullmatch(r"[\w./=:-]+", w) else shell_quote(w) for w in words)
     if not as_file:
-        return "", literal(f"{command} -c {shell_quote(text)}")
+        return "", program + literal(f" -c {shell_quote(text)}")
     end, n = "DIGPY_SCRIPT", 0
     while end in text.splitlines():
         n += 1
@@ -486,7 +629,7 @@ def _run_by(words: list[str], text: str, as_file: bool, filled: str) -> tuple[st
     writer = literal(f'_digpy_script=$(mktemp) || exit 1\ncat > "$_digpy_script" <<\'{end}\'\n') + filled + \
         literal(("" if text.endswith("\n") else "\n") + f'{end}\n_digpy_run() {{ "$@" "$_digpy_script"; set -- $?; '
                 'rm -f "$_digpy_script"; return $1; }\n')
-    return writer, literal(f"_digpy_run {command}")
+    return writer, literal("_digpy_run ") + program
 
 
 def _shell_words(shell: Any, config: ConfigMap) -> list[str]:
@@ -555,6 +698,49 @@ def _jq_task(step: Step, scope: Scope, raw: bool, task: ConfigMap) -> None:
         task["raw"] = True
 
 
+ITEM_MARK = "@@digpy-item@@"  # ${ITEM} in a value worked out before the fan-out knows its items
+
+
+def _call_arguments(step: Step, scope: Scope, prelude: Prelude) -> ConfigMap | None:
+    """The task that works out, in the parent's shell, the child params of a `run:` step that name
+    themselves (`params: "DAY=$DAY"`, the usual way to pass a param on): as an export, such a
+    value would read the child's own param instead of the parent's. Each value is kept as a param
+    `STEP__arg__NAME` that the step's exports read (scope.call_args)."""
+    config = step.config
+    if config.get("run") is None or config.get("params") is None:
+        return None
+    params = _child_params(config["params"], value_location(config, "params"))
+    loc = value_location(config, "params")
+    named = [k for k, v in params.items() if k != "ITEM" and any(
+        (m.group(1) or m.group(3)) in params for m in REFERENCE.finditer(v))]
+    if not named:
+        return None
+    group = ConfigMap(loc)
+    group["_parallel"] = True
+    setup = prelude.text(None) + (f"export ITEM='{ITEM_MARK}'\n" if config.get("parallel") is not None else "")
+    names: dict[str, str] = {}
+    for key in named:
+        names[key] = re.sub(r"\W", "_", f"{step.task[1:]}__arg__{key}")
+        group[f"+{key}"] = {"sh>": "printf '%s' " + for_shell(shell_double(params[key]), scope, loc), "setup": setup,
+                            "output": names[key], "print_output": False}
+    scope.call_args[step.name] = names
+    return group
+
+
+def _argument(step: Step, key: str, value: str, scope: Scope, loc: Location | None, item: str | None = None) -> str:
+    """A child param of a `run:` step as the child's export: worked out by _call_arguments when it
+    names the step's own params, else as an expression; `item`: the fan-out item's text, or ITEM
+    (a fan-out over a variable) when None inside one."""
+    name = scope.call_args.get(step.name, {}).get(key)
+    if name is None:
+        text = for_value(value, scope, loc)
+        return text if item is None else text.replace("${ITEM}", literal(item))
+    if not scope.items:
+        return "${" + name + "}"
+    join = json.dumps(item) if item is not None else "ITEM"
+    return "${" + f"{name}.split({json.dumps(ITEM_MARK)}).join({join})" + "}"
+
+
 def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: ConfigMap,
                 outputs_of: OutputsOf) -> None:
     config = step.config
@@ -569,21 +755,34 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
     params = _child_params(config.get("params"), value_location(config, "params"))
     parallel = config.get("parallel")
     if parallel is None:
-        _call(task, resolve_child(target.strip(), loc), {k: for_value(v, scope, loc) for k, v in params.items()})
+        _call(task, resolve_child(target.strip(), loc), {k: _argument(step, k, v, scope, loc) for k, v in params.items()})
         return
     items, limit = _parallel(parallel, value_location(config, "parallel"), scope)
-    task["_parallel"] = {"limit": limit}
+    task["_parallel"] = {"running": limit}  # Dagu's maxConcurrent is a sliding window too
     inner = Scope(**{**scope.__dict__, "items": True})
     child = resolve_child(target.strip(), loc)
     if isinstance(items, str):  # a variable: its items are known when the step runs (for_each>)
-        if config.get("output") is not None:
-            raise ConfigError("output on a parallel: step over a variable is not supported yet by digpy",
-                              location=key_location(config, "output"),
-                              hint="list the items in the file, or read each child's outputs by name")
         body = ConfigMap(loc)
-        _call(body, child, {k: for_value(v, inner, loc) for k, v in params.items()})
-        task["for_each>"] = {"ITEM": "${" + _SPLIT_ITEMS + "(" + items + ")}"}
-        task["_do"] = body
+        _call(body, child, {k: _argument(step, k, v, inner, loc) for k, v in params.items()} if params else
+              {"1": "${ITEM}"})  # without params, the item is the child's $1
+        listed = "${" + SPLIT_ITEMS_JS + "(" + items + ")}"
+        if not _keeps_items(step, scope):
+            task["for_each>"] = {"ITEM": listed}
+            task["_do"] = body
+            return
+        # the items are kept first (the aggregate reads them: a child's output may have the name of
+        # the variable), and each child's JSON under a name of its item's position
+        kept = fan_out_item_param(step.name, "items")
+        run, body = body, ConfigMap(loc)
+        body["+run"] = run
+        at = "${" + json.dumps(fan_out_item_param(step.name, "item_")) + " + JSON.parse(" + kept + ").indexOf(ITEM)}"
+        body["+output"] = keep_task(child_result(_child_name(target.strip()), "", outputs_of(child), False,
+                                                params_js=json.dumps(_item_params_parts(config)) + ".join(ITEM)"), at)
+        task["_parallel"] = True  # (its tasks by _after: preconditions add a first task to them)
+        task["+items"] = keep_task(listed, kept)
+        # (none kept: +items was skipped, and so is +each)
+        task["+each"] = {"for_each>": {"ITEM": "${typeof " + kept + ' === "undefined" ? "[]" : ' + kept + "}"},
+                         "_do": body, "_parallel": {"running": limit}, "_after": ["+items"]}
         return
     seen: set[str] = set()
     for pos, item in enumerate(items):
@@ -591,13 +790,16 @@ def _child_task(step: Step, scope: Scope, resolve_child: ChildResolver, task: Co
         if text in seen:  # Dagu merges duplicate items into one child run
             continue
         seen.add(text)
-        exported = {k: for_value(v, inner, loc).replace("${ITEM}", literal(text)) for k, v in params.items()}
-        if not params and isinstance(item, dict):  # a map item without params: its keys are the params
+        if params:
+            exported = {k: _argument(step, k, v, inner, loc, text) for k, v in params.items()}
+            exported["ITEM"] = literal(text)
+        elif isinstance(item, dict):  # a map item without params: its keys are the params
             exported = {str(k): literal(as_text(v)) for k, v in item.items()}
-        exported["ITEM"] = literal(text)
+        else:  # the item is the child's params, as Dagu passes it: `a b` is $1 $2, `K=V` a named one
+            exported = {k: literal(v) for k, v in _child_params(text, loc).items()}
         sub = ConfigMap(loc)
         _call(sub, child, exported)
-        if config.get("output") is not None:  # the child's JSON kept under a name of the item's own
+        if _keeps_items(step, scope):  # the child's JSON kept under a name of the item's own
             names = outputs_of(child)
             run, sub = sub, ConfigMap(loc)
             sub["+run"] = run
@@ -616,9 +818,23 @@ def _item_params(config: ConfigMap, item: str) -> str:
     return text.replace("${ITEM}", item).replace("$ITEM", item)
 
 
-def _fan_out_items(step: Step) -> list[tuple[str, str]]:
+def _keeps_items(step: Step, scope: Scope) -> bool:
+    """Whether a fan-out keeps each child's JSON: its aggregate is read (`output:`, `${STEP.outputs...}`,
+    a reference to it)."""
+    ident = step.config.get("id")
+    return step.config.get("output") is not None or step.name in scope.fan_out_reads or \
+        (isinstance(ident, str) and bool(scope.references.get(ident)))
+
+
+def _item_params_parts(config: ConfigMap) -> list[str]:
+    """A fan-out child's params as text (as `_item_params` gives them), cut where the item goes."""
+    marker = "\0"
+    return _item_params(config, marker).split(marker)
+
+
+def _fan_out_items(step: Step, scope: Scope) -> list[tuple[str, str]]:
     """The items of a fan-out over a list: (their task's name without +, their params as text), in order."""
-    items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), Scope(dag_name=""))
+    items, _ = _parallel(step.config["parallel"], value_location(step.config, "parallel"), scope)
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for pos, item in enumerate(items):
@@ -631,11 +847,6 @@ def _fan_out_items(step: Step) -> list[tuple[str, str]]:
 
 # A variable's items (Dagu): a JSON array, one JSON value, or words split at newlines, commas,
 # semicolons, pipes, tabs and spaces; map items are passed on as compact JSON.
-_SPLIT_ITEMS = (
-    "(function(v){v=String(v);var j;try{j=JSON.parse(v);}catch(e){j=undefined;}"
-    "var a=j===undefined?v.split(/[\\n,;|\\t ]+/).filter(function(s){return s!=='';}):(j instanceof Array?j:[j]);"
-    "return JSON.stringify(a.map(function(x){return typeof x==='string'?x:JSON.stringify(x);}));})"
-)
 
 
 def _call(task: ConfigMap, child: str | dict[str, Any], params: dict[str, str]) -> None:
@@ -676,31 +887,19 @@ def _parallel(value: Any, loc: Location | None, scope: Scope) -> tuple[list[Any]
             if any(c in scope.env[name] for c in "$`"):
                 raise ConfigError(f"parallel: {value} is an env entry worked out when the DAG runs; not supported "
                                   "yet by digpy", location=loc, hint="write its items as they are, or make it a param")
-            value, name = _env_items(scope.env[name]), None
+            value, name = split_items(scope.env[name]), None
         if name is not None:
             if name not in scope.outputs and name not in scope.params:
                 raise ConfigError(f"parallel: {value} is neither a param, an env entry nor the output of a step",
                                   location=loc, hint="name a param or an output (output: NAME) of an earlier step")
             return name, limit
         if isinstance(value, str):
-            try:
-                value = shlex.split(value.replace(",", " ").replace(";", " ").replace("|", " "))
-            except ValueError as e:
-                raise ConfigError(f"parallel: {e}", location=loc) from None
+            value = split_items(value)
     if not isinstance(value, list):
         raise ConfigError("parallel must be a list of items, a variable, or {items, maxConcurrent}", location=loc)
     if not value:
         raise ConfigError("parallel has no items (Dagu refuses zero items too)", location=loc)
     return list(value), limit
-
-
-def _env_items(text: str) -> list[Any] | str:
-    """The items of a `parallel:` over an env entry of the DAG: a JSON array's, or the words of the text."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text
-    return parsed if isinstance(parsed, list) else text
 
 
 # ---------------------------------------------------------------- handlers

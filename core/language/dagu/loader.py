@@ -18,6 +18,7 @@ from digpy.core.language.dagu.child_output import workflow_outputs
 from digpy.core.language.dagu.compiler import compile_dag
 from digpy.core.language.dig.loader import load_documents
 from digpy.core.workflow.located import ConfigMap, to_plain, value_location
+from digpy.core.workflow.tree import WORKFLOW_SETTINGS
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -69,7 +70,7 @@ def load_file(path: Path, *, display_root: Path | None = None, _loading: tuple[P
                 child = compile_dag(local[target], target, resolve)
                 stack.pop()
                 compiled[target] = {k: v for k, v in to_plain(child).items()
-                                    if k not in ("schedule", "timezone", "queue", "max_active_attempts", "sla")}
+                                    if k not in WORKFLOW_SETTINGS}
             return compiled[target]
         return _child_file(path.parent, target, loc)
 

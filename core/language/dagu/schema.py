@@ -18,12 +18,13 @@ from digpy.core.workflow.tree import did_you_mean
 DAG_KEYS = (
     "name", "description", "group", "tags", "type", "schedule", "params", "env", "steps", "handlerOn",
     "preconditions", "maxActiveSteps", "maxActiveRuns", "queue", "timeoutSec", "workingDir", "dotenv",
-    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "shell", "secrets",
+    "mailOn", "errorMail", "infoMail", "smtp", "maxOutputSize", "shell", "secrets", "delaySec",
+    "histRetentionDays", "histRetentionRuns", "skipIfSuccessful", "maxCleanUpTimeSec", "container",
+    "logDir",
 )
 DAG_NOT_YET = (
-    "logDir", "logOutput", "delaySec", "restartWaitSec",
-    "skipIfSuccessful", "maxCleanUpTimeSec", "histRetentionDays", "histRetentionRuns",
-    "container", "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults",
+    "logOutput", "restartWaitSec",
+    "ssh", "registryAuths", "workerSelector", "otel", "runConfig", "defaults",
     "stepTypes", "artifacts", "webhook", "catchupWindow", "overlapPolicy", "k8s", "s3", "redis",
     "llm", "harness", "retryPolicy",
 )
@@ -31,10 +32,10 @@ STEP_KEYS = (
     "name", "description", "command", "script", "shell", "workingDir", "env", "output", "depends",
     "preconditions", "continueOn", "retryPolicy", "run", "params", "parallel", "timeoutSec", "id",
     "executor", "type", "config", "with", "stdout", "stderr", "repeatPolicy", "mailOnError",
-    "signalOnStop",
+    "signalOnStop", "container",
 )
 STEP_NOT_YET = (
-    "workerSelector", "approval", "router", "exec", "container", "llm", "messages", "logOutput", "shellPackages",
+    "workerSelector", "approval", "router", "exec", "llm", "messages", "logOutput", "shellPackages",
 )
 # Other spellings of the same key (v1.17's `call:` for `run:`, a step's `dir` for `workingDir`, v2's
 # `labels` for `tags`).

@@ -13,7 +13,14 @@ from typing import Any
 from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import as_text, is_name
 from digpy.core.language.dagu.steps import Step
-from digpy.core.language.dagu.variables import Scope, for_shell, literal, shell_double, shell_quote
+from digpy.core.language.dagu.variables import (
+    CACHE_ROOT,
+    Scope,
+    for_shell,
+    literal,
+    shell_double,
+    shell_quote,
+)
 from digpy.core.workflow.located import ConfigMap, value_location
 
 
@@ -190,29 +197,72 @@ def copy_output(stream: str, path: Any, scope: Scope, location: Location | None,
     the task's log and `output:`, and the script's exit code is its own. Dagu appends to the file."""
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"{stream} must be a file path", location=location)
+    return _tee(stream, for_shell(shell_double(path), scope, location), append)
+
+
+def _tee(stream: str, files: str, append: bool = False) -> str:
+    """`copy_output` into `files` (the words that follow `tee`, as template text; `append`: tee -a)."""
     fd, back = ("1", "") if stream == "stdout" else ("2", " >&2")
-    target = for_shell(shell_double(path), scope, location)
     return literal(f"_digpy_{stream}=$(mktemp -u) && mkfifo \"$_digpy_{stream}\" && ") + \
-        f"{{ tee{' -a' if append else ''} {target} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
-                                        f"rm -f \"$_digpy_{stream}\"") + "\n"
+        f"{{ tee{' -a' if append else ''} {files} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
+                                                              f"rm -f \"$_digpy_{stream}\"") + "\n"
 
 
 STEP_FILES = {"stdout": "stdout.log", "stderr": "stderr.log", "exitCode": "exit_code"}
 
 
-def step_files_dir(task_name: str) -> str:
+def files_root(log_dir: Any, dag_name: str, location: Location | None) -> str:
+    """The shell text of the directory under which a DAG's runs keep their step files and log:
+    `logDir/DAG_NAME` (a relative logDir is relative to the project), or digpy's cache directory."""
+    if log_dir is None:
+        return CACHE_ROOT
+    if not isinstance(log_dir, str) or not log_dir.strip() or any(c in log_dir for c in '"`$\\\n'):
+        raise ConfigError("logDir must be a directory path (without quotes, $ or backticks)", location=location)
+    path = log_dir.rstrip("/") + "/" + dag_name
+    if path.startswith("~/"):
+        return "$HOME/" + path[2:]
+    return path if path.startswith("/") else "$PWD/" + path
+
+
+def run_files_dir(root: str = CACHE_ROOT) -> str:
+    """The directory (a shell word) of a run's step files (see step_files_dir) and log."""
+    return literal('"' + root + "/") + "${session_uuid}" + literal('"')
+
+
+def step_files_dir(task_name: str, base: str | None = None, root: str = CACHE_ROOT) -> str:
     """The directory (a shell word) where a step read by `${ID.stdout}`... keeps its output: one per
-    run and task, under digpy's cache directory; `task_name` is an expression that gives the step's
-    task name when the text is evaluated."""
-    return literal('"${XDG_CACHE_HOME:-$HOME/.cache}/digpy/dagu-steps/') + "${session_uuid}/${(" + task_name + \
-        ').replace(/[^A-Za-z0-9_.=-]+/g, "_")}' + literal('"')
+    run and task, under `root` (or `base`, the shell text of the run's directory); `task_name` is an
+    expression that gives the step's task name when the text is evaluated."""
+    run = literal('"' + base + "/") if base else literal('"' + root + "/") + "${session_uuid}/"
+    return run + "${(" + task_name + ').replace(/[^A-Za-z0-9_.=-]+/g, "_")}' + literal('"')
 
 
-def keep_step_files(directory: str) -> str:
+def keep_step_files(directory: str, step: str | None = None, base: str | None = None, root: str = CACHE_ROOT) -> str:
     """Shell lines run first by a step read by `${ID.stdout}`...: copies of its stdout and stderr
-    in `directory`, and its exit code written there when it exits (after the copies are complete)."""
-    return f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" || exit 1\n".replace("$_", "$$_") + \
+    in `directory`, and its exit code written there when it exits (after the copies are complete).
+    With `step` (its name), in a DAG that names Dagu's DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE
+    or DAG_RUN_STEP_STDERR_FILE: the three variables name these files and the run's log, to which
+    the step appends a line `--- STEP` and its copies when it ends (a step that reads the log does
+    not read itself). `base`: as for step_files_dir."""
+    lines = f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" || exit 1\n".replace("$_", "$$_") + \
         copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None, append=False) + \
-        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None, append=False) + \
-        literal("trap '_digpy_code=$?; echo $_digpy_code > \"$_digpy_refs/exit_code\"; exec >&- 2>&-; wait; "
-                "exit $_digpy_code' EXIT") + "\n"
+        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None, append=False)
+    append = ""
+    if step is not None:
+        run = literal('"' + base + '"') if base else run_files_dir(root)
+        lines += "_digpy_log=" + run + literal("/dag.log _digpy_head=" + shell_quote("--- " + step)) + "\n" + \
+            literal('export DAG_RUN_LOG_FILE="$_digpy_log" DAG_RUN_STEP_STDOUT_FILE="$_digpy_refs/stdout.log" '
+                    'DAG_RUN_STEP_STDERR_FILE="$_digpy_refs/stderr.log"') + "\n"
+        append = ' { printf "%s\\n" "$_digpy_head"; cat "$_digpy_refs/stdout.log" "$_digpy_refs/stderr.log"; } ' \
+            '>> "$_digpy_log";'
+    return lines + literal("trap '_digpy_code=$?; echo $_digpy_code > \"$_digpy_refs/exit_code\"; exec >&- 2>&-; "
+                           f"wait;{append} exit $_digpy_code' EXIT") + "\n"
+
+
+def write_step_files(directory: str, code: str) -> str:
+    """A script that writes the files of a step read by `${ID.stdout}`... that is no shell step (a
+    child DAG's): `$DIGPY_VALUE` as its stdout, an empty stderr, and `code` (a template) as its
+    exit code."""
+    return f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" && ".replace("$_", "$$_") + \
+        literal('printf "%s\\n" "$DIGPY_VALUE" > "$_digpy_refs/stdout.log" && : > "$_digpy_refs/stderr.log" && ') + \
+        f"echo {code} > " + literal('"$_digpy_refs/exit_code"')

@@ -10,7 +10,14 @@ from digpy.core.errors import ConfigError, Location
 from digpy.core.language.dagu.common import located_map, output_name
 from digpy.core.language.dagu.executor import read_executor
 from digpy.core.language.dagu.schema import STEP_KEYS, STEP_NOT_YET, normalized
-from digpy.core.language.dagu.variables import CHILD_OUTPUT_REF, STEP_REFERENCE, Scope, reference_kind
+from digpy.core.language.dagu.variables import (
+    CHILD_OUTPUT_REF,
+    FAN_OUT_REF,
+    RUN_FILES,
+    STEP_REFERENCE,
+    Scope,
+    reference_kind,
+)
 from digpy.core.workflow.located import ConfigList, ConfigMap, to_plain, value_location
 
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_\-=\[\]{}%&@,.`]")
@@ -87,9 +94,12 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
             scope.child_steps.add(name)
             if config.get("parallel") is not None:
                 scope.fan_outs.add(name)
-    for ref in CHILD_OUTPUT_REF.finditer(repr(to_plain(dag))):  # which child outputs are read, by name
+    text = repr(to_plain(dag))
+    for ref in CHILD_OUTPUT_REF.finditer(text):  # which child outputs are read, by name
         if ref.group(1) in scope.child_steps:
             scope.child_outputs.setdefault(ref.group(1), set()).add(ref.group(2))
+    scope.fan_out_reads = {ref.group(1) for ref in FAN_OUT_REF.finditer(text)} & scope.fan_outs
+    scope.run_files = RUN_FILES.search(text) is not None
     for step in steps:  # `id` is another name of a step in depends
         ident = step.config.get("id")
         if ident is None:
@@ -101,7 +111,7 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
                               location=value_location(step.config, "id"))
         names[ident] = step
         scope.step_ids.add(ident)
-    for ref in STEP_REFERENCE.finditer(repr(to_plain(dag))):  # ${id.stdout}...: what each step must keep
+    for ref in STEP_REFERENCE.finditer(text):  # ${id.stdout}...: what each step must keep
         if ref.group(1) in scope.step_ids:
             scope.references.setdefault(ref.group(1), set()).add(reference_kind(ref.group(2)))
     for step in steps:

@@ -17,8 +17,11 @@ from typing import Any
 
 from digpy.core.errors import ConfigError, Location
 
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 STEP_REFERENCES = (".stdout", ".stderr", ".exitCode", ".exit_code")
+
+
+CACHE_ROOT = "${XDG_CACHE_HOME:-$HOME/.cache}/digpy/dagu-steps"  # where runs keep step files without logDir
 
 
 @dataclass
@@ -34,17 +37,24 @@ class Scope:
     child_outputs: dict[str, set[str]] = field(default_factory=dict)  # step → its outputs read as ${STEP.outputs.X}
     step_ids: set[str] = field(default_factory=set)  # the `id`s of its steps
     references: dict[str, set[str]] = field(default_factory=dict)  # id → what is read of it: stdout, stderr, exitCode
+    fan_out_reads: set[str] = field(default_factory=set)  # fan-out steps read as ${STEP.outputs...}
+    files_root: str = CACHE_ROOT  # where runs keep step files and their log (setup.files_root: logDir)
+    run_files: bool = False  # its text names DAG_RUN_LOG_FILE, DAG_RUN_STEP_STDOUT_FILE or ..._STDERR_FILE
     items: bool = False  # inside a `parallel:` fan-out: ${ITEM}
     max_output_size: int | None = None  # `maxOutputSize`: bytes an `output:` may keep
     shell: list[str] | None = None  # the DAG's `shell`: the steps' shell unless they give their own
+    call_args: dict[str, dict[str, str]] = field(default_factory=dict)  # run: step → param → the param holding it
     smtp: dict[str, Any] = field(default_factory=dict)  # `smtp`'s host, port, username as mail> options
+    container: Any = None  # DAG-level `container:`: the executor of its steps that have none (container.py)
 
 
 def for_shell(text: str, scope: Scope, location: Location | None) -> str:
     """Dagu text that a shell reads: kept as it is but for the references only an expression can read."""
     out: list[str] = []
     last = 0
-    for match in _REF.finditer(text):
+    for match in REFERENCE.finditer(text):
+        if match.start() and text[match.start() - 1] == "\\":  # `\${x}`: the shell prints it as written
+            continue
         expression = _path_expression(match, scope, location)
         if expression is None:
             continue
@@ -59,7 +69,7 @@ def for_value(text: str, scope: Scope, location: Location | None, depth: int = 0
     """Dagu text that no shell reads (a child DAG's params): every known variable as an expression."""
     out: list[str] = []
     last = 0
-    for match in _REF.finditer(text):
+    for match in REFERENCE.finditer(text):
         name = match.group(1) or match.group(3)
         replaced = _path_expression(match, scope, location)
         if replaced is None:
@@ -95,14 +105,19 @@ def _path_expression(match: re.Match[str], scope: Scope, location: Location | No
     if not name or not path:
         return None
     if path in STEP_REFERENCES:
-        if name in scope.step_ids:
-            return "${" + step_reference_param(name, path) + "}"
+        if name in scope.step_ids:  # empty when the step was skipped (then so is a step after it, unless...)
+            param = step_reference_param(name, path)
+            return "${typeof " + param + ' === "undefined" ? "" : ' + param + "}"
         if name not in scope.outputs and name not in scope.params:
             raise ConfigError(f"{match.group(0)}: no step of this DAG has the id {name}", location=location,
                               hint=f"give the step id: {name} (Dagu reads these references by a step's id, not its name)")
-    if name in scope.fan_outs and path.startswith(".outputs"):
-        raise ConfigError(f"{match.group(0)}: the outputs of a parallel: fan-out are not supported yet by digpy",
-                          location=location, hint="each child's outputs are visible by name to the steps after it")
+    if name in scope.fan_outs and (path == ".outputs" or path.startswith((".outputs.", ".outputs["))):
+        # the aggregate's `outputs`: a list, one entry per child that succeeded, in item order
+        if path.startswith(".outputs."):
+            raise ConfigError(f"{match.group(0)}: a parallel: fan-out has the outputs of each of its children",
+                              location=location, hint=f"write ${{{name}.outputs[0]{path[len('.outputs'):]}}} "
+                              "(the first child that succeeded), or keep the whole with output: NAME")
+        return "${JSON.parse(" + fan_out_param(name) + ")" + path + "}"
     if name in scope.child_steps and path.startswith(".outputs."):
         rest = path[len(".outputs."):]
         head, _, tail = rest.partition(".")
@@ -140,12 +155,19 @@ def child_output_param(step: str, output: str) -> str:
     return f"{step}__outputs__{output}"
 
 
+def fan_out_param(step: str) -> str:
+    """The param that holds the aggregate JSON of fan-out step `step` (`${step.outputs...}`, its references)."""
+    return re.sub(r"\W", "_", f"{step}__aggregate", flags=re.ASCII)
+
+
 def fan_out_item_param(step: str, item: str) -> str:
     """The param that holds the JSON of the child run for item `item` (`item_N`) of fan-out step `step`."""
     return re.sub(r"\W", "_", f"{step}__{item}", flags=re.ASCII)
 
 
 CHILD_OUTPUT_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)")
+FAN_OUT_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\.outputs[.\[}]")
+RUN_FILES = re.compile(r"DAG_RUN_(?:LOG|STEP_STDOUT|STEP_STDERR)_FILE")
 
 
 def shell_quote(text: str) -> str:
