@@ -11,6 +11,9 @@ the script's stdout, trimmed, as the param NAME for the tasks after it (Dagu's `
 not also printed; a failing script stores it too, for the tasks after it under `_continue_on` and
 for `_error` tasks, as Dagu does); `setup:`
 holds shell lines run first in the same shell (what the Dagu front end sets up: its variables).
+`shell_from_env: [VAR, ...]`: the first of these variables of digpy's own environment that is set
+(and not empty) names the shell, else `shell` or /bin/sh is used (Dagu's `$DAGU_DEFAULT_SHELL`, then
+`$SHELL`). A shell whose words end in `-c` gets the script after it (the `-c` is sh>'s own).
 """
 
 from __future__ import annotations
@@ -78,8 +81,17 @@ _MAX_ARGUMENT = 32_000  # characters: Linux refuses one argument over 128 KiB (U
 
 
 def _takes_c(shell: list[str]) -> bool:
-    return os.path.basename(shell[0]) in _POSIX_SHELLS and all(
-        a.startswith("-") and a not in ("-", "--") for a in shell[1:])
+    """A POSIX shell given options only (`-e`, `-o pipefail`, `+o nounset`)."""
+    if os.path.basename(shell[0]) not in _POSIX_SHELLS:
+        return False
+    words = iter(shell[1:])
+    for word in words:
+        if word in ("-o", "+o"):
+            if next(words, "-").startswith(("-", "+")):
+                return False
+        elif not word.startswith(("-", "+")) or word in ("-", "--", "+"):
+            return False
+    return True
 
 
 async def _run_file(ctx: OperatorContext, shell: list[str], script: str, captured: list[str] | None,
@@ -110,6 +122,20 @@ def _script_dir() -> str:
 
 
 def _shell(params: Any) -> list[str]:
+    shell = _configured_shell(params)
+    if len(shell) > 1 and shell[-1] == "-c":  # `bash -o errexit -c`: sh> gives -c itself
+        shell = shell[:-1]
+    return shell
+
+
+def _configured_shell(params: Any) -> list[str]:
+    names = params.get("shell_from_env")
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ConfigError(f"sh> shell_from_env must be a list of variable names, got {names!r}")
+        for name in names:
+            if os.environ.get(name):  # digpy's own environment, as Dagu reads $SHELL
+                return [os.environ[name]]
     value = params.get("shell")
     if value is None and isinstance(params.get("sh"), dict):
         value = params["sh"].get("shell")

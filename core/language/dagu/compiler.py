@@ -12,6 +12,7 @@ step is `sh>` with the DAG's params, env and special variables set at the top of
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from collections.abc import Callable
@@ -58,6 +59,7 @@ from digpy.core.language.dagu.variables import (
     for_value,
     literal,
     shell_double,
+    shell_quote,
     step_reference_param,
 )
 from digpy.core.workflow.located import ConfigMap, key_location, location_of, value_location, without_keys
@@ -463,7 +465,7 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
             if workdir is None and executor.docker and (executor.docker.get("shared") or "container" in executor.docker):
                 workdir = "."  # the DAG's (or step's) workingDir is a path on the host, not in the container
         _shell_task(step, scope, prelude, env, status, task, workdir=workdir,
-                    shell=scope.shell if executor.kind == "shell" else None)
+                    shell=scope.shell if executor.kind == "shell" else None, default_shell=executor.kind == "shell")
         if executor.docker is not None:
             task["docker"] = executor.docker
         if _keeps_files(step, task, scope, status):
@@ -553,8 +555,10 @@ def _executor(config: ConfigMap, scope: Scope) -> Executor:
 
 
 def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str], status: str | None,
-                task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None) -> None:
-    """A step run by `sh>`; `shell`: the DAG's, for a step that does not give its own."""
+                task: ConfigMap, workdir: str | None = None, shell: list[str] | None = None,
+                default_shell: bool = False) -> None:
+    """A step run by `sh>`; `shell`: the DAG's, for a step that does not give its own; `default_shell`:
+    without either, the shell is Dagu's default (a shell step, not a container's)."""
     config = step.config
     loc = step.location
     if config.get("parallel") is not None:
@@ -574,20 +578,23 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
     for stream in ("stdout", "stderr"):
         if config.get(stream) is not None:
             head += copy_output(stream, config[stream], scope, value_location(config, stream))
-    if script is not None and command is not None:
-        # `command: python` + `script:`: the script is a file the command runs (not a shell script),
-        # after the DAG's variables are set as for any step
-        if not isinstance(script, str):
-            raise ConfigError("script must be a text", location=value_location(config, "script"))
-        words = command if isinstance(command, list) else shlex.split(str(command))
-        task["DIGPY_SCRIPT"] = literal(script)
-        body = literal('_digpy_script=$(mktemp) && printf "%s" "$DIGPY_SCRIPT" > "$_digpy_script" && '
-                       'unset DIGPY_SCRIPT || exit 1\n') + \
-            " ".join(for_shell(shell_double(str(w)), scope, value_location(config, "command")) for w in words) + \
-            literal(' "$_digpy_script"; _digpy_code=$?; rm -f "$_digpy_script"; exit $_digpy_code')
-    elif script is not None:
-        if not isinstance(script, str):
-            raise ConfigError("script must be a text", location=value_location(config, "script"))
+    if script is not None and not isinstance(script, str):
+        raise ConfigError("script must be a text", location=value_location(config, "script"))
+    runner = _runner(config, script, command, shell_words)
+    if runner is not None:  # the prelude in sh, then the script (or command) by its own interpreter
+        words, text, as_file = runner
+        if script is not None and command is not None:  # `command: $PYTHON`: the command's words expanded
+            program = " ".join(for_shell(shell_double(w), scope, value_location(config, "command")) for w in words)
+        else:
+            program = literal(" ".join(w if re.fullmatch(r"[\w./=:-]+", w) else shell_quote(w) for w in words))
+        writer, task["sh>"] = _run_by(program, text, as_file,
+                                      for_shell(text, scope, value_location(config, "script" if script else "command")))
+        task["setup"] = head + writer
+        where = key_location(config, "script" if script is not None else "command") or loc
+        if where is not None:
+            task.key_locs["sh>"] = task.value_locs["sh>"] = where
+        return
+    if script is not None:
         body = for_shell(script, scope, value_location(config, "script"))
     else:
         commands = command if isinstance(command, list) else [command]
@@ -597,12 +604,61 @@ def _shell_task(step: Step, scope: Scope, prelude: Prelude, env: dict[str, str],
         body = "\n".join(for_shell(str(c), scope, value_location(config, "command")) +
                          (" || exit $$?" if len(commands) > 1 else "") for c in commands)
     task["sh>"] = body
+    if default_shell and config.get("shell") is None and "-e" not in (shell_words or []) and \
+            os.path.basename((shell_words or ["sh"])[0]) in _POSIX_SHELLS:
+        head += "set -e\n"  # Dagu runs the DAG's or the default shell with -e (a step's own shell: as given)
     task["setup"] = head
     where = key_location(config, "script" if script is not None else "command") or loc
     if where is not None:
         task.key_locs["sh>"] = task.value_locs["sh>"] = where
     if shell_words:
         task["shell"] = shell_words
+    elif default_shell:  # Dagu's default: $DAGU_DEFAULT_SHELL, else $SHELL, where the step runs
+        task["shell_from_env"] = ["DAGU_DEFAULT_SHELL", "SHELL"]
+
+
+_POSIX_SHELLS = ("sh", "bash", "dash", "ash", "ksh", "mksh", "zsh")
+
+
+def _runner(config: ConfigMap, script: str | None, command: Any,
+            shell_words: list[str] | None) -> tuple[list[str], str, bool] | None:
+    """The interpreter of a step that is no shell script, the text it runs, and whether as a file
+    (else after -c); None for a shell script. Dagu runs a script by `command` (`command: python3`),
+    by its shebang line when the step gives no shell of its own (`#!/usr/bin/env python3`, `#!env
+    perl`), or by a `shell` that is no POSIX shell (`shell: python3`)."""
+    if script is not None and command is not None:
+        words = command if isinstance(command, list) else shlex.split(str(command))
+        return [str(w) for w in words], script, True
+    text = script if script is not None else command.strip() if isinstance(command, str) and \
+        "\n" in command.strip() else None  # a command of several lines is a script (Dagu)
+    if text is not None and config.get("shell") is None and text.startswith("#!"):
+        try:
+            words = shlex.split(text[2:].split("\n", 1)[0])
+        except ValueError as e:
+            raise ConfigError(f"the script's first line (#!): {e}",
+                              location=value_location(config, "script" if script is not None else "command")) from None
+        if words:
+            return words, text, True
+    if shell_words and os.path.basename(shell_words[0]) not in _POSIX_SHELLS and isinstance(text or command, str):
+        words = shell_words[:-1] if len(shell_words) > 1 and shell_words[-1] == "-c" else shell_words
+        return words, str(text or command), text is not None
+    return None
+
+
+def _run_by(program: str, text: str, as_file: bool, filled: str) -> tuple[str, str]:
+    """Shell lines (setup, command) that run `text` by `program` (its words as template text): as a temporary file
+    (written by a quoted here-document, removed after, the exit code kept; `filled`: the text with
+    the references only an expression can read, `${id.stdout}`..., as Dagu fills them in) or after `-c`."""
+    if not as_file:
+        return "", program + literal(f" -c {shell_quote(text)}")
+    end, n = "DIGPY_SCRIPT", 0
+    while end in text.splitlines():
+        n += 1
+        end = f"DIGPY_SCRIPT_{n}"
+    writer = literal(f'_digpy_script=$(mktemp) || exit 1\ncat > "$_digpy_script" <<\'{end}\'\n') + filled + \
+        literal(("" if text.endswith("\n") else "\n") + f'{end}\n_digpy_run() {{ "$@" "$_digpy_script"; set -- $?; '
+                'rm -f "$_digpy_script"; return $1; }\n')
+    return writer, literal("_digpy_run ") + program
 
 
 def _shell_words(shell: Any, config: ConfigMap) -> list[str]:

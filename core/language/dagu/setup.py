@@ -177,7 +177,12 @@ class Prelude:
             if not isinstance(directory, str) or not directory:
                 raise ConfigError("workingDir must be a directory",
                                   location=workdir_location if workdir is not None else self.workdir_location)
-            lines.append(f"cd {for_shell(shell_double(directory), self.scope, None)} || exit 1")
+            where = for_shell(shell_double(directory), self.scope, None)
+            if "~" in directory or "$" in directory:  # Dagu expands a leading ~ (from a variable too)
+                lines.append(f"_digpy_dir={where}; " + literal('case $_digpy_dir in "~"*) '
+                                                              '_digpy_dir=$HOME/${_digpy_dir#"~"};; esac'))
+                where = literal('"$_digpy_dir"')
+            lines.append(f"cd {where} || exit 1")
         return "\n".join(lines) + "\n"
 
 
@@ -186,21 +191,21 @@ def literal_word(text: str) -> str:
 
 
 
-def copy_output(stream: str, path: Any, scope: Scope, location: Location | None) -> str:
+def copy_output(stream: str, path: Any, scope: Scope, location: Location | None, append: bool = True) -> str:
     """Shell lines that copy the rest of the script's stdout (`stream` "stdout") or stderr into a
     file as well (Dagu's `stdout:` / `stderr:`): a FIFO read by `tee`, so the output still reaches
-    the task's log and `output:`, and the script's exit code is its own."""
+    the task's log and `output:`, and the script's exit code is its own. Dagu appends to the file."""
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"{stream} must be a file path", location=location)
-    return _tee(stream, for_shell(shell_double(path), scope, location))
+    return _tee(stream, for_shell(shell_double(path), scope, location), append)
 
 
-def _tee(stream: str, files: str) -> str:
-    """`copy_output` into `files` (the words that follow `tee`, as template text)."""
+def _tee(stream: str, files: str, append: bool = False) -> str:
+    """`copy_output` into `files` (the words that follow `tee`, as template text; `append`: tee -a)."""
     fd, back = ("1", "") if stream == "stdout" else ("2", " >&2")
     return literal(f"_digpy_{stream}=$(mktemp -u) && mkfifo \"$_digpy_{stream}\" && ") + \
-        f"{{ tee {files} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
-                                       f"rm -f \"$_digpy_{stream}\"") + "\n"
+        f"{{ tee{' -a' if append else ''} {files} < " + literal(f"\"$_digpy_{stream}\"{back} & }} && exec {fd}> \"$_digpy_{stream}\" && "
+                                                              f"rm -f \"$_digpy_{stream}\"") + "\n"
 
 
 STEP_FILES = {"stdout": "stdout.log", "stderr": "stderr.log", "exitCode": "exit_code"}
@@ -240,8 +245,8 @@ def keep_step_files(directory: str, step: str | None = None, base: str | None = 
     the step appends a line `--- STEP` and its copies when it ends (a step that reads the log does
     not read itself). `base`: as for step_files_dir."""
     lines = f"_digpy_refs={directory} && mkdir -p \"$_digpy_refs\" || exit 1\n".replace("$_", "$$_") + \
-        copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None) + \
-        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None)
+        copy_output("stdout", "$_digpy_refs/stdout.log", Scope(""), None, append=False) + \
+        copy_output("stderr", "$_digpy_refs/stderr.log", Scope(""), None, append=False)
     append = ""
     if step is not None:
         run = literal('"' + base + '"') if base else run_files_dir(root)

@@ -41,6 +41,7 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
     loc = value_location(dag, "steps")
     graph = dag.get("type", "chain") == "graph"
     raw: list[tuple[str | None, Any, Location | None, int | None]] = []  # name, step, location, group
+    places: list[int] = []  # each step's place in the list (a nested list's steps share theirs), 1 first
     if value is None:
         value = []
     if isinstance(value, dict):
@@ -55,24 +56,26 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
                     raw.append((None, inner, inner_loc, pos))
             else:
                 raw.append((None, item, where, None))
+            places.extend([pos + 1] * (len(raw) - len(places)))
     else:
         raise ConfigError("steps must be a list or a mapping of steps", location=loc)
     steps: list[Step] = []
     names: dict[str, Step] = {}
     used_tasks: set[str] = set()
     groups: list[tuple[int | None, Step]] = []
-    for number, (key, item, where, group) in enumerate(raw, start=1):
+    generated: set[str] = set()
+    for position, (key, item, where, group) in enumerate(raw):
         if isinstance(item, str):
             item = located_map({"command": item}, where)
         if not isinstance(item, dict):
             raise ConfigError("a step must be a mapping or a command", location=where)
-        label = key or (item.get("name") if isinstance(item.get("name"), str) else None) or str(number)
+        label = key or (item.get("name") if isinstance(item.get("name"), str) else None) or str(position + 1)
         config = normalized(item, f"step '{label}'", STEP_KEYS, STEP_NOT_YET)
         name = config.get("name", key)
         if key is not None and config.get("name") not in (None, key):
             name = config["name"]
         if name is None:
-            name = f"cmd_{number}"  # Dagu 1.30's name: cmd_ and the step's position
+            name = generated_name(config, dag, places[position], generated)
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("a step name must be a text", location=value_location(config, "name") or where)
         if name in names:
@@ -124,6 +127,34 @@ def read_steps(dag: ConfigMap, scope: Scope) -> list[Step]:
                                   location=step.depends_location,
                                   hint=did_you_mean(dep, list(names)) or "steps: " + ", ".join(names))
     return in_dependency_order(steps, names)
+
+
+def generated_name(config: ConfigMap, dag: ConfigMap, number: int, used: set[str]) -> str:
+    """Dagu 1.30's name of an unnamed step: its kind (the executor's type; docker for a container;
+    parallel or dag for a child DAG; script for a script or a command of several lines; cmd for a
+    command) and its place in the list (1 first), the next free number if another step has it."""
+    executor = config.get("executor")
+    kind = config.get("type") if config.get("type") is not None else \
+        executor.get("type") if isinstance(executor, dict) else executor
+    command = config.get("command")
+    if isinstance(kind, str) and kind.strip():
+        prefix = kind.strip()
+    elif config.get("container") is not None:
+        prefix = "docker"
+    elif config.get("run") is not None:
+        prefix = "parallel" if config.get("parallel") is not None else "dag"
+    elif dag.get("container") is not None or dag.get("ssh") is not None:
+        prefix = "container" if dag.get("container") is not None else "ssh"
+    elif config.get("script") or (isinstance(command, str) and "\n" in command.strip()):
+        prefix = "script"
+    elif command is not None:
+        prefix = "cmd"
+    else:
+        prefix = "step"
+    while f"{prefix}_{number}" in used:
+        number += 1
+    used.add(f"{prefix}_{number}")
+    return f"{prefix}_{number}"
 
 
 def link_chain(groups: list[tuple[int | None, Step]]) -> None:
