@@ -30,7 +30,7 @@ def task_status(state: str, store_params: dict[str, Any], error: dict[str, Any])
     """A task's state in Dagu's word where it differs (digpy's `status` of a task): "skipped" for a
     task that succeeded without running (an unmet `_precondition`), "failed" for one that failed
     under `_continue_on` (a success whose `error` says `continued: true`), else the state."""
-    if state == "success" and store_params.get("_skipped") is True:
+    if state == "success" and store_params.get("_skipped") in (True, "passed"):
         return "skipped"
     return "failed" if state == "success" and error.get("continued") is True else state
 

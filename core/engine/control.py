@@ -52,7 +52,7 @@ def _failed_within(graph: AttemptGraph, task: Task) -> bool:
 
 async def skip_reason(ctx: TaskContext, continue_on: ContinueOn) -> str | None:
     """Why the task is skipped (an upstream task was skipped, or a precondition does not hold), or None."""
-    if ctx.params.get(SKIPPED) is not None and not continue_on.skipped:
+    if ctx.params.get(SKIPPED) is True and not continue_on.skipped:  # (SKIP_PASSED: the skip ends there)
         return "a task it depends on was skipped"
     value = ctx.params.get("_precondition")
     if value is None:

@@ -30,6 +30,7 @@ from digpy.core.spi import SecretProvider, Sessions, TaskResult
 from digpy.core.store.sql import Store
 from digpy.core.workflow.control import (
     NO_CONTINUE,
+    SKIP_PASSED,
     SKIPPED,
     parse_continue_on,
     parse_outcome,
@@ -372,7 +373,7 @@ class AttemptRunner:
                 STOP_GRACE.set(parse_stop_grace(ctx.params["_stop_grace"]))
             if control and (skip := await skip_reason(ctx, continue_on)) is not None:
                 ctx.output(f"skipped: {skip}\n")
-                result = TaskResult(stores={SKIPPED: True})
+                result = TaskResult(stores={SKIPPED: SKIP_PASSED if continue_on.if_skipped else True})
             else:
                 if continue_on.output:
                     ctx.recorded = []

@@ -9,6 +9,7 @@ workflow go on (Dagu's `preconditions` and `continueOn`, available to `.dig` fil
     _continue_on:
       failure: true        # any failure counts as success for the tasks after it
       skipped: true        # run although an upstream task was skipped
+      if_skipped: true     # when this task is skipped, the tasks after it still run (Dagu's continueOn.skipped)
       exit_code: [3, 4]    # these exit codes count as success
       output: ["re:WARN", "partial"]   # so does a failure whose output has a line containing one
       mark_success: true   # a failure let pass is a plain success (not kept as the task's error)
@@ -28,7 +29,8 @@ skipped task does not count), `partially_succeeded` when some failed under `_con
 succeeded, `succeeded` otherwise. `mark_success: true` makes a failure it lets pass a plain success.
 
 A skipped task succeeds without running its operator and stores `_skipped: true`: the tasks after it
-are skipped too, unless they have `_continue_on: {skipped: true}`. Reading is pure; the runner
+are skipped too, unless they have `_continue_on: {skipped: true}`; a task with `if_skipped: true`
+stores `_skipped: "passed"` instead, which shows it skipped but lets the tasks after it run. Reading is pure; the runner
 (digpy.core.engine.runner) evaluates.
 """
 
@@ -40,6 +42,7 @@ from typing import Any, NamedTuple
 from digpy.core.errors import ConfigError, Location
 
 SKIPPED = "_skipped"  # the store param a skipped task leaves for the tasks after it
+SKIP_PASSED = "passed"  # its value from a task skipped with `if_skipped`: the tasks after it run
 
 
 def parse_stop_signal(value: Any, location: Location | None = None) -> int:
@@ -84,6 +87,7 @@ class Condition(NamedTuple):
 class ContinueOn(NamedTuple):
     failure: bool = False
     skipped: bool = False
+    if_skipped: bool = False
     exit_codes: tuple[int, ...] = ()
     output: tuple[str, ...] = ()
     mark_success: bool = False
@@ -174,12 +178,12 @@ def parse_continue_on(value: Any, location: Location | None = None) -> ContinueO
         return NO_CONTINUE
     if not isinstance(value, dict):
         raise ConfigError("_continue_on must be a mapping such as {failure: true}", location=location)
-    keys = ("failure", "skipped", "exit_code", "output", "mark_success")
+    keys = ("failure", "skipped", "if_skipped", "exit_code", "output", "mark_success")
     unknown = [k for k in value if k not in keys]
     if unknown:
         raise ConfigError(f"_continue_on has an unknown key '{unknown[0]}'", location=location,
                           hint="allowed: " + ", ".join(keys))
-    for key in ("failure", "skipped", "mark_success"):
+    for key in ("failure", "skipped", "if_skipped", "mark_success"):
         if key in value and not isinstance(value[key], bool):
             raise ConfigError(f"_continue_on {key} must be true or false", location=location)
     codes = value.get("exit_code", [])
@@ -194,6 +198,7 @@ def parse_continue_on(value: Any, location: Location | None = None) -> ContinueO
         if pattern.startswith("re:"):
             _check_pattern(pattern, location)
     return ContinueOn(failure=value.get("failure", False), skipped=value.get("skipped", False),
+                      if_skipped=value.get("if_skipped", False),
                       exit_codes=tuple(codes), output=tuple(output), mark_success=value.get("mark_success", False))
 
 
@@ -255,6 +260,6 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["NO_CONTINUE", "SKIPPED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
+__all__ = ["NO_CONTINUE", "SKIPPED", "SKIP_PASSED", "Condition", "ContinueOn", "RepeatPolicy", "parse_continue_on",
            "parse_outcome", "parse_preconditions", "parse_repeat", "parse_stop_grace", "parse_stop_signal",
            "text_matches"]

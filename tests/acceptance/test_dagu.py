@@ -139,10 +139,14 @@ steps:
   - name: after_weekday
     depends: [weekday]
     command: echo never runs
-  - name: cleanup
-    depends: [weekday]
+  - name: holiday
+    depends: when
+    preconditions: ["test $DAY = 2026-12-25"]
     continueOn:
       skipped: true
+    command: echo holiday work
+  - name: cleanup
+    depends: [holiday]
     command: echo cleanup runs anyway
   - name: weekend
     depends: clock
@@ -155,7 +159,8 @@ steps:
     result = project.run("graph")
     assert result.returncode == 0, result.stderr
     assert "weekday work" not in result.stdout and "never runs" not in result.stdout
-    assert "cleanup runs anyway" in result.stdout
+    # Dagu's continueOn.skipped is said of the step that is skipped: the steps after it still run
+    assert "holiday work" not in result.stdout and "cleanup runs anyway" in result.stdout
     assert "weekend work" in result.stdout
     assert "skipped: precondition not met: '2026-03-07'" in result.stdout
     assert "skipped: a task it depends on was skipped" in result.stdout

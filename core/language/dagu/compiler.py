@@ -510,6 +510,10 @@ def _step_task(step: Step, scope: Scope, prelude: Prelude, resolve_child: ChildR
     if config.get("continueOn") is not None:
         set_located(task, "_continue_on", read_continue_on(config["continueOn"], value_location(config, "continueOn")),
              config, "continueOn")
+        if task["_continue_on"].get("if_skipped") and "+precondition" in task:
+            # a child DAG skipped by its preconditions: a last task ends the skip for the steps after it
+            task["+precondition_passed"] = {"sh>": "true", "_continue_on": {"skipped": True},
+                                            "_after": [k for k in task if k.startswith("+")]}
     if config.get("retryPolicy") is not None:
         set_located(task, "_retry", read_retry(config["retryPolicy"], value_location(config, "retryPolicy")), config,
              "retryPolicy")

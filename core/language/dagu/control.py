@@ -57,12 +57,13 @@ def read_preconditions(value: Any, loc: Location | None, scope: Scope, prelude: 
 
 def read_continue_on(value: Any, loc: Location | None) -> dict[str, Any]:
     if value in ("skipped", "failed", "failure"):
-        return {"skipped": True} if value == "skipped" else {"failure": True}
+        return {"if_skipped": True} if value == "skipped" else {"failure": True}
     if not isinstance(value, dict):
         raise ConfigError("continueOn must be skipped, failed, or {failure, skipped, exitCode, output, markSuccess}",
                           location=loc)
     out: dict[str, Any] = {}
-    names = {"failure": "failure", "failed": "failure", "skipped": "skipped", "exitCode": "exit_code",
+    # Dagu's `skipped` is said of the step that is skipped: the steps after it still run (if_skipped)
+    names = {"failure": "failure", "failed": "failure", "skipped": "if_skipped", "exitCode": "exit_code",
              "output": "output", "markSuccess": "mark_success"}
     for name, item, _where in _renamed(value, "continueOn", names, loc):
         if name == "output" and isinstance(item, str | list):
