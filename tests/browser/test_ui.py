@@ -284,8 +284,8 @@ def test_a_large_attempt_opens_folded_and_its_table_draws_only_what_is_in_view(u
 def test_dagu_steps_skipped_or_failed_under_continue_on_show_dagu_s_words(ui, tmp_path):
     server = ui.server
     push(server, tmp_path, {"d.yaml": "steps:\n  - echo ran\n  - name: later\n    preconditions: [\"false\"]\n"
-                                      "    command: echo never\n  - name: flaky\n    command: exit 3\n"
-                                      "    continueOn: {failure: true, skipped: true}\n"})
+                                      "    command: echo never\n    continueOn: {skipped: true}\n"
+                                      "  - name: flaky\n    command: exit 3\n    continueOn: {failure: true}\n"})
     attempt = start(server, "d")
     assert wait_done(server, attempt)["status"] == "success"
     page = ui.open(f"/attempts/{attempt}?tab=tasks")
