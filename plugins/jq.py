@@ -11,13 +11,10 @@ fails the task.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from digpy.core.spi import ConfigError, OperatorContext, TaskError, TaskResult, hookimpl
-from digpy.plugins.sh import MAX_OUTPUT_SIZE
-
-_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from digpy.plugins.sh import kept_output, output_option
 
 
 class JqOperator:
@@ -32,12 +29,7 @@ class JqOperator:
         raw = ctx.params.get("raw", False)
         if not isinstance(raw, bool):
             raise ConfigError(f"jq> raw must be true or false, got {raw!r}")
-        output = ctx.params.get("output")
-        if output is not None and not (isinstance(output, str) and _PARAM_NAME.match(output)):
-            raise ConfigError(f"jq> output must be a param name such as RESULT, got {output!r}")
-        limit = ctx.params.get("max_output_size", MAX_OUTPUT_SIZE)
-        if output is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-            raise ConfigError(f"jq> max_output_size must be a number of bytes, got {limit!r}")
+        output, limit = output_option(ctx, "jq")
         data: Any = ctx.params.get("input")
         if data is None:
             raise ConfigError("jq> needs an input: the JSON text the filter reads")
@@ -51,11 +43,7 @@ class JqOperator:
             raise TaskError(f"jq> {_first_line(e)}") from None
         text = "".join(_shown(r, raw) + "\n" for r in results)
         ctx.output(text)
-        if output is not None:
-            if len(text.strip().encode("utf-8", "surrogatepass")) > limit:
-                raise TaskError(f"the output kept as {output} is over {limit} bytes (max_output_size)")
-            return TaskResult(stores={output: text.strip()})
-        return TaskResult()
+        return TaskResult(stores=kept_output(output, text.strip(), limit))
 
 
 def _shown(result: Any, raw: bool) -> str:

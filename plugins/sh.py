@@ -39,9 +39,7 @@ class ShOperator:
         if not isinstance(script, str) or not script.strip():
             raise ConfigError(f"sh> needs a command, got {script!r}")
         shell = _shell(ctx.params)
-        output = ctx.params.get("output")
-        if output is not None and not (isinstance(output, str) and _PARAM_NAME.match(output)):
-            raise ConfigError(f"sh> output must be a param name such as RESULT, got {output!r}")
+        output, limit = output_option(ctx, "sh")
         captured: list[str] | None = [] if output is not None else None
         echo = ctx.params.get("print_output", True)
         if not isinstance(echo, bool) or (not echo and output is None):
@@ -66,14 +64,30 @@ class ShOperator:
         if code != 0:  # what it printed is kept all the same (Dagu): for `_continue_on` and `_error` tasks
             raise TaskError(f"Command failed with code {code}", command_code=code,
                             stores={output: text} if output is not None else None)
-        if output is not None and captured is not None:
-            limit = ctx.params.get("max_output_size", MAX_OUTPUT_SIZE)
-            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-                raise ConfigError(f"sh> max_output_size must be a number of bytes, got {limit!r}")
-            if len(text.encode("utf-8", "surrogatepass")) > limit:
-                raise TaskError(f"the output kept as {output} is over {limit} bytes (max_output_size)")
-            return TaskResult(stores={output: text})
-        return TaskResult()
+        return TaskResult(stores=kept_output(output, text, limit))
+
+
+def output_option(ctx: OperatorContext, operator: str) -> tuple[str | None, int]:
+    """An operator's `output:` (the param its printed text is stored under, or None) and its
+    `max_output_size` (sh> and jq>)."""
+    output = ctx.params.get("output")
+    if output is None:
+        return None, MAX_OUTPUT_SIZE
+    if not (isinstance(output, str) and _PARAM_NAME.match(output)):
+        raise ConfigError(f"{operator}> output must be a param name such as RESULT, got {output!r}")
+    limit = ctx.params.get("max_output_size", MAX_OUTPUT_SIZE)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ConfigError(f"{operator}> max_output_size must be a number of bytes, got {limit!r}")
+    return output, limit
+
+
+def kept_output(output: str | None, text: str, limit: int) -> dict[str, Any]:
+    """The stores of `output:` (`text` trimmed), or a task error when it is over `limit` bytes."""
+    if output is None:
+        return {}
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise TaskError(f"the output kept as {output} is over {limit} bytes (max_output_size)")
+    return {output: text}
 
 
 _POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
