@@ -405,13 +405,13 @@ class AttemptRunner:
             again = await repeat_again(ctx, e.command_code) if repeat else None
             if again is not None:
                 outcome = (task.id, "ok", again)
-            elif control and not retries_left and continue_on.mark_success and continue_on.accepts(
-                    e.command_code, "".join(ctx.recorded or ())):
-                ctx.output(f"failed, marked as success (_continue_on mark_success): {e.message}\n")
-                outcome = (task.id, "ok", TaskResult(stores=e.stores or {}))
             elif control and not retries_left and continue_on.accepts(e.command_code, "".join(ctx.recorded or ())):
-                ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
-                outcome = (task.id, "continued", ({**error, "continued": True}, e.stores))
+                if continue_on.mark_success:
+                    ctx.output(f"failed, marked as success (_continue_on mark_success): {e.message}\n")
+                    outcome = (task.id, "ok", TaskResult(stores=e.stores or {}))
+                else:
+                    ctx.output(f"failed, continuing (_continue_on): {e.message}\n")
+                    outcome = (task.id, "continued", ({**error, "continued": True}, e.stores))
             else:
                 outcome = (task.id, "error", (error, retry, e.stores))
         except DigpyError as e:
