@@ -111,11 +111,13 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
     prelude = Prelude(dag, scope)
     sources: list[str] = []
     handlers = _handlers(dag)
+    dag_conditions: list[dict[str, Any]] = []  # the DAG's preconditions, as _precondition
     if dag.get("preconditions") is not None:  # checked first: unmet, the init handler does not run either
+        dag_conditions = read_preconditions(dag["preconditions"], value_location(dag, "preconditions"), scope,
+                                            prelude.text(None))
         task = ConfigMap(value_location(dag, "preconditions"))
         task["sh>"] = "true"
-        task["_precondition"] = read_preconditions(dag["preconditions"], value_location(dag, "preconditions"),
-                                               scope, prelude.text(None))
+        task["_precondition"] = dag_conditions
         out["+preconditions"] = task
         sources = ["+preconditions"]
     if "init" in handlers:
@@ -132,8 +134,8 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
             done["sh>"] = "true"
             done["_after"] = sources
             done["_continue_on"] = {"skipped": True}
-            if dag.get("preconditions") is not None:
-                done["_precondition"] = out["+preconditions"]["_precondition"]
+            if dag_conditions:
+                done["_precondition"] = dag_conditions
             out["+on_init_done"] = done
             sources = ["+on_init_done"]
     finish: dict[str, str] = {}  # a step's task → the task after which it is done (its outputs kept)
@@ -173,9 +175,8 @@ def compile_dag(dag: ConfigMap, name: str, resolve_child: ChildResolver,
         all_steps, status = ["+steps_done"], None
     if "success" in handlers:
         task = _handler_task(handlers["success"], "success", scope, prelude, resolve_child, all_steps, status)
-        if dag.get("preconditions") is not None:  # an unmet DAG precondition: no success (Dagu: aborted)
-            task["_precondition"] = [*read_preconditions(dag["preconditions"], value_location(dag, "preconditions"),
-                                                     scope, prelude.text(None)), *task.get("_precondition", [])]
+        if dag_conditions:  # an unmet DAG precondition: no success (Dagu: aborted)
+            task["_precondition"] = [*dag_conditions, *task.get("_precondition", [])]
         out["+on_success"] = task
     if mail.on_success:  # mailOn.success: infoMail once the steps (and the success handler) are done
         out["+mail_on_success"] = {**mail.success_task(), "_continue_on": {"skipped": True},
